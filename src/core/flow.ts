@@ -1,0 +1,39 @@
+/**
+ * Demand-based flow control for cold sources.
+ *
+ * RxJS has no backpressure, so a cold source (a file) attaches a {@link FlowControl} to every chunk it emits.
+ * A slow stage downstream (a transport with a bounded queue) calls `hold()` and the source stops reading until
+ * every hold is released. Operators that make new chunks from old ones pass the `flow` field on.
+ * Hot sources (mic, RTP) emit no flow control: they cannot pause, so they bound their own buffers instead.
+ */
+export class FlowControl {
+  #holds = 0;
+  #waiters: Array<() => void> = [];
+
+  /** Ask the source to pause; call the returned function once to let it go on. */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      if (this.#holds === 0) {
+        const waiters = this.#waiters;
+        this.#waiters = [];
+        for (const w of waiters) w();
+      }
+    };
+  }
+
+  /** True while at least one hold is active. */
+  get paused(): boolean {
+    return this.#holds > 0;
+  }
+
+  /** Resolves when no hold is active (at once if none is). Used by sources between reads. */
+  ready(): Promise<void> {
+    if (this.#holds === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The shared vocabulary of earshot: audio chunks that flow between sources and operators, and
+ * transcript events that flow from transports to sinks.
+ *
+ * Audio time is always counted from the start of the input, never wall-clock.
+ */
+import type { FlowControl } from './flow.js';
+
+/** Raw bytes from a source, before decoding (a file, a socket, stdin). */
+export interface ByteChunk {
+  readonly kind: 'bytes';
+  readonly data: Buffer;
+  /** Flow control of the source that produced this chunk (cold sources only). */
+  readonly flow?: FlowControl;
+}
+
+/**
+ * Interleaved signed 16-bit PCM with its position on the input's time line.
+ *
+ * `offset` counts sample frames (one sample per channel) at `sampleRate` from the start of the input,
+ * so `offset / sampleRate` seconds is exact and survives any chunking.
+ */
+export interface AudioChunk {
+  readonly kind: 'audio';
+  readonly samples: Int16Array;
+  readonly sampleRate: number;
+  readonly channels: number;
+  /** Index of the first frame of this chunk on the input's time line, in frames at `sampleRate`. */
+  readonly offset: number;
+  /** Flow control of the source that produced the audio (cold sources only). */
+  readonly flow?: FlowControl;
+}
+
+/** A contiguous stretch of speech (or a window of it) cut from a stream, ready to send as one request. */
+export interface AudioSegment extends AudioChunk {
+  /** Why the segment was closed: a pause, its maximum length, or the end of the input. */
+  readonly cut: 'pause' | 'max-length' | 'end';
+  /** Audio time (ms) at which the speech in this segment ended, if known (latency accounting). */
+  readonly speechEndMs?: number;
+  /** Wall-clock (performance.now()) at which the segment was closed, for added-latency figures. */
+  readonly closedAt?: number;
+}
+
+/** A recognised word with its times in milliseconds of audio time. */
+export interface Word {
+  text: string;
+  startMs: number;
+  endMs: number;
+}
+
+/** Latency figures that a final event may carry (definitions in THE-BAR.md). */
+export interface LatencyInfo {
+  /** Wall ms from the end of the speech (on a real-time paced input) to this event leaving the pipeline. */
+  endOfSpeechMs?: number;
+  /** Wall ms from the transport delivering the result to this event leaving the pipeline. */
+  addedMs?: number;
+}
+
+/**
+ * One transcript event: the JSONL contract.
+ * `{"type":"partial"|"final","text","startMs","endMs","words"?,"speaker"?,"emotion"?,"language"?}`
+ */
+export interface TranscriptEvent {
+  type: 'partial' | 'final';
+  text: string;
+  startMs: number;
+  endMs: number;
+  words?: Word[];
+  speaker?: string;
+  emotion?: Emotion | string;
+  language?: string;
+  latency?: LatencyInfo;
+}
+
+/** Emotion labels reported by the Qwen ASR and Omni models. */
+export type Emotion = 'surprised' | 'neutral' | 'happy' | 'sad' | 'disgusted' | 'angry' | 'fearful';
+export const EMOTIONS: readonly Emotion[] = ['surprised', 'neutral', 'happy', 'sad', 'disgusted', 'angry', 'fearful'];
+
+/** Milliseconds of audio time at a frame offset. */
+export function frameToMs(offset: number, sampleRate: number): number {
+  return (offset * 1000) / sampleRate;
+}
+
+/** Number of frames in an audio chunk. */
+export function frameCount(chunk: Pick<AudioChunk, 'samples' | 'channels'>): number {
+  return chunk.samples.length / chunk.channels;
+}
+
+/** Shift every time in an event by `deltaMs` (a clip's position on the input's time line). Returns a new event. */
+export function shiftEvent(event: TranscriptEvent, deltaMs: number): TranscriptEvent {
+  if (deltaMs === 0) return event;
+  const out: TranscriptEvent = { ...event, startMs: event.startMs + deltaMs, endMs: event.endMs + deltaMs };
+  if (event.words) out.words = event.words.map((w) => ({ text: w.text, startMs: w.startMs + deltaMs, endMs: w.endMs + deltaMs }));
+  return out;
+}

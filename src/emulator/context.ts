@@ -1,0 +1,46 @@
+/**
+ * State shared by every protocol the emulator serves: accepted keys, the recogniser behind it (the embedded
+ * engine, or a script), and the faults to inject. Protocol handlers receive one `EmulatorContext`.
+ */
+import type { Transport } from '../transports/transport.js';
+
+/** A scripted reply: what the emulator "recognises" instead of running the engine. */
+export interface ScriptedUtterance {
+  text: string;
+  emotion?: string;
+  language?: string;
+  /** Delay before the result is sent, ms. */
+  delayMs?: number;
+}
+
+/** Faults the emulator can inject (all off by default). */
+export interface FaultOptions {
+  /** Drop the WebSocket after this many ms of audio received in a session (repeats each session). */
+  dropAfterAudioMs?: number;
+  /** Send task-failed / an error event after this many ms of audio. */
+  failAfterAudioMs?: number;
+  /** Reply 429 Throttling to this many requests/connections before serving normally. */
+  throttleFirst?: number;
+  /** Reply 500 to this many HTTP requests before serving normally. */
+  serverErrorFirst?: number;
+  /** Extra delay before every result, ms. */
+  resultDelayMs?: number;
+  /** Cap of realtime (Omni) sessions in ms; default 120 min. */
+  sessionCapMs?: number;
+  /** Fail async tasks (FAILED) instead of running them. */
+  failTasks?: boolean;
+  /** Result URLs expire after this many ms (default 24 h). */
+  resultTtlMs?: number;
+}
+
+export interface EmulatorContext {
+  /** Keys accepted in `Authorization: Bearer` or `?api_key=`. Empty set = any non-empty key. */
+  apiKeys: Set<string>;
+  /** The engine that recognises real audio (the embedded engine by default). */
+  recognizer?: Transport;
+  /** Scripted mode: utterances replayed in order instead of recognition. */
+  script?: ScriptedUtterance[];
+  faults: FaultOptions;
+  /** The emulator's own base URL once listening (`http://127.0.0.1:PORT`). */
+  baseUrl: string;
+}
