@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what earshot needs on a fresh Debian/Ubuntu machine, only what is missing:
+# system packages (ffmpeg, the pocketsphinx engine and its US-English model, sclite for WER tests),
+# then the npm dependencies, then the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+ls /usr/lib/*/libpocketsphinx.so.3 >/dev/null 2>&1 || missing+=(pocketsphinx)
+[ -d /usr/share/pocketsphinx/model/en-us/en-us ] || missing+=(pocketsphinx-en-us)
+if [ "${EARSHOT_SETUP_TESTS:-0}" = 1 ]; then
+  [ -x /usr/lib/sctk/bin/sclite ] || command -v sclite >/dev/null 2>&1 || missing+=(sctk)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "earshot setup: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+if [ "${EARSHOT_SKIP_BUILD:-0}" != 1 ]; then
+  npm run --silent build
+fi

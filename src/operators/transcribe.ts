@@ -1,0 +1,142 @@
+/**
+ * `transcribe(transport)`: stream audio into one live session of a transport and emit its partial and final
+ * events on the input's time line.
+ */
+import { Observable, type OperatorFunction } from 'rxjs';
+import { EarshotError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
+import { frameCount, frameToMs, shiftEvent, type AudioChunk, type TranscriptEvent } from '../core/types.js';
+import { assertCapabilities, type RecognitionOptions, type StreamSession, type Transport } from '../transports/transport.js';
+
+export interface TranscribeOptions extends RecognitionOptions {
+  /** Emit partial events too (default true). */
+  partials?: boolean;
+  /**
+   * Most audio (ms) queued while the session is busy, for hot sources that cannot pause (default 60 000).
+   * Cold sources are paused through their FlowControl instead. Past the bound the pipeline fails with
+   * EARSHOT_LIMIT_EXCEEDED rather than silently dropping audio and shifting every later time.
+   */
+  maxQueuedMs?: number;
+  /** After a source error, how long to wait for the finals of audio already sent (default 10 000 ms). */
+  flushOnErrorMs?: number;
+}
+
+/**
+ * Transcribe a stream of 16 kHz mono audio with a transport's live session (`openStream`).
+ *
+ * Events carry times in ms of audio time from the start of the input (the first chunk's `offset` is honoured).
+ * When the source completes, the session is ended and the operator completes after the last final. When the source
+ * fails, the finals of audio already sent are still emitted before the error. Unsubscribing closes the session.
+ *
+ * @param transport - a transport with `openStream` (e.g. `local()`).
+ * @param options - recognition options (checked against the transport's capabilities now) and queue bounds.
+ * @throws EARSHOT_INVALID_ARGUMENT if the transport cannot stream; EARSHOT_CAPABILITY_MISSING for options it lacks.
+ * @example
+ * ```ts
+ * const events = fromFile('talk.wav').pipe(decode(), resample(16000), transcribe(local()));
+ * ```
+ */
+export function transcribe(transport: Transport, options: TranscribeOptions = {}): OperatorFunction<AudioChunk, TranscriptEvent> {
+  if (!transport || typeof transport.openStream !== 'function') {
+    throw new InvalidArgumentError(`transport ${transport?.model ?? '?'} cannot stream; use transcribeBatch() for batch models`);
+  }
+  assertCapabilities(transport, options);
+  const { partials = true, maxQueuedMs = 60_000, flushOnErrorMs = 10_000, ...recognition } = options;
+
+  return (source) =>
+    new Observable<TranscriptEvent>((subscriber) => {
+      const abort = new AbortController();
+      let session: StreamSession | undefined;
+      let opening: Promise<StreamSession> | undefined;
+      let baseMs = 0;
+      let rate = 0;
+      let queuedFrames = 0;
+      let chain: Promise<void> = Promise.resolve();
+      let failed = false;
+      let closed = false;
+
+      const fail = (err: unknown): void => {
+        if (failed || closed) return;
+        failed = true;
+        subscriber.error(toEarshotError(err, 'EARSHOT_ENGINE_FAILED'));
+      };
+
+      const open = (chunk: AudioChunk): Promise<StreamSession> => {
+        rate = chunk.sampleRate;
+        baseMs = frameToMs(chunk.offset, rate);
+        opening = transport.openStream!({
+          ...recognition,
+          sampleRate: rate,
+          signal: abort.signal,
+          onEvent: (event) => {
+            if (closed || failed) return;
+            if (event.type === 'partial' && !partials) return;
+            subscriber.next(shiftEvent(event, baseMs));
+          },
+          onError: fail,
+        }).then((s) => {
+          session = s;
+          if (closed) s.close();
+          return s;
+        });
+        return opening;
+      };
+
+      const sub = source.subscribe({
+        next: (chunk) => {
+          if (failed) return;
+          if (chunk.channels !== 1 || chunk.sampleRate !== transport.sampleRate) {
+            fail(new InvalidArgumentError(`transcribe() needs mono ${transport.sampleRate} Hz audio, got ${chunk.channels} ch at ${chunk.sampleRate} Hz: add decode() and resample(${transport.sampleRate})`));
+            return;
+          }
+          if (!opening) open(chunk);
+          const frames = frameCount(chunk);
+          queuedFrames += frames;
+          if (!chunk.flow && (queuedFrames * 1000) / rate > maxQueuedMs) {
+            fail(new EarshotError('EARSHOT_LIMIT_EXCEEDED', `more than ${maxQueuedMs} ms of audio queued behind the engine`));
+            return;
+          }
+          const release = chunk.flow?.hold();
+          chain = chain
+            .then(() => opening!)
+            .then((s) => (closed || failed ? undefined : s.write(chunk.samples)))
+            .then(() => {
+              queuedFrames -= frames;
+              release?.();
+            });
+          chain.catch((err: unknown) => {
+            release?.();
+            fail(err);
+          });
+        },
+        error: (err: unknown) => {
+          // Keep what was already sent: let the session flush its finals, then report the source's error.
+          const flush = opening ? chain.then(() => opening!).then((s) => s.end()) : Promise.resolve();
+          const timer = setTimeout(() => fail(err), flushOnErrorMs);
+          flush.then(
+            () => {
+              clearTimeout(timer);
+              fail(err);
+            },
+            () => {
+              clearTimeout(timer);
+              fail(err);
+            },
+          );
+        },
+        complete: () => {
+          chain
+            .then(() => (opening ? opening.then((s) => s.end()) : undefined))
+            .then(() => {
+              if (!failed && !closed) subscriber.complete();
+            }, fail);
+        },
+      });
+
+      return () => {
+        closed = true;
+        sub.unsubscribe();
+        abort.abort();
+        session?.close();
+      };
+    });
+}
