@@ -1,0 +1,213 @@
+/**
+ * Command-line parsing for `earshot`: pure functions from argv to a validated command, so the CLI's rules are
+ * unit-testable without spawning it.
+ */
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Hotword } from '../transports/transport.js';
+
+export type Mode = 'batch' | 'near-realtime' | 'realtime';
+
+export interface TranscribeCommand {
+  command: 'transcribe';
+  input: string;
+  model: string;
+  mode?: Mode;
+  srt?: string;
+  vtt?: string;
+  jsonl?: string;
+  windowMs: number;
+  pace: boolean;
+  hotwords?: Hotword[];
+  context?: string;
+  emotions?: string[];
+  diarize: boolean;
+  speakers?: number;
+  language?: string;
+  codec?: string;
+  concurrency?: number;
+  quiet: boolean;
+}
+
+export interface LiveCommand extends Omit<TranscribeCommand, 'command' | 'input'> {
+  command: 'live';
+  micCommand?: string;
+}
+
+export interface ModelsCommand {
+  command: 'models';
+  json: boolean;
+}
+
+export interface EmulatorCommand {
+  command: 'emulator';
+  port: number;
+  host: string;
+  apiKey?: string;
+  script?: string;
+}
+
+export interface HelpCommand {
+  command: 'help';
+  topic?: string;
+}
+
+export type Command = TranscribeCommand | LiveCommand | ModelsCommand | EmulatorCommand | HelpCommand | { command: 'version' };
+
+export const HELP = `earshot — turn audio into text, offline by default or with Qwen Cloud speech models.
+
+Usage:
+  earshot transcribe <input> [options]   transcribe a file (any format ffmpeg reads), '-' for stdin,
+                                         or rtp://HOST:PORT to caption a live RTP stream until Ctrl-C
+  earshot live --mic [options]           live captions from the microphone until Ctrl-C
+  earshot models [--json]                list the speech models and what each can do
+  earshot emulator [--port N]            run the offline emulator of the Qwen Cloud speech APIs
+  earshot --help | --version
+
+Transcribe options:
+  --model ID           'local' (default: the embedded offline engine, no key needed) or a cloud model,
+                       e.g. fun-asr, qwen3.5-omni-flash, fun-asr-realtime (see 'earshot models')
+  --mode MODE          batch (whole file, default) | near-realtime (~5 s windows cut at pauses)
+                       | realtime (stream to a live session)
+  --srt FILE           also write SubRip captions      --vtt FILE   also write WebVTT captions
+  --jsonl FILE         also write every event as one JSON line
+  --window 5s          near-realtime window length (e.g. 5s, 3000ms)
+  --pace               replay the input at real time (to measure live latency on a file)
+  --language CODE      language hint, e.g. en
+  --hotwords LIST      domain terms with weights, "term:weight,term:weight" (fun-asr models)
+  --context TEXT       prompt context / background text (Omni and qwen3-asr models)
+  --emotion LIST       keep only events with these emotions, e.g. angry,sad
+  --diarize            label speakers (fun-asr);  --speakers N  expected number of speakers
+  --codec C            RTP payload: pcmu | pcma | l16 | opus
+  --concurrency N      requests in flight for batch and near-realtime modes
+  -q, --quiet          no progress on stderr
+
+Cloud models read DASHSCOPE_API_KEY and DASHSCOPE_BASE_URL (e.g. the emulator: http://127.0.0.1:PORT).
+Plain text goes to stdout; errors are one line on stderr, "EARSHOT_CODE: message", with a non-zero exit code.
+
+Examples:
+  earshot transcribe talk.mp3 --srt talk.srt
+  earshot transcribe call.wav --mode near-realtime --window 5s --jsonl call.jsonl
+  DASHSCOPE_API_KEY=sk-... earshot transcribe meeting.m4a --model fun-asr --diarize --vtt meeting.vtt
+`;
+
+/** Parse a duration like `5s`, `1500ms`, `2m` or a bare number of ms. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`not a duration: ${text} (try 5s or 3000ms)`);
+  const n = Number(m[1]);
+  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
+}
+
+/** Parse `"term:weight,term2:weight"` (weight 1–5, default 4). */
+export function parseHotwords(text: string): Hotword[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const i = item.lastIndexOf(':');
+      const term = (i > 0 ? item.slice(0, i) : item).trim();
+      const weight = i > 0 ? Number(item.slice(i + 1)) : 4;
+      if (!term || !Number.isInteger(weight) || weight < 1 || weight > 5) {
+        throw new InvalidArgumentError(`bad hotword "${item}": use term:weight with a weight from 1 to 5`);
+      }
+      return { text: term, weight };
+    });
+}
+
+const TRANSCRIBE_OPTIONS = {
+  model: { type: 'string' },
+  mode: { type: 'string' },
+  srt: { type: 'string' },
+  vtt: { type: 'string' },
+  jsonl: { type: 'string' },
+  window: { type: 'string' },
+  pace: { type: 'boolean' },
+  language: { type: 'string' },
+  hotwords: { type: 'string' },
+  context: { type: 'string' },
+  emotion: { type: 'string' },
+  diarize: { type: 'boolean' },
+  speakers: { type: 'string' },
+  codec: { type: 'string' },
+  concurrency: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  mic: { type: 'boolean' },
+  'mic-command': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function positiveInt(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--${name} needs a whole number ≥ 1, got ${text}`);
+  return n;
+}
+
+/** Turn argv (without `node` and the script) into a command. Throws EARSHOT_INVALID_ARGUMENT on misuse. */
+export function parseCommand(argv: readonly string[]): Command {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') return { command: 'help', ...(rest[0] ? { topic: rest[0] } : {}) };
+  if (name === '--version' || name === '-v') return { command: 'version' };
+  try {
+    if (name === 'models') {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+      if (values.help) return { command: 'help', topic: 'models' };
+      return { command: 'models', json: values.json ?? false };
+    }
+    if (name === 'emulator') {
+      const { values } = parseArgs({
+        args: rest,
+        options: { port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string' }, script: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        strict: true,
+      });
+      if (values.help) return { command: 'help', topic: 'emulator' };
+      const port = values.port === undefined ? 0 : Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`--port must be 0–65535, got ${values.port}`);
+      return { command: 'emulator', port, host: values.host ?? '127.0.0.1', ...(values['api-key'] ? { apiKey: values['api-key'] } : {}), ...(values.script ? { script: values.script } : {}) };
+    }
+    if (name === 'transcribe' || name === 'live') {
+      const { values, positionals } = parseArgs({ args: rest, options: TRANSCRIBE_OPTIONS, allowPositionals: true, strict: true });
+      if (values.help) return { command: 'help', topic: name };
+      const mode = values.mode as Mode | undefined;
+      if (mode !== undefined && !['batch', 'near-realtime', 'realtime'].includes(mode)) {
+        throw new InvalidArgumentError(`--mode must be batch, near-realtime or realtime, got ${mode}`);
+      }
+      const codec = values.codec?.toLowerCase();
+      if (codec !== undefined && !['pcmu', 'pcma', 'l16', 'opus'].includes(codec)) throw new InvalidArgumentError(`--codec must be pcmu, pcma, l16 or opus, got ${codec}`);
+      const speakers = positiveInt('speakers', values.speakers);
+      const concurrency = positiveInt('concurrency', values.concurrency);
+      const common = {
+        model: values.model ?? 'local',
+        ...(mode ? { mode } : {}),
+        ...(values.srt ? { srt: values.srt } : {}),
+        ...(values.vtt ? { vtt: values.vtt } : {}),
+        ...(values.jsonl ? { jsonl: values.jsonl } : {}),
+        windowMs: values.window ? parseDuration(values.window) : 5000,
+        pace: values.pace ?? false,
+        ...(values.hotwords ? { hotwords: parseHotwords(values.hotwords) } : {}),
+        ...(values.context ? { context: values.context } : {}),
+        ...(values.emotion ? { emotions: values.emotion.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) } : {}),
+        diarize: values.diarize ?? false,
+        ...(speakers ? { speakers } : {}),
+        ...(values.language ? { language: values.language } : {}),
+        ...(codec ? { codec } : {}),
+        ...(concurrency ? { concurrency } : {}),
+        quiet: values.quiet ?? false,
+      };
+      if (name === 'live') {
+        if (!values.mic) throw new InvalidArgumentError('earshot live needs --mic (the only live source so far)');
+        return { command: 'live', ...common, ...(values['mic-command'] ? { micCommand: values['mic-command'] } : {}) };
+      }
+      const input = positionals[0];
+      if (!input) throw new InvalidArgumentError('earshot transcribe needs an input: a file, - for stdin, or rtp://HOST:PORT');
+      if (positionals.length > 1) throw new InvalidArgumentError(`one input at a time, got ${positionals.length}`);
+      return { command: 'transcribe', input, ...common };
+    }
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    throw new InvalidArgumentError((err as Error).message, { cause: err });
+  }
+  throw new InvalidArgumentError(`unknown command "${name}"; try earshot --help`);
+}

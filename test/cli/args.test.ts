@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommand, parseDuration, parseHotwords } from '../../src/cli/args.js';
+
+describe('cli args', () => {
+  it('parses a transcribe command with outputs and defaults', () => {
+    const c = parseCommand(['transcribe', 'talk.mp3', '--srt', 'a.srt', '--jsonl', 'a.jsonl']);
+    expect(c).toMatchObject({ command: 'transcribe', input: 'talk.mp3', model: 'local', srt: 'a.srt', jsonl: 'a.jsonl', windowMs: 5000, diarize: false });
+  });
+
+  it('parses durations, hotwords, emotions and modes', () => {
+    expect(parseDuration('5s')).toBe(5000);
+    expect(parseDuration('1500ms')).toBe(1500);
+    expect(parseHotwords('Model Studio:5, DashScope')).toEqual([
+      { text: 'Model Studio', weight: 5 },
+      { text: 'DashScope', weight: 4 },
+    ]);
+    const c = parseCommand(['transcribe', 'x.wav', '--mode', 'near-realtime', '--window', '3s', '--emotion', 'Angry,sad']);
+    expect(c).toMatchObject({ mode: 'near-realtime', windowMs: 3000, emotions: ['angry', 'sad'] });
+  });
+
+  it('refuses misuse with coded errors', () => {
+    expect(() => parseCommand(['transcribe'])).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    expect(() => parseCommand(['transcribe', 'a.wav', '--mode', 'fast'])).toThrow(/--mode/);
+    expect(() => parseCommand(['transcribe', 'a.wav', '--bogus'])).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    expect(() => parseHotwords('term:9')).toThrow(/weight/);
+    expect(() => parseCommand(['frobnicate'])).toThrow(/unknown command/);
+    expect(() => parseCommand(['emulator', '--port', '70000'])).toThrow(/port/);
+  });
+
+  it('parses models, emulator, live and help', () => {
+    expect(parseCommand(['models', '--json'])).toEqual({ command: 'models', json: true });
+    expect(parseCommand(['emulator', '--port', '8080'])).toMatchObject({ command: 'emulator', port: 8080, host: '127.0.0.1' });
+    expect(parseCommand(['live', '--mic', '--model', 'fun-asr-realtime'])).toMatchObject({ command: 'live', model: 'fun-asr-realtime' });
+    expect(parseCommand([])).toEqual({ command: 'help' });
+  });
+});
