@@ -1,0 +1,75 @@
+/**
+ * Spawning the system ffmpeg to decode to s16le, and turning its failures into coded errors.
+ *
+ * `child_process.spawn` is used directly rather than prism-media's FFmpeg: decode() needs ffmpeg's stderr (for the
+ * error's `details`), its exit code and signal (to tell a corrupt input from a crash), its pid (to be sure it is
+ * gone), and `-i <path>` for seekable inputs, while prism-media always reads stdin, discards stderr and probes
+ * `ffmpeg -h` synchronously on first use.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { basename } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { InputError, type ErrorCode } from '../core/errors.js';
+
+/** Where ffmpeg reads from: a file path (seekable: MP4/M4A work) or its stdin. */
+export type FfmpegInput = { path: string } | { stdin: true; rawFormat?: { format: string; sampleRate: number; channels: number } };
+
+/** A running ffmpeg decoding to interleaved s16le on stdout. */
+export type FfmpegProcess = ChildProcessByStdio<Writable | null, Readable, Readable>;
+
+/**
+ * Spawn ffmpeg to decode `input` to s16le at `sampleRate` / `channels` on its stdout.
+ * Errors of the spawn itself arrive as the child's 'error' event (see {@link spawnError}).
+ */
+export function spawnFfmpeg(ffmpegPath: string, input: FfmpegInput, sampleRate: number, channels: number): FfmpegProcess {
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'error'];
+  if ('path' in input) args.push('-nostdin', '-i', input.path);
+  else {
+    if (input.rawFormat) args.push('-f', input.rawFormat.format, '-ar', String(input.rawFormat.sampleRate), '-ac', String(input.rawFormat.channels));
+    args.push('-i', 'pipe:0');
+  }
+  args.push('-vn', '-sn', '-dn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(sampleRate), '-ac', String(channels), 'pipe:1');
+  return spawn(ffmpegPath, args, { stdio: ['path' in input ? 'ignore' : 'pipe', 'pipe', 'pipe'], windowsHide: true }) as FfmpegProcess;
+}
+
+/** Keeps the last `max` characters of ffmpeg's stderr. */
+export class StderrTail {
+  #text = '';
+  constructor(private readonly max = 4000) {}
+  push(data: Buffer | string): void {
+    this.#text += data.toString();
+    if (this.#text.length > this.max * 2) this.#text = this.#text.slice(-this.max);
+  }
+  /** The tail, with every occurrence of `path` (and its directory) replaced by the file's base name. */
+  text(path?: string): string {
+    let t = this.#text.slice(-this.max);
+    if (path) t = t.split(path).join(basename(path));
+    return t.trim();
+  }
+}
+
+const CORRUPT = /Invalid data found|could not find codec parameters|moov atom not found|Header missing|invalid frame|Error while decoding|no frame|End of file|Truncating|incomplete|corrupt/i;
+const UNSUPPORTED = /not supported|Unsupported|unknown codec|Decoder \S+ not found|Unknown input format|does not contain any stream|matches no streams|no decoder/i;
+
+/** The coded error for an ffmpeg that exited with `code` / `signal`, from its stderr tail. */
+export function ffmpegFailure(code: number | null, signal: NodeJS.Signals | null, stderr: string, name: string): InputError {
+  let errorCode: ErrorCode = 'EARSHOT_DECODE_FAILED';
+  if (signal === null) {
+    if (UNSUPPORTED.test(stderr)) errorCode = 'EARSHOT_UNSUPPORTED_FORMAT';
+    else if (CORRUPT.test(stderr)) errorCode = 'EARSHOT_CORRUPT_INPUT';
+  }
+  const last = stderr.split('\n').filter((l) => l.trim()).pop() ?? '';
+  const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  return new InputError(errorCode, `ffmpeg could not decode ${name}: ${why}${last ? ` (${last.slice(0, 200)})` : ''}`, {
+    details: { file: name, exitCode: code, signal, stderr },
+  });
+}
+
+/** The coded error for a failed spawn (ffmpeg missing or not executable). */
+export function spawnError(err: unknown, ffmpegPath: string): InputError {
+  const errno = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+  if (errno === 'ENOENT' || errno === 'EACCES') {
+    return new InputError('EARSHOT_FFMPEG_MISSING', `cannot run ffmpeg (${basename(ffmpegPath)}: ${errno}); install ffmpeg or pass ffmpegPath`, { cause: err, details: { errno } });
+  }
+  return new InputError('EARSHOT_DECODE_FAILED', `cannot start ffmpeg: ${errno ?? 'spawn failed'}`, { cause: err, details: { errno } });
+}

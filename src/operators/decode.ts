@@ -1,0 +1,343 @@
+/**
+ * Bytes of any audio format to interleaved s16 PCM at a chosen rate and channel count.
+ */
+import { basename } from 'node:path';
+import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
+import { FlowControl } from '../core/flow.js';
+import { EarshotError, InputError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
+import type { AudioChunk, ByteChunk } from '../core/types.js';
+import { FileSource } from '../sources/file.js';
+import { bytesPerSample, canRemix, parseWavHead, remix, toS16, MAX_WAV_HEAD, type PcmEncoding, type PcmFormat } from '../media/wav.js';
+import { ffmpegFailure, spawnError, spawnFfmpeg, StderrTail, type FfmpegProcess } from '../media/ffmpeg.js';
+import { resample } from './resample.js';
+
+/** Raw PCM formats decode() converts in-process. */
+export const RAW_PCM_FORMATS: readonly PcmEncoding[] = ['u8', 's16le', 's24le', 's32le', 'f32le', 'f64le'];
+/** Raw formats handed to ffmpeg (headerless G.711). */
+export const RAW_FFMPEG_FORMATS = ['mulaw', 'alaw'] as const;
+
+/** Headerless input: what the bytes are, since nothing in them says so. */
+export interface RawInput {
+  /** Sample encoding: in-process for {@link RAW_PCM_FORMATS}, through ffmpeg for `mulaw` / `alaw`. */
+  format: PcmEncoding | (typeof RAW_FFMPEG_FORMATS)[number];
+  sampleRate: number;
+  channels: number;
+}
+
+/** Options of {@link decode}. */
+export interface DecodeOptions {
+  /** Output sample rate in Hz (default 16000). */
+  sampleRate?: number;
+  /** Output channel count (default 1). */
+  channels?: number;
+  /** Headerless input (raw PCM); without it the input's format is found from its bytes. */
+  input?: RawInput;
+  /**
+   * `'auto'` (default): WAV with integer or float PCM, and raw PCM, are decoded in-process; everything else by
+   * ffmpeg. `'native'`: in-process only (anything else is EARSHOT_UNSUPPORTED_FORMAT). `'ffmpeg'`: always ffmpeg.
+   */
+  decoder?: 'auto' | 'native' | 'ffmpeg';
+  /** The ffmpeg executable (default `'ffmpeg'` on PATH). */
+  ffmpegPath?: string;
+  /** Speex quality of the in-process resampler, 0–10 (default 5). */
+  resampleQuality?: number;
+}
+
+const MAX_RATE = 1_000_000;
+const MAX_CHANNELS = 64;
+
+function validate(options: DecodeOptions): Required<Omit<DecodeOptions, 'input'>> & { input?: RawInput } {
+  const sampleRate = options.sampleRate ?? 16000;
+  const channels = options.channels ?? 1;
+  const decoder = options.decoder ?? 'auto';
+  if (!Number.isInteger(sampleRate) || sampleRate < 1 || sampleRate > MAX_RATE) throw new InvalidArgumentError(`decode: sampleRate must be an integer in 1..${MAX_RATE}`, { details: { sampleRate } });
+  if (!Number.isInteger(channels) || channels < 1 || channels > MAX_CHANNELS) throw new InvalidArgumentError(`decode: channels must be an integer in 1..${MAX_CHANNELS}`, { details: { channels } });
+  if (decoder !== 'auto' && decoder !== 'native' && decoder !== 'ffmpeg') throw new InvalidArgumentError("decode: decoder must be 'auto', 'native' or 'ffmpeg'", { details: { decoder } });
+  const input = options.input;
+  if (input) {
+    const known = (RAW_PCM_FORMATS as readonly string[]).includes(input.format) || (RAW_FFMPEG_FORMATS as readonly string[]).includes(input.format);
+    if (!known) throw new InvalidArgumentError(`decode: unknown raw input format ${JSON.stringify(input.format)}`, { details: { format: input.format } });
+    if (!Number.isInteger(input.sampleRate) || input.sampleRate < 1 || input.sampleRate > MAX_RATE) throw new InvalidArgumentError('decode: input.sampleRate must be a positive integer', { details: { sampleRate: input.sampleRate } });
+    if (!Number.isInteger(input.channels) || input.channels < 1 || input.channels > MAX_CHANNELS) throw new InvalidArgumentError('decode: input.channels must be a positive integer', { details: { channels: input.channels } });
+  }
+  const resampleQuality = options.resampleQuality ?? 5;
+  if (!Number.isInteger(resampleQuality) || resampleQuality < 0 || resampleQuality > 10) throw new InvalidArgumentError('decode: resampleQuality must be an integer in 0..10');
+  return { sampleRate, channels, decoder, ffmpegPath: options.ffmpegPath ?? 'ffmpeg', resampleQuality, ...(input ? { input } : {}) };
+}
+
+/**
+ * Decode audio bytes (WAV, MP3, AAC, M4A/MP4, Ogg/Opus, FLAC, µ-law WAV, raw PCM, …) to interleaved s16 PCM
+ * at `sampleRate` Hz and `channels` channels. `offset` counts output frames from the start of the input.
+ *
+ * Two paths:
+ * - **in-process** (spawns nothing): WAV holding 8/16/24/32-bit integer or 32/64-bit float PCM, and raw PCM given
+ *   by `input`. The header is parsed from the first bytes, the data chunk is streamed, samples are converted to
+ *   s16 (wider integers keep their top 16 bits, floats are rounded and clipped), channels are averaged to mono or
+ *   copied from mono, and the rate is converted with {@link resample}. Output chunks carry the input chunk's `flow`.
+ * - **ffmpeg** for everything else (and for channel layouts other than N→1 / 1→N). When the source is a
+ *   {@link FileSource} (`fromFile(p).pipe(decode())`) ffmpeg reads the file itself with `-i <path>`, which MP4/M4A
+ *   need (their index may sit at the end); any other source is piped to ffmpeg's stdin, and the source's flow is
+ *   held while stdin is full. Output chunks carry a FlowControl of their own: holding it pauses ffmpeg's stdout,
+ *   which stops ffmpeg, which fills its stdin and so holds the input's flow (demand reaches the source without
+ *   the deadlock that sharing one flow between both ends of ffmpeg would cause). Hot inputs (chunks without
+ *   `flow`) give chunks without `flow`.
+ *
+ * Errors arrive after every frame decoded before them. A WAV whose data chunk is cut short emits all it holds,
+ * then errors with EARSHOT_CORRUPT_INPUT; a truncated compressed file is decoded as far as ffmpeg can and
+ * completes when ffmpeg exits 0 (it treats a cut MP3/AAC/FLAC as a short file). Unsubscribing kills ffmpeg
+ * (SIGKILL) and releases everything.
+ *
+ * @param options - see {@link DecodeOptions}; defaults: 16000 Hz, mono, `decoder: 'auto'`.
+ * @returns an operator from ByteChunk to AudioChunk.
+ * @throws EARSHOT_INVALID_ARGUMENT (synchronously) for bad options. At run time: EARSHOT_EMPTY_INPUT (no bytes,
+ *   or no audio frames), EARSHOT_CORRUPT_INPUT (ffmpeg found invalid data; an impossible or cut WAV header),
+ *   EARSHOT_UNSUPPORTED_FORMAT (no decoder for it, or not in-process with `decoder: 'native'`),
+ *   EARSHOT_DECODE_FAILED (ffmpeg failed otherwise), EARSHOT_FFMPEG_MISSING; ffmpeg's stderr tail (paths reduced
+ *   to base names) is in `details.stderr`. Source errors pass through.
+ * @example
+ * ```ts
+ * import { fromFile, decode } from 'earshot';
+ * fromFile('talk.m4a').pipe(decode({ sampleRate: 16000 })).subscribe((c) => console.log(c.offset / c.sampleRate));
+ * ```
+ */
+export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk, AudioChunk> {
+  const opts = validate(options);
+  const { sampleRate, channels } = opts;
+
+  return (source) =>
+    new Observable<AudioChunk>((subscriber) => {
+      const filePath = source instanceof FileSource ? source.path : undefined;
+      const name = filePath ? basename(filePath) : 'input';
+      let closed = false;
+      let sourceSub: Subscription | undefined;
+      let stopSourceSoon = false;
+      const stopSource = (): void => {
+        if (sourceSub) sourceSub.unsubscribe();
+        else stopSourceSoon = true;
+      };
+
+      // Sniffing state: bytes received before the path is chosen.
+      let headParts: Buffer[] = [];
+      let headBytes = 0;
+      let firstFlow: FlowControl | undefined;
+      let mode: 'sniff' | 'native' | 'ffmpeg' = 'sniff';
+
+      // ---- in-process path ----
+      let nativeIn: Subject<AudioChunk> | undefined;
+      let nativeSub: Subscription | undefined;
+      let native: { format: PcmFormat; frameBytes: number; carry: Buffer | undefined; received: number; declared: number | undefined; frames: number; done: boolean } | undefined;
+
+      const startNative = (format: PcmFormat, rest: Buffer, declared: number | undefined, flow: FlowControl | undefined): void => {
+        mode = 'native';
+        nativeIn = new Subject<AudioChunk>();
+        const needResample = format.sampleRate !== sampleRate;
+        const out$ = needResample ? nativeIn.pipe(resample(sampleRate, { quality: opts.resampleQuality })) : nativeIn;
+        nativeSub = out$.subscribe({
+          next: (c) => subscriber.next(c),
+          error: (e: unknown) => subscriber.error(e),
+          complete: () => subscriber.complete(),
+        });
+        native = { format, frameBytes: bytesPerSample(format.encoding) * format.channels, carry: undefined, received: 0, declared, frames: 0, done: false };
+        if (rest.length > 0) pushNative(rest, flow);
+      };
+
+      const pushNative = (data: Buffer, flow: FlowControl | undefined): void => {
+        const n = native!;
+        if (n.done) return;
+        if (n.declared !== undefined) {
+          const room = n.declared - n.received;
+          if (data.length > room) data = data.subarray(0, room);
+        }
+        n.received += data.length;
+        let bytes = data;
+        if (n.carry) {
+          bytes = Buffer.concat([n.carry, data]);
+          n.carry = undefined;
+        }
+        const whole = bytes.length - (bytes.length % n.frameBytes);
+        if (whole < bytes.length) n.carry = Buffer.from(bytes.subarray(whole));
+        if (whole > 0) {
+          const s16 = toS16(bytes.subarray(0, whole), n.format.encoding);
+          const mixed = remix(s16, n.format.channels, channels)!;
+          const chunk: AudioChunk = { kind: 'audio', samples: mixed, sampleRate: n.format.sampleRate, channels, offset: n.frames, ...(flow ? { flow } : {}) };
+          n.frames += whole / n.frameBytes;
+          nativeIn!.next(chunk);
+        }
+        if (n.declared !== undefined && n.received >= n.declared) endNative(true);
+      };
+
+      const endNative = (fromHeader: boolean): void => {
+        const n = native!;
+        if (n.done) return;
+        n.done = true;
+        stopSource();
+        if (n.declared !== undefined && n.received < n.declared && !fromHeader) {
+          nativeIn!.error(new InputError('EARSHOT_CORRUPT_INPUT', `${name} is truncated: its WAV header declares ${n.declared} data bytes, it holds ${n.received}`, { details: { file: name, declaredBytes: n.declared, actualBytes: n.received, framesDecoded: n.frames } }));
+        } else if (n.frames === 0) {
+          nativeIn!.error(new InputError('EARSHOT_EMPTY_INPUT', `${name} holds no audio frames`, { details: { file: name } }));
+        } else nativeIn!.complete();
+      };
+
+      // ---- ffmpeg path ----
+      let ff: FfmpegProcess | undefined;
+      let ffDone = false;
+      let releaseStdin: (() => void) | undefined;
+
+      const startFfmpeg = (head: Buffer, flow: FlowControl | undefined): void => {
+        mode = 'ffmpeg';
+        const useFile = filePath !== undefined && !opts.input;
+        const raw = opts.input && !(RAW_PCM_FORMATS as readonly string[]).includes(opts.input.format) ? opts.input : undefined;
+        if (useFile) stopSource();
+        const outFlow = useFile || flow ? new FlowControl() : undefined;
+        const stderr = new StderrTail();
+        const child = spawnFfmpeg(opts.ffmpegPath, useFile ? { path: filePath } : { stdin: true, ...(raw ? { rawFormat: raw } : {}) }, sampleRate, channels);
+        ff = child;
+        const frameBytes = 2 * channels;
+        let carry: Buffer | undefined;
+        let frames = 0;
+        let waiting = false;
+
+        const finish = (err?: EarshotError): void => {
+          if (ffDone) return;
+          ffDone = true;
+          releaseStdin?.();
+          releaseStdin = undefined;
+          stopSource();
+          if (err) subscriber.error(err);
+          else if (frames === 0) subscriber.error(new InputError('EARSHOT_EMPTY_INPUT', `${name} holds no audio`, { details: { file: name, stderr: stderr.text(filePath) } }));
+          else subscriber.complete();
+        };
+
+        child.on('error', (err) => finish(spawnError(err, opts.ffmpegPath)));
+        child.stderr.on('data', (d: Buffer) => stderr.push(d));
+        child.stdout.on('data', (data: Buffer) => {
+          if (ffDone) return;
+          let bytes = data;
+          if (carry) {
+            bytes = Buffer.concat([carry, data]);
+            carry = undefined;
+          }
+          const whole = bytes.length - (bytes.length % frameBytes);
+          if (whole < bytes.length) carry = Buffer.from(bytes.subarray(whole));
+          if (whole === 0) return;
+          const samples = new Int16Array(whole / 2);
+          new Uint8Array(samples.buffer).set(bytes.subarray(0, whole));
+          const chunk: AudioChunk = { kind: 'audio', samples, sampleRate, channels, offset: frames, ...(outFlow ? { flow: outFlow } : {}) };
+          frames += whole / frameBytes;
+          subscriber.next(chunk);
+          if (outFlow?.paused && !waiting && !ffDone) {
+            waiting = true;
+            child.stdout.pause();
+            void outFlow.ready().then(() => {
+              waiting = false;
+              if (!ffDone) child.stdout.resume();
+            });
+          }
+        });
+        child.on('close', (code, signal) => {
+          if (ffDone) return;
+          if (code === 0) finish();
+          else finish(ffmpegFailure(code, signal, stderr.text(filePath), name));
+        });
+        if (child.stdin) {
+          // EPIPE when ffmpeg gives up early: its exit status says why, so the write error itself adds nothing.
+          child.stdin.on('error', () => undefined);
+          if (head.length > 0) writeStdin(head, flow);
+        }
+      };
+
+      const writeStdin = (data: Buffer, flow: FlowControl | undefined): void => {
+        const stdin = ff?.stdin;
+        if (!stdin || ffDone || stdin.destroyed) return;
+        if (!stdin.write(data) && flow && !releaseStdin) {
+          releaseStdin = flow.hold();
+          stdin.once('drain', () => {
+            releaseStdin?.();
+            releaseStdin = undefined;
+          });
+        }
+      };
+
+      // ---- choosing the path ----
+      const decide = (ended: boolean): void => {
+        const head = headParts.length === 1 ? headParts[0]! : Buffer.concat(headParts);
+        headParts = [head];
+        if (ended && head.length === 0) {
+          subscriber.error(new InputError('EARSHOT_EMPTY_INPUT', `${name} is empty`, { details: { file: name } }));
+          return;
+        }
+        const raw = opts.input;
+        if (raw && (RAW_PCM_FORMATS as readonly string[]).includes(raw.format) && opts.decoder !== 'ffmpeg' && canRemix(raw.channels, channels)) {
+          startNative({ encoding: raw.format as PcmEncoding, sampleRate: raw.sampleRate, channels: raw.channels }, head, undefined, firstFlow);
+        } else if (raw || opts.decoder === 'ffmpeg') {
+          if (raw && opts.decoder === 'native') return void subscriber.error(unsupported(`raw ${raw.format} with ${raw.channels} channels to ${channels}`));
+          startFfmpeg(head, firstFlow);
+        } else {
+          const wav = parseWavHead(head, ended);
+          if (wav.status === 'more') return;
+          if (wav.status === 'pcm' && canRemix(wav.format.channels, channels)) {
+            startNative(wav.format, head.subarray(wav.dataOffset), wav.dataBytes, firstFlow);
+          } else if (opts.decoder === 'native') {
+            return void subscriber.error(unsupported(wav.status === 'other-codec' ? `WAV format tag ${wav.formatTag} with ${wav.bitsPerSample}-bit samples` : wav.status === 'pcm' ? `${wav.format.channels} to ${channels} channels` : 'a non-WAV input'));
+          } else startFfmpeg(head, firstFlow);
+        }
+        headParts = [];
+        headBytes = 0;
+        if (mode !== 'sniff' && ended) endInput();
+      };
+      const unsupported = (what: string): InputError => new InputError('EARSHOT_UNSUPPORTED_FORMAT', `${name}: ${what} cannot be decoded in-process (decoder: 'native')`, { details: { file: name } });
+
+      const endInput = (): void => {
+        if (mode === 'native') endNative(false);
+        else if (mode === 'ffmpeg') ff?.stdin?.end();
+      };
+
+      const guard = (fn: () => void): void => {
+        try {
+          fn();
+        } catch (err) {
+          subscriber.error(toEarshotError(err, 'EARSHOT_DECODE_FAILED'));
+        }
+      };
+
+      sourceSub = source.subscribe({
+        next: (chunk) =>
+          guard(() => {
+            if (closed) return;
+            if (mode === 'sniff') {
+              firstFlow ??= chunk.flow;
+              headParts.push(chunk.data);
+              headBytes += chunk.data.length;
+              if (headBytes > MAX_WAV_HEAD + 64 * 1024 && !opts.input) throw new InputError('EARSHOT_CORRUPT_INPUT', `${name}: WAV header larger than 16 MiB`);
+              decide(false);
+            } else if (mode === 'native') pushNative(chunk.data, chunk.flow);
+            else writeStdin(chunk.data, chunk.flow);
+          }),
+        error: (err: unknown) => {
+          if (mode === 'native' && nativeIn) nativeIn.error(err);
+          else subscriber.error(err);
+        },
+        complete: () =>
+          guard(() => {
+            if (mode === 'sniff') decide(true);
+            else endInput();
+          }),
+      });
+      if (stopSourceSoon) sourceSub.unsubscribe();
+
+      return () => {
+        closed = true;
+        sourceSub?.unsubscribe();
+        nativeSub?.unsubscribe();
+        releaseStdin?.();
+        releaseStdin = undefined;
+        if (ff) {
+          ffDone = true;
+          if (ff.exitCode === null && ff.signalCode === null) ff.kill('SIGKILL');
+          ff.stdin?.destroy();
+          ff.stdout.destroy();
+          ff.stderr.destroy();
+        }
+      };
+    });
+}
