@@ -1,0 +1,311 @@
+/**
+ * `transcribeBatch(transport)`: send each audio segment as one request, several in flight, and emit the results
+ * in audio order on the input's time line.
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { clockOf, type PaceClock } from '../core/clock.js';
+import { EarshotError, InvalidArgumentError, TransportError, type ErrorCode } from '../core/errors.js';
+import { frameToMs, shiftEvent, type AudioSegment, type TranscriptEvent } from '../core/types.js';
+import { assertCapabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transports/transport.js';
+import type { Provisional } from './near-realtime.js';
+
+/** Retry policy for failed requests. */
+export interface RetryOptions {
+  /** Attempts in all, the first included (default 3; 1 = no retry). */
+  attempts?: number;
+  /** Wait before the second attempt (ms, default 500); doubled for each later one. */
+  baseMs?: number;
+  /** Longest wait (ms, default 8000); a server's Retry-After is honoured up to this. */
+  maxMs?: number;
+  /** Random reduction of each wait, 0–1 (default 0.2), so that many clients do not retry in step. */
+  jitter?: number;
+}
+
+/** Options of {@link transcribeBatch}. */
+export interface TranscribeBatchOptions {
+  /** Requests in flight at once (default 2). */
+  concurrency?: number;
+  /** Retry policy (default `{ attempts: 3, baseMs: 500, maxMs: 8000 }`). */
+  retry?: RetryOptions;
+  /** Recognition options for every request (checked against the transport's capabilities now). */
+  options?: RecognitionOptions;
+  /** Segments waiting for a request slot before the source's FlowControl is held (default `concurrency`). */
+  highWater?: number;
+  /** Hard bound on waiting segments from sources without flow control (default 32): EARSHOT_LIMIT_EXCEEDED. */
+  maxQueued?: number;
+  /** Where retry timers run (default the real clock); a `VirtualTimeScheduler` makes tests deterministic. */
+  scheduler?: SchedulerLike;
+  /** The clock `pace()` anchored: finals then carry `latency.endOfSpeechMs`. */
+  clock?: PaceClock;
+}
+
+type Segment = AudioSegment & { readonly provisional?: Provisional };
+
+interface Job {
+  readonly segment: Segment;
+  readonly startMs: number;
+  state: 'queued' | 'running' | 'backoff' | 'done' | 'revoked';
+  confirmed: boolean;
+  attempt: number;
+  events?: TranscriptEvent[];
+  resolvedAt?: number;
+  controller?: AbortController;
+  timer?: Subscription;
+  release?: () => void;
+  unlisten?: () => void;
+}
+
+/**
+ * Transcribe each segment with one `transcribeClip` request: up to `concurrency` requests in flight, results
+ * emitted in audio order whatever order they complete in, times shifted onto the input's time line.
+ *
+ * Retryable failures (`err.retryable`: 429, 5xx, timeouts, dropped sockets) are retried with exponential backoff
+ * (`retryAfterMs` honoured); the final failure is a {@link TransportError} keeping the original code (or
+ * EARSHOT_REQUEST_FAILED) with the last attempt as `cause`, after the results ahead of it are emitted.
+ * Queues are bounded: `concurrency` requests run, at most `2 × concurrency` results wait for order, and past
+ * `highWater` waiting segments the source's FlowControl is held, so a cold 12-hour file read faster than the
+ * transport works stays in constant memory; a source without flow control fails past `maxQueued`.
+ * Segments from `nearRealtime()` that are still {@link Provisional} are sent at once; their results wait for the
+ * confirmation and are dropped (the request aborted) if the window is revoked.
+ * A final event carries `latency.addedMs` (transport reply to emission) and, with a paced `clock`,
+ * `latency.endOfSpeechMs` (end of the segment's speech, as live, to emission). A source error is passed on after
+ * the segments already received are emitted. Unsubscribing aborts every request in flight.
+ *
+ * @param transport - a transport with `transcribeClip` (e.g. `local()`).
+ * @param options - see {@link TranscribeBatchOptions}.
+ * @throws EARSHOT_INVALID_ARGUMENT for a transport without `transcribeClip` or bad options, EARSHOT_CAPABILITY_MISSING
+ *   for recognition options it lacks (now); at run time the request's error code, EARSHOT_UNSUPPORTED_FORMAT for
+ *   audio the transport cannot take, EARSHOT_LIMIT_EXCEEDED as above.
+ * @example
+ * ```ts
+ * fromFile('talk.wav').pipe(decode(), resample(16000), vadChunk(), transcribeBatch(local(), { concurrency: 2 }))
+ *   .subscribe((e) => console.log(e.startMs, e.text));
+ * ```
+ */
+export function transcribeBatch(transport: Transport, options: TranscribeBatchOptions = {}): OperatorFunction<AudioSegment, TranscriptEvent> {
+  if (!transport || typeof transport.transcribeClip !== 'function') {
+    throw new InvalidArgumentError(`transport ${transport?.model ?? '?'} cannot transcribe clips; use transcribe() for streaming models`);
+  }
+  const recognition = options.options;
+  assertCapabilities(transport, recognition);
+  const { concurrency = 2, maxQueued = 32, scheduler = asyncScheduler, clock } = options;
+  const highWater = options.highWater ?? concurrency;
+  const { attempts = 3, baseMs = 500, maxMs = 8000, jitter = 0.2 } = options.retry ?? {};
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`concurrency must be an integer ≥ 1, got ${concurrency}`);
+  if (!Number.isInteger(attempts) || attempts < 1) throw new InvalidArgumentError(`retry.attempts must be an integer ≥ 1, got ${attempts}`);
+  if (!(baseMs >= 0) || !(maxMs >= baseMs) || !(jitter >= 0 && jitter <= 1)) throw new InvalidArgumentError('retry needs 0 ≤ baseMs ≤ maxMs and 0 ≤ jitter ≤ 1');
+  if (!(highWater >= 0) || !(maxQueued >= 1)) throw new InvalidArgumentError('highWater must be ≥ 0 and maxQueued ≥ 1');
+  const now = clock ? clock.now : clockOf(scheduler);
+  const window = 2 * concurrency;
+  const clip = transport.transcribeClip.bind(transport);
+
+  return (source) =>
+    new Observable<TranscriptEvent>((subscriber) => {
+      const jobs: Job[] = [];
+      let head = 0;
+      let running = 0;
+      let queued = 0;
+      let ended: 'complete' | { error: unknown } | undefined;
+      let done = false;
+
+      const stopAll = (): void => {
+        for (let i = head; i < jobs.length; i++) {
+          const job = jobs[i]!;
+          job.controller?.abort();
+          job.timer?.unsubscribe();
+          job.release?.();
+          job.unlisten?.();
+        }
+        jobs.length = 0;
+        head = 0;
+      };
+
+      const fail = (err: unknown): void => {
+        if (done) return;
+        done = true;
+        stopAll();
+        subscriber.error(err);
+      };
+
+      /** Emit every result at the head that is ready, in order; finish when all is done. */
+      const flush = (): void => {
+        while (!done && head < jobs.length) {
+          const job = jobs[head]!;
+          if (job.state === 'revoked') {
+            jobs[head++] = undefined as never;
+            continue;
+          }
+          if (job.state !== 'done' || !job.confirmed) break;
+          jobs[head++] = undefined as never;
+          job.unlisten?.();
+          const t = now();
+          const liveEnd = clock && job.segment.speechEndMs !== undefined ? clock.wallTimeAt(job.segment.speechEndMs) : undefined;
+          for (const event of job.events!) {
+            if (event.type !== 'final') {
+              subscriber.next(event);
+              continue;
+            }
+            const latency = { ...event.latency, addedMs: t - job.resolvedAt! };
+            if (liveEnd !== undefined) latency.endOfSpeechMs = t - liveEnd;
+            subscriber.next({ ...event, latency });
+            if (done) return;
+          }
+        }
+        if (head > 256 && head * 2 > jobs.length) {
+          jobs.splice(0, head);
+          head = 0;
+        }
+        if (!done && ended && head === jobs.length) {
+          done = true;
+          if (ended === 'complete') subscriber.complete();
+          else subscriber.error(ended.error);
+        }
+      };
+
+      const pump = (): void => {
+        for (let i = head; i < jobs.length && running < concurrency && !done; i++) {
+          if (i - head >= window) break;
+          const job = jobs[i]!;
+          if (job.state !== 'queued') continue;
+          queued--;
+          running++;
+          job.release?.();
+          delete job.release;
+          attempt(job);
+        }
+      };
+
+      const attempt = (job: Job): void => {
+        job.state = 'running';
+        job.attempt++;
+        const controller = new AbortController();
+        job.controller = controller;
+        const request: ChunkJob = { samples: job.segment.samples, sampleRate: job.segment.sampleRate, startMs: job.startMs };
+        if (recognition) request.options = recognition;
+        let reply: Promise<TranscriptEvent[]>;
+        try {
+          reply = clip(request, { signal: controller.signal });
+        } catch (err) {
+          reply = Promise.reject(err);
+        }
+        reply.then(
+          (events) => {
+            if (done || controller.signal.aborted || job.state !== 'running') return;
+            if (!Array.isArray(events)) {
+              settleFailure(job, new EarshotError('EARSHOT_PROTOCOL_ERROR', `transport ${transport.model} returned no event list`));
+              return;
+            }
+            job.resolvedAt = now();
+            job.events = events.map((e) => shiftEvent(e, job.startMs));
+            job.state = 'done';
+            delete job.controller;
+            running--;
+            flush();
+            pump();
+          },
+          (err: unknown) => {
+            if (done || controller.signal.aborted || job.state !== 'running') return;
+            settleFailure(job, err);
+          },
+        );
+      };
+
+      const settleFailure = (job: Job, err: unknown): void => {
+        delete job.controller;
+        const retryable = err instanceof EarshotError && err.retryable;
+        if (retryable && job.attempt < attempts) {
+          const backoff = Math.min(maxMs, baseMs * 2 ** (job.attempt - 1)) * (1 - jitter * Math.random());
+          const wait = err.retryAfterMs !== undefined ? Math.min(maxMs, err.retryAfterMs) : backoff;
+          job.state = 'backoff';
+          job.timer = scheduler.schedule(() => {
+            delete job.timer;
+            if (!done && job.state === 'backoff') attempt(job);
+          }, wait);
+          return;
+        }
+        fail(finalError(err, job, transport.model));
+      };
+
+      /** At the end of the input no window can be revoked any more. */
+      const confirmPending = (): void => {
+        for (let i = head; i < jobs.length; i++) jobs[i]!.confirmed ||= jobs[i]!.state !== 'revoked';
+      };
+
+      const sub = source.subscribe({
+        next: (segment: Segment) => {
+          if (done) return;
+          if (segment.channels !== 1 || segment.sampleRate !== transport.sampleRate) {
+            fail(new EarshotError('EARSHOT_UNSUPPORTED_FORMAT', `transport ${transport.model} needs mono ${transport.sampleRate} Hz segments, got ${segment.channels} ch at ${segment.sampleRate} Hz: add resample(${transport.sampleRate}) before segmenting`));
+            return;
+          }
+          if (segment.samples.length === 0) return;
+          const p = segment.provisional;
+          const job: Job = {
+            segment,
+            startMs: frameToMs(segment.offset, segment.sampleRate),
+            state: 'queued',
+            confirmed: !p || p.state === 'confirmed',
+            attempt: 0,
+          };
+          if (p?.state === 'revoked') return;
+          jobs.push(job);
+          queued++;
+          if (p && !job.confirmed) {
+            job.unlisten = p.onSettled((confirmed) => {
+              delete job.unlisten;
+              if (done) return;
+              if (confirmed) {
+                job.confirmed = true;
+                flush();
+                return;
+              }
+              if (job.state === 'queued') queued--;
+              if (job.state === 'running' || job.state === 'backoff') running--;
+              job.state = 'revoked';
+              job.controller?.abort();
+              job.timer?.unsubscribe();
+              job.release?.();
+              flush();
+              pump();
+            });
+          }
+          if (queued > highWater && segment.flow) job.release = segment.flow.hold();
+          else if (queued > maxQueued) {
+            fail(new EarshotError('EARSHOT_LIMIT_EXCEEDED', `transcribeBatch(): more than ${maxQueued} segments waiting for transport ${transport.model} (a source without flow control outruns it)`));
+            return;
+          }
+          pump();
+        },
+        error: (error: unknown) => {
+          ended = { error };
+          confirmPending();
+          flush();
+        },
+        complete: () => {
+          ended = 'complete';
+          confirmPending();
+          flush();
+        },
+      });
+
+      return () => {
+        done = true;
+        sub.unsubscribe();
+        stopAll();
+      };
+    });
+}
+
+function finalError(err: unknown, job: Job, model: string): TransportError {
+  const code: ErrorCode = err instanceof EarshotError ? err.code : 'EARSHOT_REQUEST_FAILED';
+  const what = err instanceof Error ? err.message : String(err);
+  const tries = job.attempt === 1 ? '1 attempt' : `${job.attempt} attempts`;
+  const e = err instanceof EarshotError ? err : undefined;
+  return new TransportError(code, `${model}: request for audio at ${Math.round(job.startMs)} ms failed after ${tries}: ${what}`, {
+    cause: err,
+    ...(e?.statusCode !== undefined ? { statusCode: e.statusCode } : {}),
+    ...(e?.requestId !== undefined ? { requestId: e.requestId } : {}),
+    ...(e?.providerCode !== undefined ? { providerCode: e.providerCode } : {}),
+    details: { attempts: job.attempt, startMs: job.startMs },
+  });
+}
