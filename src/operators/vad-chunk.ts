@@ -10,6 +10,11 @@ import type { FlowControl } from '../core/flow.js';
 import { frameToMs, type AudioChunk, type AudioSegment } from '../core/types.js';
 import { openVad, type Vad, type VadFrameMs, type VadMode } from '../media/vad.js';
 
+/** Mean square of a frame below which it is silence (RMS 16, about -66 dBFS). */
+const SILENCE_FLOOR = 256;
+/** A frame 45 dB below the loudest of the segment is silence. */
+const QUIET_RATIO = 10 ** -4.5;
+
 /** Options of {@link vadChunk}. */
 export interface VadChunkOptions {
   /** Silence (ms) that ends a segment (default 300). */
@@ -26,7 +31,10 @@ export interface VadChunkOptions {
   mode?: VadMode;
   /** VAD frame length: 10, 20 or 30 ms (default 20). */
   frameMs?: VadFrameMs;
-  /** Audio (ms) buffered while the VAD's WASM module loads (default 10 000); past it: EARSHOT_LIMIT_EXCEEDED. */
+  /**
+   * Audio (ms) buffered while the VAD's WASM module loads on first use (~25 ms; default 60 000), from sources
+   * without flow control; past it: EARSHOT_LIMIT_EXCEEDED. `await loadVad()` first to make it moot.
+   */
   maxPendingMs?: number;
   /** Clock for `closedAt` (default `performance.now()`); pass a virtual-time scheduler in tests. */
   scheduler?: SchedulerLike;
@@ -95,6 +103,8 @@ export class Segmenter {
   /** End of the last voiced frame, frames relative to bufStart. */
   #lastVoicedEnd = 0;
   #tentative = false;
+  /** Energy of the loudest frame since speech last started (for the quiet-frame gate). */
+  #peak = 0;
   #flow: FlowControl | undefined;
 
   constructor(vad: Vad, rules: SegmenterRules, sink: SegmenterSink, now: () => number) {
@@ -152,7 +162,7 @@ export class Segmenter {
       this.#run = 0;
       return;
     }
-    if (!this.#inSpeech) return;
+    if (!this.#inSpeech || this.#lastVoicedEnd <= this.#segStart) return;
     const end = Math.min(this.#proc, this.#lastVoicedEnd + this.#pad);
     this.#emit(this.#segStart, end, cut, false);
     this.#inSpeech = false;
@@ -188,13 +198,19 @@ export class Segmenter {
       const v = this.#buf[k]!;
       e += v * v;
     }
-    const voiced = this.#vad.isSpeech(this.#buf, start);
-    this.#energy[i] = e / F;
+    e /= F;
+    // WebRTC VAD holds "speech" for 100–200 ms after speech stops (its hangover). A frame far below the loudest
+    // of the segment (-45 dB) or near digital silence counts as silence whatever the VAD says, so the end of
+    // speech is heard as it happens; the closing pause (minSilenceMs) still guards against stops inside words.
+    const voiced = this.#vad.isSpeech(this.#buf, start) && e > SILENCE_FLOOR && e > this.#peak * QUIET_RATIO;
+    if (voiced && e > this.#peak) this.#peak = e;
+    this.#energy[i] = e;
     this.#voiced[i] = voiced ? 1 : 0;
     this.#proc = i + 1;
 
     if (!this.#inSpeech) {
       this.#run = voiced ? this.#run + 1 : 0;
+      if (!voiced) this.#peak = 0;
       if (this.#run >= this.#minSpeech) {
         this.#inSpeech = true;
         this.#silence = 0;
@@ -240,6 +256,11 @@ export class Segmenter {
       this.#emit(this.#segStart, cut, 'max-length', false);
       this.#compact(cut);
       this.#segStart = 0;
+      if (this.#lastVoicedEnd <= 0) {
+        // Cut in the silence after the speech: nothing of it is left, wait for new speech.
+        this.#inSpeech = false;
+        this.#run = 0;
+      }
     }
   }
 
@@ -331,7 +352,7 @@ export function runSegmenter<T>(
   makeSink: (next: (value: T) => void) => SegmenterSink,
   name: string,
 ): Observable<T> {
-  const maxPendingMs = options.maxPendingMs ?? 10_000;
+  const maxPendingMs = options.maxPendingMs ?? 60_000;
   const now = options.scheduler ? () => options.scheduler!.now() : () => performance.now();
   return new Observable<T>((subscriber) => {
     let vad: Vad | undefined;
