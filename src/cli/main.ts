@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * `earshot`: the command line on top of the library. Exit codes: 0 done, 1 runtime failure, 2 usage error,
+ * 130 interrupted twice. Every failure is one line on stderr: `EARSHOT_CODE: message`.
+ */
+import { readFileSync } from 'node:fs';
+import { EarshotError, InvalidArgumentError, redactSecrets, toEarshotError } from '../core/errors.js';
+import { HELP, parseCommand, type Command } from './args.js';
+import { interruptSignal, runTranscribe, type CliIo } from './transcribe.js';
+import { printModels } from './models.js';
+import { runEmulator } from './emulator.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Run one command; resolves to the process exit code. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseCommand(argv);
+  } catch (err) {
+    io.stderr.write(`${toEarshotError(err, 'EARSHOT_INVALID_ARGUMENT').toLine()}\n`);
+    return 2;
+  }
+  try {
+    switch (cmd.command) {
+      case 'help':
+        io.stdout.write(HELP);
+        return 0;
+      case 'version':
+        io.stdout.write(`${version()}\n`);
+        return 0;
+      case 'models':
+        printModels(io.stdout, cmd.json);
+        return 0;
+      case 'emulator':
+        await runEmulator(cmd, io);
+        return 0;
+      case 'transcribe':
+      case 'live':
+        await runTranscribe(cmd, io);
+        return 0;
+    }
+  } catch (err) {
+    const e = toEarshotError(err, 'EARSHOT_ENGINE_FAILED');
+    const secrets = [io.env.DASHSCOPE_API_KEY ?? ''].filter(Boolean);
+    io.stderr.write(`${redactSecrets(e.toLine(), secrets)}\n`);
+    if (io.env.EARSHOT_DEBUG && e.stack) io.stderr.write(`${redactSecrets(e.stack, secrets)}\n`);
+    return e instanceof InvalidArgumentError ? 2 : 1;
+  }
+}
+
+const entry = process.argv[1] ? new URL(`file://${process.argv[1]}`).pathname : '';
+if (entry.endsWith('/cli/main.js') || entry.endsWith('/bin/earshot') || entry.endsWith('/earshot')) {
+  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, interrupt: interruptSignal(), env: process.env };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof EarshotError ? err.toLine() : 'EARSHOT_ENGINE_FAILED: unexpected failure'}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
