@@ -43,4 +43,16 @@ export interface EmulatorContext {
   faults: FaultOptions;
   /** The emulator's own base URL once listening (`http://127.0.0.1:PORT`). */
   baseUrl: string;
+  /** WebSocket protocol timers (defaults: the service's own); tests shorten them. */
+  timers?: ProtocolTimers;
+}
+
+/** Timers of the WebSocket protocols, ms. */
+export interface ProtocolTimers {
+  /** Inference protocol: no audio frame for this long during a task → task-failed CLIENT_ERROR (default 23 000). */
+  noAudioMs?: number;
+  /** Inference protocol: no run-task for this long after connect or a task's end → close (default 60 000). */
+  idleMs?: number;
+  /** Inference protocol with heartbeat off: this much audio without speech → close (default 60 000). */
+  silenceMs?: number;
 }

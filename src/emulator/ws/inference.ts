@@ -1,0 +1,240 @@
+/**
+ * The inference duplex protocol of `fun-asr-realtime` / `paraformer-realtime-*` (protocol reference §2), served on
+ * `/api-ws/v1/inference`: JSON `{header, payload}` text frames, binary audio frames.
+ *
+ * `run-task` → `task-started`; binary audio → `result-generated` (interim: `sentence_end:false`, `end_time:null`,
+ * `usage:null`; final: `sentence_end:true`, `end_time`, `usage.duration` = billed seconds so far); `finish-task` →
+ * the last finals, then `task-finished`. Any failure → `task-failed` and the socket is closed. The socket can carry
+ * another task with a new `task_id` (unique per connection); 60 s without a `run-task` closes it; 23 s without audio
+ * during a task fails the task (`CLIENT_ERROR`, "request timeout after 23 seconds.").
+ */
+import type { WebSocket } from 'ws';
+import { openRecognition, type Recognition, type Utterance } from '../recognizer.js';
+import { PcmReader, framesToMs, sendJson, type WsEnv } from './common.js';
+import { INFERENCE_MODELS } from './models.js';
+
+interface Task {
+  id: string;
+  model: string;
+  sampleRate: number;
+  format: string;
+  recognition: Recognition;
+  reader: PcmReader;
+  frames: number;
+  /** Audio frames since the last speech result (the heartbeat=false silence rule). */
+  silentFrames: number;
+  heartbeat: boolean;
+  finishing: boolean;
+  sentenceId: number;
+  wavHeaderPending: boolean;
+}
+
+/** Serve one inference-protocol connection until it closes. */
+export function serveInference(ws: WebSocket, env: WsEnv): void {
+  const { ctx } = env;
+  const noAudioMs = ctx.timers?.noAudioMs ?? 23_000;
+  const idleMs = ctx.timers?.idleMs ?? 60_000;
+  const silenceLimitMs = ctx.timers?.silenceMs ?? 60_000;
+  const used = new Set<string>();
+  let task: Task | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let audioTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const armIdle = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => ws.close(1000, 'idle timeout'), idleMs);
+  };
+  const armAudio = () => {
+    clearTimeout(audioTimer);
+    audioTimer = setTimeout(() => fail(task?.id ?? '', 'CLIENT_ERROR', `request timeout after ${Math.round(noAudioMs / 1000)} seconds.`), noAudioMs);
+  };
+  const header = (taskId: string, event: string) => ({ task_id: taskId, event, attributes: {} });
+
+  const fail = (taskId: string, code: string, message: string) => {
+    if (closed) return;
+    sendJson(ws, { header: { ...header(taskId, 'task-failed'), error_code: code, error_message: message }, payload: {} });
+    endTask();
+    closed = true;
+    clearTimeout(idleTimer);
+    ws.close(1000, 'task failed');
+  };
+
+  const endTask = () => {
+    clearTimeout(audioTimer);
+    task?.recognition.close();
+    task = undefined;
+  };
+
+  const sentence = (t: Task, u: Utterance, final: boolean) => ({
+    header: header(t.id, 'result-generated'),
+    payload: {
+      output: {
+        sentence: {
+          sentence_id: t.sentenceId,
+          begin_time: Math.round(u.startMs),
+          end_time: final ? Math.round(u.endMs) : null,
+          text: u.text,
+          heartbeat: false,
+          sentence_end: final,
+          words: u.words.map((w, k) => ({
+            begin_time: Math.round(w.startMs),
+            end_time: Math.round(w.endMs),
+            text: k === 0 ? w.text : ` ${w.text}`,
+            punctuation: '',
+          })),
+        },
+      },
+      usage: final ? { duration: Math.ceil(framesToMs(t.frames, t.sampleRate) / 1000) } : null,
+    },
+  });
+
+  const runTask = (taskId: string, payload: Record<string, unknown>) => {
+    if (task) return fail(taskId, 'InvalidParameter', 'a task is already running on this connection');
+    if (used.has(taskId)) return fail(taskId, 'InvalidParameter', `task_id ${taskId} was already used on this connection`);
+    const model = typeof payload.model === 'string' ? payload.model : '';
+    const rate = INFERENCE_MODELS.get(model);
+    if (rate === undefined) return fail(taskId, 'InvalidParameter', `Model not exist: ${model || '(none)'}`);
+    const params = (payload.parameters ?? {}) as Record<string, unknown>;
+    const format = typeof params.format === 'string' ? params.format : '';
+    const sampleRate = typeof params.sample_rate === 'number' ? params.sample_rate : 0;
+    if (!format || !sampleRate) return fail(taskId, 'InvalidParameter', 'Required parameter(s) missing or invalid: format, sample_rate');
+    if (format !== 'pcm' && format !== 'wav') return fail(taskId, 'InvalidParameter', `the emulator decodes pcm and wav audio only, not ${format}`);
+    if (env.throttle()) return fail(taskId, 'Throttling.RateQuota', 'Requests rate limit exceeded, please try again later.');
+    used.add(taskId);
+    clearTimeout(idleTimer);
+    const hints = Array.isArray(params.language_hints) ? params.language_hints.filter((x): x is string => typeof x === 'string') : [];
+    const input = (payload.input ?? {}) as Record<string, unknown>;
+    const context = contextText(input.context);
+    const t: Task = {
+      id: taskId,
+      model,
+      sampleRate,
+      format,
+      reader: new PcmReader(),
+      frames: 0,
+      silentFrames: 0,
+      heartbeat: params.heartbeat === true,
+      finishing: false,
+      sentenceId: 1,
+      wavHeaderPending: format === 'wav',
+      recognition: openRecognition(
+        ctx,
+        {
+          sampleRate,
+          ...(hints[0] ? { language: hints[0] } : {}),
+          ...(context ? { context } : {}),
+          silenceMs: typeof params.max_sentence_silence === 'number' ? params.max_sentence_silence : 1300,
+        },
+        {
+          onPartial: (u) => {
+            if (task !== t) return;
+            t.silentFrames = 0;
+            sendJson(ws, sentence(t, u, false));
+          },
+          onFinal: (u) => {
+            if (task !== t) return;
+            t.silentFrames = 0;
+            sendJson(ws, sentence(t, u, true));
+            t.sentenceId++;
+          },
+          onError: (error) => {
+            if (task === t) fail(t.id, 'InternalError.Algo', `recognition failed: ${error.message}`);
+          },
+        },
+      ),
+    };
+    task = t;
+    sendJson(ws, { header: header(taskId, 'task-started'), payload: {} });
+    armAudio();
+  };
+
+  const finishTask = (taskId: string) => {
+    const t = task;
+    if (!t || t.id !== taskId) return fail(taskId, 'InvalidParameter', `no running task ${taskId}`);
+    if (t.finishing) return;
+    t.finishing = true;
+    clearTimeout(audioTimer);
+    void t.recognition.flush().then(() => {
+      if (task !== t) return;
+      sendJson(ws, {
+        header: header(t.id, 'task-finished'),
+        payload: { output: {}, usage: { duration: Math.ceil(framesToMs(t.frames, t.sampleRate) / 1000) } },
+      });
+      endTask();
+      armIdle();
+    });
+  };
+
+  const audio = (data: Buffer) => {
+    const t = task;
+    if (!t || t.finishing) return;
+    let bytes = data;
+    if (t.wavHeaderPending) {
+      t.wavHeaderPending = false;
+      if (bytes.length >= 44 && bytes.toString('ascii', 0, 4) === 'RIFF') bytes = bytes.subarray(44);
+    }
+    const samples = t.reader.read(bytes);
+    t.frames += samples.length;
+    t.silentFrames += samples.length;
+    t.recognition.write(samples);
+    armAudio();
+    const ms = framesToMs(t.frames, t.sampleRate);
+    const faults = ctx.faults;
+    if (faults.dropAfterAudioMs !== undefined && ms >= faults.dropAfterAudioMs) {
+      endTask();
+      closed = true;
+      ws.terminate();
+      return;
+    }
+    if (faults.failAfterAudioMs !== undefined && ms >= faults.failAfterAudioMs) return fail(t.id, 'InternalError', 'Internal server error (emulated fault).');
+    if (!t.heartbeat && framesToMs(t.silentFrames, t.sampleRate) >= silenceLimitMs) {
+      endTask();
+      closed = true;
+      ws.close(1000, 'silence timeout');
+    }
+  };
+
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (closed) return;
+    if (isBinary) return audio(data);
+    let message: { header?: Record<string, unknown>; payload?: Record<string, unknown> };
+    try {
+      message = JSON.parse(data.toString('utf8')) as typeof message;
+    } catch {
+      return fail(task?.id ?? '', 'InvalidParameter', 'the text frame is not JSON');
+    }
+    const h = message.header ?? {};
+    const taskId = typeof h.task_id === 'string' ? h.task_id : '';
+    if (!taskId) return fail('', 'InvalidParameter', 'task_id length is invalid');
+    switch (h.action) {
+      case 'run-task':
+        return runTask(taskId, message.payload ?? {});
+      case 'continue-task':
+        return; // context updates are accepted and not used by the emulator's recognizer
+      case 'finish-task':
+        return finishTask(taskId);
+      default:
+        return fail(taskId, 'InvalidParameter', `unknown action: ${String(h.action)}`);
+    }
+  });
+  ws.on('close', () => {
+    closed = true;
+    clearTimeout(idleTimer);
+    endTask();
+  });
+  ws.on('error', () => ws.terminate());
+  armIdle();
+}
+
+/** Flatten the `input.context` turns into one prompt string. */
+function contextText(context: unknown): string {
+  if (!Array.isArray(context)) return '';
+  const parts: string[] = [];
+  for (const turn of context) {
+    const content = (turn as { content?: unknown })?.content;
+    if (!Array.isArray(content)) continue;
+    for (const c of content) if (typeof (c as { text?: unknown })?.text === 'string') parts.push((c as { text: string }).text);
+  }
+  return parts.join('\n');
+}

@@ -1,0 +1,278 @@
+/**
+ * `fun-asr-realtime` (and `paraformer-realtime-v2`) over the inference duplex WebSocket protocol: `run-task`, binary
+ * PCM frames, `result-generated` sentences (interim and final, with word times), `finish-task` → `task-finished`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TranscriptEvent, Word } from '../../core/types.js';
+import { AbortError, EarshotError, InvalidArgumentError, TransportError } from '../../core/errors.js';
+import { assertCapabilities, type Capabilities, type Hotword, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
+import { resolveDashScope, type DashScopeOptions } from './config.js';
+import { DashScopeSocket, httpError, pcmBytes, protocolError } from './ws-client.js';
+
+/** Options of {@link funAsrRealtime}. */
+export interface FunAsrRealtimeOptions extends DashScopeOptions {
+  /** Model id (default `fun-asr-realtime`; `paraformer-realtime-v2` and snapshots speak the same protocol). */
+  model?: string;
+  /** Sample rate of the audio sent (default 16000; 8000 for `*-8k-*` models). */
+  sampleRate?: number;
+  /** Silence that ends a sentence, ms, in [200, 6000] (service default 1300). */
+  maxSentenceSilence?: number;
+  /** Semantic sentence segmentation instead of VAD segmentation (service default false). */
+  semanticPunctuation?: boolean;
+  /** Keep the task alive through long silence (service default false: 60 s of silence ends it). */
+  heartbeat?: boolean;
+  /** Send-buffer high-water mark in bytes (write() waits above it). */
+  highWaterMark?: number;
+  /** Send-buffer low-water mark in bytes (write() resumes below it). */
+  lowWaterMark?: number;
+}
+
+const LANGUAGES = ['zh', 'en', 'ja'] as const;
+
+/**
+ * A realtime transport for `fun-asr-realtime` (hotwords by vocabulary id, a language hint, prompt context).
+ *
+ * @param options - key and base URL (default `DASHSCOPE_API_KEY` / `DASHSCOPE_BASE_URL`), model, segmentation knobs.
+ * @returns a {@link Transport} with `openStream`.
+ * @throws EARSHOT_MISSING_API_KEY when no key is given or set; EARSHOT_INVALID_ARGUMENT for a bad option. Streams fail
+ *   with EARSHOT_AUTH_FAILED, EARSHOT_UNKNOWN_MODEL, EARSHOT_REQUEST_FAILED, EARSHOT_THROTTLED (retryable),
+ *   EARSHOT_TASK_FAILED, EARSHOT_CONNECTION_LOST (retryable).
+ * @example
+ * ```ts
+ * const transport = funAsrRealtime({ maxSentenceSilence: 800 });
+ * fromMic().pipe(transcribeRealtime(transport, { options: { language: 'en' } })).subscribe(console.log);
+ * ```
+ */
+export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
+  const endpoints = resolveDashScope(options);
+  const model = options.model ?? 'fun-asr-realtime';
+  const sampleRate = options.sampleRate ?? (/8k/.test(model) ? 8000 : 16000);
+  const silence = options.maxSentenceSilence;
+  if (silence !== undefined && !(Number.isInteger(silence) && silence >= 200 && silence <= 6000)) {
+    throw new InvalidArgumentError(`maxSentenceSilence must be an integer in [200, 6000], got ${silence}`);
+  }
+  const capabilities: Capabilities = {
+    realtime: true,
+    batch: false,
+    wordTimes: true,
+    emotion: false,
+    diarization: false,
+    hotwords: true,
+    context: model.startsWith('fun-asr-realtime'),
+    maxDurationMs: Infinity,
+    languages: model.startsWith('paraformer') ? ['zh', 'en', 'ja', 'yue', 'ko', 'de', 'fr', 'ru'] : LANGUAGES,
+  };
+  const vocabularies = new Map<string, Promise<string>>();
+
+  const vocabularyFor = (hotwords: readonly Hotword[], signal?: AbortSignal): Promise<string> => {
+    const key = JSON.stringify(hotwords);
+    let id = vocabularies.get(key);
+    if (!id) {
+      id = createVocabulary(endpoints.httpBase, endpoints.apiKey, model, hotwords, signal);
+      id.catch(() => vocabularies.delete(key));
+      vocabularies.set(key, id);
+    }
+    return id;
+  };
+
+  const transport: Transport = {
+    model,
+    capabilities,
+    sampleRate,
+    async openStream(stream: StreamOptions): Promise<StreamSession> {
+      assertCapabilities(transport, stream);
+      if (stream.sampleRate !== sampleRate) throw new InvalidArgumentError(`${model} takes ${sampleRate} Hz audio, got ${stream.sampleRate} Hz`);
+      const vocabularyId = stream.vocabularyId ?? (stream.hotwords?.length ? await vocabularyFor(stream.hotwords, stream.signal) : undefined);
+      const socket = await DashScopeSocket.open({
+        url: endpoints.inferenceWs,
+        apiKey: endpoints.apiKey,
+        ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
+        ...(options.lowWaterMark !== undefined ? { lowWaterMark: options.lowWaterMark } : {}),
+        ...(stream.signal ? { signal: stream.signal } : {}),
+      });
+      return startTask(socket, stream, {
+        model,
+        sampleRate,
+        ...(vocabularyId ? { vocabularyId } : {}),
+        ...(silence !== undefined ? { maxSentenceSilence: silence } : {}),
+        ...(options.semanticPunctuation !== undefined ? { semanticPunctuation: options.semanticPunctuation } : {}),
+        ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
+      });
+    },
+  };
+  return transport;
+}
+
+interface TaskSettings {
+  model: string;
+  sampleRate: number;
+  vocabularyId?: string;
+  maxSentenceSilence?: number;
+  semanticPunctuation?: boolean;
+  heartbeat?: boolean;
+}
+
+interface Sentence {
+  begin_time?: number;
+  end_time?: number | null;
+  text?: string;
+  heartbeat?: boolean | null;
+  sentence_end?: boolean;
+  words?: Array<{ begin_time?: number; end_time?: number; text?: string; punctuation?: string }>;
+  emo_tag?: string;
+}
+
+/** Run one task on a connected socket; resolves once `task-started` arrived. */
+function startTask(socket: DashScopeSocket, stream: StreamOptions, settings: TaskSettings): Promise<StreamSession> {
+  const taskId = randomUUID().replace(/-/g, '');
+  let state: 'starting' | 'running' | 'finishing' | 'done' = 'starting';
+  let failure: EarshotError | undefined;
+  let resolveEnd: (() => void) | undefined;
+  let rejectEnd: ((e: EarshotError) => void) | undefined;
+  const ended = new Promise<void>((resolve, reject) => {
+    resolveEnd = resolve;
+    rejectEnd = reject;
+  });
+  ended.catch(() => {});
+
+  return new Promise<StreamSession>((resolveOpen, rejectOpen) => {
+    const fail = (error: EarshotError) => {
+      if (state === 'done') return;
+      const wasStarting = state === 'starting';
+      state = 'done';
+      failure = error;
+      stream.signal?.removeEventListener('abort', onAbort);
+      socket.terminate();
+      if (wasStarting) return rejectOpen(error);
+      rejectEnd?.(error);
+      stream.onError(error);
+    };
+    const onAbort = () => fail(new AbortError(stream.signal?.reason));
+    stream.signal?.addEventListener('abort', onAbort, { once: true });
+
+    socket.onClose((error) => {
+      if (state === 'done') return;
+      fail(error ?? new TransportError('EARSHOT_CONNECTION_LOST', 'the connection closed before the task finished', { retryable: true }));
+    });
+    socket.onMessage((data, isBinary) => {
+      if (isBinary || state === 'done') return;
+      let message: { header?: { event?: string; error_code?: string; error_message?: string }; payload?: { output?: { sentence?: Sentence } } };
+      try {
+        message = JSON.parse(data.toString('utf8')) as typeof message;
+      } catch {
+        return fail(new TransportError('EARSHOT_PROTOCOL_ERROR', 'the server sent a frame that is not JSON'));
+      }
+      switch (message.header?.event) {
+        case 'task-started':
+          if (state === 'starting') {
+            state = 'running';
+            resolveOpen(session);
+          }
+          return;
+        case 'result-generated': {
+          const sentence = message.payload?.output?.sentence;
+          if (!sentence || sentence.heartbeat === true) return;
+          const event = toEvent(sentence, stream.language);
+          if (event) stream.onEvent(event);
+          return;
+        }
+        case 'task-finished':
+          state = 'done';
+          stream.signal?.removeEventListener('abort', onAbort);
+          socket.close();
+          resolveEnd?.();
+          return;
+        case 'task-failed':
+          return fail(protocolError(message.header.error_code ?? 'UNKNOWN', message.header.error_message ?? 'task failed'));
+        default:
+          return;
+      }
+    });
+
+    const session: StreamSession = {
+      write(samples) {
+        if (failure) return Promise.reject(failure);
+        if (state !== 'running') return Promise.resolve();
+        return socket.sendBinary(pcmBytes(samples)).catch((e: unknown) => {
+          throw failure ?? e;
+        });
+      },
+      end() {
+        if (state === 'running') {
+          state = 'finishing';
+          socket.sendJson({ header: { action: 'finish-task', task_id: taskId, streaming: 'duplex' }, payload: { input: {} } }).catch(() => {});
+        }
+        return ended;
+      },
+      close() {
+        if (state === 'done') return;
+        state = 'done';
+        stream.signal?.removeEventListener('abort', onAbort);
+        socket.terminate();
+        resolveEnd?.();
+      },
+    };
+
+    const parameters: Record<string, unknown> = { format: 'pcm', sample_rate: settings.sampleRate };
+    if (settings.vocabularyId) parameters.vocabulary_id = settings.vocabularyId;
+    if (settings.maxSentenceSilence !== undefined) parameters.max_sentence_silence = settings.maxSentenceSilence;
+    if (settings.semanticPunctuation !== undefined) parameters.semantic_punctuation_enabled = settings.semanticPunctuation;
+    if (settings.heartbeat !== undefined) parameters.heartbeat = settings.heartbeat;
+    if (stream.language) parameters.language_hints = [stream.language];
+    const input: Record<string, unknown> = {};
+    if (stream.context) input.context = [{ role: 'user', content: [{ type: 'input_text', text: stream.context }] }];
+    socket
+      .sendJson({
+        header: { action: 'run-task', task_id: taskId, streaming: 'duplex' },
+        payload: { task_group: 'audio', task: 'asr', function: 'recognition', model: settings.model, parameters, input },
+      })
+      .catch((e: unknown) => fail(e instanceof EarshotError ? e : new TransportError('EARSHOT_CONNECTION_LOST', 'could not send run-task', { retryable: true, cause: e })));
+  });
+}
+
+/** A `result-generated` sentence as a transcript event (times relative to the task's first sample). */
+function toEvent(sentence: Sentence, language: string | undefined): TranscriptEvent | undefined {
+  const words: Word[] = [];
+  for (const w of sentence.words ?? []) {
+    const text = (w.text ?? '').trim();
+    if (!text || w.begin_time === undefined || w.end_time === undefined) continue;
+    words.push({ text, startMs: w.begin_time, endMs: w.end_time });
+  }
+  const final = sentence.sentence_end === true || (sentence.end_time !== null && sentence.end_time !== undefined);
+  const startMs = sentence.begin_time ?? words[0]?.startMs ?? 0;
+  const endMs = sentence.end_time ?? words[words.length - 1]?.endMs ?? startMs;
+  const event: TranscriptEvent = { type: final ? 'final' : 'partial', text: (sentence.text ?? '').trim(), startMs, endMs: Math.max(startMs, endMs) };
+  if (words.length > 0) event.words = words;
+  if (language) event.language = language;
+  if (sentence.emo_tag) event.emotion = sentence.emo_tag;
+  return event;
+}
+
+/** Create a hotword vocabulary through the customization API; resolves its id. */
+async function createVocabulary(httpBase: string, apiKey: string, model: string, hotwords: readonly Hotword[], signal?: AbortSignal): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(`${httpBase}/services/audio/asr/customization`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        model: 'speech-biasing',
+        input: {
+          action: 'create_vocabulary',
+          target_model: model,
+          prefix: 'earshot',
+          vocabulary: hotwords.map((h) => ({ text: h.text, weight: h.weight, ...(h.lang ? { lang: h.lang } : {}) })),
+        },
+      }),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (cause) {
+    if (signal?.aborted) throw new AbortError(cause);
+    throw new TransportError('EARSHOT_CONNECTION_LOST', 'could not reach the vocabulary API', { retryable: true, cause });
+  }
+  const body = await res.text();
+  if (!res.ok) throw httpError(res.status, body, res.headers.get('retry-after') ?? undefined);
+  const id = (JSON.parse(body) as { output?: { vocabulary_id?: string } }).output?.vocabulary_id;
+  if (!id) throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'the vocabulary API returned no vocabulary_id');
+  return id;
+}

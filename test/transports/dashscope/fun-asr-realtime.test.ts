@@ -1,0 +1,93 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../../src/emulator/server.js';
+import { funAsrRealtime } from '../../../src/transports/dashscope/fun-asr-realtime.js';
+import type { TranscriptEvent } from '../../../src/core/types.js';
+import type { EarshotError } from '../../../src/core/errors.js';
+import { chunks, speechPcm, until } from '../../emulator/ws/helpers.js';
+
+const KEY = 'sk-test-funasr-0001';
+let emu: Emulator | undefined;
+afterEach(async () => {
+  await emu?.close();
+  emu = undefined;
+});
+
+const SENTENCES = ['the weather will be cold and windy tomorrow morning', 'please send the report to my office before noon'];
+
+async function run(transport: ReturnType<typeof funAsrRealtime>, pcm: Int16Array) {
+  const events: TranscriptEvent[] = [];
+  const errors: Error[] = [];
+  const session = await transport.openStream!({ sampleRate: 16000, language: 'en', onEvent: (e) => events.push(e), onError: (e) => errors.push(e) });
+  for (const c of chunks(pcm)) await session.write(c);
+  await session.end();
+  return { events, errors };
+}
+
+describe('funAsrRealtime', () => {
+  it('streams through the emulator: partials before finals, word times, times relative to the session', async () => {
+    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'the weather will be cold' }, { text: 'please send the report' }] });
+    const transport = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400 });
+    expect(transport.capabilities).toMatchObject({ realtime: true, hotwords: true, emotion: false, wordTimes: true });
+    const { events, errors } = await run(transport, speechPcm(SENTENCES, { gapMs: 800 }));
+    expect(errors).toEqual([]);
+    const finals = events.filter((e) => e.type === 'final');
+    expect(finals.map((e) => e.text)).toEqual(['the weather will be cold', 'please send the report']);
+    expect(events[0]!.type).toBe('partial');
+    expect(finals[0]!.words?.[0]).toMatchObject({ text: 'the' });
+    expect(finals[0]!.language).toBe('en');
+    expect(finals[1]!.startMs).toBeGreaterThan(finals[0]!.endMs);
+  });
+
+  it('reads the key and base URL from the environment (https maps to wss) and throws without a key', () => {
+    expect(() => funAsrRealtime({ env: {} })).toThrow(expect.objectContaining({ code: 'EARSHOT_MISSING_API_KEY' }));
+    expect(() => funAsrRealtime({ env: { DASHSCOPE_API_KEY: 'k' }, maxSentenceSilence: 50 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    const t = funAsrRealtime({ env: { DASHSCOPE_API_KEY: 'sk-env', DASHSCOPE_BASE_URL: 'https://dashscope-intl.aliyuncs.com' } });
+    expect(t.model).toBe('fun-asr-realtime');
+  });
+
+  it('maps a wrong key, an unknown model and throttling to coded errors', async () => {
+    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'x' }] });
+    const noop = { sampleRate: 16000, onEvent: () => {}, onError: () => {} };
+    const wrong = funAsrRealtime({ apiKey: 'sk-wrong-000000', baseUrl: emu.url });
+    const e1 = (await wrong.openStream!(noop).catch((e: unknown) => e)) as EarshotError;
+    expect(e1).toMatchObject({ code: 'EARSHOT_AUTH_FAILED', statusCode: 401, providerCode: 'InvalidApiKey', retryable: false });
+    expect(e1.message).not.toContain('sk-wrong');
+    const unknown = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, model: 'fun-asr-nonexistent' });
+    await expect(unknown.openStream!(noop)).rejects.toMatchObject({ code: 'EARSHOT_UNKNOWN_MODEL' });
+    emu.context.faults.throttleFirst = 1;
+    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url });
+    await expect(t.openStream!(noop)).rejects.toMatchObject({ code: 'EARSHOT_THROTTLED', retryable: true });
+    const ok = await t.openStream!(noop);
+    ok.close();
+  });
+
+  it('reports task-failed as EARSHOT_TASK_FAILED and a dropped socket as retryable EARSHOT_CONNECTION_LOST', async () => {
+    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'x' }], faults: { failAfterAudioMs: 300 } });
+    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url });
+    const errors: EarshotError[] = [];
+    const s1 = await t.openStream!({ sampleRate: 16000, onEvent: () => {}, onError: (e) => errors.push(e as EarshotError) });
+    for (const c of chunks(new Int16Array(8000))) await s1.write(c).catch(() => {});
+    await until(() => errors.length > 0, 5000, 'task-failed');
+    expect(errors[0]).toMatchObject({ code: 'EARSHOT_TASK_FAILED', providerCode: 'InternalError' });
+    await expect(s1.end()).rejects.toMatchObject({ code: 'EARSHOT_TASK_FAILED' });
+    emu.context.faults = { dropAfterAudioMs: 300 };
+    const s2 = await t.openStream!({ sampleRate: 16000, onEvent: () => {}, onError: (e) => errors.push(e as EarshotError) });
+    for (const c of chunks(new Int16Array(8000))) await s2.write(c).catch(() => {});
+    await until(() => errors.length > 1, 5000, 'drop');
+    expect(errors[1]).toMatchObject({ code: 'EARSHOT_CONNECTION_LOST', retryable: true });
+  });
+
+  it('closes at once on close() and on abort', async () => {
+    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'x' }] });
+    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url });
+    const ac = new AbortController();
+    const errors: EarshotError[] = [];
+    const s = await t.openStream!({ sampleRate: 16000, signal: ac.signal, onEvent: () => {}, onError: (e) => errors.push(e as EarshotError) });
+    ac.abort();
+    expect(errors[0]).toMatchObject({ code: 'EARSHOT_ABORTED' });
+    s.close();
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(t.openStream!({ sampleRate: 16000, signal: aborted.signal, onEvent: () => {}, onError: () => {} })).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+  });
+});
