@@ -66,7 +66,7 @@ function settle(): Promise<void> {
  * Deterministic: the same pipeline gives the same events at the same virtual times.
  *
  * @param scheduler - a `VirtualTimeScheduler` passed to the pipeline's operators.
- * @param untilMs - stop before actions due later than this (default: run until idle).
+ * @param untilMs - stop before actions due later than this and set the clock to it (default: run until idle).
  * @returns the virtual time reached.
  * @example
  * ```ts
@@ -88,5 +88,6 @@ export async function runVirtual(scheduler: VirtualTimeScheduler, untilMs = Infi
     scheduler.maxFrames = next.delay;
     scheduler.flush();
   }
+  if (Number.isFinite(untilMs) && scheduler.frame < untilMs) scheduler.frame = untilMs;
   return scheduler.frame;
 }

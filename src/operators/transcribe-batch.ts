@@ -173,6 +173,14 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
           delete job.release;
           attempt(job);
         }
+        if (queued <= highWater) {
+          // Back under the high-water mark: let the source read again.
+          for (let i = head; i < jobs.length; i++) {
+            const job = jobs[i]!;
+            job.release?.();
+            delete job.release;
+          }
+        }
       };
 
       const attempt = (job: Job): void => {
