@@ -1,0 +1,72 @@
+/**
+ * earshot: audio to text as RxJS operators and Node streams.
+ *
+ * Sources → operators → a transport → sinks:
+ * `fromFile('talk.mp3').pipe(decode(), resample(16000), vadChunk(), transcribeBatch(local()), toSrt('talk.srt'))`.
+ */
+
+// Core types, errors and flow control
+export type { AudioChunk, AudioSegment, ByteChunk, Emotion, LatencyInfo, TranscriptEvent, Word } from './core/types.js';
+export { EMOTIONS, frameCount, frameToMs, shiftEvent } from './core/types.js';
+export {
+  AbortError,
+  CapabilityError,
+  EarshotError,
+  EngineError,
+  InputError,
+  InvalidArgumentError,
+  SinkError,
+  TransportError,
+  isRetryable,
+  redactSecrets,
+  toEarshotError,
+} from './core/errors.js';
+export type { ErrorCode, EarshotErrorOptions } from './core/errors.js';
+export { FlowControl } from './core/flow.js';
+export { PaceClock, clockOf, runVirtual } from './core/clock.js';
+
+// Sources
+export { fromFile, FileSource } from './sources/file.js';
+export type { FromFileOptions } from './sources/file.js';
+export { fromReadable } from './sources/readable.js';
+export { fromRtp, rtpStreams, parseRtpUrl, codecPayloads } from './sources/rtp.js';
+export type { RtpSourceOptions, RtpStreams, RtpStream, RtpStats, RtpStreamStats, DepacketizerOptions } from './sources/rtp.js';
+
+// Operators
+export { decode } from './operators/decode.js';
+export type { DecodeOptions, RawInput } from './operators/decode.js';
+export { resample } from './operators/resample.js';
+export type { ResampleOptions } from './operators/resample.js';
+export { vadChunk } from './operators/vad-chunk.js';
+export type { VadChunkOptions } from './operators/vad-chunk.js';
+export { nearRealtime, Provisional } from './operators/near-realtime.js';
+export type { NearRealtimeOptions, WindowSegment } from './operators/near-realtime.js';
+export { fixedChunk } from './operators/fixed-chunk.js';
+export type { FixedChunkOptions } from './operators/fixed-chunk.js';
+export { pace } from './operators/pace.js';
+export type { PaceOptions } from './operators/pace.js';
+export { transcribe } from './operators/transcribe.js';
+export type { TranscribeOptions } from './operators/transcribe.js';
+export { transcribeBatch } from './operators/transcribe-batch.js';
+export type { TranscribeBatchOptions, RetryOptions } from './operators/transcribe-batch.js';
+
+// Transports
+export { assertCapabilities } from './transports/transport.js';
+export type { Capabilities, ChunkJob, Hotword, RecognitionOptions, StreamOptions, StreamSession, Transport } from './transports/transport.js';
+export { local, LOCAL_CAPABILITIES } from './transports/local.js';
+export type { LocalOptions, LocalTransport } from './transports/local.js';
+export { resolveDashScope } from './transports/dashscope/config.js';
+export type { DashScopeOptions, DashScopeEndpoints } from './transports/dashscope/config.js';
+
+// Sinks
+export { toSrt, srtText } from './sinks/srt.js';
+export type { SrtOptions } from './sinks/srt.js';
+export { toVtt, vttText } from './sinks/vtt.js';
+export type { VttOptions } from './sinks/vtt.js';
+export { toJsonl, jsonlText } from './sinks/jsonl.js';
+export type { JsonlOptions } from './sinks/jsonl.js';
+export { toConsole } from './sinks/console.js';
+export type { ConsoleOptions } from './sinks/console.js';
+export { buildCues, captions } from './sinks/captions.js';
+export type { CaptionOptions, Cue } from './sinks/captions.js';
+export type { SinkTarget } from './sinks/text-sink.js';

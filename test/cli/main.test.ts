@@ -1,0 +1,123 @@
+/**
+ * The real `earshot` binary (dist/, built by `npm test`), spawned as a user would, on real audio with the
+ * embedded engine.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
+
+const ROOT = resolve(__dirname, '../..');
+const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<Run> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`earshot ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'earshot-cli-'));
+
+beforeAll(() => {
+  if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+});
+
+describe('earshot transcribe', () => {
+  it('prints the text of the bundled sample and writes SRT, WebVTT and JSONL', async () => {
+    const srt = join(dir, 'a.srt');
+    const vtt = join(dir, 'a.vtt');
+    const jsonl = join(dir, 'a.jsonl');
+    const r = await run(['transcribe', 'samples/sample.wav', '--srt', srt, '--vtt', vtt, '--jsonl', jsonl]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const reference = readFileSync(join(ROOT, 'samples/sample.txt'), 'utf8');
+    expect(wer(reference, r.stdout)).toBeLessThanOrEqual(0.2);
+    expect(readFileSync(srt, 'utf8')).toMatch(/^1\n00:00:\d\d,\d{3} --> 00:00:\d\d,\d{3}\n/);
+    expect(readFileSync(vtt, 'utf8')).toMatch(/^WEBVTT\n/);
+    const events = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; text: string; startMs: number; endMs: number });
+    expect(events.filter((e) => e.type === 'final').length).toBeGreaterThan(0);
+    for (const e of events) expect(e.endMs).toBeGreaterThanOrEqual(e.startMs);
+  });
+
+  it('transcribes an mp3 in near-realtime mode with the same words', async () => {
+    const speech = makeSpeech({ sentences: SENTENCES.slice(0, 3), voices: ['slt', 'rms'], leadMs: 400, gapsMs: [700], format: 'mp3' });
+    const r = await run(['transcribe', speech.path, '--mode', 'near-realtime', '--window', '5s']);
+    expect(r.code).toBe(0);
+    expect(wer(speech.text, r.stdout)).toBeLessThanOrEqual(0.15);
+  });
+
+  it('ends a missing file with a one-line coded error and exit code 1', async () => {
+    const r = await run(['transcribe', join(dir, 'nope.mp3')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^EARSHOT_FILE_NOT_FOUND: /);
+  });
+
+  it('ends text renamed .wav with a coded error, no hang', async () => {
+    const fake = join(dir, 'notes.wav');
+    writeFileSync(fake, 'these are my meeting notes, not audio at all\n'.repeat(50));
+    const r = await run(['transcribe', fake, '--srt', join(dir, 'fake.srt')], {}, 30_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^EARSHOT_(DECODE_FAILED|UNSUPPORTED_FORMAT|CORRUPT_INPUT): /);
+    expect(readFileSync(join(dir, 'fake.srt'), 'utf8')).toBe('');
+  });
+
+  it('keeps what was transcribed before a truncated file ends', async () => {
+    const speech = makeSpeech({ sentences: SENTENCES.slice(3, 7), voices: ['slt'], gapsMs: [600], format: 'mp3' });
+    const whole = readFileSync(speech.path);
+    const cut = join(dir, 'cut.mp3');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const jsonl = join(dir, 'cut.jsonl');
+    const r = await run(['transcribe', cut, '--jsonl', jsonl]);
+    const finals = readFileSync(jsonl, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; text: string }).filter((e) => e.type === 'final');
+    const firstTwo = SENTENCES.slice(3, 5).join(' ');
+    expect(wer(firstTwo, finals.map((e) => e.text).join(' ').split(' ').slice(0, firstTwo.split(' ').length).join(' '))).toBeLessThanOrEqual(0.2);
+    if (r.code !== 0) expect(r.stderr).toMatch(/^EARSHOT_[A-Z_]+: /);
+  });
+
+  it('refuses misuse with exit code 2 and help that names every command', async () => {
+    const bad = await run(['transcribe', 'x.wav', '--mode', 'sideways']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^EARSHOT_INVALID_ARGUMENT: /);
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    for (const word of ['transcribe', 'models', 'emulator', '--mode', '--srt', '--vtt', '--jsonl', 'DASHSCOPE_API_KEY']) expect(help.stdout).toContain(word);
+  });
+
+  it('asks for a key before any request when a cloud model has none, without leaking anything', async () => {
+    const r = await run(['transcribe', 'samples/sample.wav', '--model', 'fun-asr'], { DASHSCOPE_API_KEY: '' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^EARSHOT_MISSING_API_KEY: /);
+  });
+});
+
+describe('earshot models', () => {
+  it('prints the catalog as a table and as JSON', async () => {
+    const table = await run(['models']);
+    expect(table.code).toBe(0);
+    for (const id of ['local', 'fun-asr', 'fun-asr-realtime', 'qwen3-asr-flash-realtime', 'qwen3-asr-flash-filetrans', 'qwen3.5-omni-plus', 'qwen3-omni-flash-realtime']) expect(table.stdout).toContain(id);
+    const json = await run(['models', '--json']);
+    const models = JSON.parse(json.stdout) as Array<{ id: string }>;
+    expect(models.map((m) => m.id)).toContain('qwen3.5-omni-flash');
+  });
+});
