@@ -212,7 +212,7 @@ export function linearToAlaw(sample: number): number {
   }
   s >>= 3;
   let seg = 0;
-  while (seg < 8 && s > (0x1f << seg)) seg++;
+  while (seg < 8 && s > (0x20 << seg) - 1) seg++;
   if (seg >= 8) return 0x7f ^ mask;
   const aval = (seg << 4) | (seg < 2 ? (s >> 1) & 0x0f : (s >> seg) & 0x0f);
   return aval ^ mask;

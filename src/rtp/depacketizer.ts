@@ -102,6 +102,9 @@ export interface DepacketizerHandlers {
   onStream(stream: RtpStream): void;
 }
 
+/** How far apart (in sequence numbers) the two packets that prove a new source may be. */
+const PROBATION_SPAN = 8;
+
 function zeroStreamStats(): RtpStreamStats {
   return { received: 0, decoded: 0, duplicates: 0, late: 0, lost: 0, concealedMs: 0, decodeErrors: 0, unsupported: 0, stray: 0, discontinuities: 0, droppedOverflow: 0 };
 }
@@ -371,7 +374,9 @@ export class RtpDepacketizer {
     }
     if (this.#probation) {
       const prev = this.#candidates.get(p.ssrc);
-      if (!prev || ((prev.sequence + 1) & 0xffff) !== p.sequence) {
+      // Two packets close in sequence (a little reordering allowed) prove a source (RFC 3550 A.1, relaxed).
+      const delta = prev ? ((p.sequence - prev.sequence + 0x8000) & 0xffff) - 0x8000 : 0;
+      if (!prev || delta === 0 || delta > PROBATION_SPAN || delta < -PROBATION_SPAN) {
         if (prev) this.#own.probationDropped++;
         this.#candidates.delete(p.ssrc);
         if (this.#candidates.size >= this.#maxStreams) {
@@ -386,8 +391,9 @@ export class RtpDepacketizer {
       const s = this.#open(p.ssrc, prev.payloadType, this.#table.get(prev.payloadType) ?? format, now);
       this.#own.received -= 2;
       s.counters.received += 2;
-      s.jitter.push(prev, prev.at);
-      s.jitter.push(packet, now);
+      const [first, second] = delta > 0 ? [prev, packet] : [packet, prev];
+      s.jitter.push(first, prev.at);
+      s.jitter.push(second, now);
       return;
     }
     this.#own.received--;

@@ -34,7 +34,10 @@ export interface ReleasedPacket extends JitterPacket {
 
 /** Settings of a {@link JitterBuffer}. */
 export interface JitterBufferOptions {
-  /** Reordering window: how long a hole is waited for, in ms of wall time and of audio buffered behind it. Default 80. */
+  /**
+   * Reordering window in ms. A hole is given up when packets behind it have waited this long (wall time), or when
+   * the newest packet is more than this much audio past the last one played. Default 80.
+   */
   windowMs?: number;
   /** RTP timestamp clock rate (Hz), to measure the audio behind a hole. Default 8000. */
   clockRate?: number;
