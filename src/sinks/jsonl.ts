@@ -1,0 +1,92 @@
+/**
+ * JSON Lines output following the transcript contract, one event a line, keys in contract order:
+ * `{"type","text","startMs","endMs","words"?,"speaker"?,"emotion"?,"language"?}`, times as integer milliseconds.
+ * Each line is written whole, so a file left by a failed run holds only whole lines.
+ */
+import type { MonoTypeOperatorFunction, OperatorFunction } from 'rxjs';
+import type { TranscriptEvent } from '../core/types.js';
+import { formatText, textSink, type SinkOptions, type SinkTarget, type TextFormat } from './text-sink.js';
+
+/** What goes into each line. */
+export interface JsonlFormatOptions {
+  /** Write only final events. Default false (partials and finals). */
+  finalsOnly?: boolean;
+  /** Add the event's `latency` figures (when present) as a last key. Default false. */
+  latency?: boolean;
+}
+
+/** Options of {@link toJsonl}. */
+export interface JsonlOptions extends JsonlFormatOptions, SinkOptions {}
+
+/**
+ * Serialize one event as a contract line (with the trailing newline).
+ *
+ * @param event - the event.
+ * @param options - `latency` adds the latency figures.
+ * @example
+ * ```ts
+ * formatJsonlLine({ type: 'final', text: 'hi', startMs: 0.4, endMs: 900.6 });
+ * // '{"type":"final","text":"hi","startMs":0,"endMs":901}\n'
+ * ```
+ */
+export function formatJsonlLine(event: TranscriptEvent, options: Pick<JsonlFormatOptions, 'latency'> = {}): string {
+  const out: Record<string, unknown> = {
+    type: event.type,
+    text: event.text,
+    startMs: Math.round(event.startMs),
+    endMs: Math.round(event.endMs),
+  };
+  if (event.words) out.words = event.words.map((w) => ({ text: w.text, startMs: Math.round(w.startMs), endMs: Math.round(w.endMs) }));
+  if (event.speaker !== undefined) out.speaker = event.speaker;
+  if (event.emotion !== undefined) out.emotion = event.emotion;
+  if (event.language !== undefined) out.language = event.language;
+  if (options.latency && event.latency) {
+    const latency: Record<string, number> = {};
+    if (event.latency.endOfSpeechMs !== undefined) latency.endOfSpeechMs = event.latency.endOfSpeechMs;
+    if (event.latency.addedMs !== undefined) latency.addedMs = event.latency.addedMs;
+    out.latency = latency;
+  }
+  // U+2028/2029 are line terminators to some readers: keep every record on exactly one line.
+  return `${JSON.stringify(out).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')}\n`;
+}
+
+/** The JSONL {@link TextFormat}. */
+export function jsonlFormat(options: JsonlFormatOptions = {}): TextFormat {
+  return {
+    header: '',
+    event: (e) => (options.finalsOnly && e.type !== 'final' ? [] : [formatJsonlLine(e, options)]),
+    end: () => [],
+  };
+}
+
+/**
+ * Sink: write every event (or only finals) as JSON Lines to a file or a Writable, passing every event on.
+ *
+ * Completes after the file is flushed and closed; on an upstream error it closes the file (whole lines only) and
+ * forwards the error. Empty input gives an empty file.
+ *
+ * @param target - a file path (created or truncated) or a Writable.
+ * @param options - `finalsOnly`, `latency`, and sink options.
+ * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) at build time for a bad target;
+ *   `EARSHOT_SINK_FAILED` through the pipeline when the file cannot be written.
+ * @example
+ * ```ts
+ * await lastValueFrom(events$.pipe(toJsonl('talk.jsonl', { finalsOnly: true })), { defaultValue: undefined });
+ * ```
+ */
+export function toJsonl(target: SinkTarget, options: JsonlOptions = {}): MonoTypeOperatorFunction<TranscriptEvent> {
+  return textSink(target, () => jsonlFormat(options), options);
+}
+
+/**
+ * Operator: events in, JSONL lines out.
+ *
+ * @param options - `finalsOnly`, `latency`.
+ * @example
+ * ```ts
+ * events$.pipe(jsonlText()).subscribe((line) => process.stdout.write(line));
+ * ```
+ */
+export function jsonlText(options: JsonlFormatOptions = {}): OperatorFunction<TranscriptEvent, string> {
+  return formatText(() => jsonlFormat(options));
+}

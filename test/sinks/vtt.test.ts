@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { concat, from, lastValueFrom, Subject, throwError, toArray } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EarshotError } from '../../src/core/errors.js';
+import type { TranscriptEvent } from '../../src/core/types.js';
+import { escapeVtt, formatVttCue, toVtt, VTT_HEADER, vttText } from '../../src/sinks/vtt.js';
+import { final, isOpen, sentences, tempDir, until } from './helpers.js';
+import { parseVtt } from './parse-captions.js';
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => (tmp = tempDir()));
+afterEach(() => tmp.cleanup());
+
+describe('toVtt', () => {
+  it('escapes &, < and > so that --> never appears in cue text', () => {
+    expect(escapeVtt('a --> b & <c>')).toBe('a --&gt; b &amp; &lt;c&gt;');
+    const cue = formatVttCue({ startMs: 1000, endMs: 3500, lines: ['x --> y', 'R&D <b>'], speaker: 'Speaker <1>', script: 'latin' });
+    expect(cue).toBe('00:00:01.000 --> 00:00:03.500\n<v Speaker &lt;1&gt;>x --&gt; y\nR&amp;D &lt;b&gt;\n\n');
+    expect(cue.split('\n').slice(1).join('\n')).not.toContain('-->');
+  });
+
+  it('writes a header, dot milliseconds, voice spans for speakers, and text that parses back', async () => {
+    const path = tmp.path('a.vtt');
+    const events: TranscriptEvent[] = [
+      final('salt & pepper <please>', 0, 1500, { speaker: 'Speaker 1' }),
+      final('a --> b', 3000, 4000, { speaker: 'Speaker 2' }),
+      final('no speaker here', 6000, 7000),
+    ];
+    await lastValueFrom(from(events).pipe(toVtt(path)));
+    const text = readFileSync(path, 'utf8');
+    expect(text.startsWith(VTT_HEADER)).toBe(true);
+    expect(text).toContain('00:00:00.000 --> 00:00:01.500\n<v Speaker 1>salt &amp; pepper &lt;please&gt;\n\n');
+    expect(parseVtt(text)).toEqual([
+      { startMs: 0, endMs: 1500, text: 'salt & pepper <please>', voice: 'Speaker 1' },
+      { startMs: 3000, endMs: 4000, text: 'a --> b', voice: 'Speaker 2' },
+      { startMs: 6000, endMs: 7000, text: 'no speaker here' },
+    ]);
+    const plain = (await lastValueFrom(from(events).pipe(vttText({ speakers: false }), toArray()))).join('');
+    expect(plain).not.toContain('<v ');
+    expect(parseVtt(plain).map((c) => c.text)).toEqual(events.map((e) => e.text));
+  });
+
+  it('a speaker change starts a new cue', async () => {
+    const path = tmp.path('speakers.vtt');
+    await lastValueFrom(from([final('hi there', 0, 400, { speaker: 'Speaker 1' }), final('hello', 450, 800, { speaker: 'Speaker 2' })]).pipe(toVtt(path)));
+    const cues = parseVtt(readFileSync(path, 'utf8'));
+    expect(cues.map((c) => [c.voice, c.text])).toEqual([['Speaker 1', 'hi there'], ['Speaker 2', 'hello']]);
+    expect(cues[1]!.startMs - cues[0]!.endMs).toBeGreaterThanOrEqual(80);
+  });
+
+  it('empty input writes a file holding only the header', async () => {
+    const path = tmp.path('empty.vtt');
+    await lastValueFrom(from([] as TranscriptEvent[]).pipe(toVtt(path)), { defaultValue: undefined });
+    expect(readFileSync(path, 'utf8')).toBe('WEBVTT\n\n');
+    expect(parseVtt(readFileSync(path, 'utf8'))).toEqual([]);
+  });
+
+  it('on an upstream error leaves a valid VTT, closed, and forwards the error', async () => {
+    const path = tmp.path('failed.vtt');
+    const boom = new EarshotError('EARSHOT_CONNECTION_LOST', 'socket dropped', { retryable: true });
+    await expect(lastValueFrom(concat(from(sentences(['one two three', 'four five six'])), throwError(() => boom)).pipe(toVtt(path)))).rejects.toBe(boom);
+    expect(isOpen(path)).toBe(false);
+    expect(parseVtt(readFileSync(path, 'utf8')).map((c) => c.text)).toEqual(['one two three', 'four five six']);
+  });
+
+  it('early unsubscribe closes the file with a valid VTT', async () => {
+    const path = tmp.path('unsub.vtt');
+    const input = new Subject<TranscriptEvent>();
+    const sub = input.pipe(toVtt(path)).subscribe();
+    input.next(final('kept', 0, 500));
+    await until(() => isOpen(path), 2000, 'file opened');
+    sub.unsubscribe();
+    await until(() => !isOpen(path), 5000, 'file closed');
+    expect(parseVtt(readFileSync(path, 'utf8')).map((c) => c.text)).toEqual(['kept']);
+  });
+});
