@@ -2,15 +2,15 @@
  * The real `earshot` binary (dist/, built by `npm test`), spawned as a user would, on real audio with the
  * embedded engine.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
+import { built, ROOT } from '../helpers/dist.js';
 
-const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
+const CLI = built('src/cli/main.js');
 
 interface Run {
   code: number | null;
@@ -37,10 +37,6 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): 
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'earshot-cli-'));
-
-beforeAll(() => {
-  if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-});
 
 describe('earshot transcribe', () => {
   it('prints the text of the bundled sample and writes SRT, WebVTT and JSONL', async () => {
