@@ -48,8 +48,8 @@ export class StderrTail {
   }
 }
 
-const CORRUPT = /Invalid data found|could not find codec parameters|moov atom not found|Header missing|invalid frame|Error while decoding|no frame|End of file|Truncating|incomplete|corrupt/i;
-const UNSUPPORTED = /not supported|Unsupported|unknown codec|Decoder \S+ not found|Unknown input format|does not contain any stream|matches no streams|no decoder/i;
+const CORRUPT = /Invalid data found|Failed to read frame|Decoder requires|Invalid argument|could not find codec parameters|moov atom not found|Header missing|invalid frame|Error while decoding|no frame|End of file|Truncating|incomplete|corrupt/i;
+const UNSUPPORTED = /not supported|Unsupported|unknown codec|Decoder \S+ not found|Decoder \(codec [^)]*\) not found|Unknown input format|does not contain any stream|matches no streams|no decoder/i;
 
 /** The coded error for an ffmpeg that exited with `code` / `signal`, from its stderr tail. */
 export function ffmpegFailure(code: number | null, signal: NodeJS.Signals | null, stderr: string, name: string): InputError {
