@@ -1,0 +1,92 @@
+/**
+ * Per-emulator state of the HTTP routes (tasks, uploaded objects, vocabularies, fault counters), kept beside the
+ * context rather than in module globals so several emulators can run in one process.
+ */
+import type { Hotword } from '../../transports/transport.js';
+import type { EmulatorContext } from '../context.js';
+
+/** One async transcription task. */
+export interface TaskRecord {
+  id: string;
+  model: string;
+  apiKey: string;
+  status: 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELED';
+  submitMs: number;
+  scheduledMs?: number;
+  endMs?: number;
+  /** The `output` fields added when the task ends (results, result, code, message, task_metrics). */
+  outcome?: Record<string, unknown>;
+  usage?: Record<string, unknown>;
+  total: number;
+}
+
+/** An uploaded object in the emulated storage. */
+export interface StoredObject {
+  data: Buffer;
+  model: string;
+  contentType: string;
+  createdMs: number;
+}
+
+/** A hotword vocabulary. */
+export interface VocabularyRecord {
+  id: string;
+  prefix: string;
+  targetModel: string;
+  vocabulary: Hotword[];
+  createdMs: number;
+  modifiedMs: number;
+  apiKey: string;
+}
+
+/** A policy handed out by getPolicy. */
+export interface PolicyRecord {
+  signature: string;
+  uploadDir: string;
+  model: string;
+  expiresMs: number;
+}
+
+export interface HttpState {
+  tasks: Map<string, TaskRecord>;
+  /** Result JSON by `<taskId>/<n>`, with when it expires. */
+  results: Map<string, { body: unknown; expiresMs: number }>;
+  objects: Map<string, StoredObject>;
+  policies: Map<string, PolicyRecord>;
+  vocabularies: Map<string, VocabularyRecord>;
+  scriptIndex: number;
+  faults: { throttled: number; failed: number };
+  stats: { requests: number; recognitions: number; audioMs: number; submits: number };
+}
+
+const states = new WeakMap<EmulatorContext, HttpState>();
+
+/** The HTTP state of an emulator (made on first use). */
+export function stateOf(ctx: EmulatorContext): HttpState {
+  let s = states.get(ctx);
+  if (!s) {
+    s = {
+      tasks: new Map(),
+      results: new Map(),
+      objects: new Map(),
+      policies: new Map(),
+      vocabularies: new Map(),
+      scriptIndex: 0,
+      faults: { throttled: 0, failed: 0 },
+      stats: { requests: 0, recognitions: 0, audioMs: 0, submits: 0 },
+    };
+    states.set(ctx, s);
+  }
+  return s;
+}
+
+/**
+ * What the emulator's HTTP side has done: requests served, recognitions run (each file or clip once), audio
+ * recognised, tasks submitted. Tests use it to show nothing was transcribed twice.
+ *
+ * @example
+ * httpStats(ctx).recognitions; // 1
+ */
+export function httpStats(ctx: EmulatorContext): Readonly<HttpState['stats']> {
+  return { ...stateOf(ctx).stats };
+}

@@ -1,0 +1,192 @@
+/**
+ * `fun-asr` (and `paraformer-v2`, same API) batch file transcription over the async task API (§3): local files are
+ * checked against the 12 h / 2 GB limits and uploaded (§1.8), URLs are passed as given; the task is polled with
+ * backoff and the result JSON is turned into final transcript events with word times, speakers (diarization with an
+ * optional speaker count) and hotword vocabularies (§4). Also serves clips for near-realtime windows.
+ */
+import { InvalidArgumentError, TransportError } from '../../core/errors.js';
+import type { TranscriptEvent, Word } from '../../core/types.js';
+import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transport.js';
+import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
+import { DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
+import { BATCH_LIMITS, encodeWav, resolveSource, type UploadSource } from './upload.js';
+import { Vocabularies } from './vocabulary.js';
+
+/** Languages of `fun-asr` (the service reads only the first hint). */
+export const FUN_ASR_LANGUAGES = ['zh', 'en', 'ja', 'ko', 'vi', 'th', 'id', 'ms', 'tl', 'hi', 'ar', 'fr', 'de', 'es', 'pt', 'ru', 'it', 'nl', 'sv', 'da', 'fi', 'no', 'el', 'pl', 'cs', 'hu', 'ro', 'bg', 'hr', 'sk'] as const;
+
+/** Options of {@link funAsr}. */
+export interface FunAsrOptions extends DashScopeOptions, RecognitionOptions, PollOptions, RetryOptions {
+  /** Model id (default `fun-asr`; `fun-asr-mtl`, `paraformer-v2`, … use the same API). */
+  model?: string;
+  /** Progress of each job (upload, submitted, running, downloading, done). */
+  onProgress?: (progress: BatchProgress) => void;
+  /** Limits checked before upload (default 2 GB, 12 h). */
+  limits?: { maxBytes: number; maxDurationMs: number };
+  /** Share an HTTP client. */
+  http?: DashScopeHttp;
+}
+
+/** Per-call options of {@link FunAsrTransport.transcribeFile}. */
+export interface BatchFileOptions extends RecognitionOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: BatchProgress) => void;
+}
+
+/** A batch transport: {@link Transport} plus whole-file transcription. */
+export interface BatchTransport extends Transport {
+  /**
+   * Transcribe a whole file (a local path, or an http(s)/`oss://` URL the service can read).
+   * Event times are ms from the file's start.
+   */
+  transcribeFile(source: string, options?: BatchFileOptions): Promise<TranscriptEvent[]>;
+  transcribeClip(job: ChunkJob, options?: { signal?: AbortSignal }): Promise<TranscriptEvent[]>;
+  close(): Promise<void>;
+}
+
+/** What the fun-asr result JSON holds (§3.4). */
+interface FunAsrResult {
+  transcripts?: { channel_id?: number; sentences?: { begin_time: number; end_time: number; text: string; speaker_id?: number; words?: { begin_time: number; end_time: number; text: string; punctuation?: string }[] }[] }[];
+}
+
+/**
+ * Capabilities of the fun-asr family.
+ */
+export function funAsrCapabilities(model = 'fun-asr'): Capabilities {
+  return {
+    realtime: false,
+    batch: true,
+    wordTimes: true,
+    emotion: false,
+    diarization: true,
+    hotwords: true,
+    context: false,
+    maxDurationMs: BATCH_LIMITS.maxDurationMs,
+    languages: model === 'fun-asr-2025-08-25' ? ['zh', 'en'] : model.startsWith('paraformer') ? ['zh', 'en', 'ja', 'yue', 'ko', 'de', 'fr', 'ru'] : FUN_ASR_LANGUAGES,
+  };
+}
+
+/** Map the result JSON to final events (times in ms of the file). */
+export function funAsrEvents(result: FunAsrResult): TranscriptEvent[] {
+  const out: TranscriptEvent[] = [];
+  for (const t of result.transcripts ?? []) {
+    for (const s of t.sentences ?? []) {
+      const event: TranscriptEvent = { type: 'final', text: s.text.trim(), startMs: s.begin_time, endMs: s.end_time };
+      if (s.words?.length) event.words = s.words.map((w): Word => ({ text: w.text.trim(), startMs: w.begin_time, endMs: w.end_time }));
+      if (typeof s.speaker_id === 'number') event.speaker = `Speaker ${s.speaker_id + 1}`;
+      if (event.text !== '') out.push(event);
+    }
+  }
+  return out.sort((a, b) => a.startMs - b.startMs);
+}
+
+/**
+ * Make a fun-asr batch transport.
+ *
+ * @param options - Key/base URL (default from `DASHSCOPE_API_KEY` / `DASHSCOPE_BASE_URL`), model, default recognition
+ *   options (diarize, speakers, hotwords or vocabularyId, language), polling and retry policy, `onProgress`.
+ * @returns A {@link BatchTransport}.
+ * @throws EARSHOT_MISSING_API_KEY; EARSHOT_CAPABILITY_MISSING when asked for prompt context; EARSHOT_INVALID_ARGUMENT
+ *   for a speaker count outside 2–100. At run time: EARSHOT_LIMIT_EXCEEDED (before upload), EARSHOT_AUTH_FAILED,
+ *   EARSHOT_THROTTLED / EARSHOT_SERVER_ERROR (after retries), EARSHOT_TASK_FAILED, EARSHOT_RESULT_EXPIRED, EARSHOT_ABORTED.
+ * @example
+ * const asr = funAsr({ diarize: true, speakers: 2 });
+ * const events = await asr.transcribeFile('meeting.mp3', { onProgress: (p) => console.error(p.phase) });
+ */
+export function funAsr(options: FunAsrOptions = {}): BatchTransport {
+  const model = options.model ?? 'fun-asr';
+  const capabilities = funAsrCapabilities(model);
+  const transport = { model, capabilities };
+  assertCapabilities(transport, options);
+  checkSpeakers(options);
+  const endpoints: DashScopeEndpoints = resolveDashScope(options);
+  const ownHttp = options.http === undefined;
+  const http = options.http ?? new DashScopeHttp({ ...options, apiKey: endpoints.apiKey });
+  const vocabularies = new Vocabularies({ apiKey: endpoints.apiKey, baseUrl: endpoints.httpBase, http });
+  const vocabCache = new Map<string, Promise<string>>();
+
+  const vocabularyFor = (o: RecognitionOptions, signal?: AbortSignal): Promise<string> | undefined => {
+    if (o.vocabularyId) return Promise.resolve(o.vocabularyId);
+    if (!o.hotwords?.length) return undefined;
+    const key = JSON.stringify(o.hotwords);
+    let id = vocabCache.get(key);
+    if (!id) {
+      id = vocabularies.ensureVocabulary(o.hotwords, model, signal ? { signal } : {});
+      id.catch(() => vocabCache.delete(key));
+      vocabCache.set(key, id);
+    }
+    return id;
+  };
+
+  async function run(source: UploadSource, call: BatchFileOptions): Promise<TranscriptEvent[]> {
+    const o: RecognitionOptions = { ...pick(options), ...pick(call) };
+    assertCapabilities(transport, o);
+    checkSpeakers(o);
+    const started = Date.now();
+    const onProgress = call.onProgress ?? options.onProgress;
+    const report = (p: Omit<BatchProgress, 'elapsedMs'>): void => onProgress?.({ ...p, elapsedMs: Date.now() - started });
+    const signal = call.signal;
+    report({ phase: 'checking' });
+    const resolveOptions: Parameters<typeof resolveSource>[4] = { onUpload: () => report({ phase: 'uploading' }) };
+    if (signal) resolveOptions.signal = signal;
+    if (options.limits) resolveOptions.limits = options.limits;
+    const [{ url, oss }, vocabularyId] = await Promise.all([resolveSource(http, endpoints.httpBase, model, source, resolveOptions), vocabularyFor(o, signal)]);
+    const parameters: Record<string, unknown> = { channel_id: [0] };
+    if (vocabularyId) parameters.vocabulary_id = vocabularyId;
+    if (o.diarize) {
+      parameters.diarization_enabled = true;
+      if (o.speakers !== undefined) parameters.speaker_count = o.speakers;
+    }
+    if (o.language) parameters.language_hints = [o.language];
+    const taskId = await submitTask(http, endpoints.httpBase, { model, input: { file_urls: [url] }, parameters }, { ossResolve: oss, ...(signal ? { signal } : {}) });
+    report({ phase: 'submitted', taskId, status: 'PENDING' });
+    const pollOptions: Parameters<typeof waitForTask>[3] = { onStatus: (status) => report({ phase: 'running', taskId, status }) };
+    if (signal) pollOptions.signal = signal;
+    if (options.pollMs !== undefined) pollOptions.pollMs = options.pollMs;
+    if (options.maxPollMs !== undefined) pollOptions.maxPollMs = options.maxPollMs;
+    if (options.timeoutMs !== undefined) pollOptions.timeoutMs = options.timeoutMs;
+    const output = await waitForTask(http, endpoints.httpBase, taskId, pollOptions);
+    const sub = output.results?.[0];
+    if (!sub?.transcription_url) {
+      throw new TransportError('EARSHOT_TASK_FAILED', `task ${taskId}: the file failed: ${sub?.code ?? 'no result'}${sub?.message ? ` ${sub.message}` : ''}`, { details: { taskId }, ...(sub?.code ? { providerCode: sub.code } : {}) });
+    }
+    report({ phase: 'downloading', taskId, status: output.task_status });
+    const result = await fetchResult<FunAsrResult>(http, sub.transcription_url, signal);
+    const events = funAsrEvents(result);
+    report({ phase: 'done', taskId, status: 'SUCCEEDED', fraction: 1 });
+    return events;
+  }
+
+  return {
+    model,
+    capabilities,
+    sampleRate: 16000,
+    transcribeFile: (source, call = {}) => run(source, call),
+    transcribeClip(job, call = {}) {
+      const wav = encodeWav(job.samples, job.sampleRate);
+      const o: BatchFileOptions = { ...(job.options ?? {}) };
+      if (call.signal) o.signal = call.signal;
+      return run({ data: wav, filename: `clip-${Math.round(job.startMs)}.wav`, contentType: 'audio/wav' }, o);
+    },
+    async close() {
+      if (ownHttp) await http.close();
+    },
+  };
+}
+
+function pick(o: RecognitionOptions): RecognitionOptions {
+  const out: RecognitionOptions = {};
+  if (o.language !== undefined) out.language = o.language;
+  if (o.hotwords !== undefined) out.hotwords = o.hotwords;
+  if (o.vocabularyId !== undefined) out.vocabularyId = o.vocabularyId;
+  if (o.context !== undefined) out.context = o.context;
+  if (o.diarize !== undefined) out.diarize = o.diarize;
+  if (o.speakers !== undefined) out.speakers = o.speakers;
+  return out;
+}
+
+function checkSpeakers(o: RecognitionOptions): void {
+  if (o.speakers === undefined) return;
+  if (!Number.isInteger(o.speakers) || o.speakers < 2 || o.speakers > 100) throw new InvalidArgumentError(`speakers must be an integer from 2 to 100 (got ${o.speakers})`);
+  if (!o.diarize) throw new InvalidArgumentError('speakers needs diarize: true');
+}

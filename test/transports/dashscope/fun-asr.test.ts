@@ -1,0 +1,166 @@
+import { closeSync, openSync, ftruncateSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EarshotError } from '../../../src/core/errors.js';
+import { httpStats } from '../../../src/emulator/http/index.js';
+import { funAsr } from '../../../src/transports/dashscope/fun-asr.js';
+import type { BatchProgress } from '../../../src/transports/dashscope/http.js';
+import { makeSpeech, SENTENCES, wavHeader, CACHE_DIR } from '../../helpers/speech.js';
+import { fakeRecognizer, KEY, startHarness, type Harness } from '../../emulator/http/harness.js';
+
+const fast = { pollMs: 10, maxPollMs: 40, backoffMs: 10 };
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness({ recognizer: fakeRecognizer() });
+});
+afterEach(async () => {
+  await h.close();
+});
+
+describe('funAsr', () => {
+  it('uploads a local file, polls the task and maps sentences and words, reporting progress', async () => {
+    const speech = makeSpeech({ sentences: SENTENCES.slice(0, 2), voices: ['slt'] });
+    const progress: BatchProgress[] = [];
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast, onProgress: (p) => progress.push(p) });
+    const events = await asr.transcribeFile(speech.path);
+    await asr.close();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'final', text: 'hello world from the emulator', startMs: 0 });
+    expect(events[0]!.endMs).toBeCloseTo(speech.durationMs, -2);
+    expect(events[0]!.words).toHaveLength(5);
+    expect(events[0]!.speaker).toBeUndefined();
+    expect(progress.map((p) => p.phase)).toEqual(expect.arrayContaining(['checking', 'uploading', 'submitted', 'running', 'downloading', 'done']));
+    expect(httpStats(h.ctx)).toMatchObject({ recognitions: 1, submits: 1 });
+  });
+
+  it('passes a URL through without uploading', async () => {
+    const speech = makeSpeech({ sentences: SENTENCES.slice(0, 1), voices: ['rms'] });
+    const files = createServer((_req, res) => res.writeHead(200, { 'content-type': 'audio/wav' }).end(readFileSync(speech.path)));
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast });
+    const progress: string[] = [];
+    const events = await asr.transcribeFile(`http://127.0.0.1:${(files.address() as AddressInfo).port}/a.wav`, { onProgress: (p) => progress.push(p.phase) });
+    await asr.close();
+    files.close();
+    expect(events[0]?.text).toBe('hello world from the emulator');
+    expect(progress).not.toContain('uploading');
+  });
+
+  it('transcribes a clip (near-realtime windows) with times relative to the clip', async () => {
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast });
+    const samples = new Int16Array(16000 * 2).map((_, i) => Math.round(8000 * Math.sin(i / 5)));
+    const events = await asr.transcribeClip({ samples, sampleRate: 16000, startMs: 42_000 });
+    await asr.close();
+    expect(events[0]).toMatchObject({ startMs: 0, endMs: 2000 });
+  });
+
+  it('retries 429 (Retry-After) and 500, and transcribes exactly once', async () => {
+    h.ctx.faults.throttleFirst = 1;
+    h.ctx.faults.serverErrorFirst = 2;
+    const speech = makeSpeech({ sentences: SENTENCES.slice(0, 1), voices: ['slt'] });
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast });
+    const events = await asr.transcribeFile(speech.path);
+    await asr.close();
+    expect(events).toHaveLength(1);
+    expect(httpStats(h.ctx)).toMatchObject({ recognitions: 1, submits: 1 });
+  });
+
+  it('ends with EARSHOT_THROTTLED once retries are spent, carrying retryAfterMs', async () => {
+    h.ctx.faults.throttleFirst = 100;
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast, retries: 1 });
+    const err = await asr.transcribeFile('http://127.0.0.1:9/x.wav').catch((e: unknown) => e);
+    await asr.close();
+    expect(err).toBeInstanceOf(EarshotError);
+    expect((err as EarshotError).code).toBe('EARSHOT_THROTTLED');
+    expect((err as EarshotError).retryAfterMs).toBe(1000);
+    expect(httpStats(h.ctx).recognitions).toBe(0);
+  });
+
+  it('reports a FAILED task as EARSHOT_TASK_FAILED with the provider code', async () => {
+    h.ctx.faults.failTasks = true;
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast });
+    const err = (await asr.transcribeFile('http://127.0.0.1:9/x.wav').catch((e: unknown) => e)) as EarshotError;
+    await asr.close();
+    expect(err.code).toBe('EARSHOT_TASK_FAILED');
+    expect(err.providerCode).toBe('InternalError.Algo');
+  });
+
+  it('reports an unreachable file as EARSHOT_TASK_FAILED InvalidFile.DownloadFailed', async () => {
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast });
+    const err = (await asr.transcribeFile('http://127.0.0.1:9/missing.wav').catch((e: unknown) => e)) as EarshotError;
+    await asr.close();
+    expect(err.code).toBe('EARSHOT_TASK_FAILED');
+    expect(err.providerCode).toBe('InvalidFile.DownloadFailed');
+  });
+
+  it('reports an expired result URL as EARSHOT_RESULT_EXPIRED', async () => {
+    h.ctx.faults.resultTtlMs = 1;
+    const speech = makeSpeech({ sentences: SENTENCES.slice(0, 1), voices: ['slt'] });
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, pollMs: 5, maxPollMs: 5 });
+    const err = (await asr.transcribeFile(speech.path).catch((e: unknown) => e)) as EarshotError;
+    await asr.close();
+    expect(['EARSHOT_RESULT_EXPIRED']).toContain(err.code);
+  });
+
+  it('refuses files over 2 GB or 12 h before any request', async () => {
+    mkdirSync(CACHE_DIR, { recursive: true });
+    const big = join(CACHE_DIR, 'sparse-3g.bin');
+    const fd = openSync(big, 'w');
+    ftruncateSync(fd, 3 * 1024 ** 3);
+    closeSync(fd);
+    const long = join(CACHE_DIR, 'claims-13h.wav');
+    const dataBytes = 13 * 3600 * 16000 * 2;
+    writeFileSync(long, wavHeader(dataBytes, 16000));
+    const fd2 = openSync(long, 'r+');
+    ftruncateSync(fd2, 44 + dataBytes); // sparse: 13 h of silence that takes no disk
+    closeSync(fd2);
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast });
+    const e1 = (await asr.transcribeFile(big).catch((e: unknown) => e)) as EarshotError;
+    const e2 = (await asr.transcribeFile(long).catch((e: unknown) => e)) as EarshotError;
+    await asr.close();
+    expect(e1.code).toBe('EARSHOT_LIMIT_EXCEEDED');
+    expect(e2.code).toBe('EARSHOT_LIMIT_EXCEEDED');
+    expect(httpStats(h.ctx).requests).toBe(0);
+  });
+
+  it('maps a bad key to EARSHOT_AUTH_FAILED without leaking it', async () => {
+    const asr = funAsr({ apiKey: 'sk-wrong-secret-999', baseUrl: h.url, ...fast });
+    const err = (await asr.transcribeFile('http://127.0.0.1:9/x.wav').catch((e: unknown) => e)) as EarshotError;
+    await asr.close();
+    expect(err.code).toBe('EARSHOT_AUTH_FAILED');
+    expect(JSON.stringify({ m: err.message, s: err.stack })).not.toContain('sk-wrong-secret-999');
+  });
+
+  it('needs a key, and refuses prompt context before any request', () => {
+    expect(() => funAsr({ env: {}, baseUrl: h.url })).toThrowError(expect.objectContaining({ code: 'EARSHOT_MISSING_API_KEY' }) as Error);
+    expect(() => funAsr({ apiKey: KEY, baseUrl: h.url, context: 'medical' })).toThrowError(expect.objectContaining({ code: 'EARSHOT_CAPABILITY_MISSING' }) as Error);
+    expect(() => funAsr({ apiKey: KEY, baseUrl: h.url, diarize: true, speakers: 1 })).toThrowError(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }) as Error);
+    expect(httpStats(h.ctx).requests).toBe(0);
+  });
+
+  it('stops on abort with EARSHOT_ABORTED', async () => {
+    h.ctx.faults.resultDelayMs = 2000;
+    const speech = makeSpeech({ sentences: SENTENCES.slice(0, 1), voices: ['slt'] });
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast });
+    const controller = new AbortController();
+    const pending = asr.transcribeFile(speech.path, { signal: controller.signal, onProgress: (p) => p.phase === 'running' && controller.abort() });
+    await expect(pending).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+    await asr.close();
+  });
+
+  it('creates a vocabulary for hotwords once and reuses it on the next run', async () => {
+    const speech = makeSpeech({ sentences: SENTENCES.slice(0, 1), voices: ['slt'] });
+    const hotwords = [{ text: 'emulator', weight: 5 }, { text: 'Model Studio', weight: 4 }];
+    for (let i = 0; i < 2; i++) {
+      const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast, hotwords });
+      await asr.transcribeFile(speech.path);
+      await asr.close();
+    }
+    const { stateOf } = await import('../../../src/emulator/http/state.js');
+    expect(stateOf(h.ctx).vocabularies.size).toBe(1);
+    const recognizer = h.ctx.recognizer as ReturnType<typeof fakeRecognizer>;
+    expect(recognizer.jobs[1]?.options?.hotwords).toEqual(hotwords);
+  });
+});
