@@ -18,7 +18,8 @@ export interface PcmFormat {
 
 /** What {@link parseWavHead} found in the first bytes. */
 export type WavHead =
-  | { status: 'more' }
+  /** Call again once at least `need` bytes have arrived. */
+  | { status: 'more'; need: number }
   | { status: 'not-wav' }
   /** A WAV whose codec the fast path does not handle (µ-law, ADPCM, …); ffmpeg may. */
   | { status: 'other-codec'; formatTag: number; bitsPerSample: number }
@@ -60,7 +61,7 @@ function corrupt(message: string, details: Record<string, unknown>): InputError 
  *   `fmt ` chunk too short, metadata larger than {@link MAX_WAV_HEAD}, `data` before `fmt `).
  */
 export function parseWavHead(head: Buffer, ended = false): WavHead {
-  if (head.length < 12) return ended ? { status: 'not-wav' } : { status: 'more' };
+  if (head.length < 12) return ended ? { status: 'not-wav' } : { status: 'more', need: 12 };
   const riff = head.toString('latin1', 0, 4);
   if ((riff !== 'RIFF' && riff !== 'RF64') || head.toString('latin1', 8, 12) !== 'WAVE') return { status: 'not-wav' };
   let pos = 12;
@@ -70,7 +71,7 @@ export function parseWavHead(head: Buffer, ended = false): WavHead {
     if (pos > MAX_WAV_HEAD) throw corrupt('WAV header is larger than 16 MiB before its data chunk', { headerBytes: pos });
     if (head.length < pos + 8) {
       if (ended) throw corrupt('WAV header ends before its data chunk', { headerBytes: head.length });
-      return { status: 'more' };
+      return { status: 'more', need: pos + 8 };
     }
     const id = head.toString('latin1', pos, pos + 4);
     const size = head.readUInt32LE(pos + 4);
@@ -87,7 +88,7 @@ export function parseWavHead(head: Buffer, ended = false): WavHead {
     if (size > MAX_WAV_HEAD) throw corrupt(`WAV ${JSON.stringify(id)} chunk claims ${size} bytes before the data chunk`, { chunk: id, size });
     if (head.length < body + size) {
       if (ended) throw corrupt('WAV header ends inside a chunk', { chunk: id, size });
-      return { status: 'more' };
+      return { status: 'more', need: body + size };
     }
     if (id === 'fmt ') {
       if (size < 16) throw corrupt('WAV fmt chunk is shorter than 16 bytes', { size });

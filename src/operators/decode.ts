@@ -259,7 +259,9 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
       };
 
       // ---- choosing the path ----
+      let headNeed = 0; // bytes the WAV parser asked for before it can go on (no re-parsing, no re-copying before)
       const decide = (ended: boolean): void => {
+        if (!ended && headBytes < headNeed) return;
         const head = headParts.length === 1 ? headParts[0]! : Buffer.concat(headParts);
         headParts = [head];
         if (ended && head.length === 0) {
@@ -274,7 +276,10 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
           startFfmpeg(head, firstFlow);
         } else {
           const wav = parseWavHead(head, ended);
-          if (wav.status === 'more') return;
+          if (wav.status === 'more') {
+            headNeed = wav.need;
+            return;
+          }
           if (wav.status === 'pcm' && canRemix(wav.format.channels, channels)) {
             startNative(wav.format, head.subarray(wav.dataOffset), wav.dataBytes, firstFlow);
           } else if (opts.decoder === 'native') {

@@ -146,6 +146,35 @@ describe('decode', () => {
     }
   });
 
+  it('parses a WAV header split across tiny chunks, skipping metadata and reading WAVE_FORMAT_EXTENSIBLE', async () => {
+    const pcm = readFileSync(speech('wav').path).subarray(44);
+    const fmt = Buffer.alloc(8 + 40);
+    fmt.write('fmt ', 0);
+    fmt.writeUInt32LE(40, 4);
+    fmt.writeUInt16LE(0xfffe, 8); // extensible
+    fmt.writeUInt16LE(1, 10);
+    fmt.writeUInt32LE(16000, 12);
+    fmt.writeUInt32LE(32000, 16);
+    fmt.writeUInt16LE(2, 20);
+    fmt.writeUInt16LE(16, 22);
+    fmt.writeUInt16LE(22, 24);
+    fmt.writeUInt16LE(16, 26);
+    fmt.writeUInt32LE(4, 28);
+    fmt.writeUInt16LE(1, 32); // sub-format GUID starts with 1: PCM
+    const list = Buffer.concat([Buffer.from('LIST'), Buffer.from([5, 0, 0, 0]), Buffer.from('INFOx'), Buffer.alloc(1)]); // odd size + pad byte
+    const big = Buffer.concat([Buffer.from('junk'), Buffer.from([0, 0, 2, 0]), Buffer.alloc(0x20000)]); // 128 KiB of metadata
+    const data = Buffer.concat([Buffer.from('data'), Buffer.alloc(4), pcm]);
+    data.writeUInt32LE(pcm.length, 4);
+    const body = Buffer.concat([Buffer.from('WAVE'), fmt, list, big, data]);
+    const path = join(DIR, 'extensible.wav');
+    writeFileSync(path, Buffer.concat([Buffer.from('RIFF'), Buffer.from([0, 0, 0, 0]), body]));
+    const expected = joinChunks(await decodeAll(fromFile(speech('wav').path)));
+    for (const chunkBytes of [7, 4096]) {
+      const got = joinChunks(await decodeAll(fromFile(path, { chunkBytes }), { decoder: 'native' }));
+      expect(same(got, expected)).toBe(true);
+    }
+  });
+
   it('decodes raw PCM given by input (s16le, f32le) without ffmpeg, and mulaw through it', async () => {
     const wav = speech('wav');
     const pcm = readFileSync(wav.path).subarray(44);
