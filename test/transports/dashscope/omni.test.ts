@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EarshotError } from '../../../src/core/errors.js';
+import { httpStats } from '../../../src/emulator/http/index.js';
+import { cutAtPauses, omni } from '../../../src/transports/dashscope/omni.js';
+import { makeSpeech, SENTENCES } from '../../helpers/speech.js';
+import { fakeRecognizer, KEY, startHarness, type Harness } from '../../emulator/http/harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+function pcmOf(path: string): Int16Array {
+  const b = readFileSync(path);
+  return new Int16Array(b.buffer.slice(b.byteOffset + 44, b.byteOffset + b.length));
+}
+
+describe('omni', () => {
+  for (const model of ['qwen3.5-omni-plus', 'qwen3.5-omni-flash', 'qwen3-omni-flash'] as const) {
+    it(`${model}: sends a data-URI WAV with the context in the system prompt and joins the streamed reply`, async () => {
+      const recognizer = fakeRecognizer('the train leaves every hour');
+      h = await startHarness({ recognizer });
+      const speech = makeSpeech({ sentences: SENTENCES.slice(3, 4), voices: ['slt'] });
+      const asr = omni(model, { apiKey: KEY, baseUrl: h.url, context: 'railway timetable' });
+      const events = await asr.transcribeFile(speech.path);
+      await asr.close();
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ type: 'final', text: 'the train leaves every hour', startMs: 0 });
+      expect(events[0]!.endMs).toBeCloseTo(speech.durationMs, -1);
+      expect(recognizer.jobs[0]?.options?.context).toContain('Context (use it to spell names and domain terms correctly): railway timetable');
+    });
+  }
+
+  it('qwen3-asr-flash: emotion and language from annotations, context as the system message', async () => {
+    h = await startHarness({ script: [{ text: 'what a lovely day', emotion: 'happy', language: 'en' }] });
+    const asr = omni('qwen3-asr-flash', { apiKey: KEY, baseUrl: h.url, context: 'weather' });
+    const events = await asr.transcribeClip({ samples: pcmOf(makeSpeech({ sentences: SENTENCES.slice(0, 1) }).path), sampleRate: 16000, startMs: 0 });
+    await asr.close();
+    expect(events[0]).toMatchObject({ text: 'what a lovely day', emotion: 'happy', language: 'en' });
+  });
+
+  it('splits audio longer than one request at pauses and stitches the pieces back in time, each sent once', async () => {
+    const recognizer = fakeRecognizer('piece');
+    h = await startHarness({ recognizer });
+    const speech = makeSpeech({ sentences: SENTENCES.slice(0, 5), voices: ['rms'], gapsMs: [700], leadMs: 200 });
+    const samples = pcmOf(speech.path);
+    const cuts = cutAtPauses(samples, 16000, 6000);
+    // every cut falls in a gap between sentences, never inside one
+    for (const c of cuts.slice(1, -1)) {
+      const ms = (c * 1000) / 16000;
+      expect(speech.segments.some((s) => ms > s.startMs + 20 && ms < s.endMs - 20)).toBe(false);
+    }
+    const asr = omni('qwen3.5-omni-flash', { apiKey: KEY, baseUrl: h.url, maxRequestMs: 6000 });
+    const fractions: number[] = [];
+    const events = await asr.transcribeFile(speech.path, { onProgress: (p) => p.fraction !== undefined && fractions.push(p.fraction) });
+    const clipEvents = await asr.transcribeClip({ samples, sampleRate: 16000, startMs: 0 });
+    await asr.close();
+    expect(events.length).toBe(cuts.length - 1);
+    expect(events.map((e) => Math.round(e.startMs))).toEqual(cuts.slice(0, -1).map((c) => Math.round((c * 1000) / 16000)));
+    expect(clipEvents.map((e) => e.startMs)).toEqual(events.map((e) => e.startMs));
+    for (let i = 1; i < events.length; i++) expect(events[i]!.startMs).toBeCloseTo(events[i - 1]!.endMs, 0);
+    expect(httpStats(h.ctx).recognitions).toBe(2 * events.length);
+    expect(fractions.at(-1)).toBe(1);
+  });
+
+  it('retries 429 and 500 before the stream starts, then transcribes once', async () => {
+    h = await startHarness({ recognizer: fakeRecognizer('ok'), faults: { throttleFirst: 1, serverErrorFirst: 1 } });
+    const asr = omni('qwen3-omni-flash', { apiKey: KEY, baseUrl: h.url, backoffMs: 10 });
+    const events = await asr.transcribeClip({ samples: new Int16Array(16000).fill(500), sampleRate: 16000, startMs: 0 });
+    await asr.close();
+    expect(events[0]?.text).toBe('ok');
+    expect(httpStats(h.ctx).recognitions).toBe(1);
+  });
+
+  it('maps a bad key to EARSHOT_AUTH_FAILED and refuses hotwords and diarization before any request', async () => {
+    h = await startHarness({ recognizer: fakeRecognizer() });
+    const bad = omni('qwen3-omni-flash', { apiKey: 'sk-not-this-one-0000', baseUrl: h.url });
+    const err = (await bad.transcribeClip({ samples: new Int16Array(1600).fill(900), sampleRate: 16000, startMs: 0 }).catch((e: unknown) => e)) as EarshotError;
+    await bad.close();
+    expect(err.code).toBe('EARSHOT_AUTH_FAILED');
+    expect(err.message).not.toContain('sk-not-this-one-0000');
+    expect(() => omni('qwen3.5-omni-plus', { apiKey: KEY, baseUrl: h!.url, hotwords: [{ text: 'x', weight: 4 }] })).toThrowError(expect.objectContaining({ code: 'EARSHOT_CAPABILITY_MISSING' }) as Error);
+    expect(() => omni('qwen3.5-omni-plus', { apiKey: KEY, baseUrl: h!.url, diarize: true })).toThrowError(expect.objectContaining({ code: 'EARSHOT_CAPABILITY_MISSING' }) as Error);
+    expect(() => omni('qwen-audio-x', { apiKey: KEY })).toThrowError(expect.objectContaining({ code: 'EARSHOT_UNKNOWN_MODEL' }) as Error);
+  });
+
+  it('sends nothing for silence and stops on abort', async () => {
+    h = await startHarness({ recognizer: fakeRecognizer(), faults: { resultDelayMs: 3000 } });
+    const asr = omni('qwen3-omni-flash', { apiKey: KEY, baseUrl: h.url });
+    expect(await asr.transcribeClip({ samples: new Int16Array(16000), sampleRate: 16000, startMs: 0 })).toEqual([]);
+    expect(httpStats(h.ctx).requests).toBe(0);
+    const controller = new AbortController();
+    const pending = asr.transcribeClip({ samples: new Int16Array(16000).fill(700), sampleRate: 16000, startMs: 0 }, { signal: controller.signal });
+    setImmediate(() => controller.abort());
+    await expect(pending).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+    await asr.close();
+  });
+
+  it('is served to the official openai client (stream and non-stream)', async () => {
+    h = await startHarness({ script: [{ text: 'hello from the emulator', emotion: 'neutral', language: 'en' }] });
+    const client = new OpenAI({ apiKey: KEY, baseURL: `${h.url}/compatible-mode/v1`, maxRetries: 0 });
+    const wav = readFileSync(makeSpeech({ sentences: SENTENCES.slice(0, 1) }).path).toString('base64');
+    const stream = await client.chat.completions.create({
+      model: 'qwen3-omni-flash',
+      messages: [
+        { role: 'system', content: 'Transcribe verbatim.' },
+        { role: 'user', content: [{ type: 'input_audio', input_audio: { data: `data:;base64,${wav}`, format: 'wav' } }] },
+      ],
+      stream: true,
+      stream_options: { include_usage: true },
+      modalities: ['text'],
+    });
+    let text = '';
+    let usage: unknown;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text.trim()).toBe('hello from the emulator');
+    expect(usage).toMatchObject({ prompt_tokens_details: { audio_tokens: expect.any(Number) as number } });
+    const plain = await client.chat.completions.create({
+      model: 'qwen3-asr-flash',
+      messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: `data:audio/wav;base64,${wav}`, format: 'wav' } }] }],
+    });
+    expect(plain.choices[0]?.message.content).toBe('hello from the emulator');
+    const refused = await client.chat.completions.create({ model: 'qwen3-omni-flash', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    const unauthorized = await new OpenAI({ apiKey: 'sk-nope-nope-nope', baseURL: `${h.url}/compatible-mode/v1`, maxRetries: 0 }).chat.completions.create({ model: 'qwen3-asr-flash', messages: [] }).catch((e: unknown) => e);
+    expect(unauthorized).toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+});
