@@ -387,8 +387,10 @@ export function runSegmenter<T>(
         return;
       }
       if (failed) return;
+      failed = true;
+      // The source's own error passes on unchanged.
       if (how === 'complete') subscriber.complete();
-      else fail(how.error);
+      else subscriber.error(how.error);
     };
     const start = (v: Vad): void => {
       vad = v;
