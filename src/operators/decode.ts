@@ -210,8 +210,7 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
 
         child.on('error', (err) => finish(spawnError(err, opts.ffmpegPath)));
         child.stderr.on('data', (d: Buffer) => stderr.push(d));
-        child.stdout.on('data', (data: Buffer) => {
-          if (ffDone) return;
+        const emit = (data: Buffer): void => {
           let bytes = data;
           if (carry) {
             bytes = Buffer.concat([carry, data]);
@@ -225,15 +224,25 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
           const chunk: AudioChunk = { kind: 'audio', samples, sampleRate, channels, offset: frames, ...(outFlow ? { flow: outFlow } : {}) };
           frames += whole / frameBytes;
           subscriber.next(chunk);
-          if (outFlow?.paused && !waiting && !ffDone) {
-            waiting = true;
-            child.stdout.pause();
-            void outFlow.ready().then(() => {
-              waiting = false;
-              if (!ffDone) child.stdout.resume();
-            });
+        };
+        // Paused mode: read() hands over everything buffered at once (fewer, larger chunks when we lag behind
+        // ffmpeg); while the output flow is held nothing is read, the socket fills and ffmpeg blocks.
+        const pump = (): void => {
+          if (waiting) return;
+          let data: Buffer | null;
+          while (!ffDone && (data = child.stdout.read() as Buffer | null) !== null) {
+            emit(data);
+            if (outFlow?.paused && !ffDone) {
+              waiting = true;
+              void outFlow.ready().then(() => {
+                waiting = false;
+                if (!ffDone) pump();
+              });
+              return;
+            }
           }
-        });
+        };
+        child.stdout.on('readable', pump);
         child.on('close', (code, signal) => {
           if (ffDone) return;
           if (code === 0) finish();

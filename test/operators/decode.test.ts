@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { EMPTY, lastValueFrom, Observable, toArray } from 'rxjs';
+import { EMPTY, lastValueFrom, Observable, Subject, toArray } from 'rxjs';
 import { decode, type DecodeOptions } from '../../src/operators/decode.js';
 import { fromFile } from '../../src/sources/file.js';
 import { fromReadable } from '../../src/sources/readable.js';
@@ -278,6 +278,20 @@ describe('decode', () => {
     const path = join(DIR, 'header-only.wav');
     writeFileSync(path, wavHeader(0, 16000));
     expect((await failure(fromFile(path))).err.code).toBe('EARSHOT_EMPTY_INPUT');
+  });
+
+  it('lets go of its source on early unsubscribe (in-process path)', async () => {
+    const wav = readFileSync(speech('wav', 44100).path);
+    const input = new Subject<ByteChunk>();
+    const got: AudioChunk[] = [];
+    const sub = input.pipe(decode()).subscribe((c) => got.push(c));
+    input.next({ kind: 'bytes', data: wav.subarray(0, 100_000) });
+    await until(() => got.length > 0); // the resampler's WASM may load first
+    sub.unsubscribe();
+    expect(input.observed).toBe(false);
+    const seen = got.length;
+    input.next({ kind: 'bytes', data: wav.subarray(100_000, 200_000) });
+    expect(got.length).toBe(seen);
   });
 
   it('kills ffmpeg at once on early unsubscribe', async () => {
