@@ -12,7 +12,7 @@ import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionO
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
 import { DashScopeHttp, type BatchProgress, type RetryOptions } from './http.js';
-import { QWEN_ASR_LANGUAGES } from './qwen-asr-filetrans.js';
+import { QWEN_ASR_FILE_LANGUAGES } from './qwen-asr-filetrans.js';
 import { encodeWav, probeDurationMs } from './upload.js';
 
 /** Models this transport serves. */
@@ -47,7 +47,7 @@ export interface OmniOptions extends DashScopeOptions, RecognitionOptions, Retry
  */
 export function omniCapabilities(model: string): Capabilities {
   if (model === 'qwen3-asr-flash') {
-    return { realtime: false, batch: true, wordTimes: false, emotion: true, diarization: false, hotwords: false, context: true, maxDurationMs: 5 * 60_000, languages: QWEN_ASR_LANGUAGES };
+    return { realtime: false, batch: true, wordTimes: false, emotion: true, diarization: false, hotwords: false, context: true, maxDurationMs: 5 * 60_000, languages: QWEN_ASR_FILE_LANGUAGES };
   }
   if (!COMPAT_AUDIO_MODELS.includes(model as CompatAudioModel)) throw new EarshotError('EARSHOT_UNKNOWN_MODEL', `omni() serves ${COMPAT_AUDIO_MODELS.join(', ')}; not ${model}`, { details: { model } });
   return { realtime: false, batch: true, wordTimes: false, emotion: false, diarization: false, hotwords: false, context: true, maxDurationMs: 20 * 60_000, languages: OMNI_LANGUAGES };

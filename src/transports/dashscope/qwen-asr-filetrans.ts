@@ -13,7 +13,7 @@ import { DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress
 import { BATCH_LIMITS, encodeWav, resolveSource, type UploadSource } from './upload.js';
 
 /** Languages of the Qwen3-ASR models. */
-export const QWEN_ASR_LANGUAGES = ['zh', 'yue', 'en', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'pt', 'it', 'ar', 'th', 'vi', 'id', 'ms', 'hi', 'tr', 'nl', 'sv', 'da', 'fi', 'no', 'pl', 'cs', 'tl', 'is'] as const;
+export const QWEN_ASR_FILE_LANGUAGES = ['zh', 'yue', 'en', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'pt', 'it', 'ar', 'th', 'vi', 'id', 'ms', 'hi', 'tr', 'nl', 'sv', 'da', 'fi', 'no', 'pl', 'cs', 'tl', 'is'] as const;
 
 /** Options of {@link qwenAsrFiletrans}. */
 export interface QwenAsrFiletransOptions extends DashScopeOptions, RecognitionOptions, PollOptions, RetryOptions {
@@ -38,7 +38,7 @@ export const QWEN_FILETRANS_CAPABILITIES: Capabilities = {
   hotwords: false,
   context: true,
   maxDurationMs: BATCH_LIMITS.maxDurationMs,
-  languages: QWEN_ASR_LANGUAGES,
+  languages: QWEN_ASR_FILE_LANGUAGES,
 };
 
 interface QwenResult {
