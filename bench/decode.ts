@@ -8,6 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { from } from 'rxjs';
 import { fromFile } from '../src/sources/file.js';
@@ -121,18 +122,35 @@ function peakRss(path: string): Promise<{ mb: number; audioSeconds: number; wall
   });
 }
 
+/** CPU seconds (user + sys, children included) of a command, from `/usr/bin/time -v`; undefined without it. */
+function cpuSeconds(cmd: string, args: string[]): Promise<number | undefined> {
+  if (!existsSync('/usr/bin/time')) return Promise.resolve(undefined);
+  return new Promise((res, rej) => {
+    const p = spawn('/usr/bin/time', ['-v', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', rej);
+    p.on('close', (code) => {
+      if (code !== 0) return rej(new Error(`${cmd} exited with ${code}: ${err.slice(-300)}`));
+      const user = Number(/User time \(seconds\): ([\d.]+)/.exec(err)?.[1] ?? NaN);
+      const sys = Number(/System time \(seconds\): ([\d.]+)/.exec(err)?.[1] ?? NaN);
+      res(user + sys);
+    });
+  });
+}
+
 const fmt = (x: number, digits = 0): string => x.toFixed(digits);
 
 /** The decode benchmark: rows for the bench runner's table. */
 export async function benchDecode(): Promise<Row[]> {
-  const rows: Row[] = [];
+  const rows: Row[] = [{ case: 'machine load (1-min load average, 2 cores shared)', value: loadavg()[0]!.toFixed(1), ratio: '', goal: '' }];
   for (const [kind, make] of [['wav 48k', longWav], ['mp3 64k', longMp3]] as const) {
     const path = await make(10);
-    // Alternate the two, best of two each, so both see the same machine load.
+    // Wall time: alternate the two, best of three each, so both see the same machine load.
     let ours = Infinity;
     let bare = Infinity;
     let frames = 0;
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       const r = await runPipeline(path);
       frames = r.frames;
       ours = Math.min(ours, r.seconds);
@@ -140,11 +158,23 @@ export async function benchDecode(): Promise<Row[]> {
     }
     const audio = frames / 16000;
     rows.push({
-      case: `${kind} 10 min: fromFile→decode→resample(16000) vs bare ffmpeg`,
+      case: `${kind} 10 min: fromFile→decode→resample(16000) vs bare ffmpeg, wall`,
       value: `${fmt(audio / ours)}× vs ${fmt(audio / bare)}×`,
       ratio: fmt(bare / ours, 2),
       goal: '≥ 0.8',
     });
+    // CPU time (user + sys, ffmpeg children included): steadier than wall time on a shared machine.
+    const self = fileURLToPath(import.meta.url);
+    const oursCpu = await cpuSeconds(process.execPath, [...process.execArgv, self, '--child', path]);
+    const bareCpu = await cpuSeconds('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', path, '-f', 's16le', '-ar', '16000', '-ac', '1', '-y', '/dev/null']);
+    if (oursCpu !== undefined && bareCpu !== undefined) {
+      rows.push({
+        case: `${kind} 10 min: same, CPU seconds (ours includes node start-up)`,
+        value: `${oursCpu.toFixed(2)} s vs ${bareCpu.toFixed(2)} s`,
+        ratio: fmt(bareCpu / oursCpu, 2),
+        goal: '≥ 0.8',
+      });
+    }
   }
   for (const chunkMs of [20, 1000]) {
     const x = await resamplerSpeed(120, chunkMs);

@@ -28,7 +28,12 @@ export function spawnFfmpeg(ffmpegPath: string, input: FfmpegInput, sampleRate: 
     if (input.rawFormat) args.push('-f', input.rawFormat.format, '-ar', String(input.rawFormat.sampleRate), '-ac', String(input.rawFormat.channels));
     args.push('-i', 'pipe:0');
   }
-  args.push('-vn', '-sn', '-dn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(sampleRate), '-ac', String(channels), 'pipe:1');
+  args.push('-vn', '-sn', '-dn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(sampleRate), '-ac', String(channels));
+  // A file is read as fast as allowed: let ffmpeg fill its 32 KiB output buffer instead of writing every packet
+  // (hundreds of bytes) on its own, which costs a syscall and a JS chunk each. Piped input may be live, so there
+  // every packet is passed on at once.
+  if ('path' in input) args.push('-flush_packets', '0');
+  args.push('pipe:1');
   return spawn(ffmpegPath, args, { stdio: ['path' in input ? 'ignore' : 'pipe', 'pipe', 'pipe'], windowsHide: true }) as FfmpegProcess;
 }
 
