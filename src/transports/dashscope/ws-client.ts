@@ -6,7 +6,10 @@
  */
 import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { AbortError, EarshotError, TransportError, type ErrorCode } from '../../core/errors.js';
+import type { TranscriptEvent } from '../../core/types.js';
+import type { StreamOptions, StreamSession } from '../transport.js';
 
 /** Default high-water mark of the socket's send buffer: 256 KiB (8 s of 16 kHz PCM). */
 export const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
@@ -32,8 +35,12 @@ export class DashScopeSocket {
   readonly #low: number;
   #waiters: Array<() => void> = [];
   #closed = false;
-  #onMessage: (data: Buffer, isBinary: boolean) => void = () => {};
-  #onClose: (error: EarshotError | undefined) => void = () => {};
+  #onMessage: ((data: Buffer, isBinary: boolean) => void) | undefined;
+  /** Frames that arrived before a handler was set (the server may speak first, in the handshake's packet). */
+  #early: Array<[Buffer, boolean]> = [];
+  #onClose: ((error: EarshotError | undefined) => void) | undefined;
+  /** Set when the socket closed before a close handler was set. */
+  #earlyClose: { error: EarshotError | undefined } | undefined;
   #closing = false;
   #lastError: EarshotError | undefined;
 
@@ -41,13 +48,20 @@ export class DashScopeSocket {
     this.#ws = ws;
     this.#high = high;
     this.#low = low;
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (this.#onMessage) this.#onMessage(data, isBinary);
+      else this.#early.push([data, isBinary]);
+    });
     ws.on('close', (code: number, reason: Buffer) => {
       this.#closed = true;
       this.#release();
-      if (this.#closing) return this.#onClose(undefined);
+      const report = (error: EarshotError | undefined) => {
+        if (this.#onClose && this.#onMessage) this.#onClose(error);
+        else this.#earlyClose = { error };
+      };
+      if (this.#closing) return report(undefined);
       const why = reason.toString('utf8');
-      this.#onClose(
+      report(
         this.#lastError ??
           new TransportError('EARSHOT_CONNECTION_LOST', `the connection closed unexpectedly (code ${code}${why ? `, ${why}` : ''})`, {
             retryable: true,
@@ -115,11 +129,24 @@ export class DashScopeSocket {
   /** Handler of every incoming frame. */
   onMessage(handler: (data: Buffer, isBinary: boolean) => void): void {
     this.#onMessage = handler;
+    const early = this.#early;
+    this.#early = [];
+    for (const [data, isBinary] of early) handler(data, isBinary);
+    this.#fireEarlyClose();
+  }
+
+  /** A close that came before both handlers were set is reported after the frames that preceded it. */
+  #fireEarlyClose(): void {
+    const early = this.#earlyClose;
+    if (!early || !this.#onClose || !this.#onMessage) return;
+    this.#earlyClose = undefined;
+    this.#onClose(early.error);
   }
 
   /** Called once when the socket closes: with an error unless {@link close} was asked for. */
   onClose(handler: (error: EarshotError | undefined) => void): void {
     this.#onClose = handler;
+    this.#fireEarlyClose();
   }
 
   /** An error to report if the socket closes next (a fatal error event the server sent before closing). */
@@ -232,4 +259,258 @@ export function protocolError(code: string, message: string, requestId?: string)
 /** The bytes of an Int16Array without copying. */
 export function pcmBytes(samples: Int16Array): Buffer {
   return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The OpenAI-Realtime-style protocols (qwen3-asr-flash-realtime, Omni realtime)
+
+/** Settings of {@link openRealtimeStream}. */
+export interface RealtimeStreamSettings {
+  /** `…/api-ws/v1/realtime?model=…`. */
+  url: string;
+  apiKey: string;
+  /** The `session` object of the `session.update` sent after `session.created`. */
+  session: Record<string, unknown>;
+  /** Manual mode (`turn_detection: null`): the client commits at pauses and at the end. */
+  manual?: { minCommitMs: number; pauseMs: number; maxCommitMs: number };
+  highWaterMark?: number;
+  lowWaterMark?: number;
+  /** How long `end()` waits for `session.finished` before closing anyway (default 20 000 ms). */
+  finishTimeoutMs?: number;
+}
+
+interface ItemTimes {
+  startMs: number;
+  endMs?: number;
+  /** Last partial, to keep partial text from shrinking below what was shown. */
+  partial?: string;
+}
+
+/** RMS (int16 units) below which a 20 ms frame counts as a pause when committing in manual mode. */
+const PAUSE_RMS = 300;
+
+/**
+ * Open a realtime-protocol session: connect, wait for `session.created`, send `session.update`, wait for
+ * `session.updated`; then base64 `input_audio_buffer.append`s, `….input_audio_transcription.text` partials and
+ * `….completed` finals (times from `speech_started` / `speech_stopped`, or from the commits in manual mode),
+ * `session.finish` → `session.finished` at the end (closing anyway after an error or a timeout, as some Omni models
+ * reject `session.finish`).
+ */
+export async function openRealtimeStream(settings: RealtimeStreamSettings, stream: StreamOptions): Promise<StreamSession> {
+  const socket = await DashScopeSocket.open({
+    url: settings.url,
+    apiKey: settings.apiKey,
+    ...(settings.highWaterMark !== undefined ? { highWaterMark: settings.highWaterMark } : {}),
+    ...(settings.lowWaterMark !== undefined ? { lowWaterMark: settings.lowWaterMark } : {}),
+    ...(stream.signal ? { signal: stream.signal } : {}),
+  });
+  const rate = stream.sampleRate;
+  const items = new Map<string, ItemTimes>();
+  /** Manual commits not yet acknowledged: their audio span. */
+  const commits: Array<{ startMs: number; endMs: number }> = [];
+  let state: 'starting' | 'updating' | 'running' | 'finishing' | 'done' = 'starting';
+  let sentFrames = 0;
+  let lastFinalEndMs = 0;
+  let failure: EarshotError | undefined;
+  let finishTimer: NodeJS.Timeout | undefined;
+  let resolveEnd: (() => void) | undefined;
+  let rejectEnd: ((e: EarshotError) => void) | undefined;
+  const ended = new Promise<void>((resolve, reject) => {
+    resolveEnd = resolve;
+    rejectEnd = reject;
+  });
+  ended.catch(() => {});
+  // Manual-mode commit tracking.
+  let commitStartFrame = 0;
+  let pauseFrames = 0;
+  let heardSpeech = false;
+  const sentMs = () => (sentFrames * 1000) / rate;
+
+  return new Promise<StreamSession>((resolveOpen, rejectOpen) => {
+    const finishDone = () => {
+      if (state === 'done') return;
+      state = 'done';
+      clearTimeout(finishTimer);
+      stream.signal?.removeEventListener('abort', onAbort);
+      socket.close();
+      resolveEnd?.();
+    };
+    const fail = (error: EarshotError) => {
+      if (state === 'done') return;
+      const opening = state === 'starting' || state === 'updating';
+      state = 'done';
+      failure = error;
+      clearTimeout(finishTimer);
+      stream.signal?.removeEventListener('abort', onAbort);
+      socket.terminate();
+      if (opening) return rejectOpen(error);
+      rejectEnd?.(error);
+      stream.onError(error);
+    };
+    const onAbort = () => fail(new AbortError(stream.signal?.reason));
+    stream.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.onClose((error) => {
+      if (state === 'done') return;
+      if (state === 'finishing' && !error) return finishDone();
+      fail(error ?? new TransportError('EARSHOT_CONNECTION_LOST', 'the connection closed before the session finished', { retryable: true }));
+    });
+
+    const itemFor = (id: string): ItemTimes => {
+      let item = items.get(id);
+      if (!item) {
+        item = { startMs: lastFinalEndMs };
+        items.set(id, item);
+      }
+      return item;
+    };
+
+    socket.onMessage((data, isBinary) => {
+      if (isBinary || state === 'done') return;
+      let ev: Record<string, any>;
+      try {
+        ev = JSON.parse(data.toString('utf8')) as Record<string, any>;
+      } catch {
+        return fail(new TransportError('EARSHOT_PROTOCOL_ERROR', 'the server sent an event that is not JSON'));
+      }
+      switch (ev.type) {
+        case 'session.created':
+          if (state === 'starting') {
+            state = 'updating';
+            socket.sendJson({ event_id: clientEventId(), type: 'session.update', session: settings.session }).catch(() => {});
+          }
+          return;
+        case 'session.updated':
+          if (state === 'updating') {
+            state = 'running';
+            resolveOpen(session);
+          }
+          return;
+        case 'error': {
+          const err = ev.error ?? {};
+          const error = protocolError(String(err.code ?? err.type ?? 'error'), String(err.message ?? 'error event'));
+          if (state === 'starting' || state === 'updating') return fail(error);
+          if (state === 'finishing') return finishDone();
+          // Most errors are not fatal; if the server closes next, this is why.
+          socket.setCloseError(error);
+          return;
+        }
+        case 'input_audio_buffer.speech_started':
+          itemFor(String(ev.item_id)).startMs = Number(ev.audio_start_ms ?? lastFinalEndMs);
+          return;
+        case 'input_audio_buffer.speech_stopped':
+          itemFor(String(ev.item_id)).endMs = Number(ev.audio_end_ms ?? sentMs());
+          return;
+        case 'input_audio_buffer.committed': {
+          const span = settings.manual ? commits.shift() : undefined;
+          if (span) {
+            const item = itemFor(String(ev.item_id));
+            item.startMs = span.startMs;
+            item.endMs = span.endMs;
+          }
+          return;
+        }
+        case 'conversation.item.input_audio_transcription.text': {
+          const item = itemFor(String(ev.item_id));
+          const text = `${ev.text ?? ''}${ev.stash ?? ''}`.trim();
+          if (!text) return;
+          item.partial = text;
+          const endMs = Math.max(item.startMs, item.endMs ?? sentMs());
+          const event: TranscriptEvent = { type: 'partial', text, startMs: item.startMs, endMs };
+          if (typeof ev.emotion === 'string') event.emotion = ev.emotion;
+          if (typeof ev.language === 'string') event.language = ev.language;
+          stream.onEvent(event);
+          return;
+        }
+        case 'conversation.item.input_audio_transcription.completed': {
+          const id = String(ev.item_id);
+          const item = itemFor(id);
+          items.delete(id);
+          const endMs = Math.max(item.startMs, item.endMs ?? sentMs());
+          lastFinalEndMs = Math.max(lastFinalEndMs, endMs);
+          const text = String(ev.transcript ?? '').trim();
+          if (!text) return;
+          const event: TranscriptEvent = { type: 'final', text, startMs: item.startMs, endMs };
+          if (typeof ev.emotion === 'string') event.emotion = ev.emotion;
+          if (typeof ev.language === 'string') event.language = ev.language;
+          stream.onEvent(event);
+          return;
+        }
+        case 'conversation.item.input_audio_transcription.failed':
+          items.delete(String(ev.item_id));
+          return;
+        case 'session.finished':
+          return finishDone();
+        default:
+          return;
+      }
+    });
+
+    const commit = () => {
+      const startMs = (commitStartFrame * 1000) / rate;
+      const endMs = sentMs();
+      commits.push({ startMs, endMs });
+      commitStartFrame = sentFrames;
+      pauseFrames = 0;
+      heardSpeech = false;
+      return socket.sendJson({ event_id: clientEventId(), type: 'input_audio_buffer.commit' });
+    };
+
+    const session: StreamSession = {
+      async write(samples) {
+        if (failure) throw failure;
+        if (state !== 'running') return;
+        sentFrames += samples.length;
+        const sending = socket.sendJson({ event_id: clientEventId(), type: 'input_audio_buffer.append', audio: pcmBytes(samples).toString('base64') });
+        const manual = settings.manual;
+        if (manual) {
+          trackPause(samples);
+          const buffered = ((sentFrames - commitStartFrame) * 1000) / rate;
+          const pauseMs = (pauseFrames * 1000) / rate;
+          if ((heardSpeech && buffered >= manual.minCommitMs && pauseMs >= manual.pauseMs) || buffered >= manual.maxCommitMs) await commit();
+        }
+        try {
+          await sending;
+        } catch (e) {
+          throw failure ?? e;
+        }
+      },
+      end() {
+        if (state === 'running') {
+          state = 'finishing';
+          const pending = settings.manual && sentFrames > commitStartFrame ? commit() : Promise.resolve();
+          pending
+            .then(() => socket.sendJson({ event_id: clientEventId(), type: 'session.finish' }))
+            .catch(() => {});
+          finishTimer = setTimeout(finishDone, settings.finishTimeoutMs ?? 20_000);
+        }
+        return ended;
+      },
+      close() {
+        if (state === 'done') return;
+        state = 'done';
+        clearTimeout(finishTimer);
+        stream.signal?.removeEventListener('abort', onAbort);
+        socket.terminate();
+        resolveEnd?.();
+      },
+    };
+
+    /** Manual mode: count trailing quiet frames (20 ms RMS) to commit at a pause. */
+    function trackPause(samples: Int16Array): void {
+      const frame = Math.round(rate / 50);
+      for (let i = 0; i + frame <= samples.length; i += frame) {
+        let sum = 0;
+        for (let k = i; k < i + frame; k++) sum += samples[k]! * samples[k]!;
+        if (Math.sqrt(sum / frame) < PAUSE_RMS) pauseFrames += frame;
+        else {
+          pauseFrames = 0;
+          heardSpeech = true;
+        }
+      }
+    }
+  });
+}
+
+function clientEventId(): string {
+  return `event_${randomUUID().replace(/-/g, '')}`;
 }

@@ -1,0 +1,97 @@
+/**
+ * The Qwen-Omni realtime models (`qwen3.5-omni-plus-realtime`, `qwen3.5-omni-flash-realtime`,
+ * `qwen3-omni-flash-realtime`) used as speech recognisers: text-only output, server VAD, the user's speech
+ * transcribed by the service (`conversation.item.input_audio_transcription.completed`), prompt context sent as the
+ * session `instructions`. Sessions are capped at 120 minutes by the service; `transcribeRealtime` rotates before.
+ */
+import { InvalidArgumentError } from '../../core/errors.js';
+import { assertCapabilities, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
+import { resolveDashScope, type DashScopeOptions } from './config.js';
+import { openRealtimeStream } from './ws-client.js';
+
+/** The Omni realtime models this transport knows. */
+export type OmniRealtimeModel = 'qwen3.5-omni-plus-realtime' | 'qwen3.5-omni-flash-realtime' | 'qwen3-omni-flash-realtime';
+
+/** The service's session cap: 120 minutes. */
+export const OMNI_MAX_SESSION_MS = 120 * 60 * 1000;
+
+/** Options of {@link omniRealtime}. */
+export interface OmniRealtimeOptions extends DashScopeOptions {
+  /** Server VAD sensitivity in [-1, 1] (service default 0.5). */
+  vadThreshold?: number;
+  /** Silence that ends a turn, ms, in [200, 6000] (service default 800). */
+  silenceDurationMs?: number;
+  /** Session cap, ms (default 120 min); transcribeRealtime rotates sessions before it. */
+  maxDurationMs?: number;
+  /** How long end() waits for `session.finished` before closing (default 20 000 ms). */
+  finishTimeoutMs?: number;
+  highWaterMark?: number;
+  lowWaterMark?: number;
+}
+
+/**
+ * A realtime transport for an Omni realtime model.
+ *
+ * @param model - `qwen3.5-omni-plus-realtime`, `qwen3.5-omni-flash-realtime` or `qwen3-omni-flash-realtime` (any
+ *   other id of the family is passed through).
+ * @param options - key and base URL (default `DASHSCOPE_API_KEY` / `DASHSCOPE_BASE_URL`), VAD knobs, session cap.
+ * @returns a {@link Transport} with `openStream`.
+ * @throws EARSHOT_MISSING_API_KEY without a key; EARSHOT_INVALID_ARGUMENT for an empty model or bad knobs. Streams fail
+ *   with EARSHOT_AUTH_FAILED, EARSHOT_UNKNOWN_MODEL, EARSHOT_THROTTLED (retryable), EARSHOT_TASK_FAILED,
+ *   EARSHOT_CONNECTION_LOST (retryable).
+ * @example
+ * ```ts
+ * const transport = omniRealtime('qwen3.5-omni-flash-realtime');
+ * fromMic().pipe(transcribeRealtime(transport, { options: { context: 'A call about hotel bookings.' } })).subscribe(console.log);
+ * ```
+ */
+export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: OmniRealtimeOptions = {}): Transport {
+  if (!model) throw new InvalidArgumentError('omniRealtime needs a model id');
+  const endpoints = resolveDashScope(options);
+  const threshold = options.vadThreshold ?? 0.5;
+  if (!(threshold >= -1 && threshold <= 1)) throw new InvalidArgumentError(`vadThreshold must be in [-1, 1], got ${threshold}`);
+  const silence = options.silenceDurationMs ?? 800;
+  if (!(Number.isInteger(silence) && silence >= 200 && silence <= 6000)) throw new InvalidArgumentError(`silenceDurationMs must be an integer in [200, 6000], got ${silence}`);
+  const maxDurationMs = options.maxDurationMs ?? OMNI_MAX_SESSION_MS;
+  if (!(maxDurationMs > 0)) throw new InvalidArgumentError(`maxDurationMs must be positive, got ${maxDurationMs}`);
+  const qwen35 = model.startsWith('qwen3.5-');
+  const capabilities: Capabilities = {
+    realtime: true,
+    batch: false,
+    wordTimes: false,
+    emotion: false,
+    diarization: false,
+    hotwords: false,
+    context: true,
+    maxDurationMs,
+    languages: ['zh', 'en', 'yue', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'it', 'pt'],
+  };
+  const transport: Transport = {
+    model,
+    capabilities,
+    sampleRate: 16000,
+    async openStream(stream: StreamOptions): Promise<StreamSession> {
+      assertCapabilities(transport, stream);
+      if (stream.sampleRate !== 16000) throw new InvalidArgumentError(`${model} takes 16000 Hz audio, got ${stream.sampleRate} Hz`);
+      return openRealtimeStream(
+        {
+          url: `${endpoints.realtimeWs}?model=${encodeURIComponent(model)}`,
+          apiKey: endpoints.apiKey,
+          session: {
+            modalities: ['text'],
+            input_audio_format: 'pcm16',
+            ...(stream.context ? { instructions: stream.context } : {}),
+            // qwen3.5 models transcribe with a built-in model; qwen3-omni-flash takes gummy-realtime-v1.
+            input_audio_transcription: qwen35 ? {} : { model: 'gummy-realtime-v1' },
+            turn_detection: { type: 'server_vad', threshold, silence_duration_ms: silence },
+          },
+          finishTimeoutMs: options.finishTimeoutMs ?? 20_000,
+          ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
+          ...(options.lowWaterMark !== undefined ? { lowWaterMark: options.lowWaterMark } : {}),
+        },
+        stream,
+      );
+    },
+  };
+  return transport;
+}
