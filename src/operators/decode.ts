@@ -186,7 +186,7 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
       const startFfmpeg = (head: Buffer, flow: FlowControl | undefined): void => {
         mode = 'ffmpeg';
         const useFile = filePath !== undefined && !opts.input;
-        const raw = opts.input && !(RAW_PCM_FORMATS as readonly string[]).includes(opts.input.format) ? opts.input : undefined;
+        const raw = opts.input; // ffmpeg's demuxer names match RawInput's formats
         if (useFile) stopSource();
         const outFlow = useFile || flow ? new FlowControl() : undefined;
         const stderr = new StderrTail();

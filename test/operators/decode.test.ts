@@ -183,6 +183,14 @@ describe('decode', () => {
     writeFileSync(rawPath, pcm);
     const raw = joinChunks(await decodeAll(fromFile(rawPath), { input: { format: 's16le', sampleRate: 16000, channels: 1 } }));
     expect(same(raw, expected)).toBe(true);
+    const viaFfmpeg = joinChunks(await decodeAll(fromFile(rawPath), { input: { format: 's16le', sampleRate: 16000, channels: 1 }, decoder: 'ffmpeg' }));
+    expect(same(viaFfmpeg, expected)).toBe(true);
+    const f32 = Buffer.alloc(pcm.length * 2);
+    for (let i = 0; i < pcm.length / 2; i++) f32.writeFloatLE(pcm.readInt16LE(i * 2) / 32768, i * 4);
+    const f32Path = join(DIR, 'speech.f32');
+    writeFileSync(f32Path, f32);
+    const fromFloat = joinChunks(await decodeAll(fromFile(f32Path, { chunkBytes: 1001 }), { input: { format: 'f32le', sampleRate: 16000, channels: 1 } }));
+    expect(same(fromFloat, expected)).toBe(true);
     const at8k = await decodeAll(fromFile(rawPath), { input: { format: 's16le', sampleRate: 16000, channels: 1 }, sampleRate: 8000 });
     expect(joinChunks(at8k).length).toBe(Math.ceil(expected.length / 2));
     const mulawPath = join(DIR, 'speech.ul');
