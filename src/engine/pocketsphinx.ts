@@ -1,0 +1,327 @@
+/**
+ * The koffi binding of the system's libpocketsphinx (5prealpha, `libpocketsphinx.so.3`) and a small
+ * {@link Decoder} class over it. Nothing here is thread-aware: one decoder belongs to one thread.
+ *
+ * Besides the public `ps_*` calls, the decoder reaches the cepstral-mean state (`cmn_t`) through `ps_get_feat`
+ * and the `feat_t`/`cmn_t` layouts published in sphinxbase's installed headers (`feat.h`, `cmn.h`). That is the
+ * only way in this library version to reset CMN between sessions, which makes results independent of what the
+ * decoder heard before, and to pick batch CMN for whole clips.
+ */
+import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
+import { EngineError, InvalidArgumentError } from '../core/errors.js';
+
+/** Default model directory of Debian's `pocketsphinx-en-us` package. */
+export const DEFAULT_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
+
+/** Where the acoustic model, language model and dictionary are. */
+export interface ModelPaths {
+  /** Acoustic model directory (`-hmm`). Default `<modelDir>/en-us`. */
+  hmm: string;
+  /** N-gram language model (`-lm`). Default `<modelDir>/en-us.lm.bin`. */
+  lm: string;
+  /** Pronunciation dictionary (`-dict`). Default `<modelDir>/cmudict-en-us.dict`. */
+  dict: string;
+}
+
+/** Settings of one decoder. */
+export interface DecoderConfig {
+  /** Model files; defaults to Debian's en-us model. */
+  model?: Partial<ModelPaths>;
+  /** Initial cepstral mean (13 values) for live CMN; default: the model's `feat.params`. */
+  cmnInit?: readonly number[];
+  /** Extra `-name value` arguments for pocketsphinx (e.g. `['-beam', '1e-60']`). */
+  args?: readonly string[];
+}
+
+/** A word (or filler) with its frames (10 ms each) on the decoder's stream. */
+export interface RawSegment {
+  word: string;
+  startFrame: number;
+  endFrame: number;
+}
+
+/** Number of samples in one 10 ms frame at 16 kHz. */
+export const SAMPLES_PER_FRAME = 160;
+
+type Ptr = bigint | null;
+
+interface Api {
+  cmd_ln_parse_r(inout: Ptr, defn: Ptr, argc: number, argv: readonly string[], strict: number): Ptr;
+  cmd_ln_free_r(cmdln: Ptr): number;
+  ps_args(): Ptr;
+  ps_init(config: Ptr): Ptr;
+  ps_free(ps: Ptr): number;
+  ps_start_stream(ps: Ptr): number;
+  ps_start_utt(ps: Ptr): number;
+  ps_process_raw(ps: Ptr, data: Int16Array, n: number, noSearch: number, fullUtt: number): number;
+  ps_get_in_speech(ps: Ptr): number;
+  ps_get_hyp(ps: Ptr, score: number[]): string | null;
+  ps_end_utt(ps: Ptr): number;
+  ps_seg_iter(ps: Ptr): Ptr;
+  ps_seg_next(seg: Ptr): Ptr;
+  ps_seg_word(seg: Ptr): string | null;
+  ps_seg_frames(seg: Ptr, sf: number[], ef: number[]): void;
+  ps_seg_free(seg: Ptr): void;
+  ps_get_feat(ps: Ptr): Ptr;
+}
+
+let api: Api | undefined;
+let featType: TypeObject | undefined;
+let cmnType: TypeObject | undefined;
+
+/** Load the two shared libraries once per thread; throws EARSHOT_ENGINE_UNAVAILABLE when they are missing. */
+function load(): Api {
+  if (api) return api;
+  let sb: LibraryHandle;
+  let ps: LibraryHandle;
+  try {
+    sb = koffi.load('libsphinxbase.so.3');
+    ps = koffi.load('libpocketsphinx.so.3');
+  } catch (err) {
+    throw new EngineError('EARSHOT_ENGINE_UNAVAILABLE', 'libpocketsphinx.so.3 / libsphinxbase.so.3 not found (apt-get install libpocketsphinx3 pocketsphinx-en-us)', { cause: err });
+  }
+  const bound: Api = {
+    cmd_ln_parse_r: sb.func('void *cmd_ln_parse_r(void *inout, void *defn, int argc, const char **argv, int strict)'),
+    cmd_ln_free_r: sb.func('int cmd_ln_free_r(void *cmdln)'),
+    ps_args: ps.func('void *ps_args()'),
+    ps_init: ps.func('void *ps_init(void *config)'),
+    ps_free: ps.func('int ps_free(void *ps)'),
+    ps_start_stream: ps.func('int ps_start_stream(void *ps)'),
+    ps_start_utt: ps.func('int ps_start_utt(void *ps)'),
+    ps_process_raw: ps.func('int ps_process_raw(void *ps, const int16_t *data, size_t n, int no_search, int full_utt)'),
+    ps_get_in_speech: ps.func('uint8_t ps_get_in_speech(void *ps)'),
+    ps_get_hyp: ps.func('const char *ps_get_hyp(void *ps, _Out_ int32_t *score)'),
+    ps_end_utt: ps.func('int ps_end_utt(void *ps)'),
+    ps_seg_iter: ps.func('void *ps_seg_iter(void *ps)'),
+    ps_seg_next: ps.func('void *ps_seg_next(void *seg)'),
+    ps_seg_word: ps.func('const char *ps_seg_word(void *seg)'),
+    ps_seg_frames: ps.func('void ps_seg_frames(void *seg, _Out_ int *sf, _Out_ int *ef)'),
+    ps_seg_free: ps.func('void ps_seg_free(void *seg)'),
+    ps_get_feat: ps.func('void *ps_get_feat(void *ps)'),
+  };
+  // Leading members of sphinxbase's `struct feat_s` (feat.h) up to `cmn_struct`, and `cmn_t` (cmn.h).
+  featType = koffi.struct({
+    refcount: 'int',
+    name: 'void *',
+    cepsize: 'int32_t',
+    n_stream: 'int32_t',
+    stream_len: 'void *',
+    window_size: 'int32_t',
+    n_sv: 'int32_t',
+    sv_len: 'void *',
+    subvecs: 'void *',
+    sv_buf: 'void *',
+    sv_dim: 'int32_t',
+    cmn: 'int',
+    varnorm: 'int32_t',
+    agc: 'int',
+    compute_feat: 'void *',
+    cmn_struct: 'void *',
+  });
+  cmnType = koffi.struct({ cmn_mean: 'void *', cmn_var: 'void *', sum: 'void *', nframe: 'int32_t', veclen: 'int32_t' });
+  api = bound;
+  return bound;
+}
+
+/** Values of sphinxbase's `cmn_type_t`. */
+const CMN_BATCH = 1;
+const CMN_LIVE = 2;
+
+/** Filler and sentence markers pocketsphinx puts in segmentations. */
+const FILLER = /^(<s>|<\/s>|<sil>|\[[A-Z_]+\]|\+\+.*\+\+|<.*>)$/;
+
+/** Drop fillers and strip alternate-pronunciation suffixes (`to(2)` → `to`). */
+export function cleanWord(word: string): string | undefined {
+  if (FILLER.test(word)) return undefined;
+  const text = word.replace(/\(\d+\)$/, '');
+  return text.length > 0 ? text : undefined;
+}
+
+function modelPaths(config: DecoderConfig): ModelPaths {
+  return {
+    hmm: config.model?.hmm ?? `${DEFAULT_MODEL_DIR}/en-us`,
+    lm: config.model?.lm ?? `${DEFAULT_MODEL_DIR}/en-us.lm.bin`,
+    dict: config.model?.dict ?? `${DEFAULT_MODEL_DIR}/cmudict-en-us.dict`,
+  };
+}
+
+/**
+ * One pocketsphinx decoder (one loaded model, ~100 MB). Not thread-safe; use it from one thread.
+ *
+ * @throws {EngineError} `EARSHOT_ENGINE_UNAVAILABLE` when the libraries are missing,
+ *   `EARSHOT_ENGINE_FAILED` when the model cannot be loaded or a call fails.
+ * @example
+ * ```ts
+ * const d = new Decoder();
+ * d.startClip();
+ * d.processRaw(samples, true);
+ * d.endUtt();
+ * console.log(d.segments());
+ * d.free();
+ * ```
+ */
+export class Decoder {
+  readonly #api: Api;
+  #ps: Ptr;
+  #config: Ptr;
+  readonly #cmnInit: Float32Array;
+  readonly #cmnPtr: bigint;
+  readonly #featPtr: bigint;
+  readonly #cmnOffset: number;
+  readonly #veclen: number;
+  readonly #meanPtr: bigint;
+  readonly #sumPtr: bigint;
+  #inUtt = false;
+
+  constructor(config: DecoderConfig = {}) {
+    this.#api = load();
+    const paths = modelPaths(config);
+    const argv = ['-hmm', paths.hmm, '-lm', paths.lm, '-dict', paths.dict, '-logfn', '/dev/null'];
+    if (config.cmnInit) {
+      if (config.cmnInit.length !== 13 || config.cmnInit.some((v) => !Number.isFinite(v))) throw new InvalidArgumentError('cmnInit needs 13 finite numbers');
+      argv.push('-cmninit', config.cmnInit.map((v) => v.toFixed(2)).join(','));
+    }
+    if (config.args) argv.push(...config.args);
+    const a = this.#api;
+    this.#config = a.cmd_ln_parse_r(null, a.ps_args(), argv.length, argv, 0);
+    if (!this.#config) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx rejected its arguments', { details: { args: argv.filter((v) => v !== '/dev/null') } });
+    this.#ps = a.ps_init(this.#config);
+    if (!this.#ps) {
+      a.cmd_ln_free_r(this.#config);
+      this.#config = null;
+      throw new EngineError('EARSHOT_ENGINE_FAILED', `pocketsphinx could not load the model (${paths.hmm})`, { details: { ...paths } });
+    }
+    const featPtr = a.ps_get_feat(this.#ps);
+    if (!featPtr) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx has no feature module');
+    this.#featPtr = featPtr;
+    const feat = koffi.decode(featPtr, featType!) as { cmn_struct: bigint | null; cepsize: number };
+    if (!feat.cmn_struct) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx has no CMN state');
+    this.#cmnPtr = feat.cmn_struct;
+    this.#cmnOffset = koffi.offsetof(featType!, 'cmn');
+    const cmn = koffi.decode(this.#cmnPtr, cmnType!) as { cmn_mean: bigint; sum: bigint; veclen: number };
+    this.#veclen = cmn.veclen;
+    this.#meanPtr = cmn.cmn_mean;
+    this.#sumPtr = cmn.sum;
+    this.#cmnInit = Float32Array.from(koffi.decode(this.#meanPtr, 'float', this.#veclen) as number[]);
+  }
+
+  /** True until {@link free}. */
+  get alive(): boolean {
+    return this.#ps !== null;
+  }
+
+  #handle(): bigint {
+    if (this.#ps === null) throw new EngineError('EARSHOT_ENGINE_FAILED', 'decoder already freed');
+    return this.#ps;
+  }
+
+  /** Current cepstral mean (13 values). */
+  cmnMean(): number[] {
+    return koffi.decode(this.#meanPtr, 'float', this.#veclen) as number[];
+  }
+
+  /**
+   * Put CMN back to its initial state: mean = `cmnInit` (or `mean`) with no accumulated frames, in live mode.
+   * The first end of utterance then sets the mean to that utterance's own mean.
+   */
+  resetCmn(mean?: readonly number[]): void {
+    this.#handle();
+    const m = mean ? Float32Array.from(mean) : this.#cmnInit;
+    koffi.encode(this.#meanPtr, 'float', Array.from(m), this.#veclen);
+    koffi.encode(this.#sumPtr, 'float', new Array<number>(this.#veclen).fill(0), this.#veclen);
+    koffi.encode(this.#cmnPtr, koffi.offsetof(cmnType!, 'nframe'), 'int32_t', 0);
+    koffi.encode(this.#featPtr, this.#cmnOffset, 'int', CMN_LIVE);
+  }
+
+  /** Start a new stream: frame numbers restart at 0, the voice-activity detector forgets its state. Live CMN reset. */
+  startStream(): void {
+    this.#abandon();
+    this.resetCmn();
+    this.#check(this.#api.ps_start_stream(this.#handle()), 'ps_start_stream');
+    this.startUtt();
+  }
+
+  /** Restart frame numbering and voice-activity state without touching CMN, then start an utterance. */
+  restartStream(): void {
+    this.#abandon();
+    this.#check(this.#api.ps_start_stream(this.#handle()), 'ps_start_stream');
+    this.startUtt();
+  }
+
+  /** Start a whole-clip utterance with batch CMN (the clip's own mean); feed it with one `processRaw(x, true)`. */
+  startClip(): void {
+    this.#abandon();
+    this.#check(this.#api.ps_start_stream(this.#handle()), 'ps_start_stream');
+    koffi.encode(this.#featPtr, this.#cmnOffset, 'int', CMN_BATCH);
+    this.startUtt();
+  }
+
+  /** Start the next utterance on the same stream (frame numbers continue). */
+  startUtt(): void {
+    this.#abandon();
+    this.#check(this.#api.ps_start_utt(this.#handle()), 'ps_start_utt');
+    this.#inUtt = true;
+  }
+
+  /** End an utterance left open (a session closed mid-speech) so the decoder can start again. */
+  #abandon(): void {
+    if (this.#inUtt) this.endUtt();
+  }
+
+  /** Decode 16 kHz mono samples; `fullUtt` when they are a whole utterance (batch CMN). Returns frames searched. */
+  processRaw(samples: Int16Array, fullUtt = false): number {
+    if (samples.length === 0) return 0;
+    const n = this.#api.ps_process_raw(this.#handle(), samples, samples.length, 0, fullUtt ? 1 : 0);
+    return this.#check(n, 'ps_process_raw');
+  }
+
+  /** Whether the voice-activity detector is in speech after the last `processRaw`. */
+  inSpeech(): boolean {
+    return this.#api.ps_get_in_speech(this.#handle()) !== 0;
+  }
+
+  /** Best hypothesis so far (or of the ended utterance); '' when none. */
+  hyp(): string {
+    return this.#api.ps_get_hyp(this.#handle(), [0]) ?? '';
+  }
+
+  /** End the utterance (final search pass). */
+  endUtt(): void {
+    this.#inUtt = false;
+    this.#check(this.#api.ps_end_utt(this.#handle()), 'ps_end_utt');
+  }
+
+  /** The best path's words and fillers with their frames on the current stream. */
+  segments(): RawSegment[] {
+    const a = this.#api;
+    const out: RawSegment[] = [];
+    let seg = a.ps_seg_iter(this.#handle());
+    const sf = [0];
+    const ef = [0];
+    while (seg) {
+      a.ps_seg_frames(seg, sf, ef);
+      out.push({ word: a.ps_seg_word(seg) ?? '', startFrame: sf[0]!, endFrame: ef[0]! });
+      // ps_seg_next frees the iterator when it returns NULL.
+      seg = a.ps_seg_next(seg);
+    }
+    return out;
+  }
+
+  /** Release the model. Safe to call twice. */
+  free(): void {
+    if (this.#ps !== null) {
+      this.#api.ps_free(this.#ps);
+      this.#ps = null;
+    }
+    // ps_init retained the config; ps_free released the decoder's reference, this drops ours.
+    if (this.#config !== null) {
+      this.#api.cmd_ln_free_r(this.#config);
+      this.#config = null;
+    }
+  }
+
+  #check(rc: number, call: string): number {
+    if (rc < 0) throw new EngineError('EARSHOT_ENGINE_FAILED', `${call} failed (${rc})`);
+    return rc;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Entry point of an engine worker thread. Loads one decoder at start (the model, once), serves clip jobs and
+ * live sessions pinned to it; a second decoder is loaded only while two sessions are open on this worker at once.
+ * The main thread only moves audio and events.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { EarshotError } from '../core/errors.js';
+import { Decoder } from './pocketsphinx.js';
+import type { FromWorker, ToWorker, WireError, WorkerInit } from './protocol.js';
+import { recognizeClip, StreamRecognizer } from './recognizer.js';
+
+function wire(err: unknown): WireError {
+  if (err instanceof EarshotError) return { message: err.message, code: err.code };
+  return { message: err instanceof Error ? err.message : String(err) };
+}
+
+/** Serve engine messages on `port` (the worker's parent port). Exported so custom entries can wrap it. */
+export function serve(port: NonNullable<typeof parentPort>, init: WorkerInit): void {
+  const post = (msg: FromWorker): void => port.postMessage(msg);
+  const idle: Decoder[] = [];
+  const sessions = new Map<number, { decoder: Decoder; recognizer: StreamRecognizer }>();
+
+  try {
+    idle.push(new Decoder(init.decoder));
+  } catch (err) {
+    post({ type: 'fatal', error: wire(err) });
+    return;
+  }
+  post({ type: 'ready', rss: process.memoryUsage().rss });
+
+  const acquire = (): Decoder => idle.pop() ?? new Decoder(init.decoder);
+  const release = (decoder: Decoder): void => {
+    // Keep one spare model; free the others (each holds ~100 MB).
+    if (idle.length === 0) idle.push(decoder);
+    else decoder.free();
+  };
+
+  port.on('message', (msg: ToWorker) => {
+    switch (msg.type) {
+      case 'clip': {
+        let decoder: Decoder | undefined;
+        try {
+          decoder = acquire();
+          const events = recognizeClip(decoder, msg.samples);
+          post({ type: 'clip-done', job: msg.job, events });
+        } catch (err) {
+          post({ type: 'clip-failed', job: msg.job, error: wire(err) });
+        } finally {
+          if (decoder) release(decoder);
+        }
+        break;
+      }
+      case 'open': {
+        try {
+          const decoder = acquire();
+          const session = msg.session;
+          const recognizer = new StreamRecognizer(decoder, (event) => post({ type: 'event', session, event }), msg.options);
+          sessions.set(session, { decoder, recognizer });
+        } catch (err) {
+          post({ type: 'session-failed', session: msg.session, error: wire(err) });
+        }
+        break;
+      }
+      case 'audio': {
+        const s = sessions.get(msg.session);
+        if (!s) break;
+        try {
+          s.recognizer.write(msg.samples);
+          post({ type: 'ack', session: msg.session, samples: msg.samples.length });
+        } catch (err) {
+          sessions.delete(msg.session);
+          release(s.decoder);
+          post({ type: 'session-failed', session: msg.session, error: wire(err) });
+        }
+        break;
+      }
+      case 'end': {
+        const s = sessions.get(msg.session);
+        if (!s) break;
+        sessions.delete(msg.session);
+        try {
+          s.recognizer.end();
+          post({ type: 'ended', session: msg.session });
+        } catch (err) {
+          post({ type: 'session-failed', session: msg.session, error: wire(err) });
+        } finally {
+          release(s.decoder);
+        }
+        break;
+      }
+      case 'close': {
+        const s = sessions.get(msg.session);
+        if (!s) break;
+        sessions.delete(msg.session);
+        release(s.decoder);
+        break;
+      }
+    }
+  });
+}
+
+if (parentPort && (workerData as { earshotEngine?: boolean } | undefined)?.earshotEngine) {
+  serve(parentPort, workerData as WorkerInit);
+}

@@ -1,0 +1,146 @@
+/**
+ * `local()`: the embedded offline engine (pocketsphinx, US English) as a {@link Transport}, running in a pool of
+ * worker threads so the main thread never decodes.
+ *
+ * One `local()` instance owns one pool, shared by all its clips and live sessions: create it once, use it in many
+ * pipelines, and `close()` it at the end. Workers start on demand and do not keep an idle process alive.
+ */
+import { AbortError, EarshotError, InvalidArgumentError } from '../core/errors.js';
+import type { TranscriptEvent } from '../core/types.js';
+import { EnginePool, type EnginePoolOptions } from '../engine/pool.js';
+import { ENGINE_SAMPLE_RATE, type StreamRecognizerOptions } from '../engine/recognizer.js';
+import { assertCapabilities, type Capabilities, type ChunkJob, type StreamOptions, type StreamSession, type Transport } from './transport.js';
+
+/** Options of {@link local}. */
+export interface LocalOptions extends EnginePoolOptions, StreamRecognizerOptions {
+  /**
+   * Most audio (ms) a live session may have sent to its worker and not yet had decoded; `write()` waits above it.
+   * Default 2000.
+   */
+  maxInFlightMs?: number;
+}
+
+/** What the embedded engine can do. */
+export const LOCAL_CAPABILITIES: Capabilities = Object.freeze({
+  realtime: true,
+  batch: true,
+  wordTimes: true,
+  emotion: false,
+  diarization: false,
+  hotwords: false,
+  context: false,
+  maxDurationMs: Infinity,
+  languages: Object.freeze(['en']) as readonly string[],
+});
+
+/** The `local` transport: a {@link Transport} with its pool exposed for monitoring. */
+export interface LocalTransport extends Transport {
+  readonly model: 'local';
+  readonly pool: EnginePool;
+  transcribeClip(job: ChunkJob, options?: { signal?: AbortSignal }): Promise<TranscriptEvent[]>;
+  openStream(options: StreamOptions): Promise<StreamSession>;
+  close(): Promise<void>;
+}
+
+function checkRate(rate: number): void {
+  if (rate !== ENGINE_SAMPLE_RATE) throw new InvalidArgumentError(`the local engine takes ${ENGINE_SAMPLE_RATE} Hz audio, got ${rate} Hz (resample first)`);
+}
+
+/**
+ * The embedded offline engine as a transport (model id `local`): realtime and batch, word times, English.
+ *
+ * Live sessions (`openStream`) emit a partial event every ~300 ms of audio in speech and a final event with word
+ * times per utterance (utterances end at pauses found by the engine's voice-activity detector, or at `end()`).
+ * The first utterance of a session is decoded a second time once the engine has learnt the session's cepstral
+ * mean, which fixes the warm-up errors after a silent lead-in (see `redecodeFirst`). `transcribeClip` decodes a
+ * clip as one utterance with the clip's own mean. Finals never have empty text.
+ *
+ * Threads: `size` workers (default `os.availableParallelism()`), shared by everything this instance does; each
+ * loads the model (~100 MB) once, plus one more model while two sessions share a worker. A session stays on its
+ * worker; clips go to the least-busy worker. A crashed or hung worker is replaced and its clip retried once.
+ *
+ * @param options - pool size, timeouts, model paths, partial cadence and flow control.
+ * @throws {InvalidArgumentError} `EARSHOT_INVALID_ARGUMENT` for bad options (at once), or a sample rate other than
+ *   16000 (from `openStream`/`transcribeClip`).
+ * @throws {CapabilityError} `EARSHOT_CAPABILITY_MISSING` when asked for hotwords, context or diarization.
+ * @example
+ * ```ts
+ * const engine = local({ size: 2 });
+ * const events = await engine.transcribeClip({ samples, sampleRate: 16000, startMs: 0 });
+ * console.log(events.map((e) => e.text).join(' '));
+ * await engine.close();
+ * ```
+ */
+export function local(options: LocalOptions = {}): LocalTransport {
+  const { maxInFlightMs = 2000, partialIntervalMs, redecodeFirst, maxRedecodeMs, stepMs, ...poolOptions } = options;
+  if (!(maxInFlightMs > 0)) throw new InvalidArgumentError(`maxInFlightMs must be positive, got ${maxInFlightMs}`);
+  if (partialIntervalMs !== undefined && !(partialIntervalMs > 0)) throw new InvalidArgumentError(`partialIntervalMs must be positive, got ${partialIntervalMs}`);
+  const recognizer: StreamRecognizerOptions = {
+    ...(partialIntervalMs === undefined ? {} : { partialIntervalMs }),
+    ...(redecodeFirst === undefined ? {} : { redecodeFirst }),
+    ...(maxRedecodeMs === undefined ? {} : { maxRedecodeMs }),
+    ...(stepMs === undefined ? {} : { stepMs }),
+  };
+  const pool = new EnginePool(poolOptions);
+  const maxInFlight = Math.round((maxInFlightMs * ENGINE_SAMPLE_RATE) / 1000);
+
+  const transport: LocalTransport = {
+    model: 'local',
+    capabilities: LOCAL_CAPABILITIES,
+    sampleRate: ENGINE_SAMPLE_RATE,
+    pool,
+
+    async transcribeClip(job, callOptions = {}) {
+      assertCapabilities(transport, job.options);
+      checkRate(job.sampleRate);
+      if (job.samples.length === 0) return [];
+      return pool.transcribe(job.samples, callOptions);
+    },
+
+    async openStream(streamOptions) {
+      assertCapabilities(transport, streamOptions);
+      checkRate(streamOptions.sampleRate);
+      const signal = streamOptions.signal;
+      if (signal?.aborted) throw new AbortError(signal.reason);
+      let closed = false;
+      let ending: Promise<void> | undefined;
+      const session = pool.openSession(recognizer, {
+        onEvent: (event) => {
+          if (!closed) streamOptions.onEvent(event);
+        },
+        onError: (error: EarshotError) => {
+          if (closed) return;
+          closed = true;
+          signal?.removeEventListener('abort', onAbort);
+          streamOptions.onError(error);
+        },
+      });
+      const close = (): void => {
+        if (closed) return;
+        closed = true;
+        signal?.removeEventListener('abort', onAbort);
+        session.close();
+      };
+      const onAbort = (): void => close();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      return {
+        async write(samples) {
+          if (closed || ending) return;
+          if (session.write(samples) > maxInFlight) await session.drained(maxInFlight);
+        },
+        end() {
+          if (closed) return ending ?? Promise.resolve();
+          ending ??= session.end().finally(() => {
+            closed = true;
+            signal?.removeEventListener('abort', onAbort);
+          });
+          return ending;
+        },
+        close,
+      };
+    },
+
+    close: () => pool.close(),
+  };
+  return transport;
+}
