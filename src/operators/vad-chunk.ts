@@ -103,6 +103,8 @@ export class Segmenter {
   /** End of the last voiced frame, frames relative to bufStart. */
   #lastVoicedEnd = 0;
   #tentative = false;
+  /** End of the last segment emitted, frames relative to bufStart (may be negative). */
+  #emittedEnd = 0;
   /** Energy of the loudest frame since speech last started (for the quiet-frame gate). */
   #peak = 0;
   #flow: FlowControl | undefined;
@@ -138,6 +140,7 @@ export class Segmenter {
       this.#origin = chunk.offset;
       this.#bufStart = 0;
       this.#bufLen = 0;
+      this.#emittedEnd = 0;
       this.#proc = 0;
       this.#run = 0;
     }
@@ -187,6 +190,7 @@ export class Segmenter {
     this.#proc -= from;
     this.#segStart -= from;
     this.#lastVoicedEnd -= from;
+    this.#emittedEnd -= from;
   }
 
   #frame(): void {
@@ -215,7 +219,8 @@ export class Segmenter {
         this.#inSpeech = true;
         this.#silence = 0;
         this.#lastVoicedEnd = i + 1;
-        const from = Math.max(0, i + 1 - this.#run - this.#pad);
+        // Padding never reaches back into the previous segment: no audio is sent twice.
+        const from = Math.max(0, this.#emittedEnd, i + 1 - this.#run - this.#pad);
         this.#compact(from);
         this.#segStart = 0;
       } else if (this.#proc > this.#pad + this.#minSpeech + 64) {
@@ -296,6 +301,7 @@ export class Segmenter {
 
   #emit(from: number, to: number, cut: AudioSegment['cut'], tentative: boolean): void {
     const F = this.#F;
+    this.#emittedEnd = to;
     const samples = this.#buf.slice(from * F, to * F);
     const segment: AudioSegment = {
       kind: 'audio',

@@ -1,0 +1,460 @@
+/**
+ * Near-realtime benchmark: batch transcription of live audio in VAD-cut windows, beside the naive policy (fixed
+ * 5-second cuts) and whole-file transcription, all in the same run.
+ *
+ * - VAD speed (× real time) and decode+resample+VAD throughput as a ratio to bare ffmpeg decoding of the same file.
+ * - WER of near-realtime windows, fixed 5 s cuts and the whole file with the embedded engine (sclite).
+ * - End-of-speech latency median/p95/p99 on a real-time paced input with the embedded engine, per policy, and the
+ *   same on a virtual clock with a simulated engine (deterministic); added latency p99.
+ * - Peak RSS of a 12-hour input with a deliberately slow transport, in a child process under `/usr/bin/time -v`.
+ *
+ * Run: `npx tsx bench/near-realtime.ts` (or `npm run bench -- near-realtime`). `EARSHOT_BENCH_QUICK=1` skips the
+ * paced real-time runs (about 3 minutes).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { from, lastValueFrom, Observable, tap, toArray, VirtualTimeScheduler, type OperatorFunction } from 'rxjs';
+import { PaceClock, runVirtual } from '../src/core/clock.js';
+import { FlowControl } from '../src/core/flow.js';
+import type { AudioChunk, TranscriptEvent } from '../src/core/types.js';
+import { loadVad, openVad, type Vad } from '../src/media/vad.js';
+import { fixedChunk } from '../src/operators/fixed-chunk.js';
+import { nearRealtime, type WindowSegment } from '../src/operators/near-realtime.js';
+import { pace } from '../src/operators/pace.js';
+import { transcribeBatch } from '../src/operators/transcribe-batch.js';
+import { vadChunk } from '../src/operators/vad-chunk.js';
+import type { ChunkJob, Transport } from '../src/transports/transport.js';
+import { makeSpeech, SENTENCES, wer, type SpeechFile } from '../test/helpers/speech.js';
+
+type Row = Record<string, string | number>;
+type Policy = 'near-realtime' | 'fixed-5s' | 'vad-segments';
+
+const FAKE_CAPS = { realtime: false, batch: true, wordTimes: false, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'] } as const;
+
+/** The test recording: 24 flite sentences, three voices, pauses from 150 ms to 3 s (plus flite's own ~0.2 s). */
+export function benchSpeech(format = 'wav', sampleRate = 16000): SpeechFile {
+  return makeSpeech({
+    sentences: [...SENTENCES, ...SENTENCES.slice().reverse()],
+    voices: ['slt', 'rms', 'awb'],
+    gapsMs: [250, 900, 150, 1800, 450, 600, 3000, 350],
+    leadMs: 500,
+    format,
+    sampleRate,
+  });
+}
+
+function readPcm(path: string): Int16Array {
+  // A 16-bit mono WAV with a 44-byte header, as test/helpers/speech.ts writes it.
+  const buf = readFileSync(path);
+  return new Int16Array(buf.buffer.slice(buf.byteOffset + 44, buf.byteOffset + buf.length));
+}
+
+/** Where each sentence is audible (|sample| > 300): flite adds ~200 ms of silence around each. */
+function audibleEnds(pcm: Int16Array, speech: SpeechFile): number[] {
+  return speech.segments.map((g) => {
+    const a = pcm.subarray(Math.round(g.startMs * 16), Math.round(g.endMs * 16));
+    let last = a.length - 1;
+    while (last > 0 && Math.abs(a[last]!) <= 300) last--;
+    return g.startMs + last / 16;
+  });
+}
+
+function chunksOf(pcm: Int16Array, size = 320, flow?: FlowControl): AudioChunk[] {
+  const out: AudioChunk[] = [];
+  for (let i = 0; i < pcm.length; i += size) out.push({ kind: 'audio', samples: pcm.subarray(i, i + size), sampleRate: 16000, channels: 1, offset: i, ...(flow ? { flow } : {}) });
+  return out;
+}
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const s = values.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+const r1 = (n: number): number => Math.round(n * 10) / 10;
+const r3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+function policyOp(policy: Policy, scheduler?: VirtualTimeScheduler): OperatorFunction<AudioChunk, WindowSegment> {
+  const s = scheduler ? { scheduler } : {};
+  if (policy === 'near-realtime') return nearRealtime(s);
+  if (policy === 'vad-segments') return vadChunk(s);
+  return fixedChunk({ chunkMs: 5000, ...s });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// VAD speed and throughput
+
+async function benchVadSpeed(pcm: Int16Array): Promise<Row[]> {
+  await loadVad();
+  const rows: Row[] = [];
+  for (const frameMs of [10, 20, 30] as const) {
+    const vad = (await openVad({ sampleRate: 16000, frameMs })) as Vad;
+    const reps = 20;
+    const t = performance.now();
+    for (let r = 0; r < reps; r++) for (let i = 0; i + vad.frameSize <= pcm.length; i += vad.frameSize) vad.isSpeech(pcm, i);
+    const s = (performance.now() - t) / 1000;
+    vad.close();
+    rows.push({ measure: `WebRTC VAD alone, ${frameMs} ms frames`, value: Math.round((reps * pcm.length) / 16000 / s), unit: '× real time' });
+  }
+  const t = performance.now();
+  const reps = 10;
+  for (let r = 0; r < reps; r++) await lastValueFrom(from(chunksOf(pcm, 1600)).pipe(vadChunk(), toArray()));
+  const s = (performance.now() - t) / 1000;
+  rows.push({ measure: 'vadChunk() (VAD + segmenting + copies)', value: Math.round((reps * pcm.length) / 16000 / s), unit: '× real time' });
+  return rows;
+}
+
+/** Bare ffmpeg decoding of a file to s16le on a pipe that is read and discarded: the baseline. */
+function ffmpegDecode(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const p = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path, '-f', 's16le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    p.stdout.on('data', () => undefined);
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve((performance.now() - t) / 1000) : reject(new Error(`ffmpeg exited ${code}`))));
+  });
+}
+
+async function benchThroughput(): Promise<Row[]> {
+  const { fromFile } = await import('../src/sources/file.js');
+  const { decode } = await import('../src/operators/decode.js');
+  const { resample } = await import('../src/operators/resample.js');
+  const rows: Row[] = [];
+  // Ten minutes of speech at 44.1 kHz, as MP3 (decoded by ffmpeg) and WAV (decoded in-process).
+  const long = makeSpeech({ sentences: Array.from({ length: 9 }, () => SENTENCES).flat(), gapsMs: [250, 900, 450, 1800, 600], format: 'mp3', sampleRate: 44100 });
+  const longWav = makeSpeech({ sentences: Array.from({ length: 9 }, () => SENTENCES).flat(), gapsMs: [250, 900, 450, 1800, 600], format: 'wav', sampleRate: 44100 });
+  const audioS = long.durationMs / 1000;
+  for (const file of [long, longWav]) {
+    const kind = file.path.endsWith('.mp3') ? 'MP3 44.1 kHz' : 'WAV 44.1 kHz';
+    // Alternate baseline and pipeline, three rounds each, and keep the best of each (least disturbed by neighbours).
+    const base: number[] = [];
+    const ours: number[] = [];
+    const oursSplit: number[] = [];
+    let segments = 0;
+    for (let round = 0; round < 3; round++) {
+      base.push(await ffmpegDecode(file.path));
+      let t = performance.now();
+      segments = (await lastValueFrom(fromFile(file.path).pipe(decode({ sampleRate: 16000 }), vadChunk(), toArray()))).length;
+      ours.push((performance.now() - t) / 1000);
+      t = performance.now();
+      await lastValueFrom(fromFile(file.path).pipe(decode({ sampleRate: 44100 }), resample(16000), vadChunk(), toArray()));
+      oursSplit.push((performance.now() - t) / 1000);
+    }
+    const b = Math.min(...base);
+    rows.push({ measure: `bare ffmpeg decode, ${kind} (${Math.round(audioS)} s)`, value: Math.round(audioS / b), unit: '× real time', baseline: 'baseline' });
+    rows.push({ measure: `fromFile→decode(16 kHz)→vadChunk, ${kind}`, value: Math.round(audioS / Math.min(...ours)), unit: '× real time', ratio: r3(b / Math.min(...ours)), goal: '≥ 0.8', note: `${segments} segments` });
+    rows.push({ measure: `fromFile→decode(44.1 kHz)→resample(16k)→vadChunk, ${kind}`, value: Math.round(audioS / Math.min(...oursSplit)), unit: '× real time', ratio: r3(b / Math.min(...oursSplit)), goal: '≥ 0.8' });
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Memory: 12 hours through a slow transport, in a child process measured by /usr/bin/time -v
+
+async function memoryChild(): Promise<void> {
+  const hours = Number(process.env.EARSHOT_BENCH_HOURS ?? 12);
+  const speech = benchSpeech();
+  const base = readPcm(speech.path);
+  const totalSamples = Math.round(hours * 3600 * 16000);
+  const flow = new FlowControl();
+  let waits = 0;
+  // A cold source like a file: reads 2 s per read, waiting on its FlowControl between reads.
+  const source = new Observable<AudioChunk>((sub) => {
+    let stop = false;
+    void (async () => {
+      const step = 32000;
+      for (let at = 0; at < totalSamples && !stop; at += step) {
+        if (flow.paused) waits++;
+        await flow.ready();
+        await new Promise((r) => setImmediate(r));
+        const from = at % base.length;
+        const n = Math.min(step, base.length - from, totalSamples - at);
+        sub.next({ kind: 'audio', samples: base.subarray(from, from + n), sampleRate: 16000, channels: 1, offset: at, flow });
+        at += n - step;
+      }
+      sub.complete();
+    })();
+    return () => {
+      stop = true;
+    };
+  });
+  // A transport slower than reading and segmenting: 400× real time per request, so 12 h of audio need ~55 s of
+  // "transcription" at concurrency 2 while the source could be read and segmented in ~10–20 s.
+  const slow: Transport = {
+    model: 'slow-fake',
+    capabilities: FAKE_CAPS,
+    sampleRate: 16000,
+    transcribeClip: (job: ChunkJob) =>
+      new Promise((resolve) => setTimeout(() => resolve([{ type: 'final', text: 'x', startMs: 0, endMs: (job.samples.length / 16) | 0 }]), Math.max(1, job.samples.length / 16 / 400))),
+  };
+  const rss: number[] = [];
+  const timer = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+  const t = performance.now();
+  let events = 0;
+  let lastEnd = 0;
+  await new Promise<void>((resolve, reject) =>
+    source.pipe(nearRealtime(), transcribeBatch(slow, { concurrency: 2 })).subscribe({
+      next: (e) => {
+        events++;
+        lastEnd = e.endMs;
+      },
+      error: reject,
+      complete: resolve,
+    }),
+  );
+  clearInterval(timer);
+  const q = Math.floor(rss.length / 4);
+  const mb = (n: number): number => Math.round(n / 1048576);
+  const out = {
+    hours,
+    seconds: (performance.now() - t) / 1000,
+    events,
+    lastEndH: lastEnd / 3600000,
+    waits,
+    firstQuarterPeakMB: mb(Math.max(...rss.slice(0, Math.max(1, q)))),
+    lastQuarterPeakMB: mb(Math.max(...rss.slice(3 * q))),
+    maxRssMB: mb(process.resourceUsage().maxRSS * 1024),
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+async function benchMemory(): Promise<Row[]> {
+  const self = fileURLToPath(import.meta.url);
+  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+    const p = spawn('/usr/bin/time', ['-v', process.execPath, ...process.execArgv, self, '--memory-child'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`memory child exited ${code}: ${stderr.slice(-500)}`))));
+  });
+  const res = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
+  const peakKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1] ?? NaN);
+  return [
+    {
+      measure: `peak RSS, ${res.hours} h input → nearRealtime → transcribeBatch(slow transport)`,
+      value: Math.round(peakKb / 1024),
+      unit: 'MB (/usr/bin/time -v)',
+      goal: '≤ 200, flat',
+      note: `RSS peak 1st quarter ${res.firstQuarterPeakMB} MB, last quarter ${res.lastQuarterPeakMB} MB; source paused ${res.waits}×; ${res.events} finals to ${r1(res.lastEndH!)} h in ${r1(res.seconds!)} s`,
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Latency on a virtual clock with a simulated engine (deterministic)
+
+interface LatencyRun {
+  eos: number[];
+  added: number[];
+  text: string;
+  requests: number;
+}
+
+/** Attribute each sentence end to the segment that holds it and time the last final of that segment. */
+function sentenceLatencies(ends: number[], segments: WindowSegment[], events: Array<{ e: TranscriptEvent; at: number }>, liveAt: (ms: number) => number): number[] {
+  const kept = segments.filter((s) => s.provisional?.state !== 'revoked');
+  const out: number[] = [];
+  for (const end of ends) {
+    const seg = kept.find((s) => s.offset / 16 <= end && (s.offset + s.samples.length) / 16 >= end);
+    if (!seg) continue;
+    const a = seg.offset / 16;
+    const b = (seg.offset + seg.samples.length) / 16;
+    const mine = events.filter((x) => x.e.type === 'final' && x.e.startMs >= a - 1 && x.e.startMs < b);
+    if (mine.length === 0) continue;
+    out.push(Math.max(...mine.map((x) => x.at)) - liveAt(end));
+  }
+  return out;
+}
+
+async function virtualLatency(pcm: Int16Array, ends: number[], policy: Policy): Promise<LatencyRun> {
+  const scheduler = new VirtualTimeScheduler();
+  const clock = new PaceClock(scheduler);
+  // Simulated engine: 150 ms + 0.2 × the clip's duration (pocketsphinx's real-time factor here is 0.15–0.25).
+  let requests = 0;
+  const sim: Transport = {
+    model: 'simulated',
+    capabilities: FAKE_CAPS,
+    sampleRate: 16000,
+    transcribeClip: (job, o) =>
+      new Promise((resolve, reject) => {
+        requests++;
+        const ms = job.samples.length / 16;
+        const timer = scheduler.schedule(() => resolve([{ type: 'final', text: `w${job.startMs}`, startMs: 0, endMs: ms }]), 150 + 0.2 * ms);
+        o?.signal?.addEventListener('abort', () => {
+          timer.unsubscribe();
+          reject(new Error('aborted'));
+        });
+      }),
+  };
+  const segments: WindowSegment[] = [];
+  const events: Array<{ e: TranscriptEvent; at: number }> = [];
+  from(chunksOf(pcm))
+    .pipe(
+      pace({ scheduler, clock, maxBufferMs: 3_600_000 }),
+      policyOp(policy, scheduler),
+      tap((s) => segments.push(s)),
+      transcribeBatch(sim, { scheduler, clock, concurrency: 2 }),
+    )
+    .subscribe((e) => events.push({ e, at: scheduler.now() }));
+  await runVirtual(scheduler);
+  return {
+    eos: sentenceLatencies(ends, segments, events, (ms) => clock.wallTimeAt(ms)!),
+    added: events.filter((x) => x.e.type === 'final').map((x) => x.e.latency?.addedMs ?? NaN),
+    text: '',
+    requests,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The embedded engine: WER per policy, and latency on a real-time paced input
+
+async function loadEngine(): Promise<(Transport & { close(): Promise<void> }) | string> {
+  try {
+    const { local } = (await import('../src/transports/local.js')) as { local: (o?: { size?: number }) => Transport & { close(): Promise<void> } };
+    const engine = local({ size: 2 });
+    const probe = engine.transcribeClip!({ samples: new Int16Array(16000), sampleRate: 16000, startMs: 0 });
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('the embedded engine did not answer a 1 s clip within 60 s'), 60_000).unref());
+    const r = await Promise.race([probe.then(() => 'ok'), timeout]);
+    if (r !== 'ok') {
+      void engine.close();
+      return r;
+    }
+    return engine;
+  } catch (err) {
+    return `the embedded engine is not available: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+async function engineWer(engine: Transport, pcm: Int16Array, speech: SpeechFile): Promise<Row[]> {
+  const rows: Row[] = [];
+  const t0 = performance.now();
+  const whole = await engine.transcribeClip!({ samples: pcm, sampleRate: 16000, startMs: 0 });
+  const wholeS = (performance.now() - t0) / 1000;
+  const wholeWer = wer(speech.text, whole.filter((e) => e.type === 'final').map((e) => e.text).join(' '));
+  rows.push({ measure: `WER, whole file (${Math.round(speech.durationMs / 1000)} s, 1 request)`, value: r3(wholeWer), unit: 'WER', baseline: 'baseline', note: `${r1(wholeS)} s` });
+  for (const policy of ['near-realtime', 'vad-segments', 'fixed-5s'] as const) {
+    let requests = 0;
+    const t = performance.now();
+    const events = await lastValueFrom(
+      from(chunksOf(pcm)).pipe(
+        policyOp(policy),
+        tap((s) => (requests += s.provisional?.state === 'revoked' ? 0 : 1)),
+        transcribeBatch(engine, { concurrency: 2 }),
+        toArray(),
+      ),
+    );
+    const w = wer(speech.text, events.filter((e) => e.type === 'final').map((e) => e.text).join(' '));
+    rows.push({
+      measure: `WER, ${policy}`,
+      value: r3(w),
+      unit: 'WER',
+      ratio: r3(w / wholeWer),
+      goal: policy === 'near-realtime' ? '≤ 1.05 × whole file' : '',
+      note: `${requests} requests, ${r1((performance.now() - t) / 1000)} s`,
+    });
+  }
+  return rows;
+}
+
+async function pacedLatency(engine: Transport, path: string, ends: number[], policy: Policy): Promise<LatencyRun & { startLag: number[] }> {
+  const { fromFile } = await import('../src/sources/file.js');
+  const { decode } = await import('../src/operators/decode.js');
+  const clock = new PaceClock();
+  const startLag: number[] = [];
+  const closed = new Map<number, number>();
+  const timed: Transport = {
+    ...engine,
+    model: engine.model,
+    capabilities: engine.capabilities,
+    sampleRate: engine.sampleRate,
+    transcribeClip: (job, o) => {
+      const c = closed.get(job.startMs);
+      if (c !== undefined) startLag.push(performance.now() - c);
+      return engine.transcribeClip!(job, o);
+    },
+  };
+  const segments: WindowSegment[] = [];
+  const events: Array<{ e: TranscriptEvent; at: number }> = [];
+  await new Promise<void>((resolve, reject) =>
+    fromFile(path)
+      .pipe(
+        decode({ sampleRate: 16000 }),
+        pace({ clock }),
+        policyOp(policy),
+        tap((s: WindowSegment) => {
+          segments.push(s);
+          closed.set((s.offset * 1000) / s.sampleRate, s.closedAt!);
+        }),
+        transcribeBatch(timed, { clock, concurrency: 2 }),
+      )
+      .subscribe({ next: (e) => events.push({ e, at: performance.now() }), error: reject, complete: resolve }),
+  );
+  return {
+    eos: sentenceLatencies(ends, segments, events, (ms) => clock.wallTimeAt(ms)!),
+    added: events.filter((x) => x.e.type === 'final').map((x) => x.e.latency?.addedMs ?? NaN),
+    text: events.filter((x) => x.e.type === 'final').map((x) => x.e.text).join(' '),
+    requests: segments.filter((s) => s.provisional?.state !== 'revoked').length,
+    startLag,
+  };
+}
+
+function latencyRow(label: string, run: LatencyRun): Row {
+  return {
+    measure: `end-of-speech latency, ${label}`,
+    value: `${Math.round(quantile(run.eos, 0.5))} / ${Math.round(quantile(run.eos, 0.95))} / ${Math.round(quantile(run.eos, 0.99))}`,
+    unit: 'ms median / p95 / p99',
+    note: `${run.eos.length} sentence ends, ${run.requests} requests`,
+  };
+}
+
+/** Every figure of this area, in one table. */
+export async function benchNearRealtime(): Promise<Row[]> {
+  const quick = process.env.EARSHOT_BENCH_QUICK === '1';
+  const speech = benchSpeech();
+  const pcm = readPcm(speech.path);
+  const ends = audibleEnds(pcm, speech);
+  const rows: Row[] = [];
+  rows.push({ measure: 'test recording', value: Math.round(speech.durationMs / 100) / 10, unit: 's', note: `${speech.segments.length} flite sentences (slt, rms, awb), pauses 150–3000 ms + flite's ~400 ms` });
+  rows.push(...(await benchVadSpeed(pcm)));
+  rows.push(...(await benchThroughput()));
+
+  for (const policy of ['near-realtime', 'vad-segments', 'fixed-5s'] as const) {
+    const run = await virtualLatency(pcm, ends, policy);
+    rows.push(latencyRow(`${policy}, virtual clock, simulated engine (150 ms + 0.2 × clip)`, run));
+  }
+
+  const engine = await loadEngine();
+  if (typeof engine === 'string') {
+    rows.push({ measure: 'WER and paced latency with the embedded engine', value: 'pending', unit: '', note: engine });
+  } else {
+    try {
+      rows.push(...(await engineWer(engine, pcm, speech)));
+      if (!quick) {
+        const added: number[] = [];
+        const lag: number[] = [];
+        for (const policy of ['near-realtime', 'fixed-5s'] as const) {
+          const run = await pacedLatency(engine, speech.path, ends, policy);
+          added.push(...run.added);
+          lag.push(...run.startLag);
+          rows.push(latencyRow(`${policy}, paced at real time, embedded engine`, run));
+        }
+        rows.push({ measure: 'added latency (transport reply → event out), paced runs', value: `${r3(quantile(added, 0.5))} / ${r3(quantile(added, 0.99))}`, unit: 'ms median / p99', goal: 'p99 ≤ 5' });
+        rows.push({ measure: 'added latency (segment closed → request started), paced runs', value: `${r3(quantile(lag, 0.5))} / ${r3(quantile(lag, 0.99))}`, unit: 'ms median / p99', goal: 'p99 ≤ 5' });
+      }
+    } finally {
+      await engine.close();
+    }
+  }
+  rows.push(...(await benchMemory()));
+  return rows;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv.includes('--memory-child')) {
+    await memoryChild();
+  } else {
+    console.table(await benchNearRealtime());
+  }
+}
