@@ -4,11 +4,14 @@
  * 130 interrupted twice. Every failure is one line on stderr: `EARSHOT_CODE: message`.
  */
 import { readFileSync } from 'node:fs';
-import { EarshotError, InvalidArgumentError, redactSecrets, toEarshotError } from '../core/errors.js';
+import { EarshotError, redactSecrets, toEarshotError } from '../core/errors.js';
 import { HELP, parseCommand, type Command } from './args.js';
 import { interruptSignal, runTranscribe, type CliIo } from './transcribe.js';
 import { printModels } from './models.js';
 import { runEmulator } from './emulator.js';
+
+/** Errors that mean the command asked for something impossible: exit code 2, like a usage error. */
+const USAGE_CODES = new Set(['EARSHOT_INVALID_ARGUMENT', 'EARSHOT_CAPABILITY_MISSING', 'EARSHOT_UNKNOWN_MODEL']);
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -48,7 +51,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const secrets = [io.env.DASHSCOPE_API_KEY ?? ''].filter(Boolean);
     io.stderr.write(`${redactSecrets(e.toLine(), secrets)}\n`);
     if (io.env.EARSHOT_DEBUG && e.stack) io.stderr.write(`${redactSecrets(e.stack, secrets)}\n`);
-    return e instanceof InvalidArgumentError ? 2 : 1;
+    return USAGE_CODES.has(e.code) ? 2 : 1;
   }
 }
 

@@ -117,3 +117,35 @@ describe('earshot models', () => {
     expect(models.map((m) => m.id)).toContain('qwen3.5-omni-flash');
   });
 });
+
+describe('earshot with cloud models against the emulator', () => {
+  it('transcribes with fun-asr (batch), qwen3.5-omni-flash (near-realtime) and fun-asr-realtime (realtime)', async () => {
+    const { startEmulator } = await import('../../src/emulator/server.js');
+    const emulator = await startEmulator({ apiKeys: ['sk-cli-test-key'] });
+    try {
+      const env = { DASHSCOPE_API_KEY: 'sk-cli-test-key', DASHSCOPE_BASE_URL: emulator.url };
+      const reference = readFileSync(join(ROOT, 'samples/sample.txt'), 'utf8');
+      for (const args of [
+        ['--model', 'fun-asr'],
+        ['--model', 'qwen3.5-omni-flash', '--mode', 'near-realtime', '--context', 'a demo of a speech toolkit'],
+        ['--model', 'fun-asr-realtime', '--mode', 'realtime'],
+      ]) {
+        const jsonl = join(dir, `cloud-${args[1]}.jsonl`);
+        const r = await run(['transcribe', 'samples/sample.wav', ...args, '--jsonl', jsonl], env);
+        expect(r.stderr, args.join(' ')).toBe('');
+        expect(r.code).toBe(0);
+        expect(wer(reference, r.stdout), args.join(' ')).toBeLessThanOrEqual(0.25);
+        expect(readFileSync(jsonl, 'utf8')).not.toContain('sk-cli-test-key');
+      }
+      const wrong = await run(['transcribe', 'samples/sample.wav', '--model', 'fun-asr'], { ...env, DASHSCOPE_API_KEY: 'sk-wrong-key-123456' });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(/^EARSHOT_AUTH_FAILED: /);
+      expect(wrong.stderr).not.toContain('sk-wrong-key-123456');
+      const lacking = await run(['transcribe', 'samples/sample.wav', '--model', 'qwen3.5-omni-flash', '--diarize'], env);
+      expect(lacking.code).toBe(2);
+      expect(lacking.stderr).toMatch(/^EARSHOT_CAPABILITY_MISSING: /);
+    } finally {
+      await emulator.close();
+    }
+  });
+});
