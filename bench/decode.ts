@@ -182,8 +182,8 @@ export async function benchDecode(): Promise<Row[]> {
     const x = await resamplerSpeed(120, chunkMs);
     rows.push({ case: `resample 48k→16k alone, ${chunkMs} ms chunks (q5), wall / CPU`, value: `${fmt(x.wall)}× / ${fmt(x.cpu)}× real time`, ratio: '', goal: '> 1000×' });
   }
-  for (const [kind, make] of [['wav 48k', longWav], ['mp3 64k', longMp3]] as const) {
-    for (const minutes of [10, 60]) {
+  for (const [kind, make, lengths] of [['wav 48k', longWav, [10, 60]], ['mp3 64k', longMp3, [10, 60, 120]]] as const) {
+    for (const minutes of lengths) {
       const r = await peakRss(await make(minutes));
       rows.push({ case: `peak RSS, ${kind} ${minutes} min decoded end to end`, value: `${fmt(r.mb)} MB (${fmt(r.audioSeconds / r.wallSeconds)}× rt)`, ratio: '', goal: '≤ 200 MB, flat' });
     }
