@@ -129,3 +129,17 @@ export function ffmpegPcm(path: string, rate: number): Int16Array {
   const buf = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path, '-ac', '1', '-ar', String(rate), '-f', 's16le', 'pipe:1'], { maxBuffer: 1 << 28 });
   return new Int16Array(buf.buffer, buf.byteOffset, buf.length >> 1);
 }
+
+/**
+ * For each word of `a`, the start-time difference to the nearest word of `b` with the same text within `radiusMs`
+ * (words the other transcript lacks there are left out). Immune to LCS pairing a word with the wrong repeat.
+ */
+export function nearestWordDiffs(a: readonly Word[], b: readonly Word[], radiusMs = 1000): number[] {
+  const out: number[] = [];
+  for (const w of a) {
+    let best = Infinity;
+    for (const v of b) if (v.text === w.text && Math.abs(v.startMs - w.startMs) < Math.abs(best)) best = v.startMs - w.startMs;
+    if (Math.abs(best) <= radiusMs) out.push(best);
+  }
+  return out;
+}
