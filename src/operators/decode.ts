@@ -39,7 +39,7 @@ export interface DecodeOptions {
   decoder?: 'auto' | 'native' | 'ffmpeg';
   /** The ffmpeg executable (default `'ffmpeg'` on PATH). */
   ffmpegPath?: string;
-  /** Speex quality of the in-process resampler, 0–10 (default 5). */
+  /** Speex quality of the in-process resampler, 0–10 (default 4: > 85 dB aliasing rejection). */
   resampleQuality?: number;
 }
 
@@ -60,7 +60,7 @@ function validate(options: DecodeOptions): Required<Omit<DecodeOptions, 'input'>
     if (!Number.isInteger(input.sampleRate) || input.sampleRate < 1 || input.sampleRate > MAX_RATE) throw new InvalidArgumentError('decode: input.sampleRate must be a positive integer', { details: { sampleRate: input.sampleRate } });
     if (!Number.isInteger(input.channels) || input.channels < 1 || input.channels > MAX_CHANNELS) throw new InvalidArgumentError('decode: input.channels must be a positive integer', { details: { channels: input.channels } });
   }
-  const resampleQuality = options.resampleQuality ?? 5;
+  const resampleQuality = options.resampleQuality ?? 4;
   if (!Number.isInteger(resampleQuality) || resampleQuality < 0 || resampleQuality > 10) throw new InvalidArgumentError('decode: resampleQuality must be an integer in 0..10');
   return { sampleRate, channels, decoder, ffmpegPath: options.ffmpegPath ?? 'ffmpeg', resampleQuality, ...(input ? { input } : {}) };
 }
