@@ -373,13 +373,13 @@ export class CueBuilder {
     const last = this.#run[this.#run.length - 1];
     const first = tokens[0]!;
     if (this.#key && (this.#key.speaker !== key.speaker || this.#key.cjk !== key.cjk || (last && first.startMs - last.endMs >= this.limits.pauseMs))) {
-      out.push(...this.flush());
+      out.push(...this.#commit(Infinity, undefined, first.startMs));
     }
     this.#key = key;
     // A pause inside the event also closes the run.
     for (const t of tokens) {
       const prev = this.#run[this.#run.length - 1];
-      if (prev && t.startMs - prev.endMs >= this.limits.pauseMs) out.push(...this.#commit(Infinity));
+      if (prev && t.startMs - prev.endMs >= this.limits.pauseMs) out.push(...this.#commit(Infinity, undefined, t.startMs));
       if (this.#run.length === 0) t.glue = false;
       this.#run.push(t);
       this.#floorMs = t.startMs;
@@ -450,7 +450,7 @@ export class CueBuilder {
   }
 
   /** Hand out the first `count` cues of the partition (all when Infinity) and drop their tokens from the run. */
-  #commit(count: number, parts = this.#partition()): Cue[] {
+  #commit(count: number, parts = this.#partition(), nextStartMs?: number): Cue[] {
     const run = this.#run;
     const cjk = this.#key?.cjk ?? false;
     const maxChars = cjk ? this.limits.cjkMaxCharsPerLine : this.limits.maxCharsPerLine;
@@ -463,7 +463,11 @@ export class CueBuilder {
       const need = Math.max(this.limits.minDurationMs, Math.ceil((chars * 1000) / cps));
       const natural = run[i]!.startMs;
       const startMs = this.#lastEndMs === undefined ? natural : Math.max(natural, this.#lastEndMs + this.limits.minGapMs);
-      const endMs = Math.min(Math.max(run[j - 1]!.endMs, startMs + need), startMs + this.limits.maxDurationMs);
+      // End with the last word, but leave the gap before the next word when it follows closely (so the next cue
+      // need not start late); never shorter than the rules allow.
+      const next = run[j]?.startMs ?? nextStartMs;
+      const lastEnd = next === undefined ? run[j - 1]!.endMs : Math.min(run[j - 1]!.endMs, next - this.limits.minGapMs);
+      const endMs = Math.min(Math.max(lastEnd, startMs + need), startMs + this.limits.maxDurationMs);
       const cue: Cue = { startMs, endMs, lines, script: cjk ? 'cjk' : 'latin' };
       if (this.#key?.speaker !== undefined) cue.speaker = this.#key.speaker;
       out.push(cue);

@@ -226,7 +226,10 @@ export function operatorToTransform<I, O>(op: OperatorFunction<I, O>, options: T
 
 /**
  * Run an operator as a Node Writable: what is written goes through the operator, whose output is discarded.
- * Meant for sinks: `'finish'` comes only after the operator completed, i.e. after its file is flushed and closed.
+ * Meant for sinks: the operator is subscribed at once (a file sink opens its file, as `fs.createWriteStream`
+ * does), and `'finish'` comes only after the operator completed, i.e. after its file is flushed and closed.
+ * Destroying the Writable unsubscribes: a file sink then closes its file with the records it has (chunks still
+ * buffered in the Writable are dropped, as for any destroyed stream).
  *
  * @param op - typically a sink such as `toSrt('a.srt', { flow })`.
  * @param options - `flow`: pass the same FlowControl to the sink so a slow disk pauses the writer.
@@ -262,5 +265,8 @@ export function toWritable<I>(op: OperatorFunction<I, unknown>, options: Pick<Tr
     end: () => undefined,
     fail: (err) => writable.destroy(err),
   });
+  // Like fs.createWriteStream, a sink Writable opens its output at once: a run that fails before the first write
+  // still leaves a valid (empty) file.
+  bridge.start();
   return writable;
 }

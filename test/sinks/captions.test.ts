@@ -245,3 +245,26 @@ describe('captions() operator', () => {
     expect(input.observed).toBe(false);
   });
 });
+
+describe('caption timing on ordinary speech', () => {
+  it('cues start with their first word and leave the gap before the next', () => {
+    let t = 500;
+    const events: TranscriptEvent[] = ['the weather will be cold and windy tomorrow morning', 'please send the report to my office before noon and then call me back when you can'].map((s) => {
+      const words = s.split(' ').map((w) => {
+        const st = t;
+        t += w.length * 65 + 60; // about 13 characters a second
+        return { text: w, startMs: st, endMs: t - 40 };
+      });
+      t += 700;
+      return { type: 'final', text: s, startMs: words[0]!.startMs, endMs: words.at(-1)!.endMs, words };
+    });
+    const words = events.flatMap((e) => e.words!);
+    const cues = buildCues(events);
+    checkRules(cues);
+    let w = 0;
+    for (const cue of cues) {
+      expect(cue.startMs).toBe(words[w]!.startMs);
+      w += cue.lines.join(' ').split(' ').length;
+    }
+  });
+});

@@ -164,9 +164,9 @@ describe('stream face: backpressure and failure', () => {
     const boom = new EarshotError('EARSHOT_ENGINE_FAILED', 'stage five failed');
     let n = 0;
     const file = createReadStream(longWav());
-    const stages = [decodeStream({ decoder: 'ffmpeg' }), resampleStream(8000), operatorToTransform(map((c: AudioChunk) => { if (++n === 5) throw boom; return c; }))];
+    const stages = [decodeStream({ decoder: 'ffmpeg' }), resampleStream(8000), operatorToTransform(map((c: AudioChunk) => { if (++n === 5) throw boom; return c; }))] as const;
     const sink = collect<AudioChunk>();
-    await expect(pipeline(file, ...stages, sink)).rejects.toBe(boom);
+    await expect(pipeline(file, stages[0], stages[1], stages[2], sink)).rejects.toBe(boom);
     for (const s of [file, ...stages, sink]) expect(s.destroyed).toBe(true);
     await until(() => ffmpegChildren().length === 0, 5000, 'ffmpeg killed');
   });
