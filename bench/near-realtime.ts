@@ -105,10 +105,10 @@ async function benchVadSpeed(pcm: Int16Array): Promise<Row[]> {
 }
 
 /** Bare ffmpeg decoding of a file to s16le on a pipe that is read and discarded: the baseline. */
-function ffmpegDecode(path: string): Promise<number> {
+function ffmpegDecode(path: string, extra: string[] = []): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const p = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path, '-f', 's16le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path, ...extra, '-f', 's16le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'inherit'] });
     p.stdout.on('data', () => undefined);
     p.on('error', reject);
     p.on('close', (code) => (code === 0 ? resolve((performance.now() - t) / 1000) : reject(new Error(`ffmpeg exited ${code}`))));
@@ -128,12 +128,18 @@ async function benchThroughput(): Promise<Row[]> {
     const kind = file.path.endsWith('.mp3') ? 'MP3 44.1 kHz' : 'WAV 44.1 kHz';
     // Alternate baseline and pipeline, three rounds each, and keep the best of each (least disturbed by neighbours).
     const base: number[] = [];
+    const base16: number[] = [];
+    const decodeOnly: number[] = [];
     const ours: number[] = [];
     const oursSplit: number[] = [];
     let segments = 0;
     for (let round = 0; round < 3; round++) {
       base.push(await ffmpegDecode(file.path));
+      base16.push(await ffmpegDecode(file.path, ['-ac', '1', '-ar', '16000']));
       let t = performance.now();
+      await lastValueFrom(fromFile(file.path).pipe(decode({ sampleRate: 16000 }), toArray()));
+      decodeOnly.push((performance.now() - t) / 1000);
+      t = performance.now();
       segments = (await lastValueFrom(fromFile(file.path).pipe(decode({ sampleRate: 16000 }), vadChunk(), toArray()))).length;
       ours.push((performance.now() - t) / 1000);
       t = performance.now();
@@ -142,6 +148,8 @@ async function benchThroughput(): Promise<Row[]> {
     }
     const b = Math.min(...base);
     rows.push({ measure: `bare ffmpeg decode, ${kind} (${Math.round(audioS)} s)`, value: Math.round(audioS / b), unit: '× real time', baseline: 'baseline' });
+    rows.push({ measure: `  ffmpeg decode + its own resampling to 16 kHz mono, ${kind}`, value: Math.round(audioS / Math.min(...base16)), unit: '× real time', ratio: r3(b / Math.min(...base16)) });
+    rows.push({ measure: `  fromFile→decode(16 kHz), no VAD, ${kind}`, value: Math.round(audioS / Math.min(...decodeOnly)), unit: '× real time', ratio: r3(b / Math.min(...decodeOnly)) });
     rows.push({ measure: `fromFile→decode(16 kHz)→vadChunk, ${kind}`, value: Math.round(audioS / Math.min(...ours)), unit: '× real time', ratio: r3(b / Math.min(...ours)), goal: '≥ 0.8', note: `${segments} segments` });
     rows.push({ measure: `fromFile→decode(44.1 kHz)→resample(16k)→vadChunk, ${kind}`, value: Math.round(audioS / Math.min(...oursSplit)), unit: '× real time', ratio: r3(b / Math.min(...oursSplit)), goal: '≥ 0.8' });
   }
@@ -412,20 +420,22 @@ function latencyRow(label: string, run: LatencyRun): Row {
 /** Every figure of this area, in one table. */
 export async function benchNearRealtime(): Promise<Row[]> {
   const quick = process.env.EARSHOT_BENCH_QUICK === '1';
+  // EARSHOT_BENCH_PARTS=vad,throughput,latency,engine,memory picks parts (default all).
+  const parts = new Set((process.env.EARSHOT_BENCH_PARTS ?? 'vad,throughput,latency,engine,memory').split(','));
   const speech = benchSpeech();
   const pcm = readPcm(speech.path);
   const ends = audibleEnds(pcm, speech);
   const rows: Row[] = [];
   rows.push({ measure: 'test recording', value: Math.round(speech.durationMs / 100) / 10, unit: 's', note: `${speech.segments.length} flite sentences (slt, rms, awb), pauses 150–3000 ms + flite's ~400 ms` });
-  rows.push(...(await benchVadSpeed(pcm)));
-  rows.push(...(await benchThroughput()));
+  if (parts.has('vad')) rows.push(...(await benchVadSpeed(pcm)));
+  if (parts.has('throughput')) rows.push(...(await benchThroughput()));
 
-  for (const policy of ['near-realtime', 'vad-segments', 'fixed-5s'] as const) {
+  for (const policy of parts.has('latency') ? (['near-realtime', 'vad-segments', 'fixed-5s'] as const) : []) {
     const run = await virtualLatency(pcm, ends, policy);
     rows.push(latencyRow(`${policy}, virtual clock, simulated engine (150 ms + 0.2 × clip)`, run));
   }
 
-  const engine = await loadEngine();
+  const engine = parts.has('engine') ? await loadEngine() : 'not run (EARSHOT_BENCH_PARTS)';
   if (typeof engine === 'string') {
     rows.push({ measure: 'WER and paced latency with the embedded engine', value: 'pending', unit: '', note: engine });
   } else {
@@ -447,7 +457,7 @@ export async function benchNearRealtime(): Promise<Row[]> {
       await engine.close();
     }
   }
-  rows.push(...(await benchMemory()));
+  if (parts.has('memory')) rows.push(...(await benchMemory()));
   return rows;
 }
 
