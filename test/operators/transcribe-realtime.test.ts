@@ -1,0 +1,168 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Observable, firstValueFrom, lastValueFrom, toArray, from, concat, throwError } from 'rxjs';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
+import { funAsrRealtime } from '../../src/transports/dashscope/fun-asr-realtime.js';
+import { qwenAsrRealtime } from '../../src/transports/dashscope/qwen-asr-realtime.js';
+import { omniRealtime } from '../../src/transports/dashscope/omni-realtime.js';
+import { transcribeRealtime } from '../../src/operators/transcribe-realtime.js';
+import { FlowControl } from '../../src/core/flow.js';
+import type { AudioChunk, TranscriptEvent } from '../../src/core/types.js';
+import type { Transport } from '../../src/transports/transport.js';
+import { speechPcm, until } from '../emulator/ws/helpers.js';
+
+const KEY = 'sk-test-realtime-op-01';
+const emulators: Emulator[] = [];
+afterEach(async () => {
+  for (const e of emulators.splice(0)) await e.close();
+});
+async function emulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const e = await startEmulator({ apiKeys: [KEY], script: SCRIPT, ...options });
+  emulators.push(e);
+  return e;
+}
+
+const SENTENCES = [
+  'the weather will be cold and windy tomorrow morning',
+  'please send the report to my office before noon',
+  'we need to buy some milk and bread on the way home',
+  'the train to the city leaves every hour',
+];
+const SCRIPT = [{ text: 'the weather will be cold' }, { text: 'please send the report' }, { text: 'we need to buy some milk' }, { text: 'the train leaves every hour' }];
+
+/** 100 ms chunks as a synchronous cold source, the first at frame `base`. */
+function source(pcm: Int16Array, base = 0, flow?: FlowControl): Observable<AudioChunk> {
+  const out: AudioChunk[] = [];
+  for (let i = 0; i < pcm.length; i += 1600) {
+    out.push({ kind: 'audio', samples: pcm.subarray(i, Math.min(pcm.length, i + 1600)), sampleRate: 16000, channels: 1, offset: base + i, ...(flow ? { flow } : {}) });
+  }
+  return from(out);
+}
+
+function checkTimeline(events: TranscriptEvent[]): void {
+  let lastFinalEnd = -Infinity;
+  for (const e of events) {
+    expect(e.startMs).toBeGreaterThanOrEqual(lastFinalEnd);
+    expect(e.endMs).toBeGreaterThanOrEqual(e.startMs);
+    if (e.type === 'final') lastFinalEnd = e.endMs;
+  }
+}
+
+const finals = (events: TranscriptEvent[]) => events.filter((e) => e.type === 'final').map((e) => e.text);
+
+describe('transcribeRealtime', () => {
+  it('puts partials and finals on the input time line (chunk offsets), monotonic', async () => {
+    const emu = await emulator();
+    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400 });
+    const pcm = speechPcm(SENTENCES.slice(0, 2), { gapMs: 800 });
+    const events = await lastValueFrom(source(pcm, 16000 * 5).pipe(transcribeRealtime(t, { pace: false }), toArray()));
+    expect(finals(events)).toEqual(SCRIPT.slice(0, 2).map((s) => s.text));
+    expect(events[0]!.type).toBe('partial');
+    expect(events.find((e) => e.type === 'final')!.startMs).toBeGreaterThan(5000);
+    checkTimeline(events);
+  });
+
+  it('survives a socket killed every 6 s of audio: same text as the fault-free run, nothing duplicated, times monotonic', async () => {
+    const pcm = speechPcm(SENTENCES, { gapMs: 800 });
+    const clean = await emulator();
+    const reference = await lastValueFrom(source(pcm).pipe(transcribeRealtime(qwenAsrRealtime({ apiKey: KEY, baseUrl: clean.url, silenceDurationMs: 400 }), { pace: false }), toArray()));
+    const faulty = await emulator({ faults: { dropAfterAudioMs: 6000 } });
+    const events = await lastValueFrom(
+      source(pcm).pipe(transcribeRealtime(qwenAsrRealtime({ apiKey: KEY, baseUrl: faulty.url, silenceDurationMs: 400 }), { pace: false, reconnect: { attempts: 3, baseDelayMs: 10 } }), toArray()),
+    );
+    expect(finals(reference)).toEqual(SCRIPT.map((s) => s.text));
+    expect(finals(events)).toEqual(finals(reference));
+    checkTimeline(events);
+    const refFinals = reference.filter((e) => e.type === 'final');
+    events.filter((e) => e.type === 'final').forEach((e, i) => {
+      expect(Math.abs(e.startMs - refFinals[i]!.startMs)).toBeLessThanOrEqual(60);
+      expect(Math.abs(e.endMs - refFinals[i]!.endMs)).toBeLessThanOrEqual(60);
+    });
+  });
+
+  it('rotates sessions before a session cap, at a pause, with the same guarantees (real-time pacing)', async () => {
+    const pcm = speechPcm(SENTENCES.slice(0, 3), { gapMs: 900 });
+    const emu = await emulator({ faults: { sessionCapMs: 4000 } });
+    let opened = 0;
+    const omni = omniRealtime('qwen3.5-omni-flash-realtime', { apiKey: KEY, baseUrl: emu.url, silenceDurationMs: 400, maxDurationMs: 4000 });
+    const counting: Transport = { ...omni, openStream: (o) => (opened++, omni.openStream!(o)) };
+    const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(counting, { rotateBeforeMs: 2500, reconnect: { attempts: 0 } }), toArray()));
+    expect(finals(events)).toEqual(SCRIPT.slice(0, 3).map((s) => s.text));
+    expect(opened).toBeGreaterThanOrEqual(2);
+    checkTimeline(events);
+  }, 30_000);
+
+  it('recovers from throttling; fails with coded errors for a wrong key, an unknown model and task-failed without retries', async () => {
+    const pcm = speechPcm(SENTENCES.slice(0, 1), { gapMs: 800 });
+    const throttled = await emulator({ faults: { throttleFirst: 2 } });
+    const ok = await lastValueFrom(source(pcm).pipe(transcribeRealtime(funAsrRealtime({ apiKey: KEY, baseUrl: throttled.url, maxSentenceSilence: 400 }), { pace: false, reconnect: { baseDelayMs: 5 } }), toArray()));
+    expect(finals(ok)).toEqual([SCRIPT[0]!.text]);
+    const emu = await emulator();
+    const run = (t: Transport, attempts = 2) => lastValueFrom(source(pcm).pipe(transcribeRealtime(t, { pace: false, reconnect: { attempts, baseDelayMs: 5 } }))).catch((e: unknown) => e);
+    await expect(run(funAsrRealtime({ apiKey: 'sk-wrong-key-000', baseUrl: emu.url }))).resolves.toMatchObject({ code: 'EARSHOT_AUTH_FAILED' });
+    await expect(run(qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url, model: 'qwen3-asr-unknown' }))).resolves.toMatchObject({ code: 'EARSHOT_UNKNOWN_MODEL' });
+    const failing = await emulator({ faults: { failAfterAudioMs: 500 } });
+    await expect(run(funAsrRealtime({ apiKey: KEY, baseUrl: failing.url }), 0)).resolves.toMatchObject({ code: 'EARSHOT_TASK_FAILED' });
+    const spent = (await run(funAsrRealtime({ apiKey: KEY, baseUrl: failing.url }), 2)) as Error & { code: string; cause: unknown };
+    expect(spent.code).toBe('EARSHOT_TASK_FAILED');
+    expect(spent.message).toMatch(/gave up after 2 reconnect attempts/);
+    expect(spent.cause).toBeInstanceOf(Error);
+  });
+
+  it('completes on empty input, flushes finals before a source error, rejects other rates', async () => {
+    const emu = await emulator();
+    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400 });
+    await expect(lastValueFrom(from([] as AudioChunk[]).pipe(transcribeRealtime(t), toArray()))).resolves.toEqual([]);
+    const got: TranscriptEvent[] = [];
+    const boom = new Error('disk gone');
+    const err = await lastValueFrom(concat(source(speechPcm(SENTENCES.slice(0, 1), { gapMs: 200 })), throwError(() => boom)).pipe(transcribeRealtime(t, { pace: false }))).catch((e: unknown) => e);
+    void got;
+    expect(err).toMatchObject({ code: 'EARSHOT_DECODE_FAILED' });
+    const withFinals: TranscriptEvent[] = [];
+    await new Promise<void>((resolve) =>
+      concat(source(speechPcm(SENTENCES.slice(1, 2), { gapMs: 200 })), throwError(() => boom))
+        .pipe(transcribeRealtime(t, { pace: false }))
+        .subscribe({ next: (e) => withFinals.push(e), error: () => resolve() }),
+    );
+    expect(finals(withFinals)).toHaveLength(1);
+    const wrongRate: AudioChunk = { kind: 'audio', samples: new Int16Array(800), sampleRate: 8000, channels: 1, offset: 0 };
+    await expect(lastValueFrom(from([wrongRate]).pipe(transcribeRealtime(t)))).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT' });
+    expect(() => transcribeRealtime(t, { options: { diarize: true } })).toThrow(expect.objectContaining({ code: 'EARSHOT_CAPABILITY_MISSING' }));
+    expect(() => transcribeRealtime({ ...t, openStream: undefined } as Transport)).toThrow(expect.objectContaining({ code: 'EARSHOT_CAPABILITY_MISSING' }));
+  });
+
+  it('closes the session on early unsubscribe and holds a cold source above the high-water mark', async () => {
+    const emu = await emulator();
+    const inner = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400 });
+    let closed = 0;
+    const t: Transport = {
+      ...inner,
+      openStream: async (o) => {
+        const s = await inner.openStream!(o);
+        return { write: (x) => s.write(x), end: () => s.end(), close: () => (closed++, s.close()) };
+      },
+    };
+    const flow = new FlowControl();
+    let sawPause = false;
+    const pcm = speechPcm(SENTENCES, { gapMs: 800 });
+    const first = firstValueFrom(
+      new Observable<AudioChunk>((sub) => {
+        let i = 0;
+        let stopped = false;
+        const pump = async () => {
+          for (; i < pcm.length && !stopped; i += 1600) {
+            if (flow.paused) sawPause = true;
+            await flow.ready();
+            sub.next({ kind: 'audio', samples: pcm.subarray(i, i + 1600), sampleRate: 16000, channels: 1, offset: i, flow });
+          }
+        };
+        void pump();
+        return () => (stopped = true);
+      }).pipe(transcribeRealtime(t, { highWaterMark: 500 })),
+    );
+    const event = await first;
+    expect(event.type).toBe('partial');
+    await until(() => closed === 1, 5000, 'session closed');
+    expect(sawPause).toBe(true);
+    expect(flow.paused).toBe(false);
+  });
+});
