@@ -6,10 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import { openAsBlob } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { FormData } from 'undici';
-import { EarshotError, InputError, TransportError } from '../../core/errors.js';
+import { AbortError, EarshotError, InputError, TransportError } from '../../core/errors.js';
 import { errorFromResponse, type DashScopeHttp } from './http.js';
 
 /** The `data` of a getPolicy reply. */
@@ -36,14 +37,16 @@ export type UploadSource = string | { data: Uint8Array; filename: string; conten
  * @param httpBase - Native base (`…/api/v1`).
  * @param model - The model that will consume the file (the URL is bound to it).
  * @param source - A path, or `{ data, filename }`.
- * @param options - `signal`.
+ * @param options - `signal`; `transcode` (default true): a file over the policy's size limit is first re-encoded to
+ *   16 kHz mono Opus (what speech recognition needs) and that is uploaded.
  * @returns The `oss://` URL (valid 48 h; send `X-DashScope-OssResourceResolve: enable` with it).
- * @throws EARSHOT_FILE_NOT_FOUND, EARSHOT_LIMIT_EXCEEDED (bigger than the policy's `max_file_size_mb`),
+ * @throws EARSHOT_FILE_NOT_FOUND, EARSHOT_LIMIT_EXCEEDED (bigger than the policy's `max_file_size_mb`, even re-encoded),
+ *   EARSHOT_DECODE_FAILED (re-encoding failed),
  *   EARSHOT_AUTH_FAILED, EARSHOT_THROTTLED, EARSHOT_REQUEST_FAILED (storage refused: e.g. "Policy expired"), EARSHOT_ABORTED.
  * @example
  * const url = await uploadFile(http, 'https://dashscope.aliyuncs.com/api/v1', 'fun-asr', 'talk.mp3');
  */
-export async function uploadFile(http: DashScopeHttp, httpBase: string, model: string, source: UploadSource, options: { signal?: AbortSignal } = {}): Promise<string> {
+export async function uploadFile(http: DashScopeHttp, httpBase: string, model: string, source: UploadSource, options: { signal?: AbortSignal; transcode?: boolean } = {}): Promise<string> {
   let size: number;
   let blob: Blob;
   let filename: string;
@@ -65,6 +68,17 @@ export async function uploadFile(http: DashScopeHttp, httpBase: string, model: s
   const { body } = await http.json<{ data?: UploadPolicy }>(`${httpBase}/uploads?action=getPolicy&model=${encodeURIComponent(model)}`, { signal: options.signal });
   const policy = body.data;
   if (!policy?.upload_host || !policy.upload_dir) throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'the upload policy reply has no upload_host/upload_dir');
+  if (policy.max_file_size_mb && size > policy.max_file_size_mb * 1024 * 1024 && typeof source === 'string' && options.transcode !== false) {
+    // Too big for temporary storage as it is: speech survives 16 kHz mono Opus at 24 kbit/s (12 h ≈ 130 MB, 1 h ≈ 11 MB).
+    const dir = await mkdtemp(join(tmpdir(), 'earshot-upload-'));
+    try {
+      const smaller = join(dir, `${basename(source).replace(/\.[^.]*$/, '')}.ogg`);
+      await transcodeForUpload(source, smaller, options.signal);
+      return await uploadFile(http, httpBase, model, smaller, { ...options, transcode: false });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
   if (policy.max_file_size_mb && size > policy.max_file_size_mb * 1024 * 1024) {
     throw new EarshotError('EARSHOT_LIMIT_EXCEEDED', `${filename} is ${(size / 1048576).toFixed(1)} MB; temporary uploads take at most ${policy.max_file_size_mb} MB (give a public URL instead)`, {
       details: { bytes: size, maxBytes: policy.max_file_size_mb * 1048576 },
@@ -85,6 +99,24 @@ export async function uploadFile(http: DashScopeHttp, httpBase: string, model: s
   const res = await http.raw(policy.upload_host, { method: 'POST', auth: false, rawBody: form as never, signal: options.signal });
   if (res.status < 200 || res.status >= 300) throw errorFromResponse(res.status, res.text, res.headers, http.secrets);
   return `oss://${key}`;
+}
+
+/** Re-encode `from` to 16 kHz mono Opus (24 kbit/s, Ogg) at `to`; ffmpeg is killed on abort. */
+function transcodeForUpload(from: string, to: string, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', from, '-vn', '-ac', '1', '-ar', '16000', '-c:a', 'libopus', '-b:a', '24k', '-application', 'voip', '-y', to], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
+    const onAbort = (): void => void child.kill('SIGKILL');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (cause) => reject(new InputError('EARSHOT_FFMPEG_MISSING', 'ffmpeg is not installed', { cause })));
+    child.on('close', (code) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted) reject(new AbortError(signal.reason));
+      else if (code !== 0) reject(new InputError('EARSHOT_DECODE_FAILED', `ffmpeg cannot re-encode ${basename(from)} for upload: ${err.trim().split('\n').pop() ?? ''}`, { details: { path: from } }));
+      else resolve();
+    });
+  });
 }
 
 /** Longest and largest file the async transcription API takes (§3.2, §6.3). */
