@@ -242,7 +242,7 @@ export function parseRtpUrl(url: string, options: { codec?: string } = {}): RtpS
   if (u.protocol !== 'rtp:') throw new InvalidArgumentError(`RTP URL must start with rtp://, not ${u.protocol}//`);
   const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
   const port = Number(u.port);
-  if (!u.port || !Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError(`RTP URL needs a port: ${url}`);
+  if (!u.port || !Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`RTP URL needs a port (0 for any free one): ${url}`);
   if (isIP(host) === 0) throw new InvalidArgumentError(`RTP URL host must be an IP address: ${host}`);
   const out: RtpSourceOptions = { port, host };
   let codec = options.codec ?? u.searchParams.get('codec') ?? undefined;
