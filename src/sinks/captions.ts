@@ -122,7 +122,15 @@ const ATTACHING_RE = /^[.,!?;:%)\]}'"»…、。，！？；：）」』】〉�
 const SENTENCE_END_RE = /[.!?…。！？]["'»」』）)]*$/u;
 const CLAUSE_END_RE = /[,;:，；：、—-]$/u;
 
-/** Number of user-perceived characters (code points) in `text`. */
+/**
+ * Number of characters (code points) in `text`: what the line-length rule counts.
+ *
+ * @param text - any text.
+ * @example
+ * ```ts
+ * charCount('héllo 世界'); // 8
+ * ```
+ */
 export function charCount(text: string): number {
   let n = 0;
   for (const _ of text) n++;
@@ -145,7 +153,15 @@ export function isCjkText(text: string): boolean {
   return cjk * 2 >= letters;
 }
 
-/** Characters counted against the reading-speed limit: every character of the cue, line breaks excluded. */
+/**
+ * Characters counted against the reading-speed limit: every character of the cue, line breaks excluded.
+ *
+ * @param cue - a cue (only `lines` is read).
+ * @example
+ * ```ts
+ * cueCharCount({ lines: ['hello', 'world'] }); // 10
+ * ```
+ */
 export function cueCharCount(cue: Pick<Cue, 'lines'>): number {
   let n = 0;
   for (const line of cue.lines) n += charCount(line);

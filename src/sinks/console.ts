@@ -20,7 +20,15 @@ function oneLine(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
-/** The console {@link TextFormat}. */
+/**
+ * The console {@link TextFormat}: on a TTY, partials as a rewritten line; finals as lines.
+ *
+ * @param options - `tty` (rewrite partials), `columns` (partials are cut to fit), `speakers` (label lines).
+ * @example
+ * ```ts
+ * consoleFormat({ tty: false }).event({ type: 'final', text: 'hi', startMs: 0, endMs: 500 }); // ['hi\n']
+ * ```
+ */
 export function consoleFormat(options: { tty: boolean; columns?: number; speakers?: boolean }): TextFormat {
   let partialShown = false;
   const label = (e: TranscriptEvent): string => (options.speakers !== false && e.speaker ? `${oneLine(e.speaker)}: ` : '');

@@ -50,7 +50,15 @@ export function formatJsonlLine(event: TranscriptEvent, options: Pick<JsonlForma
   return `${JSON.stringify(out).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')}\n`;
 }
 
-/** The JSONL {@link TextFormat}. */
+/**
+ * The JSONL {@link TextFormat}: one contract line per event.
+ *
+ * @param options - `finalsOnly`, `latency`.
+ * @example
+ * ```ts
+ * jsonlFormat({ finalsOnly: true }).event({ type: 'partial', text: 'h', startMs: 0, endMs: 90 }); // []
+ * ```
+ */
 export function jsonlFormat(options: JsonlFormatOptions = {}): TextFormat {
   return {
     header: '',

@@ -10,7 +10,16 @@ import { formatText, textSink, type SinkOptions, type SinkTarget, type TextForma
 /** Options of {@link toSrt} and {@link srtText}: caption limits plus sink options. */
 export interface SrtOptions extends CaptionOptions, SinkOptions {}
 
-/** `01:02:03,456` (`,` for SRT, `.` for WebVTT); hours grow past two digits when needed. */
+/**
+ * A cue timestamp: `01:02:03,456` (`,` for SRT, `.` for WebVTT); hours grow past two digits when needed.
+ *
+ * @param ms - milliseconds (rounded; negative values clamp to 0).
+ * @param separator - `,` (SRT) or `.` (WebVTT).
+ * @example
+ * ```ts
+ * formatTimestamp(3_723_456, ','); // '01:02:03,456'
+ * ```
+ */
 export function formatTimestamp(ms: number, separator: ',' | '.'): string {
   const t = Math.max(0, Math.round(ms));
   const h = Math.floor(t / 3_600_000);
@@ -45,6 +54,11 @@ export function formatSrtCue(cue: Cue, index: number): string {
  *
  * @param options - caption limits.
  * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) for invalid limits.
+ * @example
+ * ```ts
+ * const fmt = srtFormat();
+ * const text = [...fmt.event(finalEvent), ...fmt.end()].join('');
+ * ```
  */
 export function srtFormat(options: CaptionOptions = {}): TextFormat {
   const builder = new CueBuilder(options);

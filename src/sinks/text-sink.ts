@@ -57,6 +57,10 @@ function isWritable(target: unknown): target is Writable {
  * @param target - a non-empty path or a Writable.
  * @param what - the sink's name for the message.
  * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) for anything else.
+ * @example
+ * ```ts
+ * assertSinkTarget(process.stdout, 'toJsonl'); // ok
+ * ```
  */
 export function assertSinkTarget(target: unknown, what: string): asserts target is SinkTarget {
   if (typeof target === 'string' ? target.length === 0 : !isWritable(target)) {
@@ -66,7 +70,15 @@ export function assertSinkTarget(target: unknown, what: string): asserts target 
 
 /**
  * Writes whole records to a path or a Writable, in order, never writing while the stream wants `drain`.
- * Records wait in a queue bounded by `maxBufferBytes`.
+ * Records wait in a queue bounded by `maxBufferBytes`; a FlowControl given in the options is held meanwhile.
+ * Each record goes to the stream in one `write()`, so a killed process leaves only whole records.
+ *
+ * @example
+ * ```ts
+ * const writer = new SinkWriter('out.txt', {}, (err) => console.error(err.code));
+ * writer.write('one line\n');
+ * await writer.close(); // flushed and closed
+ * ```
  */
 export class SinkWriter {
   readonly #stream: Writable;

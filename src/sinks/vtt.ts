@@ -15,7 +15,14 @@ export interface VttOptions extends CaptionOptions, SinkOptions {
   speakers?: boolean;
 }
 
-/** The header every WebVTT file starts with. */
+/**
+ * The header every WebVTT file starts with (and all an empty one holds).
+ *
+ * @example
+ * ```ts
+ * writeFileSync('empty.vtt', VTT_HEADER);
+ * ```
+ */
 export const VTT_HEADER = 'WEBVTT\n\n';
 
 /**
@@ -52,6 +59,11 @@ export function formatVttCue(cue: Cue, speakers = true): string {
  *
  * @param options - caption limits and `speakers`.
  * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) for invalid limits.
+ * @example
+ * ```ts
+ * const fmt = vttFormat({ speakers: false });
+ * const text = fmt.header + [...fmt.event(finalEvent), ...fmt.end()].join('');
+ * ```
  */
 export function vttFormat(options: Omit<VttOptions, keyof SinkOptions> = {}): TextFormat {
   const builder = new CueBuilder(options);
