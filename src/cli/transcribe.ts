@@ -76,7 +76,9 @@ function progress(io: CliIo, quiet: boolean): OperatorFunction<AudioChunk, Audio
 function audioOf(cmd: TranscribeCommand | LiveCommand, io: CliIo): { audio: Observable<AudioChunk>; live: boolean; path?: string } {
   const toMono16k = (s: Observable<AudioChunk>) => s.pipe(resample(16000));
   if (cmd.command === 'live') {
-    return { audio: fromMic({ ...(cmd.micCommand ? { command: cmd.micCommand } : {}) }).pipe(takeUntil(io.interrupt), decode({ input: { format: 's16le', sampleRate: 16000, channels: 1 } })), live: true };
+    // --mic-command is split on spaces (no shell): e.g. "ffmpeg -re -i talk.wav -f s16le -ar 16000 -ac 1 -".
+    const command = cmd.micCommand?.split(/\s+/).filter(Boolean);
+    return { audio: fromMic({ ...(command?.length ? { command } : {}), env: io.env }).pipe(takeUntil(io.interrupt)), live: true };
   }
   const input = cmd.input;
   if (input.startsWith('rtp://')) {
