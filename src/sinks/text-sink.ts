@@ -253,10 +253,12 @@ export function textSink(target: SinkTarget, format: () => TextFormat, options: 
     new Observable<TranscriptEvent>((subscriber) => {
       const fmt = format();
       let settled = false;
+      let upstreamFailure: { error: unknown } | undefined;
       const writer = new SinkWriter(target, options, (err) => {
         if (settled) return;
         settled = true;
-        subscriber.error(err);
+        // An upstream error that made us close the file is the one worth reporting.
+        subscriber.error(upstreamFailure ? upstreamFailure.error : err);
       });
       writer.write(fmt.header);
       let stopped = false;
@@ -265,6 +267,7 @@ export function textSink(target: SinkTarget, format: () => TextFormat, options: 
       const finish = (failure?: { error: unknown }): void => {
         if (stopped) return;
         stopped = true;
+        upstreamFailure = failure;
         sub?.unsubscribe();
         try {
           for (const r of fmt.end()) writer.write(r);

@@ -15,9 +15,12 @@ import { transcribeBatch, type TranscribeBatchOptions } from '../operators/trans
 import { vadChunk, type VadChunkOptions } from '../operators/vad-chunk.js';
 import type { Transport } from '../transports/transport.js';
 import { operatorToTransform, type TransformOptions } from './operator-to-transform.js';
+import type { toReadable } from './to-readable.js';
 
 /**
  * `decode()` as a Duplex: bytes (any format ffmpeg reads, or WAV/raw PCM in-process) in, `AudioChunk`s out.
+ * The bytes reach ffmpeg through its stdin, so formats whose index sits at the end of the file (MP4/M4A) cannot
+ * be decoded this way: read those with `fromFile(path).pipe(decode())` and {@link toReadable}.
  *
  * @param options - as {@link decode}.
  * @param stream - buffer sizes of the adapter.
