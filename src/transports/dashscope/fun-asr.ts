@@ -8,7 +8,7 @@ import { InvalidArgumentError, TransportError } from '../../core/errors.js';
 import type { TranscriptEvent, Word } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
-import { DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
+import { CLIP_POLL_MS, DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
 import { BATCH_LIMITS, encodeWav, resolveSource, type UploadSource } from './upload.js';
 import { Vocabularies } from './vocabulary.js';
 
@@ -118,7 +118,7 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
     return id;
   };
 
-  async function run(source: UploadSource, call: BatchFileOptions): Promise<TranscriptEvent[]> {
+  async function run(source: UploadSource, call: BatchFileOptions, clip = false): Promise<TranscriptEvent[]> {
     const o: RecognitionOptions = { ...pick(options), ...pick(call) };
     assertCapabilities(transport, o);
     checkSpeakers(o);
@@ -142,7 +142,9 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
     report({ phase: 'submitted', taskId, status: 'PENDING' });
     const pollOptions: Parameters<typeof waitForTask>[3] = { onStatus: (status) => report({ phase: 'running', taskId, status }) };
     if (signal) pollOptions.signal = signal;
-    if (options.pollMs !== undefined) pollOptions.pollMs = options.pollMs;
+    // A clip (a near-realtime window) is done in moments: poll it sooner than the SDK's 1 s start.
+    const pollMs = options.pollMs ?? (clip ? CLIP_POLL_MS : undefined);
+    if (pollMs !== undefined) pollOptions.pollMs = pollMs;
     if (options.maxPollMs !== undefined) pollOptions.maxPollMs = options.maxPollMs;
     if (options.timeoutMs !== undefined) pollOptions.timeoutMs = options.timeoutMs;
     const output = await waitForTask(http, endpoints.httpBase, taskId, pollOptions);
@@ -166,7 +168,7 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
       const wav = encodeWav(job.samples, job.sampleRate);
       const o: BatchFileOptions = { ...(job.options ?? {}) };
       if (call.signal) o.signal = call.signal;
-      return run({ data: wav, filename: `clip-${Math.round(job.startMs)}.wav`, contentType: 'audio/wav' }, o);
+      return run({ data: wav, filename: `clip-${Math.round(job.startMs)}.wav`, contentType: 'audio/wav' }, o, true);
     },
     async close() {
       if (ownHttp) await http.close();

@@ -400,6 +400,9 @@ export interface TaskOutput {
   [key: string]: unknown;
 }
 
+/** First poll interval of a short clip's task (its result is ready in well under a second). */
+export const CLIP_POLL_MS = 200;
+
 /** Polling schedule (the SDK's: start at 1 s, double every 3 polls, cap 5 s). */
 export interface PollOptions {
   /** First poll interval in ms (default 1000). */

@@ -9,7 +9,7 @@ import type { TranscriptEvent, Word } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type RecognitionOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
-import { DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
+import { CLIP_POLL_MS, DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
 import { BATCH_LIMITS, encodeWav, resolveSource, type UploadSource } from './upload.js';
 
 /** Languages of the Qwen3-ASR models. */
@@ -81,7 +81,7 @@ export function qwenAsrFiletrans(options: QwenAsrFiletransOptions = {}): BatchTr
   const ownHttp = options.http === undefined;
   const http = options.http ?? new DashScopeHttp({ ...options, apiKey: endpoints.apiKey });
 
-  async function run(source: UploadSource, call: BatchFileOptions): Promise<TranscriptEvent[]> {
+  async function run(source: UploadSource, call: BatchFileOptions, clip = false): Promise<TranscriptEvent[]> {
     const o: RecognitionOptions = { ...defined(options), ...defined(call) };
     assertCapabilities(transport, o);
     const started = Date.now();
@@ -100,7 +100,9 @@ export function qwenAsrFiletrans(options: QwenAsrFiletransOptions = {}): BatchTr
     report({ phase: 'submitted', taskId, status: 'PENDING' });
     const pollOptions: Parameters<typeof waitForTask>[3] = { onStatus: (status) => report({ phase: 'running', taskId, status }) };
     if (signal) pollOptions.signal = signal;
-    if (options.pollMs !== undefined) pollOptions.pollMs = options.pollMs;
+    // A clip (a near-realtime window) is done in moments: poll it sooner than the SDK's 1 s start.
+    const pollMs = options.pollMs ?? (clip ? CLIP_POLL_MS : undefined);
+    if (pollMs !== undefined) pollOptions.pollMs = pollMs;
     if (options.maxPollMs !== undefined) pollOptions.maxPollMs = options.maxPollMs;
     if (options.timeoutMs !== undefined) pollOptions.timeoutMs = options.timeoutMs;
     const output = await waitForTask(http, endpoints.httpBase, taskId, pollOptions);
@@ -120,7 +122,7 @@ export function qwenAsrFiletrans(options: QwenAsrFiletransOptions = {}): BatchTr
     transcribeClip(job, call = {}) {
       const o: BatchFileOptions = { ...(job.options ?? {}) };
       if (call.signal) o.signal = call.signal;
-      return run({ data: encodeWav(job.samples, job.sampleRate), filename: `clip-${Math.round(job.startMs)}.wav`, contentType: 'audio/wav' }, o);
+      return run({ data: encodeWav(job.samples, job.sampleRate), filename: `clip-${Math.round(job.startMs)}.wav`, contentType: 'audio/wav' }, o, true);
     },
     async close() {
       if (ownHttp) await http.close();
