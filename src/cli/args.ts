@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Hotword } from '../transports/transport.js';
+import { parseHotwords } from '../transports/dashscope/vocabulary.js';
 
 export type Mode = 'batch' | 'near-realtime' | 'realtime';
 
@@ -97,23 +98,6 @@ export function parseDuration(text: string): number {
   if (!m) throw new InvalidArgumentError(`not a duration: ${text} (try 5s or 3000ms)`);
   const n = Number(m[1]);
   return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
-}
-
-/** Parse `"term:weight,term2:weight"` (weight 1–5, default 4). */
-export function parseHotwords(text: string): Hotword[] {
-  return text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((item) => {
-      const i = item.lastIndexOf(':');
-      const term = (i > 0 ? item.slice(0, i) : item).trim();
-      const weight = i > 0 ? Number(item.slice(i + 1)) : 4;
-      if (!term || !Number.isInteger(weight) || weight < 1 || weight > 5) {
-        throw new InvalidArgumentError(`bad hotword "${item}": use term:weight with a weight from 1 to 5`);
-      }
-      return { text: term, weight };
-    });
 }
 
 const TRANSCRIBE_OPTIONS = {

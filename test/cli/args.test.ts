@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommand, parseDuration, parseHotwords } from '../../src/cli/args.js';
+import { parseCommand, parseDuration } from '../../src/cli/args.js';
 
 describe('cli args', () => {
   it('parses a transcribe command with outputs and defaults', () => {
@@ -10,10 +10,12 @@ describe('cli args', () => {
   it('parses durations, hotwords, emotions and modes', () => {
     expect(parseDuration('5s')).toBe(5000);
     expect(parseDuration('1500ms')).toBe(1500);
-    expect(parseHotwords('Model Studio:5, DashScope')).toEqual([
-      { text: 'Model Studio', weight: 5 },
-      { text: 'DashScope', weight: 4 },
-    ]);
+    expect(parseCommand(['transcribe', 'x.wav', '--hotwords', 'Model Studio:5, DashScope'])).toMatchObject({
+      hotwords: [
+        { text: 'Model Studio', weight: 5 },
+        { text: 'DashScope', weight: 4 },
+      ],
+    });
     const c = parseCommand(['transcribe', 'x.wav', '--mode', 'near-realtime', '--window', '3s', '--emotion', 'Angry,sad']);
     expect(c).toMatchObject({ mode: 'near-realtime', windowMs: 3000, emotions: ['angry', 'sad'] });
   });
@@ -22,7 +24,7 @@ describe('cli args', () => {
     expect(() => parseCommand(['transcribe'])).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
     expect(() => parseCommand(['transcribe', 'a.wav', '--mode', 'fast'])).toThrow(/--mode/);
     expect(() => parseCommand(['transcribe', 'a.wav', '--bogus'])).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
-    expect(() => parseHotwords('term:9')).toThrow(/weight/);
+    expect(() => parseCommand(['transcribe', 'x.wav', '--hotwords', 'term:9'])).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
     expect(() => parseCommand(['frobnicate'])).toThrow(/unknown command/);
     expect(() => parseCommand(['emulator', '--port', '70000'])).toThrow(/port/);
   });
