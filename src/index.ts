@@ -31,6 +31,8 @@ export type { FromFileOptions } from './sources/file.js';
 export { fromReadable } from './sources/readable.js';
 export { fromRtp, rtpStreams, parseRtpUrl, codecPayloads } from './sources/rtp.js';
 export type { RtpSourceOptions, RtpStreams, RtpStream, RtpStats, RtpStreamStats, DepacketizerOptions } from './sources/rtp.js';
+export { fromMic, defaultMicCommand } from './sources/mic.js';
+export type { FromMicOptions } from './sources/mic.js';
 
 // Operators
 export { decode } from './operators/decode.js';
@@ -49,6 +51,10 @@ export { transcribe } from './operators/transcribe.js';
 export type { TranscribeOptions } from './operators/transcribe.js';
 export { transcribeBatch } from './operators/transcribe-batch.js';
 export type { TranscribeBatchOptions, RetryOptions } from './operators/transcribe-batch.js';
+export { transcribeRealtime } from './operators/transcribe-realtime.js';
+export type { TranscribeRealtimeOptions } from './operators/transcribe-realtime.js';
+export { filterEmotion } from './operators/filter-emotion.js';
+export type { FilterEmotionOptions } from './operators/filter-emotion.js';
 
 // Transports
 export { assertCapabilities } from './transports/transport.js';
@@ -57,6 +63,22 @@ export { local, LOCAL_CAPABILITIES } from './transports/local.js';
 export type { LocalOptions, LocalTransport } from './transports/local.js';
 export { resolveDashScope } from './transports/dashscope/config.js';
 export type { DashScopeOptions, DashScopeEndpoints } from './transports/dashscope/config.js';
+export { funAsrRealtime } from './transports/dashscope/fun-asr-realtime.js';
+export type { FunAsrRealtimeOptions } from './transports/dashscope/fun-asr-realtime.js';
+export { qwenAsrRealtime } from './transports/dashscope/qwen-asr-realtime.js';
+export type { QwenAsrRealtimeOptions } from './transports/dashscope/qwen-asr-realtime.js';
+export { omniRealtime } from './transports/dashscope/omni-realtime.js';
+export type { OmniRealtimeOptions, OmniRealtimeModel } from './transports/dashscope/omni-realtime.js';
+export { funAsr } from './transports/dashscope/fun-asr.js';
+export type { FunAsrOptions, BatchTransport, BatchFileOptions } from './transports/dashscope/fun-asr.js';
+export { qwenAsrFiletrans } from './transports/dashscope/qwen-asr-filetrans.js';
+export type { QwenAsrFiletransOptions } from './transports/dashscope/qwen-asr-filetrans.js';
+export { omni } from './transports/dashscope/omni.js';
+export type { OmniOptions, CompatAudioModel } from './transports/dashscope/omni.js';
+export { Vocabularies, parseHotwords } from './transports/dashscope/vocabulary.js';
+export type { VocabulariesOptions, VocabularySummary, VocabularyDetails } from './transports/dashscope/vocabulary.js';
+export { MODELS, chooseModel, createTransport, modelInfo, assertModelSupports, formatModelTable, modelsJson } from './transports/catalog.js';
+export type { ModelInfo, ModelChoice, ModelQuestion, ModelMode, ModelApi, AccuracyBoost, CreateTransportOptions } from './transports/catalog.js';
 
 // Sinks
 export { toSrt, srtText } from './sinks/srt.js';
@@ -70,3 +92,12 @@ export type { ConsoleOptions } from './sinks/console.js';
 export { buildCues, captions } from './sinks/captions.js';
 export type { CaptionOptions, Cue } from './sinks/captions.js';
 export type { SinkTarget } from './sinks/text-sink.js';
+
+// The Node Streams face (wraps the operators and sinks above)
+export { operatorToTransform, toWritable } from './streams/operator-to-transform.js';
+export type { TransformOptions } from './streams/operator-to-transform.js';
+export { toReadable, toAsyncIterable } from './streams/to-readable.js';
+export type { ToReadableOptions } from './streams/to-readable.js';
+export { fromAsyncIterable } from './streams/from-async-iterable.js';
+export { decodeStream, resampleStream, vadChunkStream, transcribeStream, transcribeBatchStream } from './streams/operator-streams.js';
+export { srtStream, vttStream, jsonlStream, srtWritable, vttWritable, jsonlWritable } from './streams/sink-streams.js';
