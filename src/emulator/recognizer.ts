@@ -45,8 +45,13 @@ export interface RecognitionSettings {
 
 /** A running recognition. */
 export interface Recognition {
-  /** Audio in (mono s16le at the settings' rate). Never blocks; order is kept. */
-  write(samples: Int16Array): void;
+  /**
+   * Audio in (mono s16le at the settings' rate); order is kept. Returns false when the engine is behind (more than
+   * {@link BACKLOG_HIGH_MS} waiting): the caller should stop reading its socket until {@link drained} resolves.
+   */
+  write(samples: Int16Array): boolean;
+  /** Resolves when the audio waiting for the engine is down to {@link BACKLOG_LOW_MS}. */
+  drained(): Promise<void>;
   /** End of audio: resolves once every result (the last final included) was delivered. */
   flush(): Promise<void>;
   /** Stop at once; nothing more is delivered. */
@@ -54,6 +59,11 @@ export interface Recognition {
   /** Milliseconds of audio written so far. */
   readonly audioMs: number;
 }
+
+/** Audio waiting for the engine (ms) above which `write()` asks the caller to pause its socket. */
+export const BACKLOG_HIGH_MS = 1000;
+/** …and below which `drained()` resolves. */
+export const BACKLOG_LOW_MS = 250;
 
 /** Open a recognition in the mode the context asks for. */
 export function openRecognition(ctx: EmulatorContext, settings: RecognitionSettings, handlers: RecognitionHandlers): Recognition {
@@ -119,6 +129,9 @@ class EngineRecognition implements Recognition {
   #closed = false;
   #failed = false;
   #frames = 0;
+  /** Frames written and not yet taken by the engine. */
+  #backlog = 0;
+  #drainWaiters: Array<() => void> = [];
   readonly #settings: RecognitionSettings;
   readonly #handlers: RecognitionHandlers;
   readonly #delayMs: number;
@@ -182,14 +195,40 @@ class EngineRecognition implements Recognition {
     });
   }
 
-  write(samples: Int16Array): void {
-    if (this.#closed || this.#failed) return;
+  write(samples: Int16Array): boolean {
+    if (this.#closed || this.#failed) return true;
     this.#frames += samples.length;
+    this.#backlog += samples.length;
     const pcm = this.#ratio === 1 ? samples : resampleLinear(samples, this.#ratio);
     this.#writes = this.#writes
       .then(() => this.#opening)
       .then(() => (this.#closed || this.#failed || !this.#session ? undefined : this.#session.write(pcm)))
-      .catch((error: unknown) => this.#fail(error instanceof Error ? error : new Error(String(error))));
+      .catch((error: unknown) => this.#fail(error instanceof Error ? error : new Error(String(error))))
+      .finally(() => {
+        this.#backlog -= samples.length;
+        this.#checkDrained();
+      });
+    return this.#backlogMs() <= BACKLOG_HIGH_MS;
+  }
+
+  #backlogMs(): number {
+    return (this.#backlog * 1000) / this.#settings.sampleRate;
+  }
+
+  #checkDrained(): void {
+    if (this.#drainWaiters.length === 0) return;
+    if (this.#closed || this.#failed || this.#backlogMs() <= BACKLOG_LOW_MS) {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#drainWaiters.push(resolve);
+      this.#checkDrained();
+    });
   }
 
   async flush(): Promise<void> {
@@ -209,6 +248,7 @@ class EngineRecognition implements Recognition {
     this.#closed = true;
     this.#delivery.close();
     this.#session?.close();
+    this.#checkDrained();
   }
 }
 
@@ -281,8 +321,12 @@ class ScriptedRecognition implements Recognition {
     return (this.#frames * 1000) / this.#settings.sampleRate;
   }
 
-  write(samples: Int16Array): void {
-    if (this.#closed) return;
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  write(samples: Int16Array): boolean {
+    if (this.#closed) return true;
     this.#frames += samples.length;
     let i = 0;
     if (this.#carryLen > 0) {
@@ -290,7 +334,7 @@ class ScriptedRecognition implements Recognition {
       this.#carry.set(samples.subarray(0, take), this.#carryLen);
       this.#carryLen += take;
       i = take;
-      if (this.#carryLen < this.#frameLen) return;
+      if (this.#carryLen < this.#frameLen) return true;
       this.#frame(this.#carry);
       this.#carryLen = 0;
     }
@@ -299,6 +343,7 @@ class ScriptedRecognition implements Recognition {
       this.#carry.set(samples.subarray(i), 0);
       this.#carryLen = samples.length - i;
     }
+    return true;
   }
 
   #frame(frame: Int16Array): void {

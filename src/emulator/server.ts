@@ -166,11 +166,10 @@ function upgrade(env: WsEnv, wss: WebSocketServer, req: IncomingMessage, socket:
 
 /** Load the embedded engine (`local()`) as the default recognizer. */
 async function loadLocal(): Promise<Transport> {
-  const specifier = '../transports/local.js';
   try {
-    const mod = (await import(specifier)) as { local?: () => Transport };
-    if (typeof mod.local !== 'function') throw new Error('local() is not exported');
-    return mod.local();
+    // Loaded on demand so that a scripted emulator never touches the engine.
+    const { local } = await import('../transports/local.js');
+    return local();
   } catch (cause) {
     throw new EarshotError('EARSHOT_ENGINE_UNAVAILABLE', 'the embedded engine could not be loaded; pass { recognizer } or { script }', { cause });
   }

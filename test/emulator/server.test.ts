@@ -82,3 +82,15 @@ describe('startEmulator', () => {
     await emu.close();
   });
 });
+
+describe('startEmulator default recognizer', () => {
+  it('loads the embedded engine when neither a recognizer nor a script is given, and releases it on close', async () => {
+    const e = await startEmulator();
+    try {
+      expect(e.context.recognizer?.model).toBe('local');
+      expect(e.context.script).toBeUndefined();
+    } finally {
+      await e.close();
+    }
+  });
+});

@@ -177,7 +177,11 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
     const samples = t.reader.read(bytes);
     t.frames += samples.length;
     t.silentFrames += samples.length;
-    t.recognition.write(samples);
+    if (!t.recognition.write(samples) && !ws.isPaused) {
+      // The engine is behind: stop reading the socket (TCP pushes back on the client) until it catches up.
+      ws.pause();
+      void t.recognition.drained().then(() => ws.resume());
+    }
     armAudio();
     const ms = framesToMs(t.frames, t.sampleRate);
     const faults = ctx.faults;

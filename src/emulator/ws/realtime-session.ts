@@ -228,7 +228,11 @@ export function serveRealtime(ws: WebSocket, env: WsEnv, protocol: RealtimeProto
     if (samples.length === 0) return;
     state.hasAudio = true;
     recognition ??= open();
-    recognition.write(samples);
+    if (!recognition.write(samples) && !ws.isPaused) {
+      // The engine is behind: stop reading the socket (TCP pushes back on the client) until it catches up.
+      ws.pause();
+      void recognition.drained().then(() => ws.resume());
+    }
     frames += samples.length;
     bufferedFrames += samples.length;
     const ms = framesToMs(frames, protocol.sampleRate());

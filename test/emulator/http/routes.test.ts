@@ -107,11 +107,13 @@ describe('emulator: async task API', () => {
     expect(result.transcripts[0].sentences[0].words).toBeUndefined();
   });
 
-  it('fails a task whose oss:// file was uploaded for another model; cancel needs PENDING; unknown ids are UNKNOWN', async () => {
+  it('refuses an oss:// file uploaded for another model; fails a task whose file is gone; cancel needs PENDING; unknown ids are UNKNOWN', async () => {
     const upload = await uploadSpeech('paraformer-v2');
-    const submit = await call('/api/v1/services/audio/asr/transcription', { body: { model: 'qwen3-asr-flash-filetrans', input: { file_url: upload } }, headers: { ...async, 'x-dashscope-ossresourceresolve': 'enable' } });
+    const other = await call('/api/v1/services/audio/asr/transcription', { body: { model: 'qwen3-asr-flash-filetrans', input: { file_url: upload } }, headers: { ...async, 'x-dashscope-ossresourceresolve': 'enable' } });
+    expect(other).toMatchObject({ status: 400, body: { code: 'invalid_parameter_error' } });
+    const submit = await call('/api/v1/services/audio/asr/transcription', { body: { model: 'qwen3-asr-flash-filetrans', input: { file_url: 'http://127.0.0.1:9/gone.wav' } }, headers: async });
     const done = await poll(submit.body.output.task_id);
-    expect(done.output).toMatchObject({ task_status: 'FAILED', code: 'FILE_DOWNLOAD_FAILED' });
+    expect(done.output).toMatchObject({ task_status: 'FAILED', code: 'FILE_DOWNLOAD_FAILED', message: 'FILE_DOWNLOAD_FAILED' });
     expect((await call(`/api/v1/tasks/${submit.body.output.task_id}/cancel`, { method: 'POST' })).status).toBe(400);
     expect((await call('/api/v1/tasks/no-such-task')).body.output).toEqual({ task_id: 'no-such-task', task_status: 'UNKNOWN' });
     const list = await call('/api/v1/tasks?page_no=1&page_size=10');
