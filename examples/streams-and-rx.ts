@@ -7,10 +7,20 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { decode, fromFile, local, resample, toJsonl, toVtt, transcribe } from '../src/index.js';
-import { decodeStream, resampleStream, transcribeStream } from '../src/streams/operator-streams.js';
-import { srtStream } from '../src/streams/sink-streams.js';
-import { toAsyncIterable } from '../src/streams/to-readable.js';
+import {
+  decode,
+  decodeStream,
+  fromFile,
+  local,
+  resample,
+  resampleStream,
+  srtStream,
+  toAsyncIterable,
+  toJsonl,
+  toVtt,
+  transcribe,
+  transcribeStream,
+} from '../src/index.js';
 
 const input = process.argv[2] ?? new URL('../../samples/sample.wav', import.meta.url).pathname;
 const out = process.argv[3] ?? 'example';
