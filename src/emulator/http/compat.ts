@@ -115,7 +115,8 @@ export async function chatCompletions(ctx: EmulatorContext, req: IncomingMessage
     if (annotations) Object.assign(delta, { annotations, role: null });
     send([{ delta, finish_reason: null, index: 0, logprobs: null }]);
   }
-  send([{ finish_reason: 'stop', delta: { content: '' }, index: 0, logprobs: null }]);
+  // qwen3-asr-flash ends with `delta:{role:null}` (§6.1), Omni with `delta:{content:""}` (§7.3).
+  send([{ finish_reason: 'stop', delta: asr ? { role: null } : { content: '' }, index: 0, logprobs: null }]);
   const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   if (includeUsage) send([], usage);
   res.end('data: [DONE]\n\n');

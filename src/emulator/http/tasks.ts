@@ -58,8 +58,11 @@ export async function submitTranscription(ctx: EmulatorContext, req: IncomingMes
     vocabulary = vocab.vocabulary;
   }
   const ossResolve = String(req.headers['x-dashscope-ossresourceresolve'] ?? '').toLowerCase() === 'enable';
-  if (urls.some((u) => u.startsWith('oss://')) && !ossResolve) {
-    return nativeError(res, 400, 'invalid_parameter_error', 'The provided URL does not appear to be valid. oss:// URLs need the X-DashScope-OssResourceResolve: enable header.');
+  for (const u of urls.filter((x) => x.startsWith('oss://'))) {
+    if (!ossResolve) return nativeError(res, 400, 'invalid_parameter_error', 'The provided URL does not appear to be valid. oss:// URLs need the X-DashScope-OssResourceResolve: enable header.');
+    const object = state.objects.get(u.slice('oss://'.length));
+    if (!object) return nativeError(res, 400, 'invalid_parameter_error', 'The provided URL does not appear to be valid: the oss:// object does not exist.');
+    if (object.model !== model) return nativeError(res, 400, 'invalid_parameter_error', `The provided URL does not appear to be valid: the oss:// object was uploaded for ${object.model}, not ${model}.`);
   }
   const task: TaskRecord = { id: randomUUID(), model, apiKey, status: 'PENDING', submitMs: Date.now(), total: urls.length };
   state.tasks.set(task.id, task);

@@ -86,8 +86,9 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 }
 
 /**
- * Turn a non-2xx DashScope response into a coded error: 401/403 access errors → `EARSHOT_AUTH_FAILED`,
- * 429 → `EARSHOT_THROTTLED` (retryable, with `retryAfterMs`), 5xx → `EARSHOT_SERVER_ERROR` (retryable),
+ * Turn a non-2xx DashScope response into a coded error: 401/403 access errors and `Arrearage` → `EARSHOT_AUTH_FAILED`,
+ * `ModelNotFound` → `EARSHOT_UNKNOWN_MODEL`, 429 → `EARSHOT_THROTTLED` (retryable, with `retryAfterMs`, except a spent
+ * `insufficient_quota`), 5xx → `EARSHOT_SERVER_ERROR` (retryable),
  * "too long / too large" 400s → `EARSHOT_LIMIT_EXCEEDED`, anything else → `EARSHOT_REQUEST_FAILED`.
  *
  * @param status - HTTP status.
@@ -120,10 +121,13 @@ export function errorFromResponse(status: number, bodyText: string, headers: Rec
   let retryable = false;
   const lower = `${providerCode ?? ''} ${message}`.toLowerCase();
   if (status === 401 || providerCode === 'InvalidApiKey' || providerCode === 'invalid_api_key') code = 'EARSHOT_AUTH_FAILED';
-  else if (status === 403 && /accessdenied|arrearage|unpurchased/i.test(providerCode ?? '') && !/expired/.test(lower)) code = 'EARSHOT_AUTH_FAILED';
+  else if (/^arrearage$/i.test(providerCode ?? '')) code = 'EARSHOT_AUTH_FAILED';
+  else if (status === 403 && /accessdenied|unpurchased/i.test(providerCode ?? '') && !/expired/.test(lower)) code = 'EARSHOT_AUTH_FAILED';
+  else if (/^(ModelNotFound|model_not_found)$/.test(providerCode ?? '')) code = 'EARSHOT_UNKNOWN_MODEL';
   else if (status === 429) {
     code = 'EARSHOT_THROTTLED';
-    retryable = true;
+    // A spent quota does not come back by waiting a few seconds.
+    retryable = providerCode !== 'insufficient_quota';
   } else if (status >= 500) {
     code = 'EARSHOT_SERVER_ERROR';
     retryable = true;

@@ -40,6 +40,9 @@ describe('parseRetryAfter / errorFromResponse', () => {
     expect(errorFromResponse(400, '{"error":{"code":"invalid_parameter_error","message":"<400> InternalError.Algo.InvalidParameter: The audio is too long"}}')).toMatchObject({ code: 'EARSHOT_LIMIT_EXCEEDED', providerCode: 'invalid_parameter_error' });
     expect(errorFromResponse(400, '{"code":"InvalidParameter","message":"bad"}')).toMatchObject({ code: 'EARSHOT_REQUEST_FAILED', retryable: false });
     expect(errorFromResponse(403, '<Error><Code>AccessDenied</Code><Message>Invalid according to Policy: Policy expired.</Message></Error>')).toMatchObject({ code: 'EARSHOT_REQUEST_FAILED', providerCode: 'AccessDenied' });
+    expect(errorFromResponse(404, '{"code":"ModelNotFound","message":"Model not exist."}')).toMatchObject({ code: 'EARSHOT_UNKNOWN_MODEL' });
+    expect(errorFromResponse(400, '{"code":"Arrearage","message":"overdue"}')).toMatchObject({ code: 'EARSHOT_AUTH_FAILED' });
+    expect(errorFromResponse(429, '{"error":{"code":"insufficient_quota","message":"quota"}}')).toMatchObject({ code: 'EARSHOT_THROTTLED', retryable: false });
     expect(errorFromResponse(400, `{"message":"key ${KEY} is wrong"}`, {}, [KEY]).message).not.toContain(KEY);
   });
 });
