@@ -55,6 +55,8 @@ export interface HttpState {
   policies: Map<string, PolicyRecord>;
   vocabularies: Map<string, VocabularyRecord>;
   scriptIndex: number;
+  /** Task slots: how many run, and who waits for one. */
+  queue: { running: number; waiting: (() => void)[] };
   faults: { throttled: number; failed: number };
   stats: { requests: number; recognitions: number; audioMs: number; submits: number };
 }
@@ -72,6 +74,7 @@ export function stateOf(ctx: EmulatorContext): HttpState {
       policies: new Map(),
       vocabularies: new Map(),
       scriptIndex: 0,
+      queue: { running: 0, waiting: [] },
       faults: { throttled: 0, failed: 0 },
       stats: { requests: 0, recognitions: 0, audioMs: 0, submits: 0 },
     };

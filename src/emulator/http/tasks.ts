@@ -68,7 +68,22 @@ export async function submitTranscription(ctx: EmulatorContext, req: IncomingMes
   state.tasks.set(task.id, task);
   state.stats.submits++;
   sendJson(res, 200, { output: { task_status: 'PENDING', task_id: task.id }, request_id: randomUUID() });
-  setImmediate(() => void runTask(ctx, task, urls, parameters, ossResolve, vocabulary));
+  setImmediate(() => void schedule(ctx, () => runTask(ctx, task, urls, parameters, ossResolve, vocabulary)));
+}
+
+/** Tasks the emulator runs at once; later ones wait in PENDING (and can be cancelled there), as on the service. */
+export const MAX_RUNNING_TASKS = 2;
+
+async function schedule(ctx: EmulatorContext, run: () => Promise<void>): Promise<void> {
+  const queue = stateOf(ctx).queue;
+  if (queue.running >= MAX_RUNNING_TASKS) await new Promise<void>((resolve) => queue.waiting.push(resolve));
+  queue.running++;
+  try {
+    await run();
+  } finally {
+    queue.running--;
+    queue.waiting.shift()?.();
+  }
 }
 
 async function runTask(ctx: EmulatorContext, task: TaskRecord, urls: string[], parameters: Record<string, unknown>, ossResolve: boolean, vocabulary?: { text: string; weight: number; lang?: string }[]): Promise<void> {

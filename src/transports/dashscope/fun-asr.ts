@@ -8,7 +8,7 @@ import { InvalidArgumentError, TransportError } from '../../core/errors.js';
 import type { TranscriptEvent, Word } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
-import { CLIP_POLL_MS, DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
+import { cancelTask, CLIP_POLL_MS, DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
 import { BATCH_LIMITS, encodeWav, resolveSource, type UploadSource } from './upload.js';
 import { Vocabularies } from './vocabulary.js';
 
@@ -147,7 +147,14 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
     if (pollMs !== undefined) pollOptions.pollMs = pollMs;
     if (options.maxPollMs !== undefined) pollOptions.maxPollMs = options.maxPollMs;
     if (options.timeoutMs !== undefined) pollOptions.timeoutMs = options.timeoutMs;
-    const output = await waitForTask(http, endpoints.httpBase, taskId, pollOptions);
+    let output: Awaited<ReturnType<typeof waitForTask>>;
+    try {
+      output = await waitForTask(http, endpoints.httpBase, taskId, pollOptions);
+    } catch (err) {
+      // An abandoned task still PENDING is cancelled, so it neither runs nor bills.
+      if (signal?.aborted) await cancelTask(http, endpoints.httpBase, taskId);
+      throw err;
+    }
     const sub = output.results?.[0];
     if (!sub?.transcription_url) {
       throw new TransportError('EARSHOT_TASK_FAILED', `task ${taskId}: the file failed: ${sub?.code ?? 'no result'}${sub?.message ? ` ${sub.message}` : ''}`, { details: { taskId }, ...(sub?.code ? { providerCode: sub.code } : {}) });

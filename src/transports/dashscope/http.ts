@@ -477,6 +477,24 @@ export async function waitForTask(http: DashScopeHttp, httpBase: string, taskId:
 }
 
 /**
+ * Ask the service to cancel a task (it only can while the task is PENDING). Used when a caller aborts, so an
+ * abandoned job does not run (and bill) anyway.
+ *
+ * @returns `true` when the service cancelled it, `false` when it was no longer PENDING or the request failed.
+ * @example
+ * await cancelTask(http, httpBase, taskId);
+ */
+export async function cancelTask(http: DashScopeHttp, httpBase: string, taskId: string): Promise<boolean> {
+  try {
+    const { status } = await http.raw(`${httpBase}/tasks/${encodeURIComponent(taskId)}/cancel`, { method: 'POST' });
+    return status >= 200 && status < 300;
+  } catch {
+    // Best effort: the caller has already given up on this task, and the abort is what it sees.
+    return false;
+  }
+}
+
+/**
  * Download a result JSON from a signed `transcription_url`. A 403/404 from the storage means the link expired.
  *
  * @throws EARSHOT_RESULT_EXPIRED, EARSHOT_PROTOCOL_ERROR, and the mapped HTTP errors once retries are spent.

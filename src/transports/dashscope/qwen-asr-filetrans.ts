@@ -9,7 +9,7 @@ import type { TranscriptEvent, Word } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type RecognitionOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
-import { CLIP_POLL_MS, DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
+import { cancelTask, CLIP_POLL_MS, DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
 import { BATCH_LIMITS, encodeWav, resolveSource, type UploadSource } from './upload.js';
 
 /** Languages of the Qwen3-ASR models. */
@@ -105,7 +105,14 @@ export function qwenAsrFiletrans(options: QwenAsrFiletransOptions = {}): BatchTr
     if (pollMs !== undefined) pollOptions.pollMs = pollMs;
     if (options.maxPollMs !== undefined) pollOptions.maxPollMs = options.maxPollMs;
     if (options.timeoutMs !== undefined) pollOptions.timeoutMs = options.timeoutMs;
-    const output = await waitForTask(http, endpoints.httpBase, taskId, pollOptions);
+    let output: Awaited<ReturnType<typeof waitForTask>>;
+    try {
+      output = await waitForTask(http, endpoints.httpBase, taskId, pollOptions);
+    } catch (err) {
+      // An abandoned task still PENDING is cancelled, so it neither runs nor bills.
+      if (signal?.aborted) await cancelTask(http, endpoints.httpBase, taskId);
+      throw err;
+    }
     const resultUrl = output.result?.transcription_url;
     if (!resultUrl) throw new TransportError('EARSHOT_PROTOCOL_ERROR', `task ${taskId} succeeded without output.result.transcription_url`, { details: { taskId } });
     report({ phase: 'downloading', taskId, status: output.task_status });

@@ -150,6 +150,34 @@ describe('funAsr', () => {
     await asr.close();
   });
 
+  it('cancels its task when aborted while the task is still PENDING, so it never runs', async () => {
+    h.ctx.faults.resultDelayMs = 600;
+    const speech = makeSpeech({ sentences: SENTENCES.slice(0, 1), voices: ['slt'] });
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast });
+    const { stateOf } = await import('../../../src/emulator/http/state.js');
+    const busy = [asr.transcribeFile(speech.path), asr.transcribeFile(speech.path)]; // the emulator runs two tasks at once
+    for (const deadline = Date.now() + 10_000; stateOf(h.ctx).queue.running < 2; ) {
+      if (Date.now() > deadline) throw new Error('the two tasks did not start');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const controller = new AbortController();
+    let taskId = '';
+    const third = asr.transcribeFile(speech.path, {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.status === 'PENDING' && p.phase === 'running') {
+          taskId = p.taskId!;
+          controller.abort();
+        }
+      },
+    });
+    await expect(third).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+    await Promise.all(busy);
+    await asr.close();
+    expect(stateOf(h.ctx).tasks.get(taskId)?.status).toBe('CANCELED');
+    expect(httpStats(h.ctx)).toMatchObject({ submits: 3, recognitions: 2 });
+  });
+
   it('creates a vocabulary for hotwords once and reuses it on the next run', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(0, 1), voices: ['slt'] });
     const hotwords = [{ text: 'emulator', weight: 5 }, { text: 'Model Studio', weight: 4 }];
