@@ -47,6 +47,7 @@ export interface PolicyRecord {
   expiresMs: number;
 }
 
+/** Everything the HTTP routes of one emulator remember. */
 export interface HttpState {
   tasks: Map<string, TaskRecord>;
   /** Result JSON by `<taskId>/<n>`, with when it expires. */

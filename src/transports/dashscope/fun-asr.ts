@@ -51,6 +51,10 @@ interface FunAsrResult {
 
 /**
  * Capabilities of the fun-asr family.
+ *
+ * @param model - `fun-asr` (default), a snapshot, `fun-asr-mtl` or `paraformer-v2`.
+ * @example
+ * funAsrCapabilities('paraformer-v2').languages; // ['zh', 'en', 'ja', 'yue', 'ko', 'de', 'fr', 'ru']
  */
 export function funAsrCapabilities(model = 'fun-asr'): Capabilities {
   return {
@@ -66,7 +70,13 @@ export function funAsrCapabilities(model = 'fun-asr'): Capabilities {
   };
 }
 
-/** Map the result JSON to final events (times in ms of the file). */
+/**
+ * Map the fun-asr result JSON (§3.4) to final events (times in ms of the file, `speaker` as `Speaker N`).
+ *
+ * @example
+ * funAsrEvents({ transcripts: [{ sentences: [{ begin_time: 0, end_time: 900, text: 'hi', speaker_id: 0 }] }] });
+ * // [{ type: 'final', text: 'hi', startMs: 0, endMs: 900, speaker: 'Speaker 1' }]
+ */
 export function funAsrEvents(result: FunAsrResult): TranscriptEvent[] {
   const out: TranscriptEvent[] = [];
   for (const t of result.transcripts ?? []) {

@@ -423,6 +423,8 @@ export interface PollOptions {
  *
  * @returns The task id.
  * @throws as {@link DashScopeHttp.json}.
+ * @example
+ * const taskId = await submitTask(http, httpBase, { model: 'fun-asr', input: { file_urls: [url] }, parameters: {} });
  */
 export async function submitTask(http: DashScopeHttp, httpBase: string, body: unknown, options: { signal?: AbortSignal; ossResolve?: boolean } = {}): Promise<string> {
   const headers: Record<string, string> = { 'x-dashscope-async': 'enable' };
@@ -441,6 +443,8 @@ export async function submitTask(http: DashScopeHttp, httpBase: string, body: un
  * @returns The final `output` (status `SUCCEEDED`).
  * @throws EARSHOT_TASK_FAILED (FAILED, CANCELED), EARSHOT_RESULT_EXPIRED (UNKNOWN: the task is gone), EARSHOT_TIMEOUT,
  *   EARSHOT_ABORTED, and the mapped HTTP errors once retries are spent.
+ * @example
+ * const output = await waitForTask(http, httpBase, taskId, { onStatus: (s) => console.error(s) });
  */
 export async function waitForTask(http: DashScopeHttp, httpBase: string, taskId: string, options: PollOptions & { signal?: AbortSignal; onStatus?: (status: string) => void } = {}): Promise<TaskOutput> {
   const start = Date.now();
@@ -498,6 +502,8 @@ export async function cancelTask(http: DashScopeHttp, httpBase: string, taskId: 
  * Download a result JSON from a signed `transcription_url`. A 403/404 from the storage means the link expired.
  *
  * @throws EARSHOT_RESULT_EXPIRED, EARSHOT_PROTOCOL_ERROR, and the mapped HTTP errors once retries are spent.
+ * @example
+ * const result = await fetchResult(http, output.results[0].transcription_url);
  */
 export async function fetchResult<T>(http: DashScopeHttp, url: string, signal?: AbortSignal): Promise<T> {
   return http.retry(async () => {

@@ -17,6 +17,7 @@ import { encodeWav, probeDurationMs } from './upload.js';
 
 /** Models this transport serves. */
 export type CompatAudioModel = 'qwen3.5-omni-plus' | 'qwen3.5-omni-flash' | 'qwen3-omni-flash' | 'qwen3-asr-flash';
+/** The same, as a list. */
 export const COMPAT_AUDIO_MODELS: readonly CompatAudioModel[] = ['qwen3.5-omni-plus', 'qwen3.5-omni-flash', 'qwen3-omni-flash', 'qwen3-asr-flash'];
 
 /** Languages the Omni models understand (speech input). */
@@ -44,6 +45,8 @@ export interface OmniOptions extends DashScopeOptions, RecognitionOptions, Retry
  * Capabilities of a compatible-mode audio model.
  *
  * @throws EARSHOT_UNKNOWN_MODEL for a model this transport does not serve.
+ * @example
+ * omniCapabilities('qwen3-asr-flash').emotion; // true
  */
 export function omniCapabilities(model: string): Capabilities {
   if (model === 'qwen3-asr-flash') {

@@ -45,7 +45,13 @@ interface QwenResult {
   transcripts?: { sentences?: { begin_time: number; end_time: number; text: string; language?: string; emotion?: string; words?: { begin_time: number; end_time: number; text: string }[] }[] }[];
 }
 
-/** Map the filetrans result JSON to final events (ms of the file) with emotion and language. */
+/**
+ * Map the filetrans result JSON (§6.3) to final events (ms of the file) with emotion and language.
+ *
+ * @example
+ * qwenFiletransEvents({ transcripts: [{ sentences: [{ begin_time: 0, end_time: 1440, text: 'hi', emotion: 'happy', language: 'en' }] }] });
+ * // [{ type: 'final', text: 'hi', startMs: 0, endMs: 1440, emotion: 'happy', language: 'en' }]
+ */
 export function qwenFiletransEvents(result: QwenResult): TranscriptEvent[] {
   const out: TranscriptEvent[] = [];
   for (const t of result.transcripts ?? []) {
