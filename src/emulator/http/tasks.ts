@@ -230,7 +230,7 @@ function taskOutput(task: TaskRecord): Record<string, unknown> {
   if (task.scheduledMs !== undefined) output.scheduled_time = serviceTime(task.scheduledMs);
   if (task.endMs !== undefined) output.end_time = serviceTime(task.endMs);
   if (task.outcome) Object.assign(output, task.outcome);
-  else if (!FILE_URL_MODELS.has(task.model) || task.status !== 'PENDING') output.task_metrics = { TOTAL: task.total, SUCCEEDED: 0, FAILED: 0 };
+  else output.task_metrics = { TOTAL: task.total, SUCCEEDED: 0, FAILED: 0 };
   return output;
 }
 
