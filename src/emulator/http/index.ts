@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorContext } from '../context.js';
 import { chatCompletions } from './compat.js';
 import { bearerKey, compatError, nativeError } from './reply.js';
-import { stateOf } from './state.js';
+import { stateOf, sweep } from './state.js';
 import { cancelTask, listTasks, queryTask, serveResult, submitTranscription } from './tasks.js';
 import { getPolicy, storageUpload } from './uploads.js';
 import { customization } from './vocabulary.js';
@@ -47,6 +47,7 @@ export async function handleHttp(ctx: EmulatorContext, req: IncomingMessage, res
   if (!route) return false;
   const state = stateOf(ctx);
   state.stats.requests++;
+  sweep(ctx, ctx.faults.resultTtlMs ?? 24 * 3600_000);
 
   const key = bearerKey(req);
   if (!key || (ctx.apiKeys.size > 0 && !ctx.apiKeys.has(key))) {

@@ -60,6 +60,28 @@ export interface HttpState {
   queue: { running: number; waiting: (() => void)[] };
   faults: { throttled: number; failed: number };
   stats: { requests: number; recognitions: number; audioMs: number; submits: number };
+  /** When expired entries were last dropped. */
+  sweptMs: number;
+}
+
+const OBJECT_TTL_MS = 48 * 3600_000;
+const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * Drop what the service would have forgotten: results and tasks past their TTL, uploaded objects after 48 h,
+ * expired policies. Runs at most once a minute, so a long-running emulator does not grow without bound.
+ *
+ * @example
+ * sweep(ctx, 24 * 3600_000);
+ */
+export function sweep(ctx: EmulatorContext, taskTtlMs: number, now = Date.now()): void {
+  const s = stateOf(ctx);
+  if (now - s.sweptMs < SWEEP_EVERY_MS) return;
+  s.sweptMs = now;
+  for (const [key, r] of s.results) if (now > r.expiresMs) s.results.delete(key);
+  for (const [id, t] of s.tasks) if (now - t.submitMs > taskTtlMs && t.status !== 'PENDING' && t.status !== 'RUNNING') s.tasks.delete(id);
+  for (const [key, o] of s.objects) if (now - o.createdMs > OBJECT_TTL_MS) s.objects.delete(key);
+  for (const [key, p] of s.policies) if (now > p.expiresMs) s.policies.delete(key);
 }
 
 const states = new WeakMap<EmulatorContext, HttpState>();
@@ -78,6 +100,7 @@ export function stateOf(ctx: EmulatorContext): HttpState {
       queue: { running: 0, waiting: [] },
       faults: { throttled: 0, failed: 0 },
       stats: { requests: 0, recognitions: 0, audioMs: 0, submits: 0 },
+      sweptMs: Date.now(),
     };
     states.set(ctx, s);
   }

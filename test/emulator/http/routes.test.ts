@@ -209,3 +209,17 @@ async function uploadSpeech(model: string): Promise<string> {
   await http.close();
   return url;
 }
+
+describe('emulator: memory', () => {
+  it('drops expired results, tasks, objects and policies', async () => {
+    const { stateOf, sweep } = await import('../../../src/emulator/http/state.js');
+    await call('/api/v1/uploads?action=getPolicy&model=fun-asr');
+    const upload = await uploadSpeech('fun-asr');
+    const submit = await call('/api/v1/services/audio/asr/transcription', { body: { model: 'fun-asr', input: { file_urls: [upload] } }, headers: { ...async, 'x-dashscope-ossresourceresolve': 'enable' } });
+    await poll(submit.body.output.task_id);
+    const s = stateOf(h.ctx);
+    expect([s.results.size, s.tasks.size, s.objects.size, s.policies.size]).toEqual([1, 1, 1, 2]);
+    sweep(h.ctx, 24 * 3600_000, Date.now() + 60 * 3600_000);
+    expect([s.results.size, s.tasks.size, s.objects.size, s.policies.size]).toEqual([0, 0, 0, 0]);
+  });
+});
