@@ -33,6 +33,11 @@ export interface TranscribeRealtimeOptions {
   rotateBeforeMs?: number;
   /** Audio kept for replay while no speech is pending (ms, default 5000). */
   quietReplayMs?: number;
+  /**
+   * Keepalive: when the source has sent nothing for this many ms, 100 ms of silence goes to the session so the
+   * service's no-audio timer (23 s on the inference protocol) does not end it. Default 10 000; 0 turns it off.
+   */
+  keepaliveMs?: number;
 }
 
 interface Live {
@@ -57,6 +62,7 @@ interface Pending {
 
 const END = Symbol('end');
 const WAKE = Symbol('wake');
+const IDLE = Symbol('idle');
 
 /**
  * Transcribe live audio with a realtime transport, with real-time pacing, zero-loss reconnect and session rotation.
@@ -91,6 +97,8 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
   const baseDelayMs = settings.reconnect?.baseDelayMs ?? 200;
   const maxDelayMs = settings.reconnect?.maxDelayMs ?? 5000;
   const quietMs = settings.quietReplayMs ?? 5000;
+  const keepaliveMs = settings.keepaliveMs ?? 10_000;
+  if (!(keepaliveMs >= 0)) throw new InvalidArgumentError(`keepaliveMs must be >= 0, got ${keepaliveMs}`);
   const maxSessionMs = transport.capabilities.maxDurationMs;
   const rotateBeforeMs = settings.rotateBeforeMs ?? (Number.isFinite(maxSessionMs) ? Math.min(60_000, maxSessionMs / 10) : 0);
   if (!(highMs > 0) || !(maxQueuedMs > 0)) throw new InvalidArgumentError('highWaterMark and maxQueuedMs must be positive');
@@ -277,8 +285,8 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
         await Promise.race([live.stream.write(piece.samples), live.failure]);
       };
 
-      /** The next queued chunk or END; WAKE when the session failed meanwhile. */
-      const next = async (): Promise<Pending | typeof END | typeof WAKE> => {
+      /** The next queued chunk or END; WAKE when the session failed meanwhile; IDLE after `keepaliveMs` of nothing. */
+      const next = async (): Promise<Pending | typeof END | typeof WAKE | typeof IDLE> => {
         for (;;) {
           if (done || current?.error) return WAKE;
           const item = queue.shift();
@@ -292,8 +300,34 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
             }
             return item;
           }
-          await new Promise<void>((resolve) => (wake = resolve));
+          let idle = false;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            if (keepaliveMs > 0) {
+              const t = setTimeout(() => {
+                timers.delete(t);
+                idle = true;
+                poke();
+              }, keepaliveMs);
+              timers.add(t);
+              const clear = resolve;
+              wake = () => {
+                clearTimeout(t);
+                timers.delete(t);
+                clear();
+              };
+            }
+          });
+          if (idle && queue.length === 0) return IDLE;
         }
+      };
+
+      /** 100 ms of silence to keep an idle session alive; it is on the session's time line only. */
+      const keepalive = async (live: Live): Promise<void> => {
+        const silence = new Int16Array(rate / 10);
+        live.frames += silence.length;
+        live.nextInput = -1;
+        await Promise.race([live.stream.write(silence), live.failure]);
       };
 
       const shouldRotate = (live: Live): boolean => {
@@ -324,6 +358,14 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
           }
           const item = await next();
           if (item === WAKE) continue;
+          if (item === IDLE) {
+            try {
+              await keepalive(live);
+            } catch (err) {
+              live.fail(toEarshotError(err, 'EARSHOT_CONNECTION_LOST'));
+            }
+            continue;
+          }
           if (item === END) {
             ending = true;
             continue;

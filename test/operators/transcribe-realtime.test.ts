@@ -130,6 +130,34 @@ describe('transcribeRealtime', () => {
     expect(() => transcribeRealtime({ ...t, openStream: undefined } as Transport)).toThrow(expect.objectContaining({ code: 'EARSHOT_CAPABILITY_MISSING' }));
   });
 
+  it('keeps an idle session alive with silence while the source stalls (inference no-audio timer)', async () => {
+    const emu = await emulator({ timers: { noAudioMs: 400 } });
+    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400 });
+    const a = speechPcm(SENTENCES.slice(0, 1), { gapMs: 600 });
+    const b = speechPcm(SENTENCES.slice(1, 2), { gapMs: 600 });
+    const stalled = new Observable<AudioChunk>((sub) => {
+      let offset = 0;
+      const emit = (pcm: Int16Array) => {
+        for (let i = 0; i < pcm.length; i += 1600) {
+          sub.next({ kind: 'audio', samples: pcm.subarray(i, i + 1600), sampleRate: 16000, channels: 1, offset });
+          offset += Math.min(1600, pcm.length - i);
+        }
+      };
+      emit(a);
+      const timer = setTimeout(() => {
+        emit(b);
+        sub.complete();
+      }, 1200);
+      return () => clearTimeout(timer);
+    });
+    const events = await lastValueFrom(stalled.pipe(transcribeRealtime(t, { pace: false, keepaliveMs: 150, reconnect: { attempts: 0 } }), toArray()));
+    expect(finals(events)).toEqual(SCRIPT.slice(0, 2).map((s) => s.text));
+    const second = events.filter((e) => e.type === 'final')[1]!;
+    expect(second.startMs).toBeGreaterThanOrEqual((a.length / 16000) * 1000);
+    expect(second.startMs).toBeLessThan(((a.length + b.length) / 16000) * 1000);
+    checkTimeline(events);
+  });
+
   it('closes the session on early unsubscribe and holds a cold source above the high-water mark', async () => {
     const emu = await emulator();
     const inner = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400 });

@@ -12,6 +12,7 @@ import type { WebSocket } from 'ws';
 import { openRecognition, type Recognition, type Utterance } from '../recognizer.js';
 import { PcmReader, framesToMs, sendJson, type WsEnv } from './common.js';
 import { INFERENCE_MODELS } from './models.js';
+import { stateOf } from '../http/state.js';
 
 interface Task {
   id: string;
@@ -100,6 +101,10 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
     const sampleRate = typeof params.sample_rate === 'number' ? params.sample_rate : 0;
     if (!format || !sampleRate) return fail(taskId, 'InvalidParameter', 'Required parameter(s) missing or invalid: format, sample_rate');
     if (format !== 'pcm' && format !== 'wav') return fail(taskId, 'InvalidParameter', `the emulator decodes pcm and wav audio only, not ${format}`);
+    const vocabularyId = params.vocabulary_id;
+    if (vocabularyId !== undefined && (typeof vocabularyId !== 'string' || !stateOf(ctx).vocabularies.has(vocabularyId))) {
+      return fail(taskId, 'InvalidParameter', `vocabulary_id not found: ${String(vocabularyId)}`);
+    }
     if (env.throttle()) return fail(taskId, 'Throttling.RateQuota', 'Requests rate limit exceeded, please try again later.');
     used.add(taskId);
     clearTimeout(idleTimer);

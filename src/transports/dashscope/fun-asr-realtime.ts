@@ -19,7 +19,7 @@ export interface FunAsrRealtimeOptions extends DashScopeOptions {
   maxSentenceSilence?: number;
   /** Semantic sentence segmentation instead of VAD segmentation (service default false). */
   semanticPunctuation?: boolean;
-  /** Keep the task alive through long silence (service default false: 60 s of silence ends it). */
+  /** Keep the task alive through long silence (default true here; the service's default false ends a task after 60 s of silence). */
   heartbeat?: boolean;
   /** Send-buffer high-water mark in bytes (write() waits above it). */
   highWaterMark?: number;
@@ -96,7 +96,7 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
         ...(vocabularyId ? { vocabularyId } : {}),
         ...(silence !== undefined ? { maxSentenceSilence: silence } : {}),
         ...(options.semanticPunctuation !== undefined ? { semanticPunctuation: options.semanticPunctuation } : {}),
-        ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
+        heartbeat: options.heartbeat ?? true,
       });
     },
   };

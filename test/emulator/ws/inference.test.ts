@@ -130,4 +130,23 @@ describe('inference duplex protocol (§2)', () => {
     expect(c.closed!.code).toBe(1006);
     expect(c.of('task-failed')).toHaveLength(0);
   });
+
+  it('slows results down (faults.resultDelayMs, scripted delayMs) and keeps their order, task-finished last', async () => {
+    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'first one', delayMs: 150 }, { text: 'second one' }], faults: { resultDelayMs: 100 } });
+    const c = client();
+    await c.ready();
+    c.send(runTask('slow'));
+    await c.waitFor('task-started');
+    const pcm = speechPcm(['the weather will be cold and windy tomorrow morning', 'please send the report to my office before noon'], { gapMs: 800 });
+    for (const chunk of chunks(pcm)) c.ws.send(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    const sentAt = Date.now();
+    c.send(finishTask('slow'));
+    await c.waitFor('task-finished');
+    // The first final was due as the audio arrived; it waited resultDelayMs + its own delayMs.
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(250);
+    const events = c.frames.map((f) => (f.header as { event: string }).event);
+    expect(events[events.length - 1]).toBe('task-finished');
+    const texts = c.of('result-generated').filter((f) => f.payload.output.sentence.sentence_end).map((f) => f.payload.output.sentence.text);
+    expect(texts).toEqual(['first one', 'second one']);
+  });
 });

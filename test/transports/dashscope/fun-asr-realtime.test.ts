@@ -90,4 +90,16 @@ describe('funAsrRealtime', () => {
     aborted.abort();
     await expect(t.openStream!({ sampleRate: 16000, signal: aborted.signal, onEvent: () => {}, onError: () => {} })).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
   });
+
+  it('creates a vocabulary for inline hotwords (customization API) and sends its vocabulary_id; an unknown id is refused', async () => {
+    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'the weather will be cold' }] });
+    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400 });
+    const events: TranscriptEvent[] = [];
+    const s = await t.openStream!({ sampleRate: 16000, hotwords: [{ text: 'weather', weight: 4, lang: 'en' }], onEvent: (e) => events.push(e), onError: () => {} });
+    for (const c of chunks(speechPcm(SENTENCES.slice(0, 1), { gapMs: 800 }))) await s.write(c);
+    await s.end();
+    expect(events.filter((e) => e.type === 'final').map((e) => e.text)).toEqual(['the weather will be cold']);
+    const noop = { sampleRate: 16000, onEvent: () => {}, onError: () => {} };
+    await expect(t.openStream!({ ...noop, vocabularyId: 'vocab-nope-00000000000000000000000000000000' })).rejects.toMatchObject({ code: 'EARSHOT_REQUEST_FAILED', providerCode: 'InvalidParameter' });
+  });
 });

@@ -1,0 +1,276 @@
+/**
+ * Realtime benchmark: the DashScope realtime transports and `transcribeRealtime` against the local emulator.
+ *
+ * - **Accuracy**: every realtime model through the emulator in engine mode (the embedded engine recognises the audio),
+ *   WER beside the engine used directly on the same audio, partials before finals, monotonic times.
+ * - **Reconnect**: the socket killed every 30 s of audio (engine mode): final text compared with the fault-free run,
+ *   sessions used, duplicates.
+ * - **Rotation**: an Omni model with the emulator's session cap set low, sessions rotated at pauses (scripted mode,
+ *   real time).
+ * - **Scale**: 50+ concurrent live streams (100 ms chunks at real time, like a microphone) against the emulator in
+ *   scripted mode, the emulator in a child process so the CPU figure is earshot's side only: CPU per stream as a
+ *   share of one core, and RSS over the run (start, peak, end, slope over the second half).
+ *
+ * Run: `npx tsx bench/realtime.ts` (or `npm run bench -- realtime`). Environment: `EARSHOT_BENCH_STREAMS` (default 50),
+ * `EARSHOT_BENCH_SECONDS` (length of each live stream, default 60), `EARSHOT_BENCH_QUICK=1` (scale part only).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { from, lastValueFrom, Observable, toArray } from 'rxjs';
+import type { AudioChunk, TranscriptEvent } from '../src/core/types.js';
+import { startEmulator } from '../src/emulator/server.js';
+import { transcribeRealtime } from '../src/operators/transcribe-realtime.js';
+import { funAsrRealtime } from '../src/transports/dashscope/fun-asr-realtime.js';
+import { omniRealtime } from '../src/transports/dashscope/omni-realtime.js';
+import { qwenAsrRealtime } from '../src/transports/dashscope/qwen-asr-realtime.js';
+import { local } from '../src/transports/local.js';
+import type { Transport } from '../src/transports/transport.js';
+import { SENTENCES, synthRaw, wer, type Voice } from '../test/helpers/speech.js';
+
+type Row = Record<string, string | number>;
+const KEY = 'sk-bench-realtime-0001';
+
+/** Mono 16 kHz speech: the sentences in turn with `gapMs` of silence after each, `leadMs` first. */
+function speech(sentences: readonly string[], gapMs = 900, leadMs = 500, voices: readonly Voice[] = ['slt', 'rms', 'awb']): Int16Array {
+  const parts = sentences.map((s, i) => synthRaw(s, voices[i % voices.length]!));
+  const gap = gapMs * 16;
+  const total = leadMs * 16 + parts.reduce((n, p) => n + p.length / 2 + gap, 0);
+  const out = new Int16Array(total);
+  let at = leadMs * 16;
+  for (const p of parts) {
+    out.set(new Int16Array(p.buffer, p.byteOffset, p.length / 2), at);
+    at += p.length / 2 + gap;
+  }
+  return out;
+}
+
+/** 100 ms chunks of `pcm`, all at once (a cold source without flow control). */
+function chunksOf(pcm: Int16Array): Observable<AudioChunk> {
+  const out: AudioChunk[] = [];
+  for (let i = 0; i < pcm.length; i += 1600) out.push({ kind: 'audio', samples: pcm.subarray(i, Math.min(pcm.length, i + 1600)), sampleRate: 16000, channels: 1, offset: i });
+  return from(out);
+}
+
+/** A live source: 100 ms chunks of `pcm` at real time, looped to `seconds`, like a microphone. */
+function live(pcm: Int16Array, seconds: number): Observable<AudioChunk> {
+  return new Observable<AudioChunk>((sub) => {
+    const total = seconds * 10;
+    let n = 0;
+    const started = performance.now();
+    let timer: NodeJS.Timeout;
+    const tick = () => {
+      const due = Math.floor((performance.now() - started) / 100);
+      while (n <= due && n < total) {
+        const at = (n * 1600) % (pcm.length - 1600);
+        sub.next({ kind: 'audio', samples: pcm.slice(at, at + 1600), sampleRate: 16000, channels: 1, offset: n * 1600 });
+        n++;
+      }
+      if (n >= total) sub.complete();
+      else timer = setTimeout(tick, started + (n + 1) * 100 - performance.now());
+    };
+    timer = setTimeout(tick, 0);
+    return () => clearTimeout(timer);
+  });
+}
+
+const finalText = (events: TranscriptEvent[]) => events.filter((e) => e.type === 'final').map((e) => e.text).join(' ');
+
+function monotonic(events: TranscriptEvent[]): boolean {
+  let lastFinalEnd = -Infinity;
+  for (const e of events) {
+    if (e.startMs < lastFinalEnd || e.endMs < e.startMs) return false;
+    if (e.type === 'final') lastFinalEnd = e.endMs;
+  }
+  return true;
+}
+
+function duplicates(events: TranscriptEvent[]): number {
+  const finals = events.filter((e) => e.type === 'final');
+  let n = 0;
+  for (let i = 1; i < finals.length; i++) if (finals[i]!.startMs < finals[i - 1]!.endMs) n++;
+  return n;
+}
+
+async function accuracy(rows: Row[]): Promise<void> {
+  const sentences = SENTENCES;
+  const reference = sentences.join(' ');
+  const pcm = speech(sentences);
+  const engine = local({ size: 1 });
+  const emu = await startEmulator({ recognizer: engine, apiKeys: [KEY] });
+  try {
+    let t = performance.now();
+    const direct = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(engine, { pace: false }), toArray()));
+    const directWer = wer(reference, finalText(direct));
+    rows.push({ part: 'accuracy', model: 'local (direct)', audio_s: +(pcm.length / 16000).toFixed(1), WER: +(directWer * 100).toFixed(1), dWER_points: 0, partial_first: String(direct[0]?.type === 'partial'), monotonic: String(monotonic(direct)), wall_s: +((performance.now() - t) / 1000).toFixed(1) });
+    const models: Array<[string, Transport]> = [
+      ['fun-asr-realtime', funAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
+      ['qwen3-asr-flash-realtime', qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
+      ['qwen3.5-omni-plus-realtime', omniRealtime('qwen3.5-omni-plus-realtime', { apiKey: KEY, baseUrl: emu.url })],
+      ['qwen3.5-omni-flash-realtime', omniRealtime('qwen3.5-omni-flash-realtime', { apiKey: KEY, baseUrl: emu.url })],
+      ['qwen3-omni-flash-realtime', omniRealtime('qwen3-omni-flash-realtime', { apiKey: KEY, baseUrl: emu.url })],
+    ];
+    for (const [model, transport] of models) {
+      t = performance.now();
+      const events = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(transport, { pace: false }), toArray()));
+      const score = wer(reference, finalText(events));
+      rows.push({
+        part: 'accuracy',
+        model,
+        audio_s: +(pcm.length / 16000).toFixed(1),
+        WER: +(score * 100).toFixed(1),
+        dWER_points: +((score - directWer) * 100).toFixed(1),
+        partial_first: String(events[0]?.type === 'partial'),
+        monotonic: String(monotonic(events)),
+        wall_s: +((performance.now() - t) / 1000).toFixed(1),
+      });
+    }
+    // Reconnect: the socket dropped every 30 s of audio.
+    const long = speech([...sentences, ...sentences.slice().reverse()]);
+    const clean = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(funAsrRealtime({ apiKey: KEY, baseUrl: emu.url }), { pace: false }), toArray()));
+    for (const [model, make] of [
+      ['fun-asr-realtime', () => funAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
+      ['qwen3-asr-flash-realtime', () => qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
+    ] as Array<[string, () => Transport]>) {
+      const reference2 = model === 'fun-asr-realtime' ? clean : await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(make(), { pace: false }), toArray()));
+      emu.context.faults.dropAfterAudioMs = 30_000;
+      let sessions = 0;
+      const inner = make();
+      const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
+      t = performance.now();
+      const events = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(counting, { pace: false, reconnect: { attempts: 3 } }), toArray()));
+      delete emu.context.faults.dropAfterAudioMs;
+      rows.push({
+        part: 'reconnect (drop every 30 s)',
+        model,
+        audio_s: +(long.length / 16000).toFixed(1),
+        sessions,
+        identical_text: String(finalText(events) === finalText(reference2)),
+        finals: `${events.filter((e) => e.type === 'final').length}/${reference2.filter((e) => e.type === 'final').length}`,
+        duplicates: duplicates(events),
+        monotonic: String(monotonic(events)),
+        wall_s: +((performance.now() - t) / 1000).toFixed(1),
+      });
+    }
+  } finally {
+    await emu.close();
+    await engine.close();
+  }
+}
+
+async function rotation(rows: Row[]): Promise<void> {
+  const sentences = SENTENCES.slice(0, 8);
+  const script = sentences.map((text) => ({ text }));
+  const pcm = speech(sentences, 900, 500, ['slt']);
+  const capMs = 10_000;
+  const emu = await startEmulator({ apiKeys: [KEY], script, faults: { sessionCapMs: capMs } });
+  try {
+    let sessions = 0;
+    const inner = omniRealtime('qwen3.5-omni-plus-realtime', { apiKey: KEY, baseUrl: emu.url, silenceDurationMs: 500, maxDurationMs: capMs });
+    const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
+    const t = performance.now();
+    const events = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(counting, { rotateBeforeMs: 5000, reconnect: { attempts: 0 } }), toArray()));
+    rows.push({
+      part: `rotation (cap ${capMs / 1000} s, real time)`,
+      model: 'qwen3.5-omni-plus-realtime',
+      audio_s: +(pcm.length / 16000).toFixed(1),
+      sessions,
+      identical_text: String(finalText(events) === sentences.join(' ')),
+      finals: `${events.filter((e) => e.type === 'final').length}/${sentences.length}`,
+      duplicates: duplicates(events),
+      monotonic: String(monotonic(events)),
+      wall_s: +((performance.now() - t) / 1000).toFixed(1),
+    });
+  } finally {
+    await emu.close();
+  }
+}
+
+/** Start the emulator in a child process (scripted); resolves its URL and a stop function. */
+function childEmulator(): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--emulator-child'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /EMULATOR (\S+)/.exec(out);
+      if (m) resolve({ url: m[1]!, stop: () => child.kill('SIGTERM') });
+    });
+    child.once('exit', (code) => reject(new Error(`emulator child exited with ${code}`)));
+  });
+}
+
+async function scale(rows: Row[]): Promise<void> {
+  const streams = Number(process.env.EARSHOT_BENCH_STREAMS ?? 50);
+  const seconds = Number(process.env.EARSHOT_BENCH_SECONDS ?? 60);
+  const pcm = speech(SENTENCES, 900, 300);
+  const emu = await childEmulator();
+  try {
+    for (const [model, make] of [
+      ['qwen3-asr-flash-realtime', () => qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
+      ['fun-asr-realtime', () => funAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
+    ] as Array<[string, () => Transport]>) {
+      globalThis.gc?.();
+      const rss: number[] = [];
+      const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      let finals = 0;
+      let partials = 0;
+      let errors = 0;
+      await Promise.all(
+        Array.from({ length: streams }, () =>
+          lastValueFrom(live(pcm, seconds).pipe(transcribeRealtime(make()), toArray())).then(
+            (events) => {
+              finals += events.filter((e) => e.type === 'final').length;
+              partials += events.filter((e) => e.type === 'partial').length;
+            },
+            () => errors++,
+          ),
+        ),
+      );
+      const wall = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      clearInterval(sampler);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      const half = rss.slice(Math.floor(rss.length / 2));
+      const slope = half.length > 1 ? ((half[half.length - 1]! - half[0]!) / 1048576 / (half.length - 1)) * 60 : 0;
+      rows.push({
+        part: `scale (${streams} live streams × ${seconds} s, scripted)`,
+        model,
+        streams,
+        errors,
+        finals,
+        partials,
+        cpu_per_stream_pct_of_core: +((cpuMs / wall / streams) * 100).toFixed(2),
+        cpu_total_pct_of_core: +((cpuMs / wall) * 100).toFixed(1),
+        rss_start_MB: +((rss[0] ?? 0) / 1048576).toFixed(0),
+        rss_peak_MB: +(Math.max(...rss) / 1048576).toFixed(0),
+        rss_end_MB: +((rss[rss.length - 1] ?? 0) / 1048576).toFixed(0),
+        rss_slope_2nd_half_MB_per_min: +slope.toFixed(1),
+        wall_s: +(wall / 1000).toFixed(1),
+      });
+    }
+  } finally {
+    emu.stop();
+  }
+}
+
+/** The realtime benchmark (see the file's summary). */
+export async function benchRealtime(): Promise<Row[]> {
+  const rows: Row[] = [];
+  await scale(rows);
+  if (process.env.EARSHOT_BENCH_QUICK !== '1') {
+    await rotation(rows);
+    await accuracy(rows);
+  }
+  return rows;
+}
+
+if (process.argv.includes('--emulator-child')) {
+  const emu = await startEmulator({ script: SENTENCES.map((text) => ({ text })) });
+  process.stdout.write(`EMULATOR ${emu.url}\n`);
+  process.on('SIGTERM', () => void emu.close().then(() => process.exit(0)));
+} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const rows = await benchRealtime();
+  for (const row of rows) console.log(JSON.stringify(row));
+}
