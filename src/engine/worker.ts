@@ -14,8 +14,17 @@ function wire(err: unknown): WireError {
   return { message: err instanceof Error ? err.message : String(err) };
 }
 
-/** Serve engine messages on `port` (the worker's parent port). Exported so custom entries can wrap it. */
-export function serve(port: NonNullable<typeof parentPort>, init: WorkerInit): void {
+/** The part of a worker's parent port that {@link serve} uses. */
+export interface EnginePort {
+  postMessage(message: FromWorker): void;
+  on(event: 'message', listener: (message: ToWorker) => void): unknown;
+}
+
+/**
+ * Serve engine messages on `port` (the worker's parent port): load the model, then answer clip jobs and sessions.
+ * Exported so a custom worker entry can wrap the port (fault injection in tests).
+ */
+export function serve(port: EnginePort, init: WorkerInit): void {
   const post = (msg: FromWorker): void => port.postMessage(msg);
   const idle: Decoder[] = [];
   const sessions = new Map<number, { decoder: Decoder; recognizer: StreamRecognizer }>();
@@ -35,7 +44,7 @@ export function serve(port: NonNullable<typeof parentPort>, init: WorkerInit): v
     else decoder.free();
   };
 
-  port.on('message', (msg: ToWorker) => {
+  port.on('message', (msg) => {
     switch (msg.type) {
       case 'clip': {
         let decoder: Decoder | undefined;

@@ -1,0 +1,129 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { EnginePool } from '../../src/engine/pool.js';
+import { EarshotError } from '../../src/core/errors.js';
+import { SENTENCES, synthRaw } from '../helpers/speech.js';
+
+const FAULTY = new URL('./fixtures/faulty-worker.ts', import.meta.url);
+
+function sentence(i: number, voice: 'slt' | 'rms' = 'rms'): Int16Array {
+  const b = synthRaw(SENTENCES[i]!, voice);
+  return new Int16Array(b.buffer, b.byteOffset, b.length / 2);
+}
+
+function faults(count: number, mode: 'exit' | 'hang' | 'throw', on: 'clip' | 'audio' = 'clip') {
+  const remaining = new Int32Array(new SharedArrayBuffer(4));
+  remaining[0] = count;
+  return { remaining, mode, on };
+}
+
+const pools: EnginePool[] = [];
+function pool(options: ConstructorParameters<typeof EnginePool>[0]): EnginePool {
+  const p = new EnginePool(options);
+  pools.push(p);
+  return p;
+}
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
+});
+
+describe('EnginePool', () => {
+  it('validates its options when built', () => {
+    expect(() => new EnginePool({ size: 0 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    expect(() => new EnginePool({ jobTimeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+  });
+
+  it('transcribes a clip on a worker and leaves the caller’s array intact', async () => {
+    const p = pool({ size: 1 });
+    const samples = sentence(1);
+    const before = samples.length;
+    const events = await p.transcribe(samples);
+    expect(events.map((e) => e.text).join(' ')).toBe(SENTENCES[1]);
+    expect(samples.length).toBe(before);
+    expect(p.threads).toBe(1);
+  });
+
+  it('replaces a worker killed mid-job and retries the job once, transcribing it once', async () => {
+    const f = faults(1, 'exit');
+    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: f });
+    const events = await p.transcribe(sentence(1));
+    expect(events).toHaveLength(1);
+    expect(events[0]!.text).toBe(SENTENCES[1]);
+    expect(p.replaced).toBe(1);
+    expect(p.threads).toBe(1);
+  });
+
+  it('fails a job that crashes its worker twice with EARSHOT_WORKER_CRASHED, and keeps serving', async () => {
+    const f = faults(2, 'throw');
+    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: f });
+    const err = await p.transcribe(sentence(1)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EarshotError);
+    expect((err as EarshotError).code).toBe('EARSHOT_WORKER_CRASHED');
+    expect(p.replaced).toBe(2);
+    // The next job runs on a fresh worker.
+    const events = await p.transcribe(sentence(7));
+    expect(events[0]!.text).toBe(SENTENCES[7]);
+  });
+
+  it('terminates a hung worker after jobTimeoutMs and retries elsewhere', async () => {
+    const f = faults(1, 'hang');
+    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: f, jobTimeoutMs: 500 });
+    const events = await p.transcribe(sentence(1));
+    expect(events[0]!.text).toBe(SENTENCES[1]);
+    expect(p.replaced).toBe(1);
+  });
+
+  it('rejects an aborted job with EARSHOT_ABORTED and close() rejects queued ones', async () => {
+    const p = pool({ size: 1 });
+    const ac = new AbortController();
+    ac.abort();
+    await expect(p.transcribe(sentence(1), { signal: ac.signal })).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+    const a = p.transcribe(sentence(1));
+    const b = p.transcribe(sentence(2));
+    const closing = p.close();
+    await expect(a).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+    await expect(b).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+    await closing;
+    expect(p.threads).toBe(0);
+    await expect(p.transcribe(sentence(1))).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+  });
+
+  it('spreads independent clips over the pool and close() leaves no worker', async () => {
+    const p = pool({ size: 2 });
+    const texts = await Promise.all([1, 5, 6, 7].map(async (i) => (await p.transcribe(sentence(i, i % 2 ? 'rms' : 'slt'))).map((e) => e.text).join(' ')));
+    expect(p.threads).toBe(2);
+    expect(texts.join(' ').split(' ').length).toBeGreaterThan(30);
+    await p.close();
+    expect(p.threads).toBe(0);
+    await p.close();
+  });
+
+  it('streams a live session on one worker: partials, then a final at end()', async () => {
+    const p = pool({ size: 2 });
+    const events: Array<{ type: string; text: string }> = [];
+    const s = p.openSession({}, { onEvent: (e) => events.push(e), onError: (e) => { throw e; } });
+    const audio = sentence(1);
+    for (let i = 0; i < audio.length; i += 3200) s.write(audio.subarray(i, i + 3200));
+    await s.drained(0);
+    await s.end();
+    expect(events.some((e) => e.type === 'partial')).toBe(true);
+    expect(events.filter((e) => e.type === 'final').map((e) => e.text)).toEqual([SENTENCES[1]]);
+    expect(p.threads).toBe(1);
+  });
+
+  it('fails a live session with EARSHOT_WORKER_CRASHED when its worker dies', async () => {
+    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: faults(1, 'exit', 'audio') });
+    let failure: EarshotError | undefined;
+    const s = p.openSession({}, { onEvent: () => undefined, onError: (e) => (failure = e) });
+    s.write(sentence(1));
+    await expect(s.end()).rejects.toMatchObject({ code: 'EARSHOT_WORKER_CRASHED' });
+    expect(failure?.code).toBe('EARSHOT_WORKER_CRASHED');
+    expect(p.replaced).toBe(1);
+    // A new session gets a fresh worker.
+    const events: string[] = [];
+    const s2 = p.openSession({}, { onEvent: (e) => events.push(e.text), onError: (e) => { throw e; } });
+    s2.write(sentence(7));
+    await s2.end();
+    expect(events.at(-1)).toBe(SENTENCES[7]);
+  });
+});
