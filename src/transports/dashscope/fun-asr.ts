@@ -4,11 +4,11 @@
  * backoff and the result JSON is turned into final transcript events with word times, speakers (diarization with an
  * optional speaker count) and hotword vocabularies (§4). Also serves clips for near-realtime windows.
  */
-import { InvalidArgumentError, TransportError } from '../../core/errors.js';
+import { InvalidArgumentError, TransportError, isRetryable } from '../../core/errors.js';
 import type { TranscriptEvent, Word } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
-import { cancelTask, CLIP_POLL_MS, DashScopeHttp, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
+import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
 import { BATCH_LIMITS, encodeWav, resolveSource, type UploadSource } from './upload.js';
 import { Vocabularies } from './vocabulary.js';
 
@@ -111,6 +111,7 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
   checkSpeakers(options);
   const endpoints: DashScopeEndpoints = resolveDashScope(options);
   const ownHttp = options.http === undefined;
+  const memo = new TaskMemo();
   const http = options.http ?? new DashScopeHttp({ ...options, apiKey: endpoints.apiKey });
   const vocabularies = new Vocabularies({ apiKey: endpoints.apiKey, baseUrl: endpoints.httpBase, http });
   const vocabCache = new Map<string, Promise<string>>();
@@ -128,7 +129,8 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
     return id;
   };
 
-  async function run(source: UploadSource, call: BatchFileOptions, clip = false): Promise<TranscriptEvent[]> {
+  async function run(source: UploadSource, call: BatchFileOptions, clipKey?: string): Promise<TranscriptEvent[]> {
+    const clip = clipKey !== undefined;
     const o: RecognitionOptions = { ...pick(options), ...pick(call) };
     assertCapabilities(transport, o);
     checkSpeakers(o);
@@ -136,44 +138,55 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
     const onProgress = call.onProgress ?? options.onProgress;
     const report = (p: Omit<BatchProgress, 'elapsedMs'>): void => onProgress?.({ ...p, elapsedMs: Date.now() - started });
     const signal = call.signal;
-    report({ phase: 'checking' });
-    const resolveOptions: Parameters<typeof resolveSource>[4] = { onUpload: () => report({ phase: 'uploading' }) };
-    if (signal) resolveOptions.signal = signal;
-    if (options.limits) resolveOptions.limits = options.limits;
-    const [{ url, oss }, vocabularyId] = await Promise.all([resolveSource(http, endpoints.httpBase, model, source, resolveOptions), vocabularyFor(o, signal)]);
-    const parameters: Record<string, unknown> = { channel_id: [0] };
-    if (vocabularyId) parameters.vocabulary_id = vocabularyId;
-    if (o.diarize) {
-      parameters.diarization_enabled = true;
-      if (o.speakers !== undefined) parameters.speaker_count = o.speakers;
+    // A clip retried after a transient failure resumes its task: nothing is uploaded or transcribed twice.
+    let taskId = memo.get(clipKey);
+    if (taskId) report({ phase: 'submitted', taskId, status: 'RESUMED' });
+    else {
+      report({ phase: 'checking' });
+      const resolveOptions: Parameters<typeof resolveSource>[4] = { onUpload: () => report({ phase: 'uploading' }) };
+      if (signal) resolveOptions.signal = signal;
+      if (options.limits) resolveOptions.limits = options.limits;
+      const [{ url, oss }, vocabularyId] = await Promise.all([resolveSource(http, endpoints.httpBase, model, source, resolveOptions), vocabularyFor(o, signal)]);
+      const parameters: Record<string, unknown> = { channel_id: [0] };
+      if (vocabularyId) parameters.vocabulary_id = vocabularyId;
+      if (o.diarize) {
+        parameters.diarization_enabled = true;
+        if (o.speakers !== undefined) parameters.speaker_count = o.speakers;
+      }
+      if (o.language) parameters.language_hints = [o.language];
+      taskId = await submitTask(http, endpoints.httpBase, { model, input: { file_urls: [url] }, parameters }, { ossResolve: oss, ...(signal ? { signal } : {}) });
+      memo.set(clipKey, taskId);
+      report({ phase: 'submitted', taskId, status: 'PENDING' });
     }
-    if (o.language) parameters.language_hints = [o.language];
-    const taskId = await submitTask(http, endpoints.httpBase, { model, input: { file_urls: [url] }, parameters }, { ossResolve: oss, ...(signal ? { signal } : {}) });
-    report({ phase: 'submitted', taskId, status: 'PENDING' });
-    const pollOptions: Parameters<typeof waitForTask>[3] = { onStatus: (status) => report({ phase: 'running', taskId, status }) };
+    const pollOptions: Parameters<typeof waitForTask>[3] = {};
     if (signal) pollOptions.signal = signal;
     // A clip (a near-realtime window) is done in moments: poll it sooner than the SDK's 1 s start.
     const pollMs = options.pollMs ?? (clip ? CLIP_POLL_MS : undefined);
     if (pollMs !== undefined) pollOptions.pollMs = pollMs;
     if (options.maxPollMs !== undefined) pollOptions.maxPollMs = options.maxPollMs;
     if (options.timeoutMs !== undefined) pollOptions.timeoutMs = options.timeoutMs;
-    let output: Awaited<ReturnType<typeof waitForTask>>;
+    const id = taskId;
+    pollOptions.onStatus = (status) => report({ phase: 'running', taskId: id, status });
     try {
-      output = await waitForTask(http, endpoints.httpBase, taskId, pollOptions);
+      const output = await waitForTask(http, endpoints.httpBase, id, pollOptions);
+      const sub = output.results?.[0];
+      if (!sub?.transcription_url) {
+        throw new TransportError('EARSHOT_TASK_FAILED', `task ${id}: the file failed: ${sub?.code ?? 'no result'}${sub?.message ? ` ${sub.message}` : ''}`, { details: { taskId: id }, ...(sub?.code ? { providerCode: sub.code } : {}) });
+      }
+      report({ phase: 'downloading', taskId: id, status: output.task_status });
+      const result = await fetchResult<FunAsrResult>(http, sub.transcription_url, signal);
+      const events = funAsrEvents(result);
+      report({ phase: 'done', taskId: id, status: 'SUCCEEDED', fraction: 1 });
+      memo.delete(clipKey);
+      return events;
     } catch (err) {
-      // An abandoned task still PENDING is cancelled, so it neither runs nor bills.
-      if (signal?.aborted) await cancelTask(http, endpoints.httpBase, taskId);
+      if (signal?.aborted) {
+        // An abandoned task still PENDING is cancelled, so it neither runs nor bills.
+        await cancelTask(http, endpoints.httpBase, id);
+        memo.delete(clipKey);
+      } else if (!isRetryable(err)) memo.delete(clipKey);
       throw err;
     }
-    const sub = output.results?.[0];
-    if (!sub?.transcription_url) {
-      throw new TransportError('EARSHOT_TASK_FAILED', `task ${taskId}: the file failed: ${sub?.code ?? 'no result'}${sub?.message ? ` ${sub.message}` : ''}`, { details: { taskId }, ...(sub?.code ? { providerCode: sub.code } : {}) });
-    }
-    report({ phase: 'downloading', taskId, status: output.task_status });
-    const result = await fetchResult<FunAsrResult>(http, sub.transcription_url, signal);
-    const events = funAsrEvents(result);
-    report({ phase: 'done', taskId, status: 'SUCCEEDED', fraction: 1 });
-    return events;
   }
 
   return {
@@ -185,7 +198,7 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
       const wav = encodeWav(job.samples, job.sampleRate);
       const o: BatchFileOptions = { ...(job.options ?? {}) };
       if (call.signal) o.signal = call.signal;
-      return run({ data: wav, filename: `clip-${Math.round(job.startMs)}.wav`, contentType: 'audio/wav' }, o, true);
+      return run({ data: wav, filename: `clip-${Math.round(job.startMs)}.wav`, contentType: 'audio/wav' }, o, TaskMemo.key(job));
     },
     async close() {
       if (ownHttp) await http.close();

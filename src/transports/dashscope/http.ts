@@ -6,8 +6,10 @@
  * The API key is only ever put in the `Authorization` header; every error message is passed through
  * {@link redactSecrets} with the key itself as an extra secret.
  */
+import { createHash } from 'node:crypto';
 import { request, Agent, type Dispatcher } from 'undici';
 import { AbortError, EarshotError, TransportError, redactSecrets, type ErrorCode } from '../../core/errors.js';
+import type { ChunkJob } from '../transport.js';
 
 /** Progress of a long job, reported through `onProgress`. */
 export interface BatchProgress {
@@ -518,4 +520,46 @@ export async function fetchResult<T>(http: DashScopeHttp, url: string, signal?: 
       throw new TransportError('EARSHOT_PROTOCOL_ERROR', `the result at ${safeUrl(url)} is not JSON`, { cause });
     }
   }, signal);
+}
+
+/**
+ * The tasks submitted for clips, by clip content, so that a clip retried after a transient failure (by
+ * `transcribeBatch`, say) resumes polling its task instead of being uploaded and transcribed a second time.
+ * Bounded: the oldest entries go first.
+ *
+ * @example
+ * const memo = new TaskMemo();
+ * const key = TaskMemo.key(job);
+ * const taskId = memo.get(key) ?? (await submit());
+ */
+export class TaskMemo {
+  readonly #tasks = new Map<string, string>();
+  readonly #limit: number;
+
+  constructor(limit = 256) {
+    this.#limit = limit;
+  }
+
+  /** A key for a clip: its samples, rate and options (not its position, so a re-cut identical clip matches too). */
+  static key(job: ChunkJob): string {
+    const hash = createHash('sha1');
+    hash.update(new Uint8Array(job.samples.buffer, job.samples.byteOffset, job.samples.byteLength));
+    hash.update(`|${job.sampleRate}|${JSON.stringify(job.options ?? {})}`);
+    return hash.digest('hex');
+  }
+
+  get(key: string | undefined): string | undefined {
+    return key === undefined ? undefined : this.#tasks.get(key);
+  }
+
+  set(key: string | undefined, taskId: string): void {
+    if (key === undefined) return;
+    this.#tasks.delete(key);
+    this.#tasks.set(key, taskId);
+    if (this.#tasks.size > this.#limit) this.#tasks.delete(this.#tasks.keys().next().value!);
+  }
+
+  delete(key: string | undefined): void {
+    if (key !== undefined) this.#tasks.delete(key);
+  }
 }

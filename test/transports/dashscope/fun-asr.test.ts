@@ -178,6 +178,53 @@ describe('funAsr', () => {
     expect(httpStats(h.ctx)).toMatchObject({ submits: 3, recognitions: 2 });
   });
 
+  it('resumes the same task when a clip is retried after a transient failure (nothing transcribed twice)', async () => {
+    const { stateOf } = await import('../../../src/emulator/http/state.js');
+    let failNextPoll = true;
+    const asr = funAsr({
+      apiKey: KEY,
+      baseUrl: h.url,
+      pollMs: 10,
+      retries: 0,
+      // Right after the submit, make the next request (the first poll) fail with a 500.
+      onProgress: (p) => {
+        if (p.phase === 'submitted' && failNextPoll) {
+          failNextPoll = false;
+          h.ctx.faults.serverErrorFirst = stateOf(h.ctx).faults.failed + 1;
+        }
+      },
+    });
+    const job = { samples: new Int16Array(16000).map((_, i) => Math.round(6000 * Math.sin(i / 7))), sampleRate: 16000, startMs: 3000 };
+    await expect(asr.transcribeClip(job)).rejects.toMatchObject({ code: 'EARSHOT_SERVER_ERROR', retryable: true });
+    // what transcribeBatch does with a retryable error: the same clip again
+    const retried = await asr.transcribeClip(job);
+    await asr.close();
+    expect(retried[0]?.text).toBe('hello world from the emulator');
+    expect(httpStats(h.ctx)).toMatchObject({ submits: 1, recognitions: 1 });
+
+    // and through the operator itself
+    const { from, lastValueFrom, toArray } = await import('rxjs');
+    const { transcribeBatch } = await import('../../../src/operators/transcribe-batch.js');
+    let armed = true;
+    const piped = funAsr({ apiKey: KEY, baseUrl: h.url, pollMs: 10, retries: 0, onProgress: (p) => {
+      if (p.phase === 'submitted' && armed) {
+        armed = false;
+        h.ctx.faults.serverErrorFirst = stateOf(h.ctx).faults.failed + 1;
+      }
+    } });
+    const segment = { kind: 'audio' as const, samples: job.samples.map((v) => v >> 1), sampleRate: 16000, channels: 1, offset: 16000 * 7, cut: 'pause' as const };
+    const events = await lastValueFrom(from([segment]).pipe(transcribeBatch(piped, { retry: { attempts: 3, baseMs: 10 } }), toArray()));
+    await piped.close();
+    expect(events).toHaveLength(1);
+    expect(events[0]!.startMs).toBe(7000);
+    expect(httpStats(h.ctx)).toMatchObject({ submits: 2, recognitions: 2 });
+    // a different clip is a new task
+    const other = funAsr({ apiKey: KEY, baseUrl: h.url, pollMs: 10 });
+    await other.transcribeClip({ ...job, samples: job.samples.map((v) => -v) });
+    await other.close();
+    expect(httpStats(h.ctx).submits).toBe(3);
+  });
+
   it('creates a vocabulary for hotwords once and reuses it on the next run', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(0, 1), voices: ['slt'] });
     const hotwords = [{ text: 'emulator', weight: 5 }, { text: 'Model Studio', weight: 4 }];
