@@ -34,7 +34,20 @@ export interface FromMicOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** The capture command `fromMic()` runs by default on `platform`, given the programs found on PATH. */
+/**
+ * The capture command `fromMic()` runs by default on `platform`, given the programs found on PATH.
+ *
+ * @param options - rate, channels and device of the capture.
+ * @param platform - the OS (default `process.platform`).
+ * @param hasProgram - whether a program is on PATH (default: looked up in `process.env.PATH`).
+ * @returns the argv of the capture command.
+ * @throws EARSHOT_INVALID_ARGUMENT on Windows without a `device`.
+ * @example
+ * ```ts
+ * defaultMicCommand({ sampleRate: 16000 }, 'linux', (p) => p === 'arecord');
+ * // ['arecord', '-q', '-t', 'raw', '-f', 'S16_LE', '-r', '16000', '-c', '1']
+ * ```
+ */
 export function defaultMicCommand(
   options: Pick<FromMicOptions, 'sampleRate' | 'channels' | 'device'> = {},
   platform: NodeJS.Platform = process.platform,

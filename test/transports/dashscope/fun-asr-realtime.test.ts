@@ -3,6 +3,7 @@ import { startEmulator, type Emulator } from '../../../src/emulator/server.js';
 import { funAsrRealtime } from '../../../src/transports/dashscope/fun-asr-realtime.js';
 import type { TranscriptEvent } from '../../../src/core/types.js';
 import type { EarshotError } from '../../../src/core/errors.js';
+import type { Transport } from '../../../src/transports/transport.js';
 import { chunks, speechPcm, until } from '../../emulator/ws/helpers.js';
 
 const KEY = 'sk-test-funasr-0001';
@@ -101,5 +102,43 @@ describe('funAsrRealtime', () => {
     expect(events.filter((e) => e.type === 'final').map((e) => e.text)).toEqual(['the weather will be cold']);
     const noop = { sampleRate: 16000, onEvent: () => {}, onError: () => {} };
     await expect(t.openStream!({ ...noop, vocabularyId: 'vocab-nope-00000000000000000000000000000000' })).rejects.toMatchObject({ code: 'EARSHOT_REQUEST_FAILED', providerCode: 'InvalidParameter' });
+  });
+
+  it('write() waits while the socket is above its high-water mark: a stalled engine pushes back through TCP to the client', async () => {
+    let open = false;
+    const gate: Array<() => void> = [];
+    const stalled: Transport = {
+      model: 'stalled',
+      sampleRate: 16000,
+      capabilities: { realtime: true, batch: false, wordTimes: false, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'] },
+      openStream: async () => ({
+        write: () => (open ? Promise.resolve() : new Promise<void>((r) => gate.push(r))),
+        end: async () => {},
+        close: () => {},
+      }),
+    };
+    emu = await startEmulator({ apiKeys: [KEY], recognizer: stalled });
+    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, highWaterMark: 64 * 1024, lowWaterMark: 16 * 1024 });
+    const s = await t.openStream!({ sampleRate: 16000, onEvent: () => {}, onError: () => {} });
+    const second = new Int16Array(16000);
+    let sent = 0;
+    let blocked: Promise<void> | undefined;
+    // Socket buffers (kernel and ws) absorb some seconds; keep writing until a write stays pending.
+    while (sent < 600) {
+      const w = s.write(second);
+      sent++;
+      const settled = await Promise.race([w.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 50))]);
+      if (!settled) {
+        blocked = w;
+        break;
+      }
+    }
+    expect(blocked).toBeDefined();
+    let resolved = false;
+    void blocked!.then(() => (resolved = true));
+    open = true;
+    for (const r of gate.splice(0)) r();
+    await until(() => resolved, 10_000, 'write to resume');
+    s.close();
   });
 });
