@@ -1,12 +1,13 @@
 /**
  * HTTP routes of the emulator: the async task API (§1.7, §3, §6.3), temporary uploads with the emulator playing the
- * storage endpoint (§1.8), hotword vocabularies (§4), OpenAI-compatible chat completions with SSE (§6.1, §7), and the
- * signed result URLs. Auth and the HTTP faults (`throttleFirst` → 429 with `Retry-After`, `serverErrorFirst` → 500)
+ * storage endpoint (§1.8), hotword vocabularies (§4), OpenAI-compatible chat completions with SSE (§6.1, §7),
+ * qwen3-asr-flash on the native API with native SSE (§6.2, §1.6), and the signed result URLs. Auth and the HTTP faults (`throttleFirst` → 429 with `Retry-After`, `serverErrorFirst` → 500)
  * are applied here, in the body shape of the API that was called.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorContext } from '../context.js';
 import { chatCompletions } from './compat.js';
+import { multimodalGeneration } from './native.js';
 import { bearerKey, compatError, nativeError } from './reply.js';
 import { stateOf, sweep } from './state.js';
 import { cancelTask, listTasks, queryTask, serveResult, submitTranscription } from './tasks.js';
@@ -85,13 +86,15 @@ export async function handleHttp(ctx: EmulatorContext, req: IncomingMessage, res
         return customization(ctx, req, res, key);
       case 'chat':
         return chatCompletions(ctx, req, res);
+      case 'generation':
+        return multimodalGeneration(ctx, req, res);
     }
   }, compat);
   return true;
 }
 
 interface Route {
-  name: 'submit' | 'task' | 'cancel' | 'tasks' | 'uploads' | 'customization' | 'chat';
+  name: 'submit' | 'task' | 'cancel' | 'tasks' | 'uploads' | 'customization' | 'chat' | 'generation';
   id?: string;
 }
 
@@ -99,6 +102,7 @@ function matchRoute(method: string, path: string): Route | undefined {
   if (method === 'POST' && path === '/api/v1/services/audio/asr/transcription') return { name: 'submit' };
   if (method === 'POST' && path === '/api/v1/services/audio/asr/customization') return { name: 'customization' };
   if (method === 'POST' && path === '/compatible-mode/v1/chat/completions') return { name: 'chat' };
+  if (method === 'POST' && path === '/api/v1/services/aigc/multimodal-generation/generation') return { name: 'generation' };
   if (method === 'GET' && path === '/api/v1/uploads') return { name: 'uploads' };
   if (method === 'GET' && path === '/api/v1/tasks') return { name: 'tasks' };
   const cancel = /^\/api\/v1\/tasks\/([^/]+)\/cancel$/.exec(path);

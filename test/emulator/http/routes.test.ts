@@ -223,3 +223,32 @@ describe('emulator: memory', () => {
     expect([s.results.size, s.tasks.size, s.objects.size, s.policies.size]).toEqual([0, 0, 0, 0]);
   });
 });
+
+describe('emulator: native qwen3-asr-flash (§6.2)', () => {
+  const body = (stream: boolean): Record<string, unknown> => ({
+    model: 'qwen3-asr-flash',
+    input: { messages: [{ role: 'system', content: [{ text: 'context' }] }, { role: 'user', content: [{ audio: speechUrl() }] }] },
+    parameters: { asr_options: { language: 'en', enable_itn: false }, ...(stream ? { incremental_output: true } : {}) },
+  });
+
+  it('answers with output.choices[0].message content and annotations', async () => {
+    const res = await call('/api/v1/services/aigc/multimodal-generation/generation', { body: body(false) });
+    expect(res.body).toMatchObject({ output: { choices: [{ finish_reason: 'stop', message: { role: 'assistant', content: [{ text: 'hello big world' }], annotations: [{ language: 'en', type: 'audio_info', emotion: 'neutral' }] } }] }, usage: { seconds: expect.any(Number) }, request_id: expect.any(String) });
+  });
+
+  it('streams native SSE blocks with X-DashScope-SSE: enable (deltas, no [DONE])', async () => {
+    const res = await call('/api/v1/services/aigc/multimodal-generation/generation', { body: body(true), headers: { 'x-dashscope-sse': 'enable' } });
+    const blocks = res.text.split('\n\n').filter(Boolean);
+    expect(blocks[0]).toMatch(/^id:1\nevent:result\n:HTTP_STATUS\/200\ndata:\{/);
+    const data = blocks.map((b) => JSON.parse(b.split('\n').find((l) => l.startsWith('data:'))!.slice(5)));
+    expect(data.map((d) => d.output.choices[0].message.content[0]?.text ?? '').join('')).toBe('hello big world');
+    expect(data.at(-1).output.choices[0].finish_reason).toBe('stop');
+    expect(data.at(-1).usage).toBeDefined();
+    expect(res.text).not.toContain('[DONE]');
+  });
+
+  it('refuses Omni models and requests without audio', async () => {
+    expect((await call('/api/v1/services/aigc/multimodal-generation/generation', { body: { model: 'qwen3-omni-flash', input: { messages: [{ role: 'user', content: [{ audio: speechUrl() }] }] } } })).status).toBe(400);
+    expect((await call('/api/v1/services/aigc/multimodal-generation/generation', { body: { model: 'qwen3-asr-flash', input: { messages: [] } } })).body.code).toBe('BadRequest.EmptyInput');
+  });
+});
