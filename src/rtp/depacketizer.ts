@@ -31,6 +31,12 @@ export interface DepacketizerOptions {
   maxGapMs?: number;
   /** Require two packets in sequence before a new SSRC becomes a stream (RFC 3550 probation). Default true. */
   probation?: boolean;
+  /**
+   * What fills a lost packet's place: `'silence'` (default) or `'repeat'`, the last packet played again under a
+   * fade to zero for at most 60 ms, then silence (a simple concealment that costs a recogniser fewer words).
+   * Timestamp gaps without loss (DTX, silence suppression) are always silence.
+   */
+  conceal?: 'silence' | 'repeat';
   /** Audio a stream keeps for its first subscriber (dropping the oldest beyond it). Default 2000 ms. */
   preSubscribeMs?: number;
   /** Wall clock in ms (tests may inject one). Default `Date.now`. */
@@ -127,6 +133,9 @@ class StreamState implements RtpStream {
   readonly #ratio: number;
   readonly #maxGapFrames: number;
   readonly #preSubscribeFrames: number;
+  readonly #repeat: boolean;
+  readonly #repeatFrames: number;
+  #last: Int16Array | undefined;
   readonly #table: Map<number, PayloadFormat>;
   readonly #opusRate: 16000 | 48000 | undefined;
   readonly #decoders = new Map<number, PayloadDecoder>();
@@ -140,7 +149,7 @@ class StreamState implements RtpStream {
   #write = 0;
   #ended: { error?: unknown } | undefined;
 
-  constructor(ssrc: number, payloadType: number, format: PayloadFormat, table: Map<number, PayloadFormat>, options: Required<Pick<DepacketizerOptions, 'windowMs' | 'jitterCapacity' | 'maxGapMs' | 'preSubscribeMs'>> & { opusSampleRate: 16000 | 48000 | undefined }, now: number) {
+  constructor(ssrc: number, payloadType: number, format: PayloadFormat, table: Map<number, PayloadFormat>, options: Required<Pick<DepacketizerOptions, 'windowMs' | 'jitterCapacity' | 'maxGapMs' | 'preSubscribeMs' | 'conceal'>> & { opusSampleRate: 16000 | 48000 | undefined }, now: number) {
     this.ssrc = ssrc;
     this.payloadType = payloadType;
     this.codec = format.codec;
@@ -150,6 +159,8 @@ class StreamState implements RtpStream {
     this.#ratio = this.sampleRate / this.#clockRate;
     this.#maxGapFrames = Math.round((options.maxGapMs * this.sampleRate) / 1000);
     this.#preSubscribeFrames = Math.round((options.preSubscribeMs * this.sampleRate) / 1000);
+    this.#repeat = options.conceal === 'repeat';
+    this.#repeatFrames = Math.round((60 * this.sampleRate) / 1000);
     this.#table = table;
     this.lastArrival = now;
     this.jitter = new JitterBuffer({ windowMs: options.windowMs, clockRate: format.clockRate, capacity: options.jitterCapacity }, (p) => this.#play(p));
@@ -236,13 +247,18 @@ class StreamState implements RtpStream {
       this.#rebase(p.extendedTimestamp);
       pos = this.#write;
     }
-    if (pos > this.#write) this.#silence(pos - this.#write);
+    if (pos > this.#write) {
+      const gap = pos - this.#write;
+      const repeated = this.#repeat && p.lostBefore > 0 && this.#last ? this.#conceal(Math.min(gap, this.#repeatFrames)) : 0;
+      if (gap > repeated) this.#silence(gap - repeated);
+    }
     const samples = decoder.decode(p.payload);
     if (!samples) {
       this.counters.decodeErrors++;
       return;
     }
     this.counters.decoded++;
+    this.#last = samples;
     const trim = this.#write - pos;
     if (trim >= samples.length) return;
     this.#emit(trim > 0 ? samples.subarray(trim) : samples);
@@ -251,6 +267,16 @@ class StreamState implements RtpStream {
   #rebase(extTs: number): void {
     this.#tsBase = extTs;
     this.#posBase = this.#write;
+  }
+
+  /** Play the last packet again, cyclically, fading to zero over `frames`; returns the frames written. */
+  #conceal(frames: number): number {
+    const last = this.#last!;
+    const out = new Int16Array(frames);
+    for (let i = 0; i < frames; i++) out[i] = Math.round(last[i % last.length]! * (1 - (i + 1) / (frames + 1)));
+    this.counters.concealedMs += (frames * 1000) / this.sampleRate;
+    this.#emit(out);
+    return frames;
   }
 
   #silence(frames: number): void {
@@ -319,6 +345,7 @@ export class RtpDepacketizer {
     this.#maxStreams = positive(options.maxStreams ?? 64, 'maxStreams');
     this.#idleMs = positive(options.idleTimeoutMs ?? 5000, 'idleTimeoutMs');
     this.#probation = options.probation ?? true;
+    if (options.conceal !== undefined && options.conceal !== 'silence' && options.conceal !== 'repeat') throw new InvalidArgumentError(`conceal must be 'silence' or 'repeat'`);
     const opus = options.opusSampleRate;
     if (opus !== undefined && opus !== 16000 && opus !== 48000) throw new InvalidArgumentError(`opusSampleRate must be 16000 or 48000, not ${String(opus)}`);
     this.#streamOptions = {
@@ -326,6 +353,7 @@ export class RtpDepacketizer {
       jitterCapacity: positive(options.jitterCapacity ?? 256, 'jitterCapacity'),
       maxGapMs: positive(options.maxGapMs ?? 30000, 'maxGapMs'),
       preSubscribeMs: nonNegative(options.preSubscribeMs ?? 2000, 'preSubscribeMs'),
+      conceal: options.conceal ?? 'silence',
       opusSampleRate: opus,
     };
   }

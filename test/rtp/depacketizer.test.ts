@@ -61,6 +61,22 @@ describe('RtpDepacketizer', () => {
     expect(h.depack.stats()).toMatchObject({ lost: 1, concealedMs: 20 });
   });
 
+  it("conceals a lost packet with a fading repeat of the last one when conceal is 'repeat'", () => {
+    const h = harness({ conceal: 'repeat' });
+    const pcm = testSignal(8000);
+    packetize(pcm).forEach((p, i) => i !== 10 && h.depack.push(p));
+    h.depack.close();
+    const out = joinContiguous(h.chunks.get(0x1234)!);
+    const expected = ulawRoundTrip(pcm);
+    expect(out.length).toBe(8000);
+    expect(out.subarray(0, 1600)).toEqual(expected.subarray(0, 1600));
+    expect(out.subarray(1760)).toEqual(expected.subarray(1760));
+    const filled = out.subarray(1600, 1760);
+    expect(filled[0]).toBe(Math.round(expected[1440]! * (1 - 1 / 161)));
+    expect(Math.abs(filled[159]!)).toBeLessThanOrEqual(Math.abs(expected[1599]!) / 100 + 1);
+    expect(h.depack.stats()).toMatchObject({ lost: 1, concealedMs: 20 });
+  });
+
   it('keeps audio time true under reordering, duplication and loss at known rates', () => {
     const h = harness({ windowMs: 100 });
     const pcm = testSignal(8000 * 10);
@@ -234,7 +250,7 @@ describe('RtpDepacketizer', () => {
   });
 
   it('rejects bad settings when built', () => {
-    const bad: DepacketizerOptions[] = [{ payloads: { 97: 'speex' } }, { windowMs: 0 }, { maxStreams: -1 }, { opusSampleRate: 8000 as 16000 }];
+    const bad: DepacketizerOptions[] = [{ conceal: 'noise' as 'silence' }, { payloads: { 97: 'speex' } }, { windowMs: 0 }, { maxStreams: -1 }, { opusSampleRate: 8000 as 16000 }];
     for (const o of bad) expect(() => new RtpDepacketizer(o, { onStream() {} })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
   });
 });

@@ -79,23 +79,27 @@ describe('RTP with real speech', () => {
       }
     });
     order.sort((a, b) => a.at - b.at);
-    const run = async (list: number[]) => {
+    const run = async (list: number[], conceal: 'silence' | 'repeat' = 'silence') => {
       const packets$ = new Subject<Uint8Array>();
-      const source = rtpStreams(packets$, { payloads: { 96: 'L16/16000/1' } });
+      const source = rtpStreams(packets$, { payloads: { 96: 'L16/16000/1' }, conceal });
       const done = lastValueFrom(source.pipe(mergeMap((s) => s.audio$.pipe(toFinals(engine))), filter((e) => e.type === 'final'), toArray()));
       for (const i of list) packets$.next(packets[i]!);
       packets$.complete();
       return { ...finalsOf(await done), stats: source.stats() };
     };
-    const [clean, impaired] = await Promise.all([run(packets.map((_, i) => i)), run(order.map((o) => o.i))]);
+    const impairedOrder = order.map((o) => o.i);
+    const [clean, impaired, repeated] = await Promise.all([run(packets.map((_, i) => i)), run(impairedOrder), run(impairedOrder, 'repeat')]);
     // Loss punches 20 ms holes into speech, which costs this engine words (WER is reported, not asserted);
     // what must hold is time: every word both transcripts have sits where it sat in the clean stream.
     const diffs = nearestWordDiffs(clean.words, impaired.words);
-    const report = { lost, duplicated, werClean: wer(speech.text, clean.text), werImpaired: wer(speech.text, impaired.text), matched: diffs.length, words: clean.words.length, maxWordDiffMs: Math.max(...diffs.map(Math.abs)), stats: impaired.stats };
+    const repeatDiffs = nearestWordDiffs(clean.words, repeated.words);
+    const report = { lost, duplicated, werClean: wer(speech.text, clean.text), werImpaired: wer(speech.text, impaired.text), werConcealRepeat: wer(speech.text, repeated.text), maxWordDiffRepeatMs: Math.max(...repeatDiffs.map(Math.abs)), matched: diffs.length, words: clean.words.length, maxWordDiffMs: Math.max(...diffs.map(Math.abs)), stats: impaired.stats };
     console.log(`impaired: ${JSON.stringify(report)}`);
     expect(impaired.stats).toMatchObject({ lost, duplicates: duplicated, late: 0, streams: 1 });
     expect(impaired.stats.concealedMs).toBe(lost * 20);
     expect(report.matched).toBeGreaterThanOrEqual(report.words * 0.7);
     expect(report.maxWordDiffMs).toBeLessThanOrEqual(100);
+    expect(report.maxWordDiffRepeatMs).toBeLessThanOrEqual(100);
+    expect(repeated.stats).toMatchObject({ lost, concealedMs: lost * 20 });
   }, 300_000);
 });
