@@ -2,7 +2,7 @@
  * The pipelines behind `earshot transcribe` and `earshot live`: pick a source for the input, a transport for the
  * model, an operator chain for the mode, and the sinks for the outputs.
  */
-import { defer, fromEvent, lastValueFrom, mergeMap, Observable, share, take, takeUntil, tap, type OperatorFunction } from 'rxjs';
+import { fromEvent, lastValueFrom, mergeMap, Observable, share, take, takeUntil, tap, type OperatorFunction } from 'rxjs';
 import { InvalidArgumentError } from '../core/errors.js';
 import { frameToMs, type AudioChunk, type TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
@@ -25,6 +25,8 @@ import { toJsonl } from '../sinks/jsonl.js';
 import { toConsole } from '../sinks/console.js';
 import { createTransport } from '../transports/catalog.js';
 import type { RecognitionOptions, Transport } from '../transports/transport.js';
+import type { BatchTransport } from '../transports/dashscope/fun-asr.js';
+import type { BatchProgress } from '../transports/dashscope/http.js';
 import type { LiveCommand, Mode, TranscribeCommand } from './args.js';
 
 /** What the CLI needs from its process: streams and an interrupt signal, so tests can drive it. */
@@ -107,17 +109,21 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand, io: Cl
 
     let events: Observable<TranscriptEvent>;
     if (mode === 'batch') {
-      const fileLevel = (transport as Transport & { transcribeFile?: (p: string, o: { signal: AbortSignal } & RecognitionOptions) => Promise<TranscriptEvent[]> }).transcribeFile;
-      if (path && fileLevel && !cmd.pace) {
-        events = defer(() => {
+      const batch = transport as Partial<BatchTransport>;
+      if (path && batch.transcribeFile && !cmd.pace) {
+        const transcribeFile = batch.transcribeFile.bind(transport);
+        const showProgress = !cmd.quiet && io.stderr.isTTY === true;
+        events = new Observable<TranscriptEvent>((sub) => {
           const ac = new AbortController();
-          return new Observable<TranscriptEvent>((sub) => {
-            fileLevel.call(transport, path, { signal: ac.signal, ...recognition }).then((list) => {
-              for (const e of list) sub.next(e);
-              sub.complete();
-            }, (err: unknown) => sub.error(err));
-            return () => ac.abort();
-          });
+          transcribeFile(path, {
+            signal: ac.signal,
+            ...recognition,
+            ...(showProgress ? { onProgress: (p: BatchProgress) => io.stderr.write(`\r\x1b[2Kearshot: ${p.phase}${p.status ? ` (${p.status})` : ''}${p.fraction !== undefined ? ` ${Math.round(p.fraction * 100)}%` : ''} ${(p.elapsedMs / 1000).toFixed(0)} s${p.phase === 'done' ? '\r\x1b[2K' : ''}`) } : {}),
+          }).then((list) => {
+            for (const e of list) sub.next(e);
+            sub.complete();
+          }, (err: unknown) => sub.error(err));
+          return () => ac.abort();
         });
       } else if (transport.transcribeClip) {
         events = audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), transcribeBatch(transport, batchOptions));
