@@ -326,7 +326,16 @@ export function createPayloadDecoder(format: PayloadFormat, options: DecoderOpti
   }
 }
 
-/** Output sample rate a format decodes to. */
+/**
+ * Output sample rate a format decodes to: its clock rate, except Opus (the chosen `opusSampleRate`, default 48000).
+ * @param format - a payload format.
+ * @param options - `opusSampleRate`.
+ * @returns the rate in Hz of the decoder's samples.
+ * @example
+ * ```ts
+ * outputRate(parsePayloadMapping('opus'), { opusSampleRate: 16000 }); // 16000
+ * ```
+ */
 export function outputRate(format: PayloadFormat, options: DecoderOptions = {}): number {
   return format.codec === 'opus' ? (options.opusSampleRate ?? 48000) : format.clockRate;
 }

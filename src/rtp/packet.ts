@@ -147,9 +147,11 @@ export interface RtpPacketInit {
 /**
  * Build one RTP packet: for tests, benchmarks and hosts that relay audio.
  *
- * @param init - header fields and payload; numbers are masked to their field widths.
+ * Numbers are masked to their field widths (sequence to 16 bits, timestamp and SSRC to 32), at most 15 CSRCs are
+ * written, and the extension data is cut to a multiple of 4 bytes; nothing is thrown.
+ *
+ * @param init - header fields and payload.
  * @returns a new Buffer with the packet.
- * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) never; out-of-range values are masked.
  * @example
  * ```ts
  * const pkt = buildRtp({ payloadType: 0, sequence: 1, timestamp: 160, ssrc: 42, payload: new Uint8Array(160) });
