@@ -327,7 +327,7 @@ export class RtpDepacketizer {
   readonly #probation: boolean;
   readonly #streamOptions: ConstructorParameters<typeof StreamState>[4];
   readonly #streams = new Map<number, StreamState>();
-  /** First packet of each source on probation (bounded by `maxStreams`; oldest evicted). */
+  /** First packet of each source on probation (at most max(64, 2 × maxStreams); the oldest is evicted). */
   readonly #candidates = new Map<number, { sequence: number; timestamp: number; payloadType: number; marker: boolean; payload: Uint8Array; at: number }>();
   readonly #retired = zeroStreamStats();
   readonly #own = { datagrams: 0, rtcp: 0, malformed: 0, streams: 0, probationDropped: 0, droppedOverflow: 0, unsupported: 0, received: 0 };
@@ -407,7 +407,7 @@ export class RtpDepacketizer {
       if (!prev || delta === 0 || delta > PROBATION_SPAN || delta < -PROBATION_SPAN) {
         if (prev) this.#own.probationDropped++;
         this.#candidates.delete(p.ssrc);
-        if (this.#candidates.size >= this.#maxStreams) {
+        if (this.#candidates.size >= Math.max(64, 2 * this.#maxStreams)) {
           const oldest = this.#candidates.keys().next().value as number;
           this.#candidates.delete(oldest);
           this.#own.probationDropped++;
