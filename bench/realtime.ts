@@ -9,13 +9,16 @@
  *   real time).
  * - **Scale**: 50+ concurrent live streams (100 ms chunks at real time, like a microphone) against the emulator in
  *   scripted mode, the emulator in a child process so the CPU figure is earshot's side only: CPU per stream as a
- *   share of one core, and RSS over the run (start, peak, end, slope over the second half).
+ *   share of one core; RSS (start, peak, end) and the live heap after a full GC every 5 s (start, end, slope over
+ *   the second half: flat means no leak).
  *
  * Run: `npx tsx bench/realtime.ts` (or `npm run bench -- realtime`). Environment: `EARSHOT_BENCH_STREAMS` (default 50),
  * `EARSHOT_BENCH_SECONDS` (length of each live stream, default 60), `EARSHOT_BENCH_QUICK=1` (scale part only).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { from, lastValueFrom, Observable, toArray } from 'rxjs';
 import type { AudioChunk, TranscriptEvent } from '../src/core/types.js';
 import { startEmulator } from '../src/emulator/server.js';
@@ -29,6 +32,15 @@ import { SENTENCES, synthRaw, wer, type Voice } from '../test/helpers/speech.js'
 
 type Row = Record<string, string | number>;
 const KEY = 'sk-bench-realtime-0001';
+/** The whole recording is handed over at once (no flow control), so the queue bound must hold all of it. */
+const LONG = 60 * 60_000;
+
+/** Rows are printed as they are measured (one JSON line each) when run directly. */
+const print = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+function record(rows: Row[], row: Row): void {
+  rows.push(row);
+  if (print) console.log(JSON.stringify(row));
+}
 
 /** Mono 16 kHz speech: the sentences in turn with `gapMs` of silence after each, `leadMs` first. */
 function speech(sentences: readonly string[], gapMs = 900, leadMs = 500, voices: readonly Voice[] = ['slt', 'rms', 'awb']): Int16Array {
@@ -99,9 +111,9 @@ async function accuracy(rows: Row[]): Promise<void> {
   const emu = await startEmulator({ recognizer: engine, apiKeys: [KEY] });
   try {
     let t = performance.now();
-    const direct = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(engine, { pace: false }), toArray()));
+    const direct = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(engine, { pace: false, maxQueuedMs: LONG }), toArray()));
     const directWer = wer(reference, finalText(direct));
-    rows.push({ part: 'accuracy', model: 'local (direct)', audio_s: +(pcm.length / 16000).toFixed(1), WER: +(directWer * 100).toFixed(1), dWER_points: 0, partial_first: String(direct[0]?.type === 'partial'), monotonic: String(monotonic(direct)), wall_s: +((performance.now() - t) / 1000).toFixed(1) });
+    record(rows, { part: 'accuracy', model: 'local (direct)', audio_s: +(pcm.length / 16000).toFixed(1), WER: +(directWer * 100).toFixed(1), dWER_points: 0, partial_first: String(direct[0]?.type === 'partial'), monotonic: String(monotonic(direct)), wall_s: +((performance.now() - t) / 1000).toFixed(1) });
     const models: Array<[string, Transport]> = [
       ['fun-asr-realtime', funAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
       ['qwen3-asr-flash-realtime', qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
@@ -111,9 +123,9 @@ async function accuracy(rows: Row[]): Promise<void> {
     ];
     for (const [model, transport] of models) {
       t = performance.now();
-      const events = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(transport, { pace: false }), toArray()));
+      const events = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(transport, { pace: false, maxQueuedMs: LONG }), toArray()));
       const score = wer(reference, finalText(events));
-      rows.push({
+      record(rows, {
         part: 'accuracy',
         model,
         audio_s: +(pcm.length / 16000).toFixed(1),
@@ -126,20 +138,20 @@ async function accuracy(rows: Row[]): Promise<void> {
     }
     // Reconnect: the socket dropped every 30 s of audio.
     const long = speech([...sentences, ...sentences.slice().reverse()]);
-    const clean = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(funAsrRealtime({ apiKey: KEY, baseUrl: emu.url }), { pace: false }), toArray()));
+    const clean = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(funAsrRealtime({ apiKey: KEY, baseUrl: emu.url }), { pace: false, maxQueuedMs: LONG }), toArray()));
     for (const [model, make] of [
       ['fun-asr-realtime', () => funAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
       ['qwen3-asr-flash-realtime', () => qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
     ] as Array<[string, () => Transport]>) {
-      const reference2 = model === 'fun-asr-realtime' ? clean : await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(make(), { pace: false }), toArray()));
+      const reference2 = model === 'fun-asr-realtime' ? clean : await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(make(), { pace: false, maxQueuedMs: LONG }), toArray()));
       emu.context.faults.dropAfterAudioMs = 30_000;
       let sessions = 0;
       const inner = make();
       const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
       t = performance.now();
-      const events = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(counting, { pace: false, reconnect: { attempts: 3 } }), toArray()));
+      const events = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(counting, { pace: false, maxQueuedMs: LONG, reconnect: { attempts: 3 } }), toArray()));
       delete emu.context.faults.dropAfterAudioMs;
-      rows.push({
+      record(rows, {
         part: 'reconnect (drop every 30 s)',
         model,
         audio_s: +(long.length / 16000).toFixed(1),
@@ -168,8 +180,8 @@ async function rotation(rows: Row[]): Promise<void> {
     const inner = omniRealtime('qwen3.5-omni-plus-realtime', { apiKey: KEY, baseUrl: emu.url, silenceDurationMs: 500, maxDurationMs: capMs });
     const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
     const t = performance.now();
-    const events = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(counting, { rotateBeforeMs: 5000, reconnect: { attempts: 0 } }), toArray()));
-    rows.push({
+    const events = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(counting, { maxQueuedMs: LONG, rotateBeforeMs: 5000, reconnect: { attempts: 0 } }), toArray()));
+    record(rows, {
       part: `rotation (cap ${capMs / 1000} s, real time)`,
       model: 'qwen3.5-omni-plus-realtime',
       audio_s: +(pcm.length / 16000).toFixed(1),
@@ -199,6 +211,12 @@ function childEmulator(): Promise<{ url: string; stop: () => void }> {
   });
 }
 
+/** A full garbage collection, to read the live heap rather than V8's lazily grown RSS. */
+function gcNow(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
 async function scale(rows: Row[]): Promise<void> {
   const streams = Number(process.env.EARSHOT_BENCH_STREAMS ?? 50);
   const seconds = Number(process.env.EARSHOT_BENCH_SECONDS ?? 60);
@@ -209,9 +227,15 @@ async function scale(rows: Row[]): Promise<void> {
       ['qwen3-asr-flash-realtime', () => qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
       ['fun-asr-realtime', () => funAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
     ] as Array<[string, () => Transport]>) {
-      globalThis.gc?.();
+      gcNow();
       const rss: number[] = [];
-      const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
+      const heap: number[] = [];
+      const sampler = setInterval(() => {
+        gcNow();
+        const m = process.memoryUsage();
+        rss.push(m.rss);
+        heap.push(m.heapUsed + m.external);
+      }, 5000);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       let finals = 0;
@@ -232,9 +256,9 @@ async function scale(rows: Row[]): Promise<void> {
       const cpu = process.cpuUsage(cpu0);
       clearInterval(sampler);
       const cpuMs = (cpu.user + cpu.system) / 1000;
-      const half = rss.slice(Math.floor(rss.length / 2));
-      const slope = half.length > 1 ? ((half[half.length - 1]! - half[0]!) / 1048576 / (half.length - 1)) * 60 : 0;
-      rows.push({
+      const half = heap.slice(Math.floor(heap.length / 2));
+      const slope = half.length > 1 ? ((half[half.length - 1]! - half[0]!) / 1048576 / ((half.length - 1) * 5)) * 60 : 0;
+      record(rows, {
         part: `scale (${streams} live streams × ${seconds} s, scripted)`,
         model,
         streams,
@@ -246,7 +270,9 @@ async function scale(rows: Row[]): Promise<void> {
         rss_start_MB: +((rss[0] ?? 0) / 1048576).toFixed(0),
         rss_peak_MB: +(Math.max(...rss) / 1048576).toFixed(0),
         rss_end_MB: +((rss[rss.length - 1] ?? 0) / 1048576).toFixed(0),
-        rss_slope_2nd_half_MB_per_min: +slope.toFixed(1),
+        live_heap_start_MB: +((heap[0] ?? 0) / 1048576).toFixed(1),
+        live_heap_end_MB: +((heap[heap.length - 1] ?? 0) / 1048576).toFixed(1),
+        live_heap_slope_2nd_half_MB_per_min: +slope.toFixed(2),
         wall_s: +(wall / 1000).toFixed(1),
       });
     }
@@ -270,7 +296,6 @@ if (process.argv.includes('--emulator-child')) {
   const emu = await startEmulator({ script: SENTENCES.map((text) => ({ text })) });
   process.stdout.write(`EMULATOR ${emu.url}\n`);
   process.on('SIGTERM', () => void emu.close().then(() => process.exit(0)));
-} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const rows = await benchRealtime();
-  for (const row of rows) console.log(JSON.stringify(row));
+} else if (print) {
+  await benchRealtime();
 }

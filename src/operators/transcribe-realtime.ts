@@ -33,6 +33,8 @@ export interface TranscribeRealtimeOptions {
   rotateBeforeMs?: number;
   /** Audio kept for replay while no speech is pending (ms, default 5000). */
   quietReplayMs?: number;
+  /** Most audio kept for replay even while speech is pending (ms, default 120 000): bounds memory if finals stop coming. */
+  maxReplayMs?: number;
   /**
    * Keepalive: when the source has sent nothing for this many ms, 100 ms of silence goes to the session so the
    * service's no-audio timer (23 s on the inference protocol) does not end it. Default 10 000; 0 turns it off.
@@ -48,9 +50,33 @@ interface Live {
   nextInput: number;
   openedAt: number;
   error?: EarshotError;
-  /** Rejects with `error` when the session fails. */
-  failure: Promise<never>;
+  /** Calls waiting on the session, rejected at once if it fails. */
+  waiting: Set<(error: EarshotError) => void>;
   fail(error: EarshotError): void;
+}
+
+/**
+ * `promise`, or the session's failure if that comes first. (A race against one long-lived failure promise would
+ * leave a reaction on it for every write until the session ends.)
+ */
+function guarded<T>(live: Live, promise: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (live.error) {
+      promise.catch(() => {});
+      return reject(live.error);
+    }
+    live.waiting.add(reject);
+    promise.then(
+      (value) => {
+        live.waiting.delete(reject);
+        resolve(value);
+      },
+      (error: unknown) => {
+        live.waiting.delete(reject);
+        reject(error);
+      },
+    );
+  });
 }
 
 interface Pending {
@@ -98,6 +124,7 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
   const maxDelayMs = settings.reconnect?.maxDelayMs ?? 5000;
   const quietMs = settings.quietReplayMs ?? 5000;
   const keepaliveMs = settings.keepaliveMs ?? 10_000;
+  const maxReplayMs = settings.maxReplayMs ?? 120_000;
   if (!(keepaliveMs >= 0)) throw new InvalidArgumentError(`keepaliveMs must be >= 0, got ${keepaliveMs}`);
   const maxSessionMs = transport.capabilities.maxDurationMs;
   const rotateBeforeMs = settings.rotateBeforeMs ?? (Number.isFinite(maxSessionMs) ? Math.min(60_000, maxSessionMs / 10) : 0);
@@ -216,20 +243,19 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
       };
 
       const newLive = (): Live => {
-        let reject: (e: EarshotError) => void = () => {};
-        const failure = new Promise<never>((_, r) => (reject = r));
-        failure.catch(() => {});
         const live: Live = {
           stream: undefined as unknown as StreamSession,
           map: [],
           frames: 0,
           nextInput: -1,
           openedAt: performance.now(),
-          failure,
+          waiting: new Set(),
           fail(error) {
             if (live.error) return;
             live.error = error;
-            reject(error);
+            const waiting = [...live.waiting];
+            live.waiting.clear();
+            for (const reject of waiting) reject(error);
             if (live === current) poke();
           },
         };
@@ -282,7 +308,7 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
         if (piece.offset !== live.nextInput) live.map.push({ session: live.frames, input: piece.offset });
         live.frames += piece.samples.length;
         live.nextInput = piece.offset + piece.samples.length;
-        await Promise.race([live.stream.write(piece.samples), live.failure]);
+        await guarded(live, live.stream.write(piece.samples));
       };
 
       /** The next queued chunk or END; WAKE when the session failed meanwhile; IDLE after `keepaliveMs` of nothing. */
@@ -327,7 +353,7 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
         const silence = new Int16Array(rate / 10);
         live.frames += silence.length;
         live.nextInput = -1;
-        await Promise.race([live.stream.write(silence), live.failure]);
+        await guarded(live, live.stream.write(silence));
       };
 
       const shouldRotate = (live: Live): boolean => {
@@ -349,7 +375,7 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
           }
           if (ending) {
             try {
-              await Promise.race([live.stream.end(), live.failure]);
+              await guarded(live, live.stream.end());
             } catch (err) {
               live.fail(toEarshotError(err, 'EARSHOT_CONNECTION_LOST'));
               continue;
@@ -380,6 +406,7 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
           const now = performance.now();
           replay.push({ samples: item.samples, offset: item.offset, sentAt: now });
           if (!pendingSpeech) trimQuiet(now);
+          else if (item.offset - replay[0]!.offset > (maxReplayMs * rate) / 1000) trimReplay(item.offset + item.samples.length - (maxReplayMs * rate) / 1000);
           try {
             await send(live, item);
           } catch (err) {

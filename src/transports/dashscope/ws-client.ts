@@ -275,7 +275,7 @@ export interface RealtimeStreamSettings {
   manual?: { minCommitMs: number; pauseMs: number; maxCommitMs: number };
   highWaterMark?: number;
   lowWaterMark?: number;
-  /** How long `end()` waits for `session.finished` before closing anyway (default 20 000 ms). */
+  /** How long `end()` waits, after the server's last event, for `session.finished` before closing anyway (default 20 000 ms). */
   finishTimeoutMs?: number;
 }
 
@@ -349,6 +349,11 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
     };
     const onAbort = () => fail(new AbortError(stream.signal?.reason));
     stream.signal?.addEventListener('abort', onAbort, { once: true });
+    /** After session.finish: close anyway once the server has been silent for finishTimeoutMs. */
+    const armFinish = () => {
+      clearTimeout(finishTimer);
+      finishTimer = setTimeout(finishDone, settings.finishTimeoutMs ?? 20_000);
+    };
     socket.onClose((error) => {
       if (state === 'done') return;
       if (state === 'finishing' && !error) return finishDone();
@@ -366,6 +371,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
 
     socket.onMessage((data, isBinary) => {
       if (isBinary || state === 'done') return;
+      if (state === 'finishing') armFinish();
       let ev: Record<string, any>;
       try {
         ev = JSON.parse(data.toString('utf8')) as Record<string, any>;
@@ -481,7 +487,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
           pending
             .then(() => socket.sendJson({ event_id: clientEventId(), type: 'session.finish' }))
             .catch(() => {});
-          finishTimer = setTimeout(finishDone, settings.finishTimeoutMs ?? 20_000);
+          armFinish();
         }
         return ended;
       },
