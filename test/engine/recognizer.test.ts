@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TranscriptEvent } from '../../src/core/types.js';
+import { cleanWord, Decoder } from '../../src/engine/pocketsphinx.js';
+import { finalFromWords, recognizeClip, StreamRecognizer, toWords } from '../../src/engine/recognizer.js';
+import { SENTENCES, synthRaw, wer } from '../helpers/speech.js';
+
+function sentence(i: number, voice: 'slt' | 'rms'): Int16Array {
+  const b = synthRaw(SENTENCES[i]!, voice);
+  return new Int16Array(b.buffer, b.byteOffset, b.length / 2);
+}
+
+/** `leadMs` of digital silence, the sentences with 900 ms gaps, scaled by `gain`. */
+function recording(parts: Array<[number, 'slt' | 'rms']>, leadMs: number, gain = 1): Int16Array {
+  const pieces = parts.map(([i, v]) => sentence(i, v));
+  const gap = 900 * 16;
+  const out = new Int16Array(leadMs * 16 + pieces.reduce((n, p) => n + p.length + gap, 0));
+  let pos = leadMs * 16;
+  for (const p of pieces) {
+    for (let k = 0; k < p.length; k++) out[pos + k] = Math.round(p[k]! * gain);
+    pos += p.length + gap;
+  }
+  return out;
+}
+
+/** Feed a recognizer in `chunk`-sample writes, yielding to the event loop now and then (the decoder blocks). */
+async function run(decoder: Decoder, samples: Int16Array, options: ConstructorParameters<typeof StreamRecognizer>[2] = {}, chunk = 1600): Promise<TranscriptEvent[]> {
+  const events: TranscriptEvent[] = [];
+  const r = new StreamRecognizer(decoder, (e) => events.push(e), options);
+  for (let i = 0; i < samples.length; i += chunk) {
+    r.write(samples.slice(i, i + chunk));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  r.end();
+  r.end();
+  return events;
+}
+
+let decoder: Decoder;
+beforeAll(() => {
+  decoder = new Decoder();
+});
+afterAll(() => {
+  decoder.free();
+  decoder.free();
+});
+
+describe('pocketsphinx binding', () => {
+  it('cleans words: strips variants, drops fillers', () => {
+    expect(cleanWord('to(2)')).toBe('to');
+    expect(cleanWord("what's")).toBe("what's");
+    for (const f of ['<s>', '</s>', '<sil>', '[SPEECH]', '[NOISE]', '++BREATH++']) expect(cleanWord(f)).toBeUndefined();
+  });
+
+  it('rejects a bad cmnInit and a missing model with coded errors', () => {
+    expect(() => new Decoder({ cmnInit: [1, 2, 3] })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    expect(() => new Decoder({ model: { hmm: '/nonexistent/model' } })).toThrow(expect.objectContaining({ code: 'EARSHOT_ENGINE_FAILED' }));
+  });
+
+  it('decodes a clip with word frames on the stream', () => {
+    const events = recognizeClip(decoder, sentence(1, 'rms'));
+    expect(events).toHaveLength(1);
+    expect(events[0]!.text).toBe(SENTENCES[1]);
+    const words = events[0]!.words!;
+    expect(words.map((w) => w.text).join(' ')).toBe(SENTENCES[1]);
+    for (let i = 1; i < words.length; i++) expect(words[i]!.startMs).toBeGreaterThanOrEqual(words[i - 1]!.endMs);
+    // flite starts the voice ~200 ms into the file.
+    expect(words[0]!.startMs).toBeGreaterThan(100);
+    expect(words[0]!.startMs).toBeLessThan(400);
+  });
+
+  it('gives no event for silence or nothing', () => {
+    expect(recognizeClip(decoder, new Int16Array(16000))).toEqual([]);
+    expect(recognizeClip(decoder, new Int16Array(0))).toEqual([]);
+    expect(finalFromWords([])).toBeUndefined();
+    expect(toWords([{ word: '<sil>', startFrame: 0, endFrame: 9 }])).toEqual([]);
+    expect(toWords([{ word: 'to(2)', startFrame: 10, endFrame: 19 }], 100)).toEqual([{ text: 'to', startMs: 1100, endMs: 1200 }]);
+  });
+});
+
+describe('StreamRecognizer', () => {
+  it('cuts utterances at pauses: partials, then one final each, times on the session', async () => {
+    const samples = recording([[1, 'rms'], [6, 'slt']], 500);
+    const events = await run(decoder, samples);
+    const finals = events.filter((e) => e.type === 'final');
+    expect(finals.map((e) => e.text)).toEqual([SENTENCES[1], SENTENCES[6]]);
+    expect(events.findIndex((e) => e.type === 'partial')).toBe(0);
+    // The second sentence starts after 500 ms + first sentence + 900 ms gap (+ flite's ~200 ms pad).
+    const second = 500 + sentence(1, 'rms').length / 16 + 900;
+    expect(finals[1]!.startMs).toBeGreaterThan(second);
+    expect(finals[1]!.startMs).toBeLessThan(second + 400);
+    for (const e of events) expect(e.text.trim()).not.toBe('');
+  });
+
+  it('emits nothing at all for silence, for nothing, and never an empty final', async () => {
+    expect(await run(decoder, new Int16Array(16000 * 3))).toEqual([]);
+    expect(await run(decoder, new Int16Array(0))).toEqual([]);
+  });
+
+  it('fixes the warm-up flaw: the first sentence after a 3 s lead-in on a quiet recording', async () => {
+    const parts: Array<[number, 'slt' | 'rms']> = [[1, 'rms'], [7, 'rms'], [6, 'slt'], [8, 'slt']];
+    const refs: string[] = [];
+    const without: string[] = [];
+    const withFix: string[] = [];
+    for (const part of parts) {
+      const samples = recording([part], 3000, 0.03);
+      refs.push(SENTENCES[part[0]]!);
+      without.push((await run(decoder, samples, { redecodeFirst: false })).filter((e) => e.type === 'final').map((e) => e.text).join(' '));
+      withFix.push((await run(decoder, samples)).filter((e) => e.type === 'final').map((e) => e.text).join(' '));
+    }
+    const before = wer(refs.join(' '), without.join(' '));
+    const after = wer(refs.join(' '), withFix.join(' '));
+    expect(after).toBeLessThan(before);
+    expect(after).toBeLessThanOrEqual(0.12);
+  });
+
+  it('does not depend on what the decoder heard before (CMN reset per session)', async () => {
+    const samples = recording([[7, 'rms']], 1000);
+    const first = await run(decoder, samples);
+    await run(decoder, recording([[2, 'slt']], 0, 0.05));
+    const again = await run(decoder, samples);
+    expect(again).toEqual(first);
+  });
+
+  it('does not depend on how the audio is chunked', async () => {
+    const samples = recording([[1, 'rms']], 500);
+    const finals = async (chunk: number) => (await run(decoder, samples, {}, chunk)).filter((e) => e.type === 'final').map((e) => e.text);
+    expect(await finals(333)).toEqual(await finals(16000));
+  });
+});
