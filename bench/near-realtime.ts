@@ -274,15 +274,27 @@ async function benchMemory(): Promise<Row[]> {
 
 interface LatencyRun {
   eos: number[];
+  /** Per sentence: from its end (as live) to the request for it starting — what the cutting policy costs. */
+  wait: number[];
   added: number[];
   text: string;
   requests: number;
 }
 
-/** Attribute each sentence end to the segment that holds it and time the last final of that segment. */
-function sentenceLatencies(ends: number[], segments: WindowSegment[], events: Array<{ e: TranscriptEvent; at: number }>, liveAt: (ms: number) => number): number[] {
+/**
+ * Attribute each sentence end to the segment that holds it and time the last final of that segment; also the
+ * moment that segment's (last) request started.
+ */
+function sentenceLatencies(
+  ends: number[],
+  segments: WindowSegment[],
+  events: Array<{ e: TranscriptEvent; at: number }>,
+  liveAt: (ms: number) => number,
+  startedAt: Map<number, number>,
+): { eos: number[]; wait: number[] } {
   const kept = segments.filter((s) => s.provisional?.state !== 'revoked');
-  const out: number[] = [];
+  const eos: number[] = [];
+  const wait: number[] = [];
   for (const end of ends) {
     const seg = kept.find((s) => s.offset / 16 <= end && (s.offset + s.samples.length) / 16 >= end);
     if (!seg) continue;
@@ -290,9 +302,11 @@ function sentenceLatencies(ends: number[], segments: WindowSegment[], events: Ar
     const b = (seg.offset + seg.samples.length) / 16;
     const mine = events.filter((x) => x.e.type === 'final' && x.e.startMs >= a - 1 && x.e.startMs < b);
     if (mine.length === 0) continue;
-    out.push(Math.max(...mine.map((x) => x.at)) - liveAt(end));
+    eos.push(Math.max(...mine.map((x) => x.at)) - liveAt(end));
+    const started = startedAt.get(a);
+    if (started !== undefined) wait.push(started - liveAt(end));
   }
-  return out;
+  return { eos, wait };
 }
 
 async function virtualLatency(pcm: Int16Array, ends: number[], policy: Policy): Promise<LatencyRun> {
@@ -300,6 +314,7 @@ async function virtualLatency(pcm: Int16Array, ends: number[], policy: Policy): 
   const clock = new PaceClock(scheduler);
   // Simulated engine: 150 ms + 0.2 × the clip's duration (pocketsphinx's real-time factor here is 0.15–0.25).
   let requests = 0;
+  const startedAt = new Map<number, number>();
   const sim: Transport = {
     model: 'simulated',
     capabilities: FAKE_CAPS,
@@ -307,6 +322,7 @@ async function virtualLatency(pcm: Int16Array, ends: number[], policy: Policy): 
     transcribeClip: (job, o) =>
       new Promise((resolve, reject) => {
         requests++;
+        startedAt.set(job.startMs, scheduler.now());
         const ms = job.samples.length / 16;
         const timer = scheduler.schedule(() => resolve([{ type: 'final', text: `w${job.startMs}`, startMs: 0, endMs: ms }]), 150 + 0.2 * ms);
         o?.signal?.addEventListener('abort', () => {
@@ -327,7 +343,7 @@ async function virtualLatency(pcm: Int16Array, ends: number[], policy: Policy): 
     .subscribe((e) => events.push({ e, at: scheduler.now() }));
   await runVirtual(scheduler);
   return {
-    eos: sentenceLatencies(ends, segments, events, (ms) => clock.wallTimeAt(ms)!),
+    ...sentenceLatencies(ends, segments, events, (ms) => clock.wallTimeAt(ms)!, startedAt),
     added: events.filter((x) => x.e.type === 'final').map((x) => x.e.latency?.addedMs ?? NaN),
     text: '',
     requests,
@@ -393,6 +409,7 @@ async function pacedLatency(engine: Transport, path: string, ends: number[], pol
   const clock = new PaceClock();
   const startLag: number[] = [];
   const closed = new Map<number, number>();
+  const startedAt = new Map<number, number>();
   const timed: Transport = {
     ...engine,
     model: engine.model,
@@ -401,6 +418,7 @@ async function pacedLatency(engine: Transport, path: string, ends: number[], pol
     transcribeClip: (job, o) => {
       const c = closed.get(job.startMs);
       if (c !== undefined) startLag.push(performance.now() - c);
+      startedAt.set(job.startMs, performance.now());
       return engine.transcribeClip!(job, o);
     },
   };
@@ -421,7 +439,7 @@ async function pacedLatency(engine: Transport, path: string, ends: number[], pol
       .subscribe({ next: (e) => events.push({ e, at: performance.now() }), error: reject, complete: resolve }),
   );
   return {
-    eos: sentenceLatencies(ends, segments, events, (ms) => clock.wallTimeAt(ms)!),
+    ...sentenceLatencies(ends, segments, events, (ms) => clock.wallTimeAt(ms)!, startedAt),
     added: events.filter((x) => x.e.type === 'final').map((x) => x.e.latency?.addedMs ?? NaN),
     text: events.filter((x) => x.e.type === 'final').map((x) => x.e.text).join(' '),
     requests: segments.filter((s) => s.provisional?.state !== 'revoked').length,
@@ -434,7 +452,7 @@ function latencyRow(label: string, run: LatencyRun): Row {
     measure: `end-of-speech latency, ${label}`,
     value: `${Math.round(quantile(run.eos, 0.5))} / ${Math.round(quantile(run.eos, 0.95))} / ${Math.round(quantile(run.eos, 0.99))}`,
     unit: 'ms median / p95 / p99',
-    note: `${run.eos.length} sentence ends, ${run.requests} requests`,
+    note: `${run.eos.length} sentence ends, ${run.requests} requests; end of speech → request start median ${Math.round(quantile(run.wait, 0.5))} ms, p95 ${Math.round(quantile(run.wait, 0.95))} ms`,
   };
 }
 
