@@ -31,6 +31,12 @@ export type { FromFileOptions } from './sources/file.js';
 export { fromReadable } from './sources/readable.js';
 export { fromRtp, rtpStreams, parseRtpUrl, codecPayloads } from './sources/rtp.js';
 export type { RtpSourceOptions, RtpStreams, RtpStream, RtpStats, RtpStreamStats, DepacketizerOptions } from './sources/rtp.js';
+export { RtpDepacketizer } from './rtp/depacketizer.js';
+export type { DepacketizerHandlers } from './rtp/depacketizer.js';
+export { parseRtp, buildRtp } from './rtp/packet.js';
+export type { RtpPacket, RtpPacketInit, RtpParseResult } from './rtp/packet.js';
+export { payloadsFromSdp, parsePayloadMapping } from './rtp/codecs.js';
+export type { PayloadMapping, PayloadFormat, RtpCodecName } from './rtp/codecs.js';
 export { fromMic, defaultMicCommand } from './sources/mic.js';
 export type { FromMicOptions } from './sources/mic.js';
 

@@ -2,7 +2,7 @@
  * The pipelines behind `earshot transcribe` and `earshot live`: pick a source for the input, a transport for the
  * model, an operator chain for the mode, and the sinks for the outputs.
  */
-import { fromEvent, lastValueFrom, mergeMap, Observable, share, take, takeUntil, tap, type OperatorFunction } from 'rxjs';
+import { fromEvent, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type OperatorFunction } from 'rxjs';
 import { InvalidArgumentError } from '../core/errors.js';
 import { frameToMs, type AudioChunk, type TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
@@ -74,22 +74,30 @@ function progress(io: CliIo, quiet: boolean): OperatorFunction<AudioChunk, Audio
     );
 }
 
-/** Audio for the input: one stream (file, stdin, mic) or, for RTP, one per participant merged. */
-function audioOf(cmd: TranscribeCommand | LiveCommand, io: CliIo): { audio: Observable<AudioChunk>; live: boolean; path?: string } {
-  const toMono16k = (s: Observable<AudioChunk>) => s.pipe(resample(16000));
+/** One audio stream to transcribe; `label` names an RTP participant (events get it as `speaker`). */
+interface Track {
+  audio: Observable<AudioChunk>;
+  label?: string;
+}
+
+/** The input as tracks: one for a file, stdin or the mic; one per participant (SSRC) for RTP. */
+function tracksOf(cmd: TranscribeCommand | LiveCommand, io: CliIo): { tracks: Observable<Track>; live: boolean; path?: string } {
   if (cmd.command === 'live') {
     // --mic-command is split on spaces (no shell): e.g. "ffmpeg -re -i talk.wav -f s16le -ar 16000 -ac 1 -".
     const command = cmd.micCommand?.split(/\s+/).filter(Boolean);
-    return { audio: fromMic({ ...(command?.length ? { command } : {}), env: io.env }).pipe(takeUntil(io.interrupt)), live: true };
+    return { tracks: of({ audio: fromMic({ ...(command?.length ? { command } : {}), env: io.env }).pipe(takeUntil(io.interrupt)) }), live: true };
   }
   const input = cmd.input;
   if (input.startsWith('rtp://')) {
-    const streams = fromRtp(parseRtpUrl(input, cmd.codec ? { codec: cmd.codec } : {}));
-    // One participant at a time is what a plain-text CLI can show; the library gives one stream per SSRC.
-    return { audio: streams.pipe(takeUntil(io.interrupt), take(1), mergeMap((s) => toMono16k(s.audio$.pipe(takeUntil(io.interrupt))))), live: true };
+    const onListening = (a: { address: string; port: number }): void => {
+      io.stderr.write(`earshot: listening for RTP on ${a.address}:${a.port} (Ctrl-C to stop and flush the outputs)\n`);
+    };
+    const participants = fromRtp({ ...parseRtpUrl(input, cmd.codec ? { codec: cmd.codec } : {}), onListening }).pipe(takeUntil(io.interrupt));
+    const tracks = participants.pipe(map((p) => ({ audio: p.audio$.pipe(takeUntil(io.interrupt), resample(16000)), label: `ssrc-${p.ssrc.toString(16)}` })));
+    return { tracks, live: true };
   }
-  if (input === '-') return { audio: fromReadable(io.stdin as never).pipe(decode({ sampleRate: 16000, channels: 1 })), live: false };
-  return { audio: fromFile(input).pipe(decode({ sampleRate: 16000, channels: 1 })), live: false, path: input };
+  if (input === '-') return { tracks: of({ audio: fromReadable(io.stdin as never).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false };
+  return { tracks: of({ audio: fromFile(input).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false, path: input };
 }
 
 /**
@@ -100,45 +108,28 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand, io: Cl
   const recognition = recognitionOf(cmd);
   const transport = createTransport(cmd.model, { env: io.env, ...recognition });
   try {
-    const { audio: rawAudio, live, path } = audioOf(cmd, io);
+    const { tracks, live, path } = tracksOf(cmd, io);
     const mode = cmd.mode ?? defaultMode(transport, live);
-    const clock = new PaceClock();
-    const audio = rawAudio.pipe(progress(io, cmd.quiet || live), cmd.pace ? pace({ clock }) : (s) => s);
     const concurrency = cmd.concurrency ?? (transport.model === 'local' ? undefined : 4);
-    const batchOptions = { options: recognition, ...(concurrency ? { concurrency } : {}), ...(cmd.pace ? { clock } : {}) };
+    if (mode !== 'realtime' && !transport.transcribeClip) throw new InvalidArgumentError(`model ${transport.model} is realtime only: use --mode realtime`);
+    if (mode === 'realtime' && !transport.openStream) throw new InvalidArgumentError(`model ${transport.model} cannot stream: use --mode batch or near-realtime`);
 
-    let events: Observable<TranscriptEvent>;
-    if (mode === 'batch') {
-      const batch = transport as Partial<BatchTransport>;
-      if (path && batch.transcribeFile && !cmd.pace) {
-        const transcribeFile = batch.transcribeFile.bind(transport);
-        const showProgress = !cmd.quiet && io.stderr.isTTY === true;
-        events = new Observable<TranscriptEvent>((sub) => {
-          const ac = new AbortController();
-          transcribeFile(path, {
-            signal: ac.signal,
-            ...recognition,
-            ...(showProgress ? { onProgress: (p: BatchProgress) => io.stderr.write(`\r\x1b[2Kearshot: ${p.phase}${p.status ? ` (${p.status})` : ''}${p.fraction !== undefined ? ` ${Math.round(p.fraction * 100)}%` : ''} ${(p.elapsedMs / 1000).toFixed(0)} s${p.phase === 'done' ? '\r\x1b[2K' : ''}`) } : {}),
-          }).then((list) => {
-            for (const e of list) sub.next(e);
-            sub.complete();
-          }, (err: unknown) => sub.error(err));
-          return () => ac.abort();
-        });
-      } else if (transport.transcribeClip) {
-        events = audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), transcribeBatch(transport, batchOptions));
-      } else {
-        throw new InvalidArgumentError(`model ${transport.model} is realtime only: use --mode realtime`);
-      }
-    } else if (mode === 'near-realtime') {
-      if (!transport.transcribeClip) throw new InvalidArgumentError(`model ${transport.model} has no batch API for near-realtime windows: use --mode realtime`);
-      events = audio.pipe(nearRealtime({ windowMs: cmd.windowMs }), transcribeBatch(transport, batchOptions));
-    } else {
-      if (!transport.openStream) throw new InvalidArgumentError(`model ${transport.model} cannot stream: use --mode batch or near-realtime`);
-      events = transport.model === 'local'
+    const eventsOf = (raw: Observable<AudioChunk>): Observable<TranscriptEvent> => {
+      const clock = new PaceClock();
+      const audio = raw.pipe(progress(io, cmd.quiet || live), cmd.pace ? pace({ clock }) : (s) => s);
+      const batchOptions = { options: recognition, ...(concurrency ? { concurrency } : {}), ...(cmd.pace ? { clock } : {}) };
+      if (mode === 'batch') return audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), transcribeBatch(transport, batchOptions));
+      if (mode === 'near-realtime') return audio.pipe(nearRealtime({ windowMs: cmd.windowMs }), transcribeBatch(transport, batchOptions));
+      return transport.model === 'local'
         ? audio.pipe(transcribe(transport, recognition))
         : audio.pipe(transcribeRealtime(transport, { options: recognition, pace: !live && !cmd.pace }));
-    }
+    };
+
+    const batch = transport as Partial<BatchTransport>;
+    const events =
+      mode === 'batch' && path && batch.transcribeFile && !cmd.pace
+        ? wholeFile(batch.transcribeFile.bind(transport), path, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined)
+        : tracks.pipe(mergeMap((t) => (t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...e, speaker: e.speaker ?? t.label! }))) : eventsOf(t.audio))));
 
     let out = events;
     if (cmd.emotions?.length) out = out.pipe(filterEmotion(cmd.emotions as never));
@@ -150,6 +141,31 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand, io: Cl
   } finally {
     await transport.close?.();
   }
+}
+
+/** A batch model's whole-file API (upload or URL, async task) as an Observable; progress on a terminal. */
+function wholeFile(
+  transcribeFile: BatchTransport['transcribeFile'],
+  path: string,
+  recognition: RecognitionOptions,
+  progressTo: NodeJS.WritableStream | undefined,
+): Observable<TranscriptEvent> {
+  return new Observable<TranscriptEvent>((sub) => {
+    const ac = new AbortController();
+    const onProgress = (p: BatchProgress): void => {
+      const status = p.status ? ` (${p.status})` : '';
+      const fraction = p.fraction !== undefined ? ` ${Math.round(p.fraction * 100)}%` : '';
+      progressTo?.write(p.phase === 'done' ? '\r\x1b[2K' : `\r\x1b[2Kearshot: ${p.phase}${status}${fraction} ${(p.elapsedMs / 1000).toFixed(0)} s`);
+    };
+    transcribeFile(path, { signal: ac.signal, ...recognition, ...(progressTo ? { onProgress } : {}) }).then(
+      (list) => {
+        for (const e of list) sub.next(e);
+        sub.complete();
+      },
+      (err: unknown) => sub.error(err),
+    );
+    return () => ac.abort();
+  });
 }
 
 /** An Observable that emits once on the first Ctrl-C (live inputs then end cleanly); a second one exits at once. */

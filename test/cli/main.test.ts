@@ -149,3 +149,31 @@ describe('earshot with cloud models against the emulator', () => {
     }
   });
 });
+
+describe('earshot transcribe rtp://', () => {
+  it('captions a live PCMU stream from ffmpeg until Ctrl-C, flushing its outputs', async () => {
+    const speech = makeSpeech({ sentences: SENTENCES.slice(7, 9), voices: ['rms'], leadMs: 300, gapsMs: [500] });
+    const vtt = join(dir, 'rtp.vtt');
+    const child = spawn(process.execPath, [CLI, 'transcribe', 'rtp://127.0.0.1:0', '--codec', 'pcmu', '--vtt', vtt], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    const port = await new Promise<number>((resolvePort, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d;
+        const m = /listening for RTP on [\d.]+:(\d+)/.exec(stderr);
+        if (m) resolvePort(Number(m[1]));
+      });
+      child.once('exit', () => reject(new Error(`earshot exited early: ${stderr}`)));
+    });
+    const sender = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', speech.path, '-ar', '8000', '-ac', '1', '-c:a', 'pcm_mulaw', '-f', 'rtp', `rtp://127.0.0.1:${port}`], { stdio: 'ignore' });
+    await new Promise((r) => sender.once('exit', r));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code).toBe(0);
+    expect(stdout.trim().length).toBeGreaterThan(0);
+    expect(wer(speech.text, stdout.replace(/^\S+: /gm, ''))).toBeLessThanOrEqual(0.5);
+    expect(readFileSync(vtt, 'utf8')).toMatch(/^WEBVTT\n[\s\S]*-->/);
+  });
+});
