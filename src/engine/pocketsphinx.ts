@@ -130,7 +130,17 @@ const CMN_LIVE = 2;
 /** Filler and sentence markers pocketsphinx puts in segmentations. */
 const FILLER = /^(<s>|<\/s>|<sil>|\[[A-Z_]+\]|\+\+.*\+\+|<.*>)$/;
 
-/** Drop fillers and strip alternate-pronunciation suffixes (`to(2)` → `to`). */
+/**
+ * Drop fillers and strip alternate-pronunciation suffixes (`to(2)` → `to`).
+ *
+ * @param word - a word as pocketsphinx's segmentation spells it.
+ * @returns the word to show, or undefined for fillers (`<s>`, `</s>`, `<sil>`, `[NOISE]`, `++BREATH++`).
+ * @example
+ * ```ts
+ * cleanWord('to(2)'); // 'to'
+ * cleanWord('<sil>'); // undefined
+ * ```
+ */
 export function cleanWord(word: string): string | undefined {
   if (FILLER.test(word)) return undefined;
   const text = word.replace(/\(\d+\)$/, '');

@@ -9,7 +9,8 @@
  * on another worker, then fails with `EARSHOT_WORKER_CRASHED`; its live sessions fail with that code. A clip's
  * events arrive in one message, so an attempt that died delivered nothing and no audio is transcribed twice.
  *
- * Workers start on demand and are `unref()`ed while idle, so an idle pool never keeps a process alive.
+ * Workers start on demand and are `unref()`ed while idle (once loaded), so an idle pool never keeps a process
+ * alive.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -168,14 +169,30 @@ export class EnginePool {
     const waits: Array<Promise<void>> = [];
     for (let i = 0; i < this.size; i++) {
       const slot = this.#slots[i] ?? this.#spawn(i);
-      if (!slot.ready) waits.push(new Promise<void>((resolve, reject) => {
-        const check = (msg: FromWorker): void => {
-          if (msg.type === 'ready') resolve();
-          else if (msg.type === 'fatal') reject(fromWire(msg.error, 'EARSHOT_ENGINE_UNAVAILABLE'));
-        };
-        slot.worker.on('message', check);
-        slot.worker.once('exit', () => reject(new EngineError('EARSHOT_WORKER_CRASHED', 'engine worker exited while loading')));
-      }));
+      if (slot.ready) continue;
+      waits.push(
+        new Promise<void>((resolve, reject) => {
+          const done = (): void => {
+            slot.worker.off('message', onMessage);
+            slot.worker.off('exit', onExit);
+          };
+          const onMessage = (msg: FromWorker): void => {
+            if (msg.type === 'ready') {
+              done();
+              resolve();
+            } else if (msg.type === 'fatal') {
+              done();
+              reject(fromWire(msg.error, 'EARSHOT_ENGINE_UNAVAILABLE'));
+            }
+          };
+          const onExit = (): void => {
+            done();
+            reject(new EngineError('EARSHOT_WORKER_CRASHED', 'engine worker exited while loading'));
+          };
+          slot.worker.on('message', onMessage);
+          slot.worker.once('exit', onExit);
+        }),
+      );
     }
     await Promise.all(waits);
   }
@@ -290,7 +307,7 @@ export class EnginePool {
     const worker = new Worker(this.#worker.script, { workerData: init, eval: this.#worker.eval });
     const slot: Slot = { worker, ready: false, rss: 0, sessions: new Map(), dead: false };
     this.#slots[index] = slot;
-    worker.unref();
+    // Referenced while it loads (someone is waiting for it); unref()ed once idle.
     worker.on('message', (msg: FromWorker) => this.#onMessage(slot, msg));
     worker.on('error', (err) => this.#onDeath(slot, err));
     worker.on('exit', (code) => this.#onDeath(slot, new Error(`engine worker exited with code ${code}`)));
@@ -385,6 +402,7 @@ export class EnginePool {
         slot.ready = true;
         slot.rss = msg.rss;
         this.#pump();
+        this.#refresh(slot);
         break;
       case 'fatal': {
         const err = fromWire(msg.error, 'EARSHOT_ENGINE_UNAVAILABLE');

@@ -10,7 +10,16 @@ import { cleanWord, type Decoder, type RawSegment, SAMPLES_PER_FRAME } from './p
 /** The only rate the en-us model takes. */
 export const ENGINE_SAMPLE_RATE = 16000;
 
-/** Turn raw segments into words (fillers dropped, variants stripped); `frameBase` is added to every frame. */
+/**
+ * Turn raw segments into words (fillers dropped, variants stripped), times in ms.
+ *
+ * @param segments - the decoder's segmentation.
+ * @param frameBase - added to every frame (the stream position of the decoder's frame 0).
+ * @example
+ * ```ts
+ * toWords([{ word: 'to(2)', startFrame: 10, endFrame: 19 }]); // [{ text: 'to', startMs: 100, endMs: 200 }]
+ * ```
+ */
 export function toWords(segments: readonly RawSegment[], frameBase = 0): Word[] {
   const words: Word[] = [];
   for (const s of segments) {
@@ -22,7 +31,14 @@ export function toWords(segments: readonly RawSegment[], frameBase = 0): Word[] 
   return words;
 }
 
-/** A final event from words; undefined when there are none (empty finals are never emitted). */
+/**
+ * A final event from words; undefined when there are none (empty finals are never emitted).
+ *
+ * @example
+ * ```ts
+ * finalFromWords([{ text: 'hi', startMs: 100, endMs: 300 }]); // { type: 'final', text: 'hi', startMs: 100, endMs: 300, … }
+ * ```
+ */
 export function finalFromWords(words: readonly Word[]): TranscriptEvent | undefined {
   if (words.length === 0) return undefined;
   return {
@@ -37,7 +53,15 @@ export function finalFromWords(words: readonly Word[]): TranscriptEvent | undefi
 
 /**
  * Decode one clip as a single utterance with batch CMN (its own cepstral mean), so the result does not depend on
- * what the decoder heard before. Returns zero or one final event.
+ * what the decoder heard before. Returns zero or one final event, times from the clip's first sample.
+ *
+ * @param decoder - a decoder owned by this thread.
+ * @param samples - 16 kHz mono.
+ * @throws {EngineError} `EARSHOT_ENGINE_FAILED` when pocketsphinx fails.
+ * @example
+ * ```ts
+ * const [final] = recognizeClip(new Decoder(), samples);
+ * ```
  */
 export function recognizeClip(decoder: Decoder, samples: Int16Array): TranscriptEvent[] {
   decoder.startClip();
@@ -65,7 +89,16 @@ export interface StreamRecognizerOptions {
 /**
  * Live recognition on one decoder: feed audio with {@link write}, finish with {@link end}. Utterances end where
  * pocketsphinx's voice-activity detector leaves speech. Partial events carry the current hypothesis every
- * `partialIntervalMs` of audio in speech; each utterance gives one final event with word times.
+ * `partialIntervalMs` of audio in speech; each utterance gives one final event with word times from the first
+ * sample written. Starting one resets the decoder's CMN, so a session does not depend on earlier ones.
+ *
+ * @throws {EngineError} `EARSHOT_ENGINE_FAILED` (from the constructor, `write` or `end`) when pocketsphinx fails.
+ * @example
+ * ```ts
+ * const r = new StreamRecognizer(decoder, (event) => console.log(event.type, event.text));
+ * r.write(samples); // 16 kHz mono, any chunking
+ * r.end();
+ * ```
  */
 export class StreamRecognizer {
   readonly #decoder: Decoder;

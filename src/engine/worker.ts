@@ -22,7 +22,15 @@ export interface EnginePort {
 
 /**
  * Serve engine messages on `port` (the worker's parent port): load the model, then answer clip jobs and sessions.
- * Exported so a custom worker entry can wrap the port (fault injection in tests).
+ * Exported so a custom worker entry can wrap the port (fault injection in tests). A model that cannot load is
+ * reported as a `fatal` message (`EARSHOT_ENGINE_UNAVAILABLE` / `EARSHOT_ENGINE_FAILED`), never thrown.
+ *
+ * @example
+ * ```ts
+ * // a custom entry, started with new EnginePool({ workerUrl: new URL('./my-worker.js', import.meta.url) })
+ * import { parentPort, workerData } from 'node:worker_threads';
+ * serve(parentPort!, workerData);
+ * ```
  */
 export function serve(port: EnginePort, init: WorkerInit): void {
   const post = (msg: FromWorker): void => port.postMessage(msg);

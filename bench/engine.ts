@@ -1,0 +1,146 @@
+/**
+ * Embedded engine benchmark (pocketsphinx in worker threads through `local()`):
+ *
+ * - real-time factor of one worker (a live session, and whole clips);
+ * - a ≥ 2-minute flite recording split at its known silences into clips, transcribed by a pool of 2 and a pool
+ *   of 1 in the same run: speed-up (goal ≥ 1.8×) and identical text;
+ * - main-thread event-loop delay p99 while the pool is busy (goal < 5 ms);
+ * - RSS per worker and in total for the default pool;
+ * - the warm-up fix: WER of the first sentence after a 3 s silent lead-in, without and with the second pass,
+ *   at nominal level and at −30 dB.
+ *
+ * Run alone: `node dist/bench/engine.js` after `npm run build` (or `npx tsx bench/engine.ts`);
+ * `npm run bench -- engine`. `EARSHOT_BENCH_QUICK=1` halves the warm-up set.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { TranscriptEvent } from '../src/core/types.js';
+import { local, type LocalTransport } from '../src/transports/local.js';
+import { makeSpeech, SENTENCES, synthRaw, wer, type SpeechFile } from '../test/helpers/speech.js';
+
+type Row = Record<string, string | number>;
+
+const fmt = (n: number, digits = 2): string => n.toFixed(digits);
+const text = (events: TranscriptEvent[]): string => events.filter((e) => e.type === 'final').map((e) => e.text).join(' ');
+
+function pcm(file: SpeechFile): Int16Array {
+  const b = readFileSync(file.path);
+  return new Int16Array(b.buffer.slice(b.byteOffset + 44, b.byteOffset + b.length));
+}
+
+/** About 2.3 minutes: the twelve sentences three times over, alternating two voices, 900 ms pauses. */
+function longRecording(): SpeechFile {
+  const sentences = [...SENTENCES, ...SENTENCES, ...SENTENCES];
+  return makeSpeech({ sentences, voices: ['slt', 'rms', 'rms', 'slt'], leadMs: 500, gapsMs: [900, 700, 1100] });
+}
+
+/** Cut the recording in the middle of each known pause: one clip per sentence. */
+function clips(file: SpeechFile, samples: Int16Array): Array<{ samples: Int16Array; sampleRate: number; startMs: number }> {
+  return file.segments.map((seg, i) => {
+    const a = i === 0 ? 0 : Math.round(((file.segments[i - 1]!.endMs + seg.startMs) / 2) * 16);
+    const next = file.segments[i + 1];
+    const b = next ? Math.round(((seg.endMs + next.startMs) / 2) * 16) : samples.length;
+    return { samples: samples.subarray(a, b), sampleRate: 16000, startMs: a / 16 };
+  });
+}
+
+async function streamAll(engine: LocalTransport, samples: Int16Array, chunk = 1600): Promise<TranscriptEvent[]> {
+  const events: TranscriptEvent[] = [];
+  let failure: Error | undefined;
+  const s = await engine.openStream({ sampleRate: 16000, onEvent: (e) => events.push(e), onError: (e) => (failure = e) });
+  for (let i = 0; i < samples.length; i += chunk) await s.write(samples.subarray(i, i + chunk));
+  await s.end();
+  if (failure) throw failure;
+  return events;
+}
+
+/** Transcribe every clip on a pool of `size`; wall time excludes model loading. */
+async function runPool(size: number, jobs: ReturnType<typeof clips>): Promise<{ seconds: number; text: string; lagP99: number; lagMax: number }> {
+  const engine = local({ size });
+  try {
+    await engine.pool.warmUp();
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    const t0 = performance.now();
+    const results = await Promise.all(jobs.map((j) => engine.transcribeClip(j)));
+    const seconds = (performance.now() - t0) / 1000;
+    h.disable();
+    return { seconds, text: results.map(text).join(' '), lagP99: h.percentile(99) / 1e6, lagMax: h.max / 1e6 };
+  } finally {
+    await engine.close();
+  }
+}
+
+/** First-sentence WER after a 3 s lead-in, for each (sentence, voice), with or without the second pass. */
+async function warmUp(gain: number, redecodeFirst: boolean, count: number): Promise<number> {
+  const engine = local({ redecodeFirst });
+  try {
+    const cases = SENTENCES.slice(0, count).flatMap((t) => (['slt', 'rms'] as const).map((v) => [t, v] as const));
+    const hyps = await Promise.all(
+      cases.map(async ([t, v]) => {
+        const b = synthRaw(t, v);
+        const voice = new Int16Array(b.buffer, b.byteOffset, b.length / 2);
+        const samples = new Int16Array(48000 + voice.length + 16000);
+        for (let i = 0; i < voice.length; i++) samples[48000 + i] = Math.round(voice[i]! * gain);
+        return text(await streamAll(engine, samples));
+      }),
+    );
+    return wer(cases.map(([t]) => t).join(' '), hyps.join(' '));
+  } finally {
+    await engine.close();
+  }
+}
+
+/** All rows of the engine benchmark. */
+export async function benchEngine(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const quick = process.env.EARSHOT_BENCH_QUICK === '1';
+  const file = longRecording();
+  const samples = pcm(file);
+  const audioSeconds = samples.length / 16000;
+  const jobs = clips(file, samples);
+  rows.push({ case: 'machine', value: `${availableParallelism()} cores, load ${loadavg().map((l) => fmt(l, 1)).join(' ')}`, goal: '' });
+
+  // Model load and memory of the default pool.
+  {
+    const before = process.memoryUsage().rss;
+    const engine = local();
+    const t0 = performance.now();
+    await engine.pool.warmUp();
+    const loadMs = performance.now() - t0;
+    const total = process.memoryUsage().rss - before;
+    rows.push({ case: `RSS of the default pool (${engine.pool.size} workers, one model each)`, value: `${fmt(total / 1e6, 0)} MB total, ${fmt(total / engine.pool.size / 1e6, 0)} MB per worker`, goal: '' });
+    rows.push({ case: 'pool start (threads + model load, in parallel)', value: `${fmt(loadMs, 0)} ms`, goal: '' });
+    // One live session on one worker.
+    const t1 = performance.now();
+    const events = await streamAll(engine, samples);
+    const streamSeconds = (performance.now() - t1) / 1000;
+    rows.push({ case: `one worker, live session, ${fmt(audioSeconds, 0)} s in 100 ms writes: real-time factor`, value: fmt(streamSeconds / audioSeconds, 3), goal: '< 0.3' });
+    rows.push({ case: 'one worker, live session: WER', value: `${fmt(wer(file.text, text(events)) * 100, 1)} %`, goal: '≤ 12 %' });
+    await engine.close();
+  }
+
+  // Whole file as clips: pool of 2 vs pool of 1, same run.
+  const two = await runPool(2, jobs);
+  const one = await runPool(1, jobs);
+  rows.push({ case: `one worker, ${jobs.length} clips (${fmt(audioSeconds, 0)} s): real-time factor`, value: fmt(one.seconds / audioSeconds, 3), goal: '< 0.3' });
+  rows.push({ case: 'pool 2 vs pool 1, same clips: speed-up', value: `${fmt(one.seconds / two.seconds)}× (${fmt(two.seconds, 1)} s vs ${fmt(one.seconds, 1)} s)`, goal: '≥ 1.8×' });
+  rows.push({ case: 'pool 2 vs pool 1: same text', value: two.text === one.text ? 'yes' : 'NO', goal: 'yes' });
+  rows.push({ case: 'clips: WER', value: `${fmt(wer(file.text, two.text) * 100, 1)} %`, goal: '≤ 12 %' });
+  rows.push({ case: 'main-thread event-loop delay while pool 2 is busy: p99 / max', value: `${fmt(two.lagP99)} / ${fmt(two.lagMax)} ms`, goal: 'p99 < 5 ms' });
+
+  // The warm-up fix.
+  const count = quick ? 4 : 8;
+  for (const [label, gain] of [['nominal level', 1], ['−30 dB', 0.03]] as const) {
+    const off = await warmUp(gain, false, count);
+    const on = await warmUp(gain, true, count);
+    rows.push({ case: `first sentence after 3 s lead-in, ${label} (${count * 2} cases): WER without → with second pass`, value: `${fmt(off * 100, 1)} % → ${fmt(on * 100, 1)} %`, goal: 'lower or equal' });
+  }
+  return rows;
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+if (isMain) console.table(await benchEngine());
