@@ -4,12 +4,13 @@
  * backoff and the result JSON is turned into final transcript events with word times, speakers (diarization with an
  * optional speaker count) and hotword vocabularies (§4). Also serves clips for near-realtime windows.
  */
-import { InvalidArgumentError, TransportError, isRetryable } from '../../core/errors.js';
+import { InvalidArgumentError, TransportError } from '../../core/errors.js';
 import type { TranscriptEvent, Word } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
-import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
-import { BATCH_LIMITS, encodeWav, resolveSource, type UploadSource } from './upload.js';
+import { asyncTaskTransport, recognitionOptions, runAsyncTask, type AsyncTaskService } from './async-task.js';
+import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
+import { BATCH_LIMITS, type UploadSource } from './upload.js';
 import { Vocabularies } from './vocabulary.js';
 
 /** Languages of `fun-asr` (the service reads only the first hint). */
@@ -110,9 +111,8 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
   assertCapabilities(transport, options);
   checkSpeakers(options);
   const endpoints: DashScopeEndpoints = resolveDashScope(options);
-  const ownHttp = options.http === undefined;
-  const memo = new TaskMemo();
-  const http = options.http ?? new DashScopeHttp({ ...options, apiKey: endpoints.apiKey });
+  const { http, close } = transportHttp(options, endpoints.apiKey);
+  const service: AsyncTaskService = { http, httpBase: endpoints.httpBase, model, memo: new TaskMemo(), options };
   const vocabularies = new Vocabularies({ apiKey: endpoints.apiKey, baseUrl: endpoints.httpBase, http });
   const vocabCache = new Map<string, Promise<string>>();
 
@@ -130,91 +130,37 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
   };
 
   async function run(source: UploadSource, call: BatchFileOptions, clipKey?: string): Promise<TranscriptEvent[]> {
-    const clip = clipKey !== undefined;
-    const o: RecognitionOptions = { ...pick(options), ...pick(call) };
+    const o: RecognitionOptions = { ...recognitionOptions(options), ...recognitionOptions(call) };
     assertCapabilities(transport, o);
     checkSpeakers(o);
-    const started = Date.now();
-    const onProgress = call.onProgress ?? options.onProgress;
-    const report = (p: Omit<BatchProgress, 'elapsedMs'>): void => onProgress?.({ ...p, elapsedMs: Date.now() - started });
     const signal = call.signal;
-    // A clip retried after a transient failure resumes its task: nothing is uploaded or transcribed twice.
-    let taskId = memo.get(clipKey);
-    if (taskId) report({ phase: 'submitted', taskId, status: 'RESUMED' });
-    else {
-      report({ phase: 'checking' });
-      const resolveOptions: Parameters<typeof resolveSource>[4] = { onUpload: () => report({ phase: 'uploading' }) };
-      if (signal) resolveOptions.signal = signal;
-      if (options.limits) resolveOptions.limits = options.limits;
-      const [{ url, oss }, vocabularyId] = await Promise.all([resolveSource(http, endpoints.httpBase, model, source, resolveOptions), vocabularyFor(o, signal)]);
-      const parameters: Record<string, unknown> = { channel_id: [0] };
-      if (vocabularyId) parameters.vocabulary_id = vocabularyId;
-      if (o.diarize) {
-        parameters.diarization_enabled = true;
-        if (o.speakers !== undefined) parameters.speaker_count = o.speakers;
-      }
-      if (o.language) parameters.language_hints = [o.language];
-      taskId = await submitTask(http, endpoints.httpBase, { model, input: { file_urls: [url] }, parameters }, { ossResolve: oss, ...(signal ? { signal } : {}) });
-      memo.set(clipKey, taskId);
-      report({ phase: 'submitted', taskId, status: 'PENDING' });
-    }
-    const pollOptions: Parameters<typeof waitForTask>[3] = {};
-    if (signal) pollOptions.signal = signal;
-    // A clip (a near-realtime window) is done in moments: poll it sooner than the SDK's 1 s start.
-    const pollMs = options.pollMs ?? (clip ? CLIP_POLL_MS : undefined);
-    if (pollMs !== undefined) pollOptions.pollMs = pollMs;
-    if (options.maxPollMs !== undefined) pollOptions.maxPollMs = options.maxPollMs;
-    if (options.timeoutMs !== undefined) pollOptions.timeoutMs = options.timeoutMs;
-    const id = taskId;
-    pollOptions.onStatus = (status) => report({ phase: 'running', taskId: id, status });
-    try {
-      const output = await waitForTask(http, endpoints.httpBase, id, pollOptions);
-      const sub = output.results?.[0];
-      if (!sub?.transcription_url) {
+    return runAsyncTask<FunAsrResult>(service, {
+      source,
+      input: (url) => ({ file_urls: [url] }),
+      async parameters() {
+        const vocabularyId = await vocabularyFor(o, signal);
+        const parameters: Record<string, unknown> = { channel_id: [0] };
+        if (vocabularyId) parameters.vocabulary_id = vocabularyId;
+        if (o.diarize) {
+          parameters.diarization_enabled = true;
+          if (o.speakers !== undefined) parameters.speaker_count = o.speakers;
+        }
+        if (o.language) parameters.language_hints = [o.language];
+        return parameters;
+      },
+      resultUrlOf(output, id) {
+        const sub = output.results?.[0];
+        if (sub?.transcription_url) return sub.transcription_url;
         throw new TransportError('EARSHOT_TASK_FAILED', `task ${id}: the file failed: ${sub?.code ?? 'no result'}${sub?.message ? ` ${sub.message}` : ''}`, { details: { taskId: id }, ...(sub?.code ? { providerCode: sub.code } : {}) });
-      }
-      report({ phase: 'downloading', taskId: id, status: output.task_status });
-      const result = await fetchResult<FunAsrResult>(http, sub.transcription_url, signal);
-      const events = funAsrEvents(result);
-      report({ phase: 'done', taskId: id, status: 'SUCCEEDED', fraction: 1 });
-      memo.delete(clipKey);
-      return events;
-    } catch (err) {
-      if (signal?.aborted) {
-        // An abandoned task still PENDING is cancelled, so it neither runs nor bills.
-        await cancelTask(http, endpoints.httpBase, id);
-        memo.delete(clipKey);
-      } else if (!isRetryable(err)) memo.delete(clipKey);
-      throw err;
-    }
+      },
+      toEvents: funAsrEvents,
+      signal,
+      report: progressReporter(call.onProgress ?? options.onProgress),
+      clipKey,
+    });
   }
 
-  return {
-    model,
-    capabilities,
-    sampleRate: 16000,
-    transcribeFile: (source, call = {}) => run(source, call),
-    transcribeClip(job, call = {}) {
-      const wav = encodeWav(job.samples, job.sampleRate);
-      const o: BatchFileOptions = { ...(job.options ?? {}) };
-      if (call.signal) o.signal = call.signal;
-      return run({ data: wav, filename: `clip-${Math.round(job.startMs)}.wav`, contentType: 'audio/wav' }, o, TaskMemo.key(job));
-    },
-    async close() {
-      if (ownHttp) await http.close();
-    },
-  };
-}
-
-function pick(o: RecognitionOptions): RecognitionOptions {
-  const out: RecognitionOptions = {};
-  if (o.language !== undefined) out.language = o.language;
-  if (o.hotwords !== undefined) out.hotwords = o.hotwords;
-  if (o.vocabularyId !== undefined) out.vocabularyId = o.vocabularyId;
-  if (o.context !== undefined) out.context = o.context;
-  if (o.diarize !== undefined) out.diarize = o.diarize;
-  if (o.speakers !== undefined) out.speakers = o.speakers;
-  return out;
+  return asyncTaskTransport(model, capabilities, run, close);
 }
 
 function checkSpeakers(o: RecognitionOptions): void {

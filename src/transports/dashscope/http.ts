@@ -25,6 +25,22 @@ export interface BatchProgress {
   elapsedMs: number;
 }
 
+/** A progress callback of one job, before the elapsed time is stamped on (see {@link progressReporter}). */
+export type ProgressReport = (progress: Omit<BatchProgress, 'elapsedMs'>) => void;
+
+/**
+ * The progress reporter of one job: stamps each report with the wall ms since the job started (now) and passes it to
+ * `onProgress`, if any.
+ *
+ * @example
+ * const report = progressReporter((p) => console.error(p.phase, p.elapsedMs));
+ * report({ phase: 'checking' });
+ */
+export function progressReporter(onProgress?: (progress: BatchProgress) => void): ProgressReport {
+  const started = Date.now();
+  return (p) => onProgress?.({ ...p, elapsedMs: Date.now() - started });
+}
+
 /** Retry policy of {@link DashScopeHttp}. */
 export interface RetryOptions {
   /** Attempts after the first one (default 4). */
@@ -384,6 +400,21 @@ function withCause(err: EarshotError, cause: unknown): ConstructorParameters<typ
   if (err.retryAfterMs !== undefined) o.retryAfterMs = err.retryAfterMs;
   if (err.details !== undefined) o.details = err.details;
   return o;
+}
+
+/**
+ * The HTTP client of a transport: the shared `options.http` when given (left open), else its own, which `close`
+ * closes.
+ *
+ * @param options - The transport's options (retry policy, an optional shared client).
+ * @param apiKey - The resolved key.
+ * @example
+ * const { http, close } = transportHttp(options, endpoints.apiKey);
+ */
+export function transportHttp(options: RetryOptions & { http?: DashScopeHttp | undefined }, apiKey: string): { http: DashScopeHttp; close(): Promise<void> } {
+  const shared = options.http;
+  const http = shared ?? new DashScopeHttp({ ...options, apiKey });
+  return { http, close: async () => (shared === undefined ? http.close() : undefined) };
 }
 
 /** A URL without its query (signed URLs carry signatures). */

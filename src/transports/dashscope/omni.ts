@@ -11,7 +11,8 @@ import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
-import { DashScopeHttp, type BatchProgress, type RetryOptions } from './http.js';
+import { recognitionOptions } from './async-task.js';
+import { progressReporter, transportHttp, type DashScopeHttp, type BatchProgress, type RetryOptions } from './http.js';
 import { QWEN_ASR_FILE_LANGUAGES } from './qwen-asr-filetrans.js';
 import { encodeWav, probeDurationMs } from './upload.js';
 
@@ -125,8 +126,7 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
   if (maxRequestMs > capabilities.maxDurationMs || maxRequestMs < 1000) throw new InvalidArgumentError(`maxRequestMs must be 1000 to ${capabilities.maxDurationMs} for ${model}`);
   const concurrency = Math.max(1, options.concurrency ?? 2);
   const endpoints = resolveDashScope(options);
-  const ownHttp = options.http === undefined;
-  const http = options.http ?? new DashScopeHttp({ ...options, apiKey: endpoints.apiKey });
+  const { http, close } = transportHttp(options, endpoints.apiKey);
   const url = `${endpoints.compatBase}/chat/completions`;
 
   function body(wav: Buffer, o: RecognitionOptions): Record<string, unknown> {
@@ -231,16 +231,14 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
     capabilities,
     sampleRate: 16000,
     async transcribeClip(job, call = {}) {
-      const o: RecognitionOptions = { ...recognition(options), ...(job.options ?? {}) };
+      const o: RecognitionOptions = { ...recognitionOptions(options), ...(job.options ?? {}) };
       assertCapabilities(transport, o);
       return runPieces(split(job), job.sampleRate, o, call.signal, () => undefined);
     },
     async transcribeFile(source, call: BatchFileOptions = {}) {
-      const o: RecognitionOptions = { ...recognition(options), ...recognition(call) };
+      const o: RecognitionOptions = { ...recognitionOptions(options), ...recognitionOptions(call) };
       assertCapabilities(transport, o);
-      const started = Date.now();
-      const onProgress = call.onProgress ?? options.onProgress;
-      const report = (p: Omit<BatchProgress, 'elapsedMs'>): void => onProgress?.({ ...p, elapsedMs: Date.now() - started });
+      const report = progressReporter(call.onProgress ?? options.onProgress);
       report({ phase: 'checking' });
       const totalMs = /^https?:\/\//.test(source) ? undefined : await probeDurationMs(source);
       const expected = totalMs === undefined ? undefined : Math.max(1, Math.ceil(totalMs / maxRequestMs));
@@ -249,20 +247,8 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
       report({ phase: 'done', fraction: 1 });
       return events;
     },
-    async close() {
-      if (ownHttp) await http.close();
-    },
+    close,
   };
-}
-
-function recognition(o: RecognitionOptions): RecognitionOptions {
-  const out: RecognitionOptions = {};
-  if (o.language !== undefined) out.language = o.language;
-  if (o.context !== undefined) out.context = o.context;
-  if (o.diarize !== undefined) out.diarize = o.diarize;
-  if (o.hotwords !== undefined) out.hotwords = o.hotwords;
-  if (o.vocabularyId !== undefined) out.vocabularyId = o.vocabularyId;
-  return out;
 }
 
 /**

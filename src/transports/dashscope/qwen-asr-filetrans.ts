@@ -4,13 +4,14 @@
  * `parameters.language` / `enable_words` / `corpus.text` (prompt context instead of hotwords), and results whose
  * sentences carry `language` and `emotion`.
  */
-import { TransportError, isRetryable } from '../../core/errors.js';
+import { TransportError } from '../../core/errors.js';
 import type { TranscriptEvent, Word } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type RecognitionOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
-import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, fetchResult, submitTask, waitForTask, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
-import { BATCH_LIMITS, encodeWav, resolveSource, type UploadSource } from './upload.js';
+import { asyncTaskTransport, recognitionOptions, runAsyncTask, type AsyncTaskService } from './async-task.js';
+import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
+import { BATCH_LIMITS, type UploadSource } from './upload.js';
 
 /** Languages of the Qwen3-ASR models. */
 export const QWEN_ASR_FILE_LANGUAGES = ['zh', 'yue', 'en', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'pt', 'it', 'ar', 'th', 'vi', 'id', 'ms', 'hi', 'tr', 'nl', 'sv', 'da', 'fi', 'no', 'pl', 'cs', 'tl', 'is'] as const;
@@ -84,84 +85,32 @@ export function qwenAsrFiletrans(options: QwenAsrFiletransOptions = {}): BatchTr
   const transport = { model, capabilities };
   assertCapabilities(transport, options);
   const endpoints = resolveDashScope(options);
-  const ownHttp = options.http === undefined;
-  const memo = new TaskMemo();
-  const http = options.http ?? new DashScopeHttp({ ...options, apiKey: endpoints.apiKey });
+  const { http, close } = transportHttp(options, endpoints.apiKey);
+  const service: AsyncTaskService = { http, httpBase: endpoints.httpBase, model, memo: new TaskMemo(), options };
 
   async function run(source: UploadSource, call: BatchFileOptions, clipKey?: string): Promise<TranscriptEvent[]> {
-    const clip = clipKey !== undefined;
-    const o: RecognitionOptions = { ...defined(options), ...defined(call) };
+    const o: RecognitionOptions = { ...recognitionOptions(options), ...recognitionOptions(call) };
     assertCapabilities(transport, o);
-    const started = Date.now();
-    const onProgress = call.onProgress ?? options.onProgress;
-    const report = (p: Omit<BatchProgress, 'elapsedMs'>): void => onProgress?.({ ...p, elapsedMs: Date.now() - started });
-    const signal = call.signal;
-    // A clip retried after a transient failure resumes its task: nothing is uploaded or transcribed twice.
-    let taskId = memo.get(clipKey);
-    if (taskId) report({ phase: 'submitted', taskId, status: 'RESUMED' });
-    else {
-      report({ phase: 'checking' });
-      const resolveOptions: Parameters<typeof resolveSource>[4] = { onUpload: () => report({ phase: 'uploading' }) };
-      if (signal) resolveOptions.signal = signal;
-      if (options.limits) resolveOptions.limits = options.limits;
-      const { url, oss } = await resolveSource(http, endpoints.httpBase, model, source, resolveOptions);
-      const parameters: Record<string, unknown> = { channel_id: [0], enable_itn: options.itn ?? false, enable_words: options.words ?? true };
-      if (o.language) parameters.language = o.language;
-      if (o.context) parameters.corpus = { text: o.context };
-      taskId = await submitTask(http, endpoints.httpBase, { model, input: { file_url: url }, parameters }, { ossResolve: oss, ...(signal ? { signal } : {}) });
-      memo.set(clipKey, taskId);
-      report({ phase: 'submitted', taskId, status: 'PENDING' });
-    }
-    const pollOptions: Parameters<typeof waitForTask>[3] = {};
-    if (signal) pollOptions.signal = signal;
-    // A clip (a near-realtime window) is done in moments: poll it sooner than the SDK's 1 s start.
-    const pollMs = options.pollMs ?? (clip ? CLIP_POLL_MS : undefined);
-    if (pollMs !== undefined) pollOptions.pollMs = pollMs;
-    if (options.maxPollMs !== undefined) pollOptions.maxPollMs = options.maxPollMs;
-    if (options.timeoutMs !== undefined) pollOptions.timeoutMs = options.timeoutMs;
-    const id = taskId;
-    pollOptions.onStatus = (status) => report({ phase: 'running', taskId: id, status });
-    try {
-      const output = await waitForTask(http, endpoints.httpBase, id, pollOptions);
-      const resultUrl = output.result?.transcription_url;
-      if (!resultUrl) throw new TransportError('EARSHOT_PROTOCOL_ERROR', `task ${id} succeeded without output.result.transcription_url`, { details: { taskId: id } });
-      report({ phase: 'downloading', taskId: id, status: output.task_status });
-      const events = qwenFiletransEvents(await fetchResult<QwenResult>(http, resultUrl, signal));
-      report({ phase: 'done', taskId: id, status: 'SUCCEEDED', fraction: 1 });
-      memo.delete(clipKey);
-      return events;
-    } catch (err) {
-      if (signal?.aborted) {
-        // An abandoned task still PENDING is cancelled, so it neither runs nor bills.
-        await cancelTask(http, endpoints.httpBase, id);
-        memo.delete(clipKey);
-      } else if (!isRetryable(err)) memo.delete(clipKey);
-      throw err;
-    }
+    return runAsyncTask<QwenResult>(service, {
+      source,
+      input: (url) => ({ file_url: url }),
+      async parameters() {
+        const parameters: Record<string, unknown> = { channel_id: [0], enable_itn: options.itn ?? false, enable_words: options.words ?? true };
+        if (o.language) parameters.language = o.language;
+        if (o.context) parameters.corpus = { text: o.context };
+        return parameters;
+      },
+      resultUrlOf(output, id) {
+        const resultUrl = output.result?.transcription_url;
+        if (resultUrl) return resultUrl;
+        throw new TransportError('EARSHOT_PROTOCOL_ERROR', `task ${id} succeeded without output.result.transcription_url`, { details: { taskId: id } });
+      },
+      toEvents: qwenFiletransEvents,
+      signal: call.signal,
+      report: progressReporter(call.onProgress ?? options.onProgress),
+      clipKey,
+    });
   }
 
-  return {
-    model,
-    capabilities,
-    sampleRate: 16000,
-    transcribeFile: (source, call = {}) => run(source, call),
-    transcribeClip(job, call = {}) {
-      const o: BatchFileOptions = { ...(job.options ?? {}) };
-      if (call.signal) o.signal = call.signal;
-      return run({ data: encodeWav(job.samples, job.sampleRate), filename: `clip-${Math.round(job.startMs)}.wav`, contentType: 'audio/wav' }, o, TaskMemo.key(job));
-    },
-    async close() {
-      if (ownHttp) await http.close();
-    },
-  };
-}
-
-function defined(o: RecognitionOptions): RecognitionOptions {
-  const out: RecognitionOptions = {};
-  if (o.language !== undefined) out.language = o.language;
-  if (o.context !== undefined) out.context = o.context;
-  if (o.diarize !== undefined) out.diarize = o.diarize;
-  if (o.hotwords !== undefined) out.hotwords = o.hotwords;
-  if (o.vocabularyId !== undefined) out.vocabularyId = o.vocabularyId;
-  return out;
+  return asyncTaskTransport(model, capabilities, run, close);
 }

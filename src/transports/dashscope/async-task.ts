@@ -1,0 +1,153 @@
+/**
+ * The async-task life cycle shared by the DashScope batch file transports (`fun-asr`, `qwen3-asr-flash-filetrans`;
+ * §1.7): check and upload the source, submit the task, poll it with progress, download and map the result. A clip's
+ * task is remembered so a retry after a transient failure resumes it, and a task abandoned by an abort is cancelled
+ * while still PENDING. Each transport supplies only what differs: the submit body, where the result URL is and how
+ * the result becomes events. Also the option plumbing every batch transport (Omni too) shares.
+ */
+import { isRetryable } from '../../core/errors.js';
+import type { TranscriptEvent } from '../../core/types.js';
+import type { Capabilities, ChunkJob, RecognitionOptions } from '../transport.js';
+import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
+import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, fetchResult, submitTask, waitForTask, type PollOptions, type ProgressReport, type TaskOutput } from './http.js';
+import { encodeWav, resolveSource, type UploadSource } from './upload.js';
+
+/** Where and how a transport runs its tasks: fixed when the transport is made. */
+export interface AsyncTaskService {
+  http: DashScopeHttp;
+  /** Native HTTP base, ends in `/api/v1`. */
+  httpBase: string;
+  model: string;
+  /** Tasks of clips in flight, for resuming a retried clip. */
+  memo: TaskMemo;
+  /** Polling schedule and the limits checked before upload (the transport's options). */
+  options: PollOptions & { limits?: { maxBytes: number; maxDurationMs: number } };
+}
+
+/** One file or clip to run as a task. */
+export interface AsyncTaskJob<R> {
+  source: UploadSource;
+  /** `input` of the submit body, given the URL the service reads the file from. */
+  input(url: string): Record<string, unknown>;
+  /** `parameters` of the submit body; started alongside the upload (fun-asr resolves its vocabulary here). */
+  parameters(): Promise<Record<string, unknown>>;
+  /** The result URL in a SUCCEEDED task's output; throws a coded error when it has none. */
+  resultUrlOf(output: TaskOutput, taskId: string): string;
+  /** Map the downloaded result JSON to final events. */
+  toEvents(result: R): TranscriptEvent[];
+  signal?: AbortSignal | undefined;
+  report: ProgressReport;
+  /** A clip's {@link TaskMemo.key} (files have none): its task is resumed on retry, and it is polled sooner. */
+  clipKey?: string | undefined;
+}
+
+/**
+ * Run one async task from upload to events, reporting `checking`, `uploading`, `submitted`, `running` (each poll),
+ * `downloading` and `done`. A clip whose earlier attempt failed transiently resumes its task (`status: 'RESUMED'`)
+ * instead of uploading and transcribing again; an abort cancels a task still PENDING.
+ *
+ * @param service - Client, base URL, model, task memo, polling schedule and limits.
+ * @param job - The source, submit body parts, result URL and mapping, signal, progress and clip key.
+ * @returns The final events.
+ * @throws EARSHOT_LIMIT_EXCEEDED (before upload), EARSHOT_AUTH_FAILED, EARSHOT_THROTTLED / EARSHOT_SERVER_ERROR (after
+ *   retries), EARSHOT_TASK_FAILED, EARSHOT_RESULT_EXPIRED, EARSHOT_TIMEOUT, EARSHOT_PROTOCOL_ERROR, EARSHOT_ABORTED,
+ *   and whatever `resultUrlOf` throws.
+ * @example
+ * const events = await runAsyncTask(service, {
+ *   source: 'talk.mp3',
+ *   input: (url) => ({ file_url: url }),
+ *   parameters: async () => ({ channel_id: [0] }),
+ *   resultUrlOf: (output) => output.result!.transcription_url!,
+ *   toEvents: qwenFiletransEvents,
+ *   report: progressReporter(console.error),
+ * });
+ */
+export async function runAsyncTask<R>(service: AsyncTaskService, job: AsyncTaskJob<R>): Promise<TranscriptEvent[]> {
+  const { http, httpBase, model, memo, options } = service;
+  const { signal, report, clipKey } = job;
+  // A clip retried after a transient failure resumes its task: nothing is uploaded or transcribed twice.
+  let taskId = memo.get(clipKey);
+  if (taskId) report({ phase: 'submitted', taskId, status: 'RESUMED' });
+  else {
+    report({ phase: 'checking' });
+    const resolveOptions: Parameters<typeof resolveSource>[4] = { onUpload: () => report({ phase: 'uploading' }) };
+    if (signal) resolveOptions.signal = signal;
+    if (options.limits) resolveOptions.limits = options.limits;
+    const [{ url, oss }, parameters] = await Promise.all([resolveSource(http, httpBase, model, job.source, resolveOptions), job.parameters()]);
+    taskId = await submitTask(http, httpBase, { model, input: job.input(url), parameters }, { ossResolve: oss, ...(signal ? { signal } : {}) });
+    memo.set(clipKey, taskId);
+    report({ phase: 'submitted', taskId, status: 'PENDING' });
+  }
+  const id = taskId;
+  const pollOptions: Parameters<typeof waitForTask>[3] = { onStatus: (status) => report({ phase: 'running', taskId: id, status }) };
+  if (signal) pollOptions.signal = signal;
+  // A clip (a near-realtime window) is done in moments: poll it sooner than the SDK's 1 s start.
+  const pollMs = options.pollMs ?? (clipKey !== undefined ? CLIP_POLL_MS : undefined);
+  if (pollMs !== undefined) pollOptions.pollMs = pollMs;
+  if (options.maxPollMs !== undefined) pollOptions.maxPollMs = options.maxPollMs;
+  if (options.timeoutMs !== undefined) pollOptions.timeoutMs = options.timeoutMs;
+  try {
+    const output = await waitForTask(http, httpBase, id, pollOptions);
+    const resultUrl = job.resultUrlOf(output, id);
+    report({ phase: 'downloading', taskId: id, status: output.task_status });
+    const events = job.toEvents(await fetchResult<R>(http, resultUrl, signal));
+    report({ phase: 'done', taskId: id, status: 'SUCCEEDED', fraction: 1 });
+    memo.delete(clipKey);
+    return events;
+  } catch (err) {
+    if (signal?.aborted) {
+      // An abandoned task still PENDING is cancelled, so it neither runs nor bills.
+      await cancelTask(http, httpBase, id);
+      memo.delete(clipKey);
+    } else if (!isRetryable(err)) memo.delete(clipKey);
+    throw err;
+  }
+}
+
+/**
+ * The {@link BatchTransport} of an async-task model: files and clips both go through `run`; a clip is sent as a WAV
+ * upload with its {@link TaskMemo.key} (so a retried clip resumes its task) and its own recognition options.
+ *
+ * @param run - Transcribe one source (`clipKey` set for clips).
+ * @param close - Release the transport's HTTP client.
+ * @example
+ * return asyncTaskTransport(model, capabilities, run, close);
+ */
+export function asyncTaskTransport(model: string, capabilities: Capabilities, run: (source: UploadSource, call: BatchFileOptions, clipKey?: string) => Promise<TranscriptEvent[]>, close: () => Promise<void>): BatchTransport {
+  return {
+    model,
+    capabilities,
+    sampleRate: 16000,
+    transcribeFile: (source, call = {}) => run(source, call),
+    transcribeClip: (job, call = {}) => run(clipUpload(job), { ...(job.options ?? {}), ...(call.signal ? { signal: call.signal } : {}) }, TaskMemo.key(job)),
+    close,
+  };
+}
+
+/**
+ * A clip as an upload: 16-bit WAV bytes named after the clip's start.
+ *
+ * @example
+ * clipUpload({ samples, sampleRate: 16000, startMs: 5000 }).filename; // 'clip-5000.wav'
+ */
+export function clipUpload(job: ChunkJob): { data: Uint8Array; filename: string; contentType: string } {
+  return { data: encodeWav(job.samples, job.sampleRate), filename: `clip-${Math.round(job.startMs)}.wav`, contentType: 'audio/wav' };
+}
+
+/**
+ * The recognition options set in `o` (own, not `undefined`), so that merging transport defaults with per-call
+ * options lets an absent per-call value keep the default.
+ *
+ * @example
+ * ({ ...recognitionOptions({ language: 'en' }), ...recognitionOptions({ language: undefined }) }).language; // 'en'
+ */
+export function recognitionOptions(o: RecognitionOptions): RecognitionOptions {
+  const out: RecognitionOptions = {};
+  if (o.language !== undefined) out.language = o.language;
+  if (o.hotwords !== undefined) out.hotwords = o.hotwords;
+  if (o.vocabularyId !== undefined) out.vocabularyId = o.vocabularyId;
+  if (o.context !== undefined) out.context = o.context;
+  if (o.diarize !== undefined) out.diarize = o.diarize;
+  if (o.speakers !== undefined) out.speakers = o.speakers;
+  return out;
+}
