@@ -6,7 +6,7 @@
  * the result becomes events. Also the option plumbing every batch transport (Omni too) shares.
  */
 import { isRetryable } from '../../core/errors.js';
-import type { TranscriptEvent } from '../../core/types.js';
+import type { TranscriptEvent, Word } from '../../core/types.js';
 import type { Capabilities, ChunkJob, RecognitionOptions } from '../transport.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
 import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, fetchResult, submitTask, waitForTask, type PollOptions, type ProgressReport, type TaskOutput } from './http.js';
@@ -102,6 +102,35 @@ export async function runAsyncTask<R>(service: AsyncTaskService, job: AsyncTaskJ
     } else if (!isRetryable(err)) memo.delete(clipKey);
     throw err;
   }
+}
+
+/** A sentence of an async-task result JSON (fun-asr §3.4, filetrans §6.3), times in ms of the file. */
+export interface ResultSentence {
+  begin_time: number;
+  end_time: number;
+  text: string;
+  words?: { begin_time: number; end_time: number; text: string }[];
+}
+
+/**
+ * Map the sentences of an async-task result to final events in time order: text and word texts trimmed, word times
+ * kept, empty sentences dropped; `decorate` adds what the model adds (speaker, emotion, language).
+ *
+ * @example
+ * sentenceEvents({ transcripts: [{ sentences: [{ begin_time: 0, end_time: 900, text: ' hi ' }] }] }, () => undefined);
+ * // [{ type: 'final', text: 'hi', startMs: 0, endMs: 900 }]
+ */
+export function sentenceEvents<S extends ResultSentence>(result: { transcripts?: { sentences?: S[] }[] }, decorate: (event: TranscriptEvent, sentence: S) => void): TranscriptEvent[] {
+  const out: TranscriptEvent[] = [];
+  for (const t of result.transcripts ?? []) {
+    for (const s of t.sentences ?? []) {
+      const event: TranscriptEvent = { type: 'final', text: s.text.trim(), startMs: s.begin_time, endMs: s.end_time };
+      if (s.words?.length) event.words = s.words.map((w): Word => ({ text: w.text.trim(), startMs: w.begin_time, endMs: w.end_time }));
+      decorate(event, s);
+      if (event.text !== '') out.push(event);
+    }
+  }
+  return out.sort((a, b) => a.startMs - b.startMs);
 }
 
 /**

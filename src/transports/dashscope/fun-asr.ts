@@ -5,10 +5,10 @@
  * optional speaker count) and hotword vocabularies (§4). Also serves clips for near-realtime windows.
  */
 import { InvalidArgumentError, TransportError } from '../../core/errors.js';
-import type { TranscriptEvent, Word } from '../../core/types.js';
+import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
-import { asyncTaskTransport, recognitionOptions, runAsyncTask, type AsyncTaskService } from './async-task.js';
+import { asyncTaskTransport, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
 import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
 import { BATCH_LIMITS, type UploadSource } from './upload.js';
 import { Vocabularies } from './vocabulary.js';
@@ -79,16 +79,9 @@ export function funAsrCapabilities(model = 'fun-asr'): Capabilities {
  * // [{ type: 'final', text: 'hi', startMs: 0, endMs: 900, speaker: 'Speaker 1' }]
  */
 export function funAsrEvents(result: FunAsrResult): TranscriptEvent[] {
-  const out: TranscriptEvent[] = [];
-  for (const t of result.transcripts ?? []) {
-    for (const s of t.sentences ?? []) {
-      const event: TranscriptEvent = { type: 'final', text: s.text.trim(), startMs: s.begin_time, endMs: s.end_time };
-      if (s.words?.length) event.words = s.words.map((w): Word => ({ text: w.text.trim(), startMs: w.begin_time, endMs: w.end_time }));
-      if (typeof s.speaker_id === 'number') event.speaker = `Speaker ${s.speaker_id + 1}`;
-      if (event.text !== '') out.push(event);
-    }
-  }
-  return out.sort((a, b) => a.startMs - b.startMs);
+  return sentenceEvents(result, (event, s) => {
+    if (typeof s.speaker_id === 'number') event.speaker = `Speaker ${s.speaker_id + 1}`;
+  });
 }
 
 /**

@@ -5,11 +5,11 @@
  * sentences carry `language` and `emotion`.
  */
 import { TransportError } from '../../core/errors.js';
-import type { TranscriptEvent, Word } from '../../core/types.js';
+import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type RecognitionOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
-import { asyncTaskTransport, recognitionOptions, runAsyncTask, type AsyncTaskService } from './async-task.js';
+import { asyncTaskTransport, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
 import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
 import { BATCH_LIMITS, type UploadSource } from './upload.js';
 
@@ -54,17 +54,10 @@ interface QwenResult {
  * // [{ type: 'final', text: 'hi', startMs: 0, endMs: 1440, emotion: 'happy', language: 'en' }]
  */
 export function qwenFiletransEvents(result: QwenResult): TranscriptEvent[] {
-  const out: TranscriptEvent[] = [];
-  for (const t of result.transcripts ?? []) {
-    for (const s of t.sentences ?? []) {
-      const event: TranscriptEvent = { type: 'final', text: s.text.trim(), startMs: s.begin_time, endMs: s.end_time };
-      if (s.words?.length) event.words = s.words.map((w): Word => ({ text: w.text.trim(), startMs: w.begin_time, endMs: w.end_time }));
-      if (s.emotion) event.emotion = s.emotion;
-      if (s.language) event.language = s.language;
-      if (event.text !== '') out.push(event);
-    }
-  }
-  return out.sort((a, b) => a.startMs - b.startMs);
+  return sentenceEvents(result, (event, s) => {
+    if (s.emotion) event.emotion = s.emotion;
+    if (s.language) event.language = s.language;
+  });
 }
 
 /**
