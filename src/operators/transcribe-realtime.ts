@@ -28,7 +28,16 @@ export interface TranscribeRealtimeOptions {
   /** Most audio (ms) a hot source may queue while the session is busy or reconnecting (default 60 000). */
   maxQueuedMs?: number;
   /** Reconnection after retryable failures: attempts in a row (default 5), first and longest delay (200 / 5000 ms). */
-  reconnect?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  reconnect?: {
+    attempts?: number;
+    baseDelayMs?: number;
+    maxDelayMs?: number;
+    /**
+     * Audio from before the last final (ms, default 0) replayed first into a new session so a stateful recogniser
+     * (cepstral mean, speaker adaptation) warms up as in the lost session; what it re-recognises there is dropped.
+     */
+    warmupMs?: number;
+  };
   /** Rotate sessions at a pause within this many ms of the transport's `maxDurationMs` (default: a tenth of it, ≤ 60 s). */
   rotateBeforeMs?: number;
   /** Audio kept for replay while no speech is pending (ms, default 5000). */
@@ -120,6 +129,8 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
   const highMs = settings.highWaterMark ?? 2000;
   const maxQueuedMs = settings.maxQueuedMs ?? 60_000;
   const attempts = settings.reconnect?.attempts ?? 5;
+  const warmupMs = settings.reconnect?.warmupMs ?? 0;
+  if (!(warmupMs >= 0)) throw new InvalidArgumentError(`reconnect.warmupMs must be >= 0, got ${warmupMs}`);
   const baseDelayMs = settings.reconnect?.baseDelayMs ?? 200;
   const maxDelayMs = settings.reconnect?.maxDelayMs ?? 5000;
   const quietMs = settings.quietReplayMs ?? 5000;
@@ -188,8 +199,10 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
         if (live !== current || done) return;
         const floor = lastFinalEndMs;
         const endRaw = toInputMs(live, event.endMs);
-        if (event.type === 'final' && endRaw <= floor) return; // already emitted from an earlier session
-        const startMs = Math.max(toInputMs(live, event.startMs), floor);
+        const startRaw = toInputMs(live, event.startMs);
+        // Speech that lies mostly before the last final was already emitted (replayed or warm-up audio).
+        if (endRaw <= floor || (startRaw + endRaw) / 2 <= floor) return;
+        const startMs = Math.max(startRaw, floor);
         const endMs = Math.max(endRaw, startMs);
         const out: TranscriptEvent = { ...event, startMs, endMs };
         if (event.words) {
@@ -217,12 +230,24 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
       const trimReplay = (toFrame: number) => {
         let i = 0;
         while (i < replay.length && replay[i]!.offset + replay[i]!.samples.length <= toFrame) i++;
+        if (warmupMs > 0) for (let k = 0; k < i; k++) keepWarm(replay[k]!);
         if (i > 0) replay = replay.slice(i);
         const first = replay[0];
         if (first && first.offset < toFrame) {
           const cut = Math.floor(toFrame - first.offset);
+          if (warmupMs > 0) keepWarm({ samples: first.samples.subarray(0, cut), offset: first.offset });
           replay[0] = { ...first, samples: first.samples.subarray(cut), offset: first.offset + cut };
         }
+      };
+
+      /** Audio before the last final kept for warming a new session up (at most `warmupMs`). */
+      let warm: Pending[] = [];
+      const keepWarm = (piece: Pending) => {
+        warm.push(piece);
+        const end = piece.offset + piece.samples.length;
+        let i = 0;
+        while (i < warm.length && end - warm[i]!.offset > (warmupMs * rate) / 1000) i++;
+        if (i > 0) warm = warm.slice(i);
       };
 
       /**
@@ -294,6 +319,8 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
           current = live;
           old?.stream.close();
           try {
+            const start = replay[0]?.offset;
+            if (warmupMs > 0 && old) for (const piece of warm) if (start === undefined || piece.offset < start) await send(live, piece);
             for (const piece of replay) await send(live, piece);
             return;
           } catch (err) {

@@ -8,6 +8,7 @@ import { transcribeRealtime } from '../../src/operators/transcribe-realtime.js';
 import { FlowControl } from '../../src/core/flow.js';
 import type { AudioChunk, TranscriptEvent } from '../../src/core/types.js';
 import type { Transport } from '../../src/transports/transport.js';
+import { EarshotError } from '../../src/core/errors.js';
 import { speechPcm, until } from '../emulator/ws/helpers.js';
 
 const KEY = 'sk-test-realtime-op-01';
@@ -155,6 +156,45 @@ describe('transcribeRealtime', () => {
     const second = events.filter((e) => e.type === 'final')[1]!;
     expect(second.startMs).toBeGreaterThanOrEqual((a.length / 16000) * 1000);
     expect(second.startMs).toBeLessThan(((a.length + b.length) / 16000) * 1000);
+    checkTimeline(events);
+  });
+
+  it('warms a new session up with audio from before the last final and drops what it re-recognises', async () => {
+    // A fake recogniser: one final per second of audio, named after the sample values (the block number on the input).
+    const received: number[][] = [];
+    let sessions = 0;
+    const blocks: Transport = {
+      model: 'blocks',
+      sampleRate: 16000,
+      capabilities: { realtime: true, batch: false, wordTimes: false, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'] },
+      openStream: async (o) => {
+        const id = sessions++;
+        const got: number[] = [];
+        received.push(got);
+        let frames = 0;
+        return {
+          write: async (samples) => {
+            for (let i = 0; i < samples.length; i += 1600) got.push(samples[i]!);
+            const before = frames;
+            frames += samples.length;
+            if (Math.floor(frames / 16000) > Math.floor(before / 16000)) {
+              const k = Math.floor(frames / 16000) - 1;
+              o.onEvent({ type: 'final', text: `b${samples[samples.length - 1]}`, startMs: k * 1000, endMs: (k + 1) * 1000 });
+            }
+            if (id === 0 && frames >= 16000 * 5 + 8000) o.onError(new EarshotError('EARSHOT_CONNECTION_LOST', 'dropped', { retryable: true }));
+          },
+          end: async () => {},
+          close: () => {},
+        };
+      },
+    };
+    const pcm = new Int16Array(16000 * 8);
+    for (let i = 0; i < pcm.length; i++) pcm[i] = Math.floor(i / 16000);
+    const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(blocks, { pace: false, reconnect: { warmupMs: 2000, baseDelayMs: 1 } }), toArray()));
+    expect(finals(events)).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7']);
+    expect(sessions).toBe(2);
+    // The second session heard blocks 3 and 4 (warm-up) before the replay from block 5 on.
+    expect(received[1]!.slice(0, 30)).toEqual([...Array(10).fill(3), ...Array(10).fill(4), ...Array(10).fill(5)]);
     checkTimeline(events);
   });
 
