@@ -96,6 +96,15 @@ function monotonic(events: TranscriptEvent[]): boolean {
   return true;
 }
 
+/** How many finals differ in text from the fault-free run's, position by position. */
+function differing(events: TranscriptEvent[], reference: TranscriptEvent[]): number {
+  const a = events.filter((e) => e.type === 'final');
+  const b = reference.filter((e) => e.type === 'final');
+  let n = Math.abs(a.length - b.length);
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i]!.text !== b[i]!.text) n++;
+  return n;
+}
+
 function duplicates(events: TranscriptEvent[]): number {
   const finals = events.filter((e) => e.type === 'final');
   let n = 0;
@@ -139,24 +148,30 @@ async function accuracy(rows: Row[]): Promise<void> {
     // Reconnect: the socket dropped every 30 s of audio.
     const long = speech([...sentences, ...sentences.slice().reverse()]);
     const clean = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(funAsrRealtime({ apiKey: KEY, baseUrl: emu.url }), { pace: false, maxQueuedMs: LONG }), toArray()));
-    for (const [model, make] of [
-      ['fun-asr-realtime', () => funAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
-      ['qwen3-asr-flash-realtime', () => qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
-    ] as Array<[string, () => Transport]>) {
-      const reference2 = model === 'fun-asr-realtime' ? clean : await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(make(), { pace: false, maxQueuedMs: LONG }), toArray()));
+    let qwenClean: TranscriptEvent[] | undefined;
+    for (const [model, warmupMs, make] of [
+      ['fun-asr-realtime', 0, () => funAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
+      ['fun-asr-realtime', 10_000, () => funAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
+      ['qwen3-asr-flash-realtime', 10_000, () => qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url })],
+    ] as Array<[string, number, () => Transport]>) {
+      if (model !== 'fun-asr-realtime') qwenClean ??= await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(make(), { pace: false, maxQueuedMs: LONG }), toArray()));
+      const reference2 = model === 'fun-asr-realtime' ? clean : qwenClean!;
       emu.context.faults.dropAfterAudioMs = 30_000;
       let sessions = 0;
       const inner = make();
       const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
       t = performance.now();
-      const events = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(counting, { pace: false, maxQueuedMs: LONG, reconnect: { attempts: 3 } }), toArray()));
+      const events = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(counting, { pace: false, maxQueuedMs: LONG, reconnect: { attempts: 3, warmupMs } }), toArray()));
       delete emu.context.faults.dropAfterAudioMs;
       record(rows, {
         part: 'reconnect (drop every 30 s)',
         model,
+        warmup_ms: warmupMs,
         audio_s: +(long.length / 16000).toFixed(1),
         sessions,
         identical_text: String(finalText(events) === finalText(reference2)),
+        finals_differing: differing(events, reference2),
+        WER_vs_fault_free: +(wer(finalText(reference2), finalText(events)) * 100).toFixed(1),
         finals: `${events.filter((e) => e.type === 'final').length}/${reference2.filter((e) => e.type === 'final').length}`,
         duplicates: duplicates(events),
         monotonic: String(monotonic(events)),
