@@ -30,9 +30,14 @@ export interface EnginePoolOptions {
   decoder?: DecoderConfig;
   /**
    * A worker that has work and sends nothing for this long is considered hung and replaced (ms). A clip gets
-   * twice its own duration on top. Default 30000.
+   * its own duration on top. Default 30000.
    */
   jobTimeoutMs?: number;
+  /**
+   * Niceness added to each worker thread (Linux), so the main thread, which paces audio and delivers events, keeps
+   * its latency while the workers use every core. 0 leaves the default priority. Default 10.
+   */
+  niceness?: number;
   /** Attempts per clip when workers crash (default 2: the first try and one retry). */
   attempts?: number;
   /** Worker entry to run instead of the built-in one (custom engines, fault injection in tests). */
@@ -129,11 +134,14 @@ export class EnginePool {
   readonly #attempts: number;
   readonly #worker: { script: string | URL; eval: boolean };
   readonly #extra: unknown;
+  readonly #niceness: number;
   readonly #slots: Array<Slot | undefined>;
   readonly #queue: ClipJob[] = [];
   #nextId = 1;
   #closed = false;
   #fatal: EarshotError | undefined;
+  /** Workers in a row that died before loading their model. */
+  #startFailures = 0;
   /** Workers replaced after a crash or hang (for tests and monitoring). */
   replaced = 0;
 
@@ -150,6 +158,9 @@ export class EnginePool {
     this.#attempts = attempts;
     this.#worker = workerScript(options.workerUrl ?? defaultWorkerUrl());
     this.#extra = options.workerExtra;
+    const niceness = options.niceness ?? 10;
+    if (!Number.isInteger(niceness) || niceness < 0 || niceness > 19) throw new InvalidArgumentError(`niceness must be an integer 0..19, got ${niceness}`);
+    this.#niceness = niceness;
     this.#slots = new Array<Slot | undefined>(size).fill(undefined);
   }
 
@@ -303,7 +314,7 @@ export class EnginePool {
   }
 
   #spawn(index: number): Slot {
-    const init: WorkerInit = { earshotEngine: true, decoder: this.#decoder, ...(this.#extra === undefined ? {} : { extra: this.#extra }) };
+    const init: WorkerInit = { earshotEngine: true, decoder: this.#decoder, niceness: this.#niceness, ...(this.#extra === undefined ? {} : { extra: this.#extra }) };
     const worker = new Worker(this.#worker.script, { workerData: init, eval: this.#worker.eval });
     const slot: Slot = { worker, ready: false, rss: 0, sessions: new Map(), dead: false };
     this.#slots[index] = slot;
@@ -380,7 +391,7 @@ export class EnginePool {
     slot.timer = undefined;
     const busy = slot.clip !== undefined || [...slot.sessions.values()].some((s) => s.unacked > 0 || s.endWaiter);
     if (!busy || slot.dead) return;
-    const clipMs = slot.clip ? (2 * slot.clip.samples.length * 1000) / ENGINE_SAMPLE_RATE : 0;
+    const clipMs = slot.clip ? (slot.clip.samples.length * 1000) / ENGINE_SAMPLE_RATE : 0;
     slot.timer = setTimeout(() => {
       slot.worker.terminate().catch(() => undefined);
       this.#onDeath(slot, new Error(`engine worker sent nothing for ${this.#timeoutMs + clipMs} ms`), true);
@@ -401,6 +412,7 @@ export class EnginePool {
       case 'ready':
         slot.ready = true;
         slot.rss = msg.rss;
+        this.#startFailures = 0;
         this.#pump();
         this.#refresh(slot);
         break;
@@ -468,6 +480,14 @@ export class EnginePool {
   /** A worker died (crash, exit, hang): retry its clip elsewhere, fail its sessions, free its slot. */
   #onDeath(slot: Slot, cause: unknown, hung = false): void {
     if (slot.dead) return;
+    if (!slot.ready && ++this.#startFailures >= 2) {
+      // The entry itself cannot start (missing file, broken install): stop respawning.
+      const err = new EngineError('EARSHOT_ENGINE_UNAVAILABLE', `engine worker cannot start: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      this.#fatal = err;
+      for (const job of this.#queue.splice(0)) this.#settle(job, err);
+      this.#retire(slot, err, false);
+      return;
+    }
     const err = new EngineError('EARSHOT_WORKER_CRASHED', hung ? 'engine worker hung and was replaced' : 'engine worker crashed and was replaced', { cause, retryable: true });
     this.replaced++;
     this.#retire(slot, err, true);

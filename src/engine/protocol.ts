@@ -11,6 +11,8 @@ export interface WorkerInit {
   /** Marks a worker started by the pool (the entry serves only then). */
   earshotEngine: true;
   decoder: DecoderConfig;
+  /** Scheduling niceness for the worker thread (Linux; 0 leaves it alone). */
+  niceness?: number;
   /** Anything a custom worker entry needs (fault injection in tests). */
   extra?: unknown;
 }
@@ -31,7 +33,7 @@ export interface WireError {
 
 /** Worker → main thread. */
 export type FromWorker =
-  | { type: 'ready'; rss: number }
+  | { type: 'ready'; rss: number; niceness: number }
   | { type: 'fatal'; error: WireError }
   | { type: 'clip-done'; job: number; events: TranscriptEvent[] }
   | { type: 'clip-failed'; job: number; error: WireError }

@@ -3,7 +3,9 @@
  * live sessions pinned to it; a second decoder is loaded only while two sessions are open on this worker at once.
  * The main thread only moves audio and events.
  */
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import koffi from 'koffi';
 import { EarshotError } from '../core/errors.js';
 import { Decoder } from './pocketsphinx.js';
 import type { FromWorker, ToWorker, WireError, WorkerInit } from './protocol.js';
@@ -12,6 +14,23 @@ import { recognizeClip, StreamRecognizer } from './recognizer.js';
 function wire(err: unknown): WireError {
   if (err instanceof EarshotError) return { message: err.message, code: err.code };
   return { message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * Lower this thread's scheduling priority (Linux `setpriority` on the thread id), so the main thread, which moves
+ * audio and events, wins the CPU when workers keep every core busy. Best effort: returns the niceness in force.
+ */
+function niceThisThread(niceness: number): number {
+  if (niceness === 0 || process.platform !== 'linux') return 0;
+  try {
+    const gettid = koffi.load('libc.so.6').func('int gettid()') as () => number;
+    const tid = gettid();
+    setPriority(tid, Math.min(19, getPriority(tid) + niceness));
+    return getPriority(tid);
+  } catch {
+    // Not permitted or no gettid(): the worker runs at the default priority, which is only slower for others.
+    return 0;
+  }
 }
 
 /** The part of a worker's parent port that {@link serve} uses. */
@@ -28,7 +47,9 @@ export interface EnginePort {
  * @example
  * ```ts
  * // a custom entry, started with new EnginePool({ workerUrl: new URL('./my-worker.js', import.meta.url) })
- * import { parentPort, workerData } from 'node:worker_threads';
+ * import { getPriority, setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import koffi from 'koffi';
  * serve(parentPort!, workerData);
  * ```
  */
@@ -37,13 +58,14 @@ export function serve(port: EnginePort, init: WorkerInit): void {
   const idle: Decoder[] = [];
   const sessions = new Map<number, { decoder: Decoder; recognizer: StreamRecognizer }>();
 
+  const niceness = niceThisThread(init.niceness ?? 0);
   try {
     idle.push(new Decoder(init.decoder));
   } catch (err) {
     post({ type: 'fatal', error: wire(err) });
     return;
   }
-  post({ type: 'ready', rss: process.memoryUsage().rss });
+  post({ type: 'ready', rss: process.memoryUsage().rss, niceness });
 
   const acquire = (): Decoder => idle.pop() ?? new Decoder(init.decoder);
   const release = (decoder: Decoder): void => {

@@ -33,6 +33,14 @@ describe('EnginePool', () => {
     expect(() => new EnginePool({ jobTimeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
   });
 
+  it('fails with EARSHOT_ENGINE_UNAVAILABLE, without respawning forever, when the worker entry cannot start', async () => {
+    const p = pool({ size: 2, workerUrl: new URL('./fixtures/missing-worker.js', import.meta.url) });
+    await expect(p.transcribe(sentence(1))).rejects.toMatchObject({ code: 'EARSHOT_ENGINE_UNAVAILABLE' });
+    await expect(p.transcribe(sentence(1))).rejects.toMatchObject({ code: 'EARSHOT_ENGINE_UNAVAILABLE' });
+    expect(() => p.openSession({}, { onEvent: () => undefined, onError: () => undefined })).toThrow(expect.objectContaining({ code: 'EARSHOT_ENGINE_UNAVAILABLE' }));
+    expect(p.threads).toBe(0);
+  });
+
   it('transcribes a clip on a worker and leaves the caller’s array intact', async () => {
     const p = pool({ size: 1 });
     const samples = sentence(1);
