@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { from, lastValueFrom, Observable, toArray } from 'rxjs';
+import { from, lastValueFrom, Observable, reduce, toArray } from 'rxjs';
 import type { AudioChunk, TranscriptEvent } from '../src/core/types.js';
 import { startEmulator } from '../src/emulator/server.js';
 import { transcribeRealtime } from '../src/operators/transcribe-realtime.js';
@@ -118,6 +118,7 @@ async function accuracy(rows: Row[]): Promise<void> {
   const pcm = speech(sentences);
   const engine = local({ size: 1 });
   const emu = await startEmulator({ recognizer: engine, apiKeys: [KEY] });
+  const statelessEmu = await startEmulator({ recognizer: engine, apiKeys: [KEY], stateless: true });
   try {
     let t = performance.now();
     const direct = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(engine, { pace: false, maxQueuedMs: LONG }), toArray()));
@@ -178,7 +179,31 @@ async function accuracy(rows: Row[]): Promise<void> {
         wall_s: +((performance.now() - t) / 1000).toFixed(1),
       });
     }
+    // The emulator in stateless mode (each final re-decoded from its utterance alone).
+    const statelessClean = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(funAsrRealtime({ apiKey: KEY, baseUrl: statelessEmu.url }), { pace: false, maxQueuedMs: LONG }), toArray()));
+    statelessEmu.context.faults.dropAfterAudioMs = 30_000;
+    let sessions = 0;
+    const inner = funAsrRealtime({ apiKey: KEY, baseUrl: statelessEmu.url });
+    const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
+    t = performance.now();
+    const events = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(counting, { pace: false, maxQueuedMs: LONG, reconnect: { attempts: 3 } }), toArray()));
+    record(rows, {
+      part: 'reconnect (drop every 30 s), emulator stateless',
+      model: 'fun-asr-realtime',
+      warmup_ms: 0,
+      audio_s: +(long.length / 16000).toFixed(1),
+      sessions,
+      identical_text: String(finalText(events) === finalText(statelessClean)),
+      finals_differing: differing(events, statelessClean),
+      WER_vs_fault_free: +(wer(finalText(statelessClean), finalText(events)) * 100).toFixed(1),
+      WER_vs_reference: +(wer([...SENTENCES, ...SENTENCES.slice().reverse()].join(' '), finalText(events)) * 100).toFixed(1),
+      finals: `${events.filter((e) => e.type === 'final').length}/${statelessClean.filter((e) => e.type === 'final').length}`,
+      duplicates: duplicates(events),
+      monotonic: String(monotonic(events)),
+      wall_s: +((performance.now() - t) / 1000).toFixed(1),
+    });
   } finally {
+    await statelessEmu.close();
     await emu.close();
     await engine.close();
   }
@@ -258,10 +283,16 @@ async function scale(rows: Row[]): Promise<void> {
       let errors = 0;
       await Promise.all(
         Array.from({ length: streams }, () =>
-          lastValueFrom(live(pcm, seconds).pipe(transcribeRealtime(make()), toArray())).then(
-            (events) => {
-              finals += events.filter((e) => e.type === 'final').length;
-              partials += events.filter((e) => e.type === 'partial').length;
+          lastValueFrom(
+            live(pcm, seconds).pipe(
+              transcribeRealtime(make()),
+              // Count, do not keep: the events themselves are the caller's memory, not earshot's.
+              reduce((n, e) => (e.type === 'final' ? { ...n, f: n.f + 1 } : { ...n, p: n.p + 1 }), { f: 0, p: 0 }),
+            ),
+          ).then(
+            (n) => {
+              finals += n.f;
+              partials += n.p;
             },
             () => errors++,
           ),

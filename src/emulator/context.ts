@@ -45,6 +45,11 @@ export interface EmulatorContext {
   baseUrl: string;
   /** WebSocket protocol timers (defaults: the service's own); tests shorten them. */
   timers?: ProtocolTimers;
+  /**
+   * Engine mode: re-decode each final from its utterance's audio alone (`transcribeClip`), so a result does not
+   * depend on what the session heard before (reproducible across reconnects). Costs a second decode per utterance.
+   */
+  stateless?: boolean;
 }
 
 /** Timers of the WebSocket protocols, ms. */

@@ -13,7 +13,7 @@
  * delivery keeps their order.
  */
 import type { Word } from '../core/types.js';
-import type { StreamSession } from '../transports/transport.js';
+import type { StreamSession, Transport } from '../transports/transport.js';
 import type { EmulatorContext, ScriptedUtterance } from './context.js';
 
 /** One recognised (or scripted) utterance; times in ms from the start of the recognition's audio. */
@@ -65,46 +65,52 @@ export const BACKLOG_HIGH_MS = 1000;
 /** …and below which `drained()` resolves. */
 export const BACKLOG_LOW_MS = 250;
 
+/** Stateless mode: audio remembered for re-decoding, and the padding around an utterance's clip. */
+const HISTORY_MS = 60_000;
+const CLIP_PAD_MS = 300;
+
 /** Open a recognition in the mode the context asks for. */
 export function openRecognition(ctx: EmulatorContext, settings: RecognitionSettings, handlers: RecognitionHandlers): Recognition {
   if (ctx.script && ctx.script.length > 0) return new ScriptedRecognition(ctx, settings, handlers);
   return new EngineRecognition(ctx, settings, handlers);
 }
 
-/** Ordered, optionally delayed delivery of results; stops when closed. */
+/** Ordered, optionally delayed delivery of results (a step may be async); stops when closed. */
 class Delivery {
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
-  #timers = new Set<NodeJS.Timeout>();
+  #pending = 0;
+  #timers = new Map<NodeJS.Timeout, () => void>();
 
-  push(delayMs: number, fn: () => void): void {
+  push(delayMs: number, fn: () => void | Promise<void>): void {
     if (this.#closed) return;
-    if (delayMs <= 0 && this.#idle) {
-      fn();
+    if (delayMs <= 0 && this.#pending === 0) {
+      const result = fn();
+      if (result instanceof Promise) this.#track(result);
       return;
     }
-    this.#pending++;
-    this.#chain = this.#chain.then(
-      () =>
-        new Promise<void>((resolve) => {
-          const run = () => {
-            this.#pending--;
-            if (!this.#closed) fn();
-            resolve();
-          };
-          if (delayMs <= 0 || this.#closed) return run();
-          const t = setTimeout(() => {
-            this.#timers.delete(t);
-            run();
-          }, delayMs);
-          this.#timers.add(t);
-        }),
+    this.#track(
+      this.#chain.then(async () => {
+        if (delayMs > 0 && !this.#closed) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(() => {
+              this.#timers.delete(t);
+              resolve();
+            }, delayMs);
+            this.#timers.set(t, resolve);
+          });
+        }
+        if (!this.#closed) await fn();
+      }),
     );
   }
 
-  #pending = 0;
-  get #idle(): boolean {
-    return this.#pending === 0;
+  #track(step: Promise<void>): void {
+    this.#pending++;
+    this.#chain = step.then(
+      () => void this.#pending--,
+      () => void this.#pending--,
+    );
   }
 
   drained(): Promise<void> {
@@ -113,7 +119,10 @@ class Delivery {
 
   close(): void {
     this.#closed = true;
-    for (const t of this.#timers) clearTimeout(t);
+    for (const [t, resolve] of this.#timers) {
+      clearTimeout(t);
+      resolve();
+    }
     this.#timers.clear();
   }
 }
@@ -131,6 +140,12 @@ class EngineRecognition implements Recognition {
   #frames = 0;
   /** Frames written and not yet taken by the engine. */
   #backlog = 0;
+  /** Stateless mode: the audio sent to the engine (engine rate), the last {@link HISTORY_MS} of it. */
+  #history: Int16Array[] = [];
+  #historyStart = 0;
+  #engineFrames = 0;
+  readonly #engine: Transport | undefined;
+  readonly #stateless: boolean;
   #drainWaiters: Array<() => void> = [];
   readonly #settings: RecognitionSettings;
   readonly #handlers: RecognitionHandlers;
@@ -142,6 +157,8 @@ class EngineRecognition implements Recognition {
     this.#handlers = handlers;
     this.#delayMs = ctx.faults.resultDelayMs ?? 0;
     const engine = ctx.recognizer;
+    this.#engine = engine;
+    this.#stateless = ctx.stateless === true && typeof engine?.transcribeClip === 'function';
     if (!engine?.openStream) {
       this.#ratio = 1;
       this.#opening = Promise.resolve();
@@ -167,7 +184,10 @@ class EngineRecognition implements Recognition {
           };
           if (event.type === 'final') {
             if (u.text.trim() === '') return;
-            this.#delivery.push(this.#delayMs, () => handlers.onFinal(u));
+            if (this.#stateless) {
+              const clip = this.#clip(u.startMs - CLIP_PAD_MS, u.endMs + CLIP_PAD_MS);
+              this.#delivery.push(this.#delayMs, async () => handlers.onFinal(await this.#redecode(u, clip)));
+            } else this.#delivery.push(this.#delayMs, () => handlers.onFinal(u));
           } else if (u.text.trim() !== '') {
             this.#delivery.push(this.#delayMs, () => handlers.onPartial(u));
           }
@@ -200,6 +220,7 @@ class EngineRecognition implements Recognition {
     this.#frames += samples.length;
     this.#backlog += samples.length;
     const pcm = this.#ratio === 1 ? samples : resampleLinear(samples, this.#ratio);
+    if (this.#stateless) this.#remember(pcm);
     this.#writes = this.#writes
       .then(() => this.#opening)
       .then(() => (this.#closed || this.#failed || !this.#session ? undefined : this.#session.write(pcm)))
@@ -209,6 +230,47 @@ class EngineRecognition implements Recognition {
         this.#checkDrained();
       });
     return this.#backlogMs() <= BACKLOG_HIGH_MS;
+  }
+
+  #remember(pcm: Int16Array): void {
+    this.#history.push(pcm);
+    this.#engineFrames += pcm.length;
+    const keep = ((HISTORY_MS * (this.#engine?.sampleRate ?? 16000)) / 1000) | 0;
+    while (this.#history.length > 1 && this.#engineFrames - this.#historyStart - this.#history[0]!.length >= keep) {
+      this.#historyStart += this.#history.shift()!.length;
+    }
+  }
+
+  /** The engine-rate audio between two stream times (ms), clipped to what is remembered. */
+  #clip(fromMs: number, toMs: number): { samples: Int16Array; startMs: number } {
+    const rate = this.#engine?.sampleRate ?? 16000;
+    const from = Math.max(this.#historyStart, Math.floor((Math.max(0, fromMs) * rate) / 1000));
+    const to = Math.min(this.#engineFrames, Math.ceil((toMs * rate) / 1000));
+    const out = new Int16Array(Math.max(0, to - from));
+    let at = this.#historyStart;
+    for (const piece of this.#history) {
+      const a = Math.max(from, at);
+      const b = Math.min(to, at + piece.length);
+      if (b > a) out.set(piece.subarray(a - at, b - at), a - from);
+      at += piece.length;
+      if (at >= to) break;
+    }
+    return { samples: out, startMs: (from * 1000) / rate };
+  }
+
+  /** Decode an utterance's clip alone; the stream's result stands if that fails or finds nothing. */
+  async #redecode(u: Utterance, clip: { samples: Int16Array; startMs: number }): Promise<Utterance> {
+    const engine = this.#engine;
+    if (!engine?.transcribeClip || clip.samples.length === 0) return u;
+    try {
+      const events = await engine.transcribeClip({ samples: clip.samples, sampleRate: engine.sampleRate, startMs: clip.startMs });
+      const finals = events.filter((e) => e.type === 'final' && e.text.trim() !== '');
+      if (finals.length === 0) return u;
+      const words = finals.flatMap((e) => (e.words ?? []).map((w) => ({ text: w.text, startMs: w.startMs + clip.startMs, endMs: w.endMs + clip.startMs })));
+      return { ...u, text: finals.map((e) => e.text.trim()).join(' '), words };
+    } catch {
+      return u;
+    }
   }
 
   #backlogMs(): number {

@@ -35,6 +35,11 @@ export interface EmulatorOptions {
   faults?: FaultOptions;
   /** Protocol timers (defaults: the service's own); tests shorten them. */
   timers?: ProtocolTimers;
+  /**
+   * Engine mode: re-decode every final from its utterance's audio alone, so results do not depend on the session's
+   * history and a client that reconnects and replays gets the same text (default false; costs a second decode).
+   */
+  stateless?: boolean;
 }
 
 /** A running emulator. */
@@ -81,6 +86,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults: { ...(options.faults ?? {}) },
     baseUrl: '',
     ...(options.timers ? { timers: options.timers } : {}),
+    ...(options.stateless ? { stateless: true } : {}),
   };
   let throttled = 0;
   const env: WsEnv = {
