@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concat, EMPTY, from, lastValueFrom, Observable, Subject, throwError, toArray, VirtualTimeScheduler } from 'rxjs';
 import { PaceClock, runVirtual } from '../../src/core/clock.js';
 import type { AudioChunk, TranscriptEvent } from '../../src/core/types.js';
@@ -7,7 +7,10 @@ import { fixedChunk } from '../../src/operators/fixed-chunk.js';
 import { nearRealtime, type WindowSegment } from '../../src/operators/near-realtime.js';
 import { pace } from '../../src/operators/pace.js';
 import { transcribeBatch } from '../../src/operators/transcribe-batch.js';
-import { SENTENCES, synthRaw } from '../helpers/speech.js';
+import { FlowControl } from '../../src/core/flow.js';
+import { local } from '../../src/transports/local.js';
+import { makeSpeech, SENTENCES, synthRaw, wer } from '../helpers/speech.js';
+import { readWav } from './segment-helpers.js';
 import { manualTransport, toChunks } from './segment-helpers.js';
 
 /** One sentence of flite speech with its own leading and trailing silence cut off. */
@@ -144,5 +147,80 @@ describe('nearRealtime', () => {
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     expect(Math.max(...vad)).toBeLessThan(1500);
     expect(mean(vad)).toBeLessThan(mean(fixed));
+  });
+});
+
+/** A cold source over `pcm` that waits on its FlowControl between 100 ms reads, like a file. */
+function cold(pcm: Int16Array): Observable<AudioChunk> {
+  return new Observable<AudioChunk>((sub) => {
+    const flow = new FlowControl();
+    let stop = false;
+    void (async () => {
+      for (const c of toChunks(pcm, 1600, { flow })) {
+        await flow.ready();
+        if (stop) return;
+        sub.next(c);
+      }
+      sub.complete();
+    })();
+    return () => {
+      stop = true;
+    };
+  });
+}
+
+describe('nearRealtime with the embedded engine', () => {
+  const engine = local({ size: 2 });
+  afterAll(() => engine.close());
+  beforeAll(() => loadVad());
+
+  it('keeps the WER within 1.05 × whole-file mode on a minute of speech with varied pauses (fixed 5 s cuts beside it)', { timeout: 600_000 }, async () => {
+    // The recording of bench/near-realtime.ts: 24 sentences, three voices, pauses of 150 ms to 3 s (+ flite's own).
+    const speech = makeSpeech({
+      sentences: [...SENTENCES, ...SENTENCES.slice().reverse()],
+      voices: ['slt', 'rms', 'awb'],
+      gapsMs: [250, 900, 150, 1800, 450, 600, 3000, 350],
+      leadMs: 500,
+    });
+    expect(speech.durationMs).toBeGreaterThan(60_000);
+    const pcm = readWav(speech.path);
+    const finals = (events: TranscriptEvent[]) => events.filter((e) => e.type === 'final');
+    const whole = finals(await engine.transcribeClip({ samples: pcm, sampleRate: 16000, startMs: 0 }));
+    const nr = finals(await lastValueFrom(cold(pcm).pipe(nearRealtime(), transcribeBatch(engine), toArray())));
+    const fixed = finals(await lastValueFrom(cold(pcm).pipe(fixedChunk({ chunkMs: 5000 }), transcribeBatch(engine), toArray())));
+    const score = (events: TranscriptEvent[]) => wer(speech.text, events.map((e) => e.text).join(' '));
+    const w = { whole: score(whole), nearRealtime: score(nr), fixed5s: score(fixed) };
+    console.log(`WER on ${Math.round(speech.durationMs / 1000)} s: whole file ${w.whole}, near-realtime ${w.nearRealtime}, fixed 5 s ${w.fixed5s}`);
+    expect(w.nearRealtime).toBeLessThanOrEqual(w.whole * 1.05 + 1e-9);
+    // In audio order, on the input's time line.
+    for (let i = 1; i < nr.length; i++) expect(nr[i]!.startMs).toBeGreaterThanOrEqual(nr[i - 1]!.endMs - 1);
+    expect(nr.at(-1)!.endMs).toBeLessThanOrEqual(speech.durationMs);
+    expect(Number.isFinite(w.fixed5s)).toBe(true);
+  });
+
+  it('leaves no request running after an early unsubscribe', { timeout: 120_000 }, async () => {
+    const pcm = readWav(makeSpeech({ sentences: SENTENCES.slice(0, 6), gapsMs: [400, 900] }).path);
+    const calls: Array<{ signal: AbortSignal; done: Promise<unknown> }> = [];
+    const counted = {
+      ...engine,
+      transcribeClip: (job: Parameters<typeof engine.transcribeClip>[0], o?: { signal?: AbortSignal }) => {
+        const p = engine.transcribeClip(job, o);
+        calls.push({ signal: o!.signal!, done: p.then(() => 'resolved', (e: { code?: string }) => e.code) });
+        return p;
+      },
+    };
+    const first = await new Promise<TranscriptEvent>((resolve) => {
+      const sub = cold(pcm)
+        .pipe(nearRealtime(), transcribeBatch(counted, { concurrency: 2 }))
+        .subscribe((e) => {
+          sub.unsubscribe();
+          resolve(e);
+        });
+    });
+    expect(first.type).toBe('final');
+    const outcomes = await Promise.all(calls.map((c) => c.done));
+    // Every request either had finished or was aborted (and the engine let go of it).
+    calls.forEach((c, i) => expect(outcomes[i] === 'resolved' || (c.signal.aborted && outcomes[i] === 'EARSHOT_ABORTED')).toBe(true));
+    expect(calls.length).toBeLessThan(6);
   });
 });
