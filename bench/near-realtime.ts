@@ -25,7 +25,7 @@ import { pace } from '../src/operators/pace.js';
 import { transcribeBatch } from '../src/operators/transcribe-batch.js';
 import { vadChunk } from '../src/operators/vad-chunk.js';
 import type { ChunkJob, Transport } from '../src/transports/transport.js';
-import { makeSpeech, SENTENCES, wer, type SpeechFile } from '../test/helpers/speech.js';
+import { makeSpeech, SENTENCES, wer, type SpeechFile, type Voice } from '../test/helpers/speech.js';
 
 type Row = Record<string, string | number>;
 type Policy = 'near-realtime' | 'fixed-5s' | 'vad-segments';
@@ -33,10 +33,10 @@ type Policy = 'near-realtime' | 'fixed-5s' | 'vad-segments';
 const FAKE_CAPS = { realtime: false, batch: true, wordTimes: false, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'] } as const;
 
 /** The test recording: 24 flite sentences, three voices, pauses from 150 ms to 3 s (plus flite's own ~0.2 s). */
-export function benchSpeech(format = 'wav', sampleRate = 16000): SpeechFile {
+export function benchSpeech(format = 'wav', sampleRate = 16000, voices: readonly Voice[] = ['slt', 'rms', 'awb']): SpeechFile {
   return makeSpeech({
     sentences: [...SENTENCES, ...SENTENCES.slice().reverse()],
-    voices: ['slt', 'rms', 'awb'],
+    voices,
     gapsMs: [250, 900, 150, 1800, 450, 600, 3000, 350],
     leadMs: 500,
     format,
@@ -370,6 +370,30 @@ async function loadEngine(): Promise<(Transport & { close(): Promise<void> }) | 
   }
 }
 
+/** WER pooled over the three voice rotations of the recording (270 s): less noise than one file's ~220 words. */
+async function engineWerPooled(engine: Transport): Promise<Row[]> {
+  const modes = ['whole file', 'near-realtime', 'vad-segments', 'fixed-5s'] as const;
+  const refs: string[] = [];
+  const hyps: Record<(typeof modes)[number], string[]> = { 'whole file': [], 'near-realtime': [], 'vad-segments': [], 'fixed-5s': [] };
+  const text = (events: TranscriptEvent[]): string => events.filter((e) => e.type === 'final').map((e) => e.text).join(' ');
+  let seconds = 0;
+  for (const voices of [['slt', 'rms', 'awb'], ['rms', 'awb', 'slt'], ['awb', 'slt', 'rms']] as const) {
+    const speech = benchSpeech('wav', 16000, voices);
+    const pcm = readPcm(speech.path);
+    seconds += speech.durationMs / 1000;
+    refs.push(speech.text);
+    hyps['whole file'].push(text(await engine.transcribeClip!({ samples: pcm, sampleRate: 16000, startMs: 0 })));
+    for (const policy of ['near-realtime', 'vad-segments', 'fixed-5s'] as const) {
+      hyps[policy].push(text(await lastValueFrom(coldSource(pcm).pipe(policyOp(policy), transcribeBatch(engine, { concurrency: 2 }), toArray()))));
+    }
+  }
+  const whole = wer(refs.join(' '), hyps['whole file'].join(' '));
+  return modes.map((m) => {
+    const w = m === 'whole file' ? whole : wer(refs.join(' '), hyps[m].join(' '));
+    return { measure: `WER pooled over 3 voice rotations (${Math.round(seconds)} s), ${m}`, value: r3(w), unit: 'WER', ...(m === 'whole file' ? { baseline: 'baseline' } : { ratio: r3(w / whole) }), goal: m === 'near-realtime' ? '≤ 1.05 × whole file' : '' };
+  });
+}
+
 async function engineWer(engine: Transport, pcm: Int16Array, speech: SpeechFile): Promise<Row[]> {
   const rows: Row[] = [];
   const t0 = performance.now();
@@ -460,7 +484,7 @@ function latencyRow(label: string, run: LatencyRun): Row {
 export async function benchNearRealtime(): Promise<Row[]> {
   const quick = process.env.EARSHOT_BENCH_QUICK === '1';
   await loadVad();
-  // EARSHOT_BENCH_PARTS=vad,throughput,latency,engine,memory picks parts (default all).
+  // EARSHOT_BENCH_PARTS=vad,throughput,latency,engine,wer3,memory picks parts (default all but wer3, ~6 min more).
   const parts = new Set((process.env.EARSHOT_BENCH_PARTS ?? 'vad,throughput,latency,engine,memory').split(','));
   const speech = benchSpeech();
   const pcm = readPcm(speech.path);
@@ -481,6 +505,7 @@ export async function benchNearRealtime(): Promise<Row[]> {
   } else {
     try {
       rows.push(...(await engineWer(engine, pcm, speech)));
+      if (parts.has('wer3')) rows.push(...(await engineWerPooled(engine)));
       if (!quick) {
         const added: number[] = [];
         const lag: number[] = [];
