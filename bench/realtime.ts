@@ -13,7 +13,8 @@
  *   the second half: flat means no leak).
  *
  * Run: `npx tsx bench/realtime.ts` (or `npm run bench -- realtime`). Environment: `EARSHOT_BENCH_STREAMS` (default 50),
- * `EARSHOT_BENCH_SECONDS` (length of each live stream, default 60), `EARSHOT_BENCH_QUICK=1` (scale part only).
+ * `EARSHOT_BENCH_SECONDS` (length of each live stream, default 60), `EARSHOT_BENCH_PARTS` (default
+ * `scale,rotation,accuracy`; `accuracy` includes the reconnect runs), `EARSHOT_BENCH_QUICK=1` (scale part only).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -330,11 +331,10 @@ async function scale(rows: Row[]): Promise<void> {
 /** The realtime benchmark (see the file's summary). */
 export async function benchRealtime(): Promise<Row[]> {
   const rows: Row[] = [];
-  await scale(rows);
-  if (process.env.EARSHOT_BENCH_QUICK !== '1') {
-    await rotation(rows);
-    await accuracy(rows);
-  }
+  const parts = (process.env.EARSHOT_BENCH_PARTS ?? (process.env.EARSHOT_BENCH_QUICK === '1' ? 'scale' : 'scale,rotation,accuracy')).split(',');
+  if (parts.includes('scale')) await scale(rows);
+  if (parts.includes('rotation')) await rotation(rows);
+  if (parts.includes('accuracy')) await accuracy(rows);
   return rows;
 }
 
