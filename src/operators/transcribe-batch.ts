@@ -67,7 +67,8 @@ interface Job {
  * transport works stays in constant memory; a source without flow control fails past `maxQueued`.
  * Segments from `nearRealtime()` that are still {@link Provisional} are sent at once; their results wait for the
  * confirmation and are dropped (the request aborted) if the window is revoked.
- * A final event carries `latency.addedMs` (transport reply to emission) and, with a paced `clock`,
+ * A final event carries `latency.addedMs` (transport reply to emission, including any wait for an earlier
+ * segment's reply or for a provisional window's confirmation) and, with a paced `clock`,
  * `latency.endOfSpeechMs` (end of the segment's speech, as live, to emission). A source error is passed on after
  * the segments already received are emitted. Unsubscribing aborts every request in flight.
  *

@@ -115,6 +115,18 @@ describe('vadChunk', () => {
     }
   });
 
+  it('works at 8 kHz too (telephone audio), with offsets at that rate', async () => {
+    const half = new Int16Array(Math.floor(pcm.length / 2));
+    for (let i = 0; i < half.length; i++) half[i] = (pcm[2 * i]! + pcm[2 * i + 1]!) >> 1;
+    const segs = await run(toChunks(half, 160, { rate: 8000 }));
+    expect(segs).toHaveLength(3);
+    segs.forEach((s, i) => {
+      expect(s.sampleRate).toBe(8000);
+      expect(ms(s).start).toBeLessThan(audible[i]!.startMs);
+      expect(ms(s).end).toBeGreaterThan(audible[i]!.endMs);
+    });
+  });
+
   it('completes with nothing for empty input and for silence', async () => {
     await expect(lastValueFrom(EMPTY.pipe(vadChunk(), toArray()))).resolves.toEqual([]);
     await expect(run(toChunks(new Int16Array(16000 * 3), 320))).resolves.toEqual([]);
