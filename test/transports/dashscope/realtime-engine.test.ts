@@ -92,4 +92,29 @@ describe('realtime models through the emulator, engine mode', () => {
       delete emu.context.faults.dropAfterAudioMs;
     }
   }, 60_000);
+
+  it('stateless emulator, another voice, the socket killed every 12 s of audio: final text identical to the fault-free run', async () => {
+    const voices = speechPcm(SENTENCES.slice(4, 10), { gapMs: 900, leadMs: 500, voice: 'rms' });
+    const source = () => {
+      const out: AudioChunk[] = [];
+      for (let i = 0; i < voices.length; i += 1600) out.push({ kind: 'audio', samples: voices.subarray(i, i + 1600), sampleRate: 16000, channels: 1, offset: i });
+      return from(out);
+    };
+    const stateless = await startEmulator({ recognizer: engine, stateless: true });
+    try {
+      const t = () => funAsrRealtime({ apiKey: 'sk-any', baseUrl: stateless.url });
+      const clean = await lastValueFrom(source().pipe(transcribeRealtime(t(), { pace: false }), toArray()));
+      stateless.context.faults.dropAfterAudioMs = 12_000;
+      let sessions = 0;
+      const inner = t();
+      const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
+      const events = await lastValueFrom(source().pipe(transcribeRealtime(counting, { pace: false, reconnect: { attempts: 3, baseDelayMs: 10 } }), toArray()));
+      expect(sessions).toBeGreaterThanOrEqual(2);
+      expect(finalText(events)).toBe(finalText(clean));
+      expect(wer(SENTENCES.slice(4, 10).join(' '), finalText(clean))).toBeLessThan(0.2);
+      checkTimeline(events);
+    } finally {
+      await stateless.close();
+    }
+  }, 180_000);
 });
