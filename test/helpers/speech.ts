@@ -30,8 +30,31 @@ export type Voice = 'slt' | 'rms' | 'awb' | 'kal16' | 'kal';
 export interface Segment {
   text: string;
   voice: Voice;
+  /** Where the synthesised clip starts and ends (flite pads it with some silence of its own). */
   startMs: number;
   endMs: number;
+  /** Where the voice is actually heard in the clip: first and last 10 ms frame above -50 dBFS. */
+  voicedStartMs: number;
+  voicedEndMs: number;
+}
+
+/** First and last 10 ms frame of mono s16le louder than -50 dBFS, in ms from the start of `pcm`. */
+export function voicedSpan(pcm: Buffer, rate: number): { startMs: number; endMs: number } {
+  const frame = Math.round(rate / 100);
+  const samples = new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2);
+  const threshold = 32768 * 10 ** (-50 / 20);
+  let first = -1;
+  let last = -1;
+  for (let f = 0; f * frame < samples.length; f++) {
+    let sum = 0;
+    const end = Math.min(samples.length, (f + 1) * frame);
+    for (let i = f * frame; i < end; i++) sum += samples[i]! * samples[i]!;
+    if (Math.sqrt(sum / (end - f * frame)) > threshold) {
+      if (first < 0) first = f;
+      last = f;
+    }
+  }
+  return first < 0 ? { startMs: 0, endMs: 0 } : { startMs: first * 10, endMs: (last + 1) * 10 };
 }
 
 export interface SpeechFile {
@@ -100,7 +123,7 @@ export function makeSpeech(recipe: SpeechRecipe): SpeechFile {
   const voices = recipe.voices ?? ['slt'];
   const gaps = recipe.gapsMs ?? [600];
   const format = recipe.format ?? 'wav';
-  const key = createHash('sha1').update(JSON.stringify({ ...recipe, rate, voices, gaps, format })).digest('hex').slice(0, 16);
+  const key = createHash('sha1').update(JSON.stringify({ ...recipe, rate, voices, gaps, format, v: 3 })).digest('hex').slice(0, 16);
   const base = join(CACHE_DIR, `speech-${key}`);
   const metaPath = `${base}.json`;
   const path = `${base}.${format}`;
@@ -114,9 +137,10 @@ export function makeSpeech(recipe: SpeechRecipe): SpeechFile {
     const voice = voices[i % voices.length]!;
     const pcm = synthRaw(text, voice, rate);
     const startMs = (samples * 1000) / rate;
+    const voiced = voicedSpan(pcm, rate);
     parts.push(pcm);
     samples += pcm.length / 2;
-    segments.push({ text, voice, startMs, endMs: (samples * 1000) / rate });
+    segments.push({ text, voice, startMs, endMs: (samples * 1000) / rate, voicedStartMs: startMs + voiced.startMs, voicedEndMs: startMs + voiced.endMs });
     const gap = Math.round((gaps[i % gaps.length]! * rate) / 1000);
     parts.push(Buffer.alloc(gap * 2));
     samples += gap;
