@@ -86,7 +86,7 @@ describe('transcribeRealtime', () => {
     let opened = 0;
     const omni = omniRealtime('qwen3.5-omni-flash-realtime', { apiKey: KEY, baseUrl: emu.url, silenceDurationMs: 400, maxDurationMs: 4000 });
     const counting: Transport = { ...omni, openStream: (o) => (opened++, omni.openStream!(o)) };
-    const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(counting, { rotateBeforeMs: 2500, reconnect: { attempts: 0 } }), toArray()));
+    const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(counting, { rotateBeforeMs: 2500, reconnect: { attempts: 2 } }), toArray()));
     expect(finals(events)).toEqual(SCRIPT.slice(0, 3).map((s) => s.text));
     expect(opened).toBeGreaterThanOrEqual(2);
     checkTimeline(events);
