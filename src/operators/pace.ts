@@ -18,11 +18,17 @@ export interface PaceOptions {
   highWaterMs?: number;
   /** Hard bound on queued audio (ms) for sources without flow control (default 300 000): EARSHOT_LIMIT_EXCEEDED. */
   maxBufferMs?: number;
+  /**
+   * Split chunks into pieces of at most this many ms, each released on its own (default 20, like a sound card),
+   * so a file read 2 s at a time does not arrive in 2-second bursts. `false` keeps the chunks as they come.
+   */
+  frameMs?: number | false;
 }
 
 /**
- * Release each chunk when its last sample would be live on a real-time source: a chunk ending at audio time `t`
- * leaves at `start + (t - t0) / speed`, `t0` being the first chunk's start. Chunks pass unchanged, in order.
+ * Release audio when its last sample would be live on a real-time source: a piece ending at audio time `t` leaves
+ * at `start + (t - t0) / speed`, `t0` being the first chunk's start. Chunks are split into `frameMs` pieces (views
+ * on the same samples, `offset` and `flow` kept), so the output looks like a sound card's, whatever the read size.
  *
  * A cold source is paused through its FlowControl once `highWaterMs` of audio wait (and let go at half of it), so a
  * paced 12-hour file holds about a second of audio. A source without flow control that runs ahead by more than
@@ -39,7 +45,8 @@ export interface PaceOptions {
  * ```
  */
 export function pace(options: PaceOptions = {}): OperatorFunction<AudioChunk, AudioChunk> {
-  const { speed = 1, scheduler = asyncScheduler, highWaterMs = 1000, maxBufferMs = 300_000 } = options;
+  const { speed = 1, scheduler = asyncScheduler, highWaterMs = 1000, maxBufferMs = 300_000, frameMs = 20 } = options;
+  if (frameMs !== false && !(frameMs > 0)) throw new InvalidArgumentError(`frameMs must be a positive number or false, got ${String(frameMs)}`);
   if (!(speed > 0) || !Number.isFinite(speed)) throw new InvalidArgumentError(`speed must be a positive finite number, got ${speed}`);
   if (!(highWaterMs >= 0) || !(maxBufferMs > 0)) throw new InvalidArgumentError('highWaterMs must be ≥ 0 and maxBufferMs > 0');
 
@@ -90,21 +97,29 @@ export function pace(options: PaceOptions = {}): OperatorFunction<AudioChunk, Au
       };
 
       const sub = source.subscribe({
-        next: (chunk) => {
+        next: (whole) => {
           if (done) return;
-          const startMs = frameToMs(chunk.offset, chunk.sampleRate);
-          const ms = frameToMs(frameCount(chunk), chunk.sampleRate);
-          if (!clock.anchored) clock.anchor(clock.now(), startMs, speed);
-          const due = clock.wallTimeAt(startMs + ms)!;
-          queue.push({ chunk, due, ms });
-          queuedMs += ms;
-          if (queuedMs > highWaterMs && chunk.flow && !release) release = chunk.flow.hold();
-          if (!chunk.flow && queuedMs > maxBufferMs) {
+          const frames = frameCount(whole);
+          const step = frameMs === false ? frames : Math.max(1, Math.round((frameMs * whole.sampleRate) / 1000));
+          if (!clock.anchored) clock.anchor(clock.now(), frameToMs(whole.offset, whole.sampleRate), speed);
+          const pieces = frames === 0 ? 1 : Math.ceil(frames / step);
+          for (let k = 0; k < pieces; k++) {
+            const at = k * step;
+            const n = Math.min(step, frames - at);
+            // Views, not copies: each piece is a window on the chunk's samples.
+            const chunk: AudioChunk = pieces === 1 ? whole : { ...whole, samples: whole.samples.subarray(at * whole.channels, (at + n) * whole.channels), offset: whole.offset + at };
+            const due = clock.wallTimeAt(frameToMs(chunk.offset + n, whole.sampleRate))!;
+            const ms = frameToMs(n, whole.sampleRate);
+            queue.push({ chunk, due, ms });
+            queuedMs += ms;
+          }
+          if (queuedMs > highWaterMs && whole.flow && !release) release = whole.flow.hold();
+          if (!whole.flow && queuedMs > maxBufferMs) {
             done = true;
             subscriber.error(new EarshotError('EARSHOT_LIMIT_EXCEEDED', `pace(): more than ${maxBufferMs} ms of audio queued from a source without flow control`));
             return;
           }
-          if (!timer) timer = scheduler.schedule(drain, Math.max(0, due - clock.now()));
+          if (!timer) timer = scheduler.schedule(drain, Math.max(0, queue[head]!.due - clock.now()));
         },
         error: (error: unknown) => {
           ended = { error };

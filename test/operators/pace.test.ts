@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { concat, EMPTY, from, lastValueFrom, Observable, throwError, toArray, VirtualTimeScheduler } from 'rxjs';
+import { concat, EMPTY, from, lastValueFrom, Observable, tap, throwError, toArray, VirtualTimeScheduler } from 'rxjs';
 import { PaceClock, runVirtual } from '../../src/core/clock.js';
 import { FlowControl } from '../../src/core/flow.js';
 import type { AudioChunk } from '../../src/core/types.js';
@@ -25,7 +25,7 @@ describe('pace', () => {
   it('releases each chunk when its last sample would be live, on virtual time', async () => {
     const scheduler = new VirtualTimeScheduler();
     const clock = new PaceClock(scheduler);
-    const { out } = collect(from(audio(1000, 100, 2000)).pipe(pace({ scheduler, clock })), scheduler);
+    const { out } = collect(from(audio(1000, 100, 2000)).pipe(pace({ scheduler, clock, frameMs: false })), scheduler);
     await runVirtual(scheduler);
     expect(out.at).toEqual([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]);
     expect(out.offsets).toEqual(audio(1000, 100, 2000).map((c) => c.offset));
@@ -33,9 +33,24 @@ describe('pace', () => {
     expect(clock.wallTimeAt(2500)).toBe(500); // audio time 2.5 s (0.5 s into the input) was live at 500
   });
 
+  it('splits big reads into frameMs pieces (views with their offsets and flow), like a sound card', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const flow = new FlowControl();
+    const big = audio(1000, 500, 0, flow); // two reads of 500 ms
+    const seen: AudioChunk[] = [];
+    const { out } = collect(from(big).pipe(pace({ scheduler, frameMs: 100 }), tap((c) => seen.push(c))), scheduler);
+    await runVirtual(scheduler);
+    expect(out.at).toEqual([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]);
+    expect(out.offsets).toEqual([0, 1600, 3200, 4800, 6400, 8000, 9600, 11200, 12800, 14400]);
+    expect(seen.every((c) => c.samples.length === 1600 && c.flow === flow)).toBe(true);
+    expect(seen[1]!.samples.buffer).toBe(big[0]!.samples.buffer);
+    const whole = collect(from(big).pipe(pace({ scheduler: new VirtualTimeScheduler(), frameMs: false })), scheduler);
+    expect(whole.out.at).toHaveLength(0);
+  });
+
   it('runs faster with speed', async () => {
     const scheduler = new VirtualTimeScheduler();
-    const { out } = collect(from(audio(400)).pipe(pace({ scheduler, speed: 4 })), scheduler);
+    const { out } = collect(from(audio(400)).pipe(pace({ scheduler, speed: 4, frameMs: false })), scheduler);
     await runVirtual(scheduler);
     expect(out.at).toEqual([25, 50, 75, 100]);
   });
@@ -61,7 +76,7 @@ describe('pace', () => {
         stop = true;
       };
     });
-    const { out } = collect(source.pipe(pace({ scheduler, highWaterMs: 1000 })), scheduler);
+    const { out } = collect(source.pipe(pace({ scheduler, highWaterMs: 1000, frameMs: false })), scheduler);
     await runVirtual(scheduler, 0);
     expect(flow.paused).toBe(true);
     expect(read).toBe(11); // 1.1 s queued: over the mark
@@ -81,7 +96,7 @@ describe('pace', () => {
     await expect(lastValueFrom(EMPTY.pipe(pace(), toArray()))).resolves.toEqual([]);
     const scheduler = new VirtualTimeScheduler();
     const err = new Error('read failed');
-    const { out } = collect(concat(from(audio(300)), throwError(() => err)).pipe(pace({ scheduler })), scheduler);
+    const { out } = collect(concat(from(audio(300)), throwError(() => err)).pipe(pace({ scheduler, frameMs: false })), scheduler);
     await runVirtual(scheduler);
     expect(out.at).toEqual([100, 200, 300]);
     expect(out.error).toBe(err);
@@ -90,7 +105,7 @@ describe('pace', () => {
   it('clears its timer and releases the flow on early unsubscribe', async () => {
     const scheduler = new VirtualTimeScheduler();
     const flow = new FlowControl();
-    const { out, sub } = collect(from(audio(5000, 100, 0, flow)).pipe(pace({ scheduler, highWaterMs: 500 })), scheduler);
+    const { out, sub } = collect(from(audio(5000, 100, 0, flow)).pipe(pace({ scheduler, highWaterMs: 500, frameMs: false })), scheduler);
     await runVirtual(scheduler, 250);
     expect(flow.paused).toBe(true);
     sub.unsubscribe();
@@ -103,5 +118,6 @@ describe('pace', () => {
   it('rejects a bad speed when built', () => {
     expect(() => pace({ speed: 0 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
     expect(() => pace({ speed: Infinity })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    expect(() => pace({ frameMs: 0 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
   });
 });
