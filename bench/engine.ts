@@ -3,7 +3,8 @@
  *
  * - real-time factor of one worker (a live session, and whole clips);
  * - a ≥ 2-minute flite recording split at its known silences into clips, transcribed by a pool of 2 and a pool
- *   of 1 in the same run: speed-up (goal ≥ 1.8×) and identical text;
+ *   of 1 in the same run: speed-up (goal ≥ 1.8×) and identical text, beside the same clips decoded by bare engine
+ *   processes, one alone and two at once (the scaling this shared machine allows at that moment);
  * - main-thread event-loop delay p99 while the pool is busy (goal < 5 ms), with and without niced workers;
  * - RSS per worker and in total for the default pool;
  * - the warm-up fix: WER of the first sentence after a 3 s silent lead-in, without and with the second pass,
@@ -12,12 +13,15 @@
  * Run alone: `node dist/bench/engine.js` after `npm run build` (or `npx tsx bench/engine.ts`);
  * `npm run bench -- engine`. `EARSHOT_BENCH_QUICK=1` halves the warm-up set.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TranscriptEvent } from '../src/core/types.js';
+import { Decoder } from '../src/engine/pocketsphinx.js';
+import { recognizeClip } from '../src/engine/recognizer.js';
 import { local, type LocalTransport } from '../src/transports/local.js';
 import { makeSpeech, SENTENCES, synthRaw, wer, type SpeechFile } from '../test/helpers/speech.js';
 
@@ -77,6 +81,29 @@ async function runPool(size: number, jobs: ReturnType<typeof clips>, niceness: n
   } finally {
     await engine.close();
   }
+}
+
+/** Child mode: decode every clip of the long recording in this process, no pool; print the seconds taken. */
+function childDecode(): void {
+  const file = longRecording();
+  const decoder = new Decoder();
+  const t0 = performance.now();
+  for (const job of clips(file, pcm(file))) recognizeClip(decoder, job.samples);
+  console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000 }));
+  decoder.free();
+}
+
+/** Seconds each of `n` concurrent child processes takes to decode the clips (the machine's own scaling). */
+async function bareProcesses(n: number): Promise<number[]> {
+  const self = process.argv[1]!;
+  const run = (): Promise<number> =>
+    new Promise((res, rej) =>
+      execFile(process.execPath, [...process.execArgv, self, '--child'], { timeout: 600_000 }, (err, stdout) => {
+        if (err) rej(err);
+        else res((JSON.parse(stdout.trim().split('\n').at(-1)!) as { seconds: number }).seconds);
+      }),
+    );
+  return Promise.all(Array.from({ length: n }, run));
 }
 
 /** First-sentence WER after a 3 s lead-in, for each (sentence, voice), with or without the second pass. */
@@ -145,6 +172,15 @@ export async function benchEngine(): Promise<Row[]> {
     value: `${fmt(one.seconds / two.seconds)}× (${fmt(two.seconds, 1)} s on ${fmt(two.cores, 2)} cores vs ${fmt(one.seconds, 1)} s on ${fmt(one.cores, 2)})`,
     goal: '≥ 1.8×',
   });
+  // Baseline in the same run: bare engine processes, one alone and two at once (what this machine allows).
+  const [alone] = await bareProcesses(1);
+  const pair = await bareProcesses(2);
+  const pairSeconds = Math.max(...pair);
+  rows.push({
+    case: 'baseline: bare engine processes, 2 at once vs 1 alone, same clips: speed-up',
+    value: `${fmt((2 * alone!) / pairSeconds)}× (${fmt(alone!, 1)} s alone, ${pair.map((x) => fmt(x, 1)).join(' / ')} s side by side)`,
+    goal: 'machine ceiling',
+  });
   rows.push({ case: 'pool 2 vs pool 1: same text', value: [...twos, ...ones].every((r) => r.text === two.text) ? 'yes' : 'NO', goal: 'yes' });
   rows.push({ case: 'clips: WER', value: `${fmt(wer(file.text, two.text) * 100, 1)} %`, goal: '≤ 12 %' });
   rows.push({ case: 'main-thread event-loop delay, pool 2 busy, workers not niced: p99 / max', value: `${fmt(two.lagP99)} / ${fmt(two.lagMax)} ms`, goal: 'p99 < 5 ms' });
@@ -162,4 +198,7 @@ export async function benchEngine(): Promise<Row[]> {
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
-if (isMain) console.table(await benchEngine());
+if (isMain) {
+  if (process.argv.includes('--child')) childDecode();
+  else console.table(await benchEngine());
+}
