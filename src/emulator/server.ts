@@ -37,7 +37,8 @@ export interface EmulatorOptions {
   timers?: ProtocolTimers;
   /**
    * Engine mode: re-decode every final from its utterance's audio alone, so results do not depend on the session's
-   * history and a client that reconnects and replays gets the same text (default false; costs a second decode).
+   * history and a client that reconnects and replays gets the same text, as from a cloud model (default true;
+   * costs a second decode per utterance; `false` keeps one adapting decoder per session).
    */
   stateless?: boolean;
 }
@@ -86,7 +87,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults: { ...(options.faults ?? {}) },
     baseUrl: '',
     ...(options.timers ? { timers: options.timers } : {}),
-    ...(options.stateless ? { stateless: true } : {}),
+    ...(options.stateless !== false ? { stateless: true } : {}),
   };
   let throttled = 0;
   const env: WsEnv = {
