@@ -212,7 +212,7 @@ export class Decoder {
     this.#veclen = cmn.veclen;
     this.#meanPtr = cmn.cmn_mean;
     this.#sumPtr = cmn.sum;
-    this.#cmnInit = Float32Array.from(koffi.decode(this.#meanPtr, 'float', this.#veclen) as number[]);
+    this.#cmnInit = Float32Array.from(koffi.decode(this.#meanPtr, 'float', this.#veclen) as ArrayLike<number>);
   }
 
   /** True until {@link free}. */
@@ -227,7 +227,7 @@ export class Decoder {
 
   /** Current cepstral mean (13 values). */
   cmnMean(): number[] {
-    return koffi.decode(this.#meanPtr, 'float', this.#veclen) as number[];
+    return Array.from(koffi.decode(this.#meanPtr, 'float', this.#veclen) as ArrayLike<number>);
   }
 
   /**
