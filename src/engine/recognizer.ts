@@ -52,8 +52,13 @@ export function finalFromWords(words: readonly Word[]): TranscriptEvent | undefi
 }
 
 /**
- * Decode one clip as a single utterance with batch CMN (its own cepstral mean), so the result does not depend on
- * what the decoder heard before. Returns zero or one final event, times from the clip's first sample.
+ * Decode one clip with batch CMN (its own cepstral mean), so the result does not depend on what the decoder heard
+ * before. Returns its final events (one per utterance), times from the clip's first sample.
+ *
+ * A whole-clip decode drops the silence pocketsphinx's voice-activity detector finds, so its word times skip
+ * every pause. When that happened (fewer frames searched than the clip holds) the clip is decoded again as a
+ * stream whose live CMN starts at the mean just learnt: the same acoustics, every frame counted, so word times
+ * are the clip's own. Clips without long pauses (VAD segments) are decoded once.
  *
  * @param decoder - a decoder owned by this thread.
  * @param samples - 16 kHz mono.
@@ -65,10 +70,21 @@ export function finalFromWords(words: readonly Word[]): TranscriptEvent | undefi
  */
 export function recognizeClip(decoder: Decoder, samples: Int16Array): TranscriptEvent[] {
   decoder.startClip();
-  decoder.processRaw(samples, true);
+  const searched = decoder.processRaw(samples, true);
   decoder.endUtt();
-  const final = finalFromWords(toWords(decoder.segments()));
-  return final ? [final] : [];
+  const clipFrames = Math.floor(samples.length / SAMPLES_PER_FRAME);
+  // pocketsphinx keeps a few frames of its own padding; more than 15 frames (150 ms) missing means a pause was cut.
+  if (searched >= clipFrames - 15) {
+    const final = finalFromWords(toWords(decoder.segments()));
+    return final ? [final] : [];
+  }
+  const mean = decoder.cmnMean();
+  const finals: TranscriptEvent[] = [];
+  const stream = new StreamRecognizer(decoder, (e) => e.type === 'final' && finals.push(e), { redecodeFirst: false });
+  decoder.resetCmn(mean);
+  stream.write(samples);
+  stream.end();
+  return finals;
 }
 
 /** Settings of a live recognition. */

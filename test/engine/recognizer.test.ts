@@ -116,3 +116,25 @@ describe('StreamRecognizer', () => {
     expect(await finals(333)).toEqual(await finals(16000));
   });
 });
+
+describe('recognizeClip word times', () => {
+  it('keeps the pauses of a clip on its time line (a 2 s lead-in and a 1.5 s gap stay where they are)', () => {
+    const first = sentence(0, 'rms');
+    const second = sentence(1, 'rms');
+    const lead = new Int16Array(32000);
+    const gap = new Int16Array(24000);
+    const clip = new Int16Array(lead.length + first.length + gap.length + second.length);
+    clip.set(first, lead.length);
+    clip.set(second, lead.length + first.length + gap.length);
+    const events = recognizeClip(decoder, clip);
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    const words = events.flatMap((e) => e.words ?? []);
+    // flite pads each sentence with ~150–250 ms of its own silence.
+    expect(words[0]!.startMs).toBeGreaterThan(2000);
+    expect(words[0]!.startMs).toBeLessThan(2400);
+    const secondStart = ((lead.length + first.length + gap.length) / 16000) * 1000;
+    const later = words.filter((w) => w.startMs > secondStart - 100);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later[0]!.startMs - secondStart).toBeLessThan(400);
+  });
+});
