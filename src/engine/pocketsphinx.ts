@@ -119,6 +119,9 @@ function load(): Api {
     cmn_struct: 'void *',
   });
   cmnType = koffi.struct({ cmn_mean: 'void *', cmn_var: 'void *', sum: 'void *', nframe: 'int32_t', veclen: 'int32_t' });
+  // Silence sphinxbase's process-wide log. Not `-logfn`: each ps_init with it closes and reopens the one global
+  // log FILE, a use-after-close race when decoders start in several worker threads at once.
+  (sb.func('void err_set_logfp(void *stream)') as (stream: null) => void)(null);
   api = bound;
   return bound;
 }
@@ -186,7 +189,7 @@ export class Decoder {
   constructor(config: DecoderConfig = {}) {
     this.#api = load();
     const paths = modelPaths(config);
-    const argv = ['-hmm', paths.hmm, '-lm', paths.lm, '-dict', paths.dict, '-logfn', '/dev/null'];
+    const argv = ['-hmm', paths.hmm, '-lm', paths.lm, '-dict', paths.dict];
     if (config.cmnInit) {
       if (config.cmnInit.length !== 13 || config.cmnInit.some((v) => !Number.isFinite(v))) throw new InvalidArgumentError('cmnInit needs 13 finite numbers');
       argv.push('-cmninit', config.cmnInit.map((v) => v.toFixed(2)).join(','));
@@ -194,7 +197,7 @@ export class Decoder {
     if (config.args) argv.push(...config.args);
     const a = this.#api;
     this.#config = a.cmd_ln_parse_r(null, a.ps_args(), argv.length, argv, 0);
-    if (!this.#config) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx rejected its arguments', { details: { args: argv.filter((v) => v !== '/dev/null') } });
+    if (!this.#config) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx rejected its arguments', { details: { args: argv } });
     this.#ps = a.ps_init(this.#config);
     if (!this.#ps) {
       a.cmd_ln_free_r(this.#config);
