@@ -52,36 +52,30 @@ export function finalFromWords(words: readonly Word[]): TranscriptEvent | undefi
 }
 
 /**
- * Decode one clip with batch CMN (its own cepstral mean), so the result does not depend on what the decoder heard
- * before. Returns its final events (one per utterance), times from the clip's first sample.
+ * Decode one clip with its own cepstral mean (batch CMN), so the result depends neither on what the decoder heard
+ * before nor on the recording level. Returns its final events (one per utterance), times from the clip's first
+ * sample.
  *
- * A whole-clip decode drops the silence pocketsphinx's voice-activity detector finds, so its word times skip
- * every pause. When that happened (fewer frames searched than the clip holds) the clip is decoded again as a
- * stream whose live CMN starts at the mean just learnt: the same acoustics, every frame counted, so word times
- * are the clip's own. Clips without long pauses (VAD segments) are decoded once.
+ * Two passes: a features-only pass (a one-word grammar, ~1 % of the cost) learns the clip's mean, then the clip is
+ * decoded as a stream with live CMN starting from that mean, weighted as the whole clip. A whole-clip (`full_utt`)
+ * decode would drop the silence pocketsphinx's voice-activity detector finds and so shift every word time after a
+ * pause; the stream pass counts every frame.
  *
  * @param decoder - a decoder owned by this thread.
  * @param samples - 16 kHz mono.
  * @throws {EngineError} `EARSHOT_ENGINE_FAILED` when pocketsphinx fails.
  * @example
  * ```ts
- * const [final] = recognizeClip(new Decoder(), samples);
+ * const finals = recognizeClip(new Decoder(), samples);
  * ```
  */
 export function recognizeClip(decoder: Decoder, samples: Int16Array): TranscriptEvent[] {
-  decoder.startClip();
-  const searched = decoder.processRaw(samples, true);
-  decoder.endUtt();
-  const clipFrames = Math.floor(samples.length / SAMPLES_PER_FRAME);
-  // pocketsphinx keeps a few frames of its own padding; more than 15 frames (150 ms) missing means a pause was cut.
-  if (searched >= clipFrames - 15) {
-    const final = finalFromWords(toWords(decoder.segments()));
-    return final ? [final] : [];
-  }
-  const mean = decoder.cmnMean();
+  if (samples.length === 0) return [];
+  const cmnMean = decoder.learnCmn(samples);
   const finals: TranscriptEvent[] = [];
-  const stream = new StreamRecognizer(decoder, (e) => e.type === 'final' && finals.push(e), { redecodeFirst: false });
-  decoder.resetCmn(mean);
+  // Weighted as the whole clip, so utterances after the first keep (nearly) the clip's mean.
+  const cmnWeightFrames = Math.ceil(samples.length / SAMPLES_PER_FRAME);
+  const stream = new StreamRecognizer(decoder, (e) => e.type === 'final' && finals.push(e), { cmnMean, cmnWeightFrames, partialIntervalMs: Infinity });
   stream.write(samples);
   stream.end();
   return finals;
@@ -100,6 +94,10 @@ export interface StreamRecognizerOptions {
   maxRedecodeMs?: number;
   /** Audio fed to the decoder per step, so pauses are seen at this granularity (ms). Default 100. */
   stepMs?: number;
+  /** Initial cepstral mean (13 values, e.g. learnt from a whole clip); implies no second pass. Default: the model's. */
+  cmnMean?: readonly number[];
+  /** How many frames `cmnMean` counts for when later utterances update it (default 0: replaced by the first). */
+  cmnWeightFrames?: number;
 }
 
 /**
@@ -121,7 +119,7 @@ export class StreamRecognizer {
   readonly #emit: (event: TranscriptEvent) => void;
   readonly #partialSamples: number;
   readonly #stepSamples: number;
-  readonly #redecode: boolean;
+  #redecode: boolean;
   readonly #maxKeep: number;
   /** Samples fed to the decoder so far (session time line). */
   #consumed = 0;
@@ -144,8 +142,9 @@ export class StreamRecognizer {
     this.#stepSamples = Math.max(SAMPLES_PER_FRAME, Math.round(((options.stepMs ?? 100) * ENGINE_SAMPLE_RATE) / 1000));
     this.#redecode = options.redecodeFirst ?? true;
     this.#maxKeep = Math.round(((options.maxRedecodeMs ?? 30_000) * ENGINE_SAMPLE_RATE) / 1000);
+    if (options.cmnMean) this.#redecode = false;
     this.#firstDone = !this.#redecode;
-    decoder.startStream();
+    decoder.startStream(options.cmnMean, options.cmnWeightFrames ?? 0);
   }
 
   /** Samples consumed so far. */

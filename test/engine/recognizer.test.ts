@@ -66,6 +66,16 @@ describe('recognizeClip', () => {
   });
 });
 
+describe('recognizeClip level independence', () => {
+  it('decodes a quiet (−30 dB) clip like the original: the clip’s own mean, learnt in a cheap first pass', () => {
+    const loud = recording([[1, 'rms'], [7, 'rms']], 500);
+    const quiet = loud.map((v) => Math.round(v * 0.03));
+    const texts = (s: Int16Array) => recognizeClip(decoder, s).map((e) => e.text);
+    expect(texts(loud)).toEqual([SENTENCES[1], SENTENCES[7]]);
+    expect(texts(quiet)).toEqual(texts(loud));
+  });
+});
+
 describe('StreamRecognizer', () => {
   it('cuts utterances at pauses: partials, then one final each, times on the session', async () => {
     const samples = recording([[1, 'rms'], [6, 'slt']], 500);
