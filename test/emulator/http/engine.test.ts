@@ -26,7 +26,7 @@ const text = (events: TranscriptEvent[]): string => events.map((e) => e.text).jo
 let baseline = 0;
 
 beforeAll(async () => {
-  engine = local({ size: 1 });
+  engine = local({ size: 2 });
   h = await startHarness({ recognizer: engine });
   const b = readFileSync(speech.path);
   const pcm = new Int16Array(b.buffer.slice(b.byteOffset + 44, b.byteOffset + b.length));
