@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TranscriptEvent } from '../src/core/types.js';
 import { Decoder } from '../src/engine/pocketsphinx.js';
 import { recognizeClip } from '../src/engine/recognizer.js';
@@ -95,7 +95,7 @@ function childDecode(): void {
 
 /** Seconds each of `n` concurrent child processes takes to decode the clips (the machine's own scaling). */
 async function bareProcesses(n: number): Promise<number[]> {
-  const self = process.argv[1]!;
+  const self = fileURLToPath(import.meta.url);
   const run = (): Promise<number> =>
     new Promise((res, rej) =>
       execFile(process.execPath, [...process.execArgv, self, '--child'], { timeout: 600_000 }, (err, stdout) => {
