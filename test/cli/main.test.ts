@@ -177,3 +177,16 @@ describe('earshot transcribe rtp://', () => {
     expect(readFileSync(vtt, 'utf8')).toMatch(/^WEBVTT\n[\s\S]*-->/);
   });
 });
+
+describe('earshot live --mic', () => {
+  it('captions a capture command that speaks at real time, until it stops', async () => {
+    const jsonl = join(dir, 'live.jsonl');
+    const capture = `ffmpeg -hide_banner -loglevel error -re -i ${join(ROOT, 'samples/sample.wav')} -f s16le -ar 16000 -ac 1 -`;
+    const r = await run(['live', '--mic', '--mic-command', capture, '--jsonl', jsonl]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(wer(readFileSync(join(ROOT, 'samples/sample.txt'), 'utf8'), r.stdout)).toBeLessThanOrEqual(0.2);
+    const events = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(events.findIndex((e) => e.type === 'partial')).toBeLessThan(events.findIndex((e) => e.type === 'final'));
+  });
+});
