@@ -8,6 +8,7 @@ import { AbortError, EarshotError, InvalidArgumentError, TransportError } from '
 import { assertCapabilities, type Capabilities, type Hotword, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { DashScopeSocket, httpError, pcmBytes, protocolError } from './ws-client.js';
+import { sessionLife } from './session-life.js';
 
 /** Options of {@link funAsrRealtime}. */
 export interface FunAsrRealtimeOptions extends DashScopeOptions {
@@ -126,29 +127,17 @@ interface Sentence {
 function startTask(socket: DashScopeSocket, stream: StreamOptions, settings: TaskSettings): Promise<StreamSession> {
   const taskId = randomUUID().replace(/-/g, '');
   let state: 'starting' | 'running' | 'finishing' | 'done' = 'starting';
-  let failure: EarshotError | undefined;
-  let resolveEnd: (() => void) | undefined;
-  let rejectEnd: ((e: EarshotError) => void) | undefined;
-  const ended = new Promise<void>((resolve, reject) => {
-    resolveEnd = resolve;
-    rejectEnd = reject;
-  });
-  ended.catch(() => {});
 
   return new Promise<StreamSession>((resolveOpen, rejectOpen) => {
-    const fail = (error: EarshotError) => {
-      if (state === 'done') return;
-      const wasStarting = state === 'starting';
-      state = 'done';
-      failure = error;
-      stream.signal?.removeEventListener('abort', onAbort);
-      socket.terminate();
-      if (wasStarting) return rejectOpen(error);
-      rejectEnd?.(error);
-      stream.onError(error);
-    };
-    const onAbort = () => fail(new AbortError(stream.signal?.reason));
-    stream.signal?.addEventListener('abort', onAbort, { once: true });
+    const life = sessionLife(socket, stream, {
+      isDone: () => state === 'done',
+      isOpening: () => state === 'starting',
+      markDone: () => {
+        state = 'done';
+      },
+      rejectOpen,
+    });
+    const fail = life.fail;
 
     socket.onClose((error) => {
       if (state === 'done') return;
@@ -177,11 +166,7 @@ function startTask(socket: DashScopeSocket, stream: StreamOptions, settings: Tas
           return;
         }
         case 'task-finished':
-          state = 'done';
-          stream.signal?.removeEventListener('abort', onAbort);
-          socket.close();
-          resolveEnd?.();
-          return;
+          return life.finish('close');
         case 'task-failed':
           return fail(protocolError(message.header.error_code ?? 'UNKNOWN', message.header.error_message ?? 'task failed'));
         default:
@@ -191,10 +176,10 @@ function startTask(socket: DashScopeSocket, stream: StreamOptions, settings: Tas
 
     const session: StreamSession = {
       write(samples) {
-        if (failure) return Promise.reject(failure);
+        if (life.failure) return Promise.reject(life.failure);
         if (state !== 'running') return Promise.resolve();
         return socket.sendBinary(pcmBytes(samples)).catch((e: unknown) => {
-          throw failure ?? e;
+          throw life.failure ?? e;
         });
       },
       end() {
@@ -202,14 +187,10 @@ function startTask(socket: DashScopeSocket, stream: StreamOptions, settings: Tas
           state = 'finishing';
           socket.sendJson({ header: { action: 'finish-task', task_id: taskId, streaming: 'duplex' }, payload: { input: {} } }).catch(() => {});
         }
-        return ended;
+        return life.ended;
       },
       close() {
-        if (state === 'done') return;
-        state = 'done';
-        stream.signal?.removeEventListener('abort', onAbort);
-        socket.terminate();
-        resolveEnd?.();
+        life.finish('terminate');
       },
     };
 

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { AbortError, EarshotError, TransportError, type ErrorCode } from '../../core/errors.js';
 import type { TranscriptEvent } from '../../core/types.js';
 import type { StreamOptions, StreamSession } from '../transport.js';
+import { sessionLife } from './session-life.js';
 
 /** Default high-water mark of the socket's send buffer: 256 KiB (8 s of 16 kHz PCM). */
 export const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
@@ -311,15 +312,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
   let state: 'starting' | 'updating' | 'running' | 'finishing' | 'done' = 'starting';
   let sentFrames = 0;
   let lastFinalEndMs = 0;
-  let failure: EarshotError | undefined;
   let finishTimer: NodeJS.Timeout | undefined;
-  let resolveEnd: (() => void) | undefined;
-  let rejectEnd: ((e: EarshotError) => void) | undefined;
-  const ended = new Promise<void>((resolve, reject) => {
-    resolveEnd = resolve;
-    rejectEnd = reject;
-  });
-  ended.catch(() => {});
   // Manual-mode commit tracking.
   let commitStartFrame = 0;
   let pauseFrames = 0;
@@ -327,28 +320,17 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
   const sentMs = () => (sentFrames * 1000) / rate;
 
   return new Promise<StreamSession>((resolveOpen, rejectOpen) => {
-    const finishDone = () => {
-      if (state === 'done') return;
-      state = 'done';
-      clearTimeout(finishTimer);
-      stream.signal?.removeEventListener('abort', onAbort);
-      socket.close();
-      resolveEnd?.();
-    };
-    const fail = (error: EarshotError) => {
-      if (state === 'done') return;
-      const opening = state === 'starting' || state === 'updating';
-      state = 'done';
-      failure = error;
-      clearTimeout(finishTimer);
-      stream.signal?.removeEventListener('abort', onAbort);
-      socket.terminate();
-      if (opening) return rejectOpen(error);
-      rejectEnd?.(error);
-      stream.onError(error);
-    };
-    const onAbort = () => fail(new AbortError(stream.signal?.reason));
-    stream.signal?.addEventListener('abort', onAbort, { once: true });
+    const life = sessionLife(socket, stream, {
+      isDone: () => state === 'done',
+      isOpening: () => state === 'starting' || state === 'updating',
+      markDone: () => {
+        state = 'done';
+        clearTimeout(finishTimer);
+      },
+      rejectOpen,
+    });
+    const finishDone = () => life.finish('close');
+    const fail = life.fail;
     /** After session.finish: close anyway once the server has been silent for finishTimeoutMs. */
     const armFinish = () => {
       clearTimeout(finishTimer);
@@ -463,7 +445,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
 
     const session: StreamSession = {
       async write(samples) {
-        if (failure) throw failure;
+        if (life.failure) throw life.failure;
         if (state !== 'running') return;
         sentFrames += samples.length;
         const sending = socket.sendJson({ event_id: clientEventId(), type: 'input_audio_buffer.append', audio: pcmBytes(samples).toString('base64') });
@@ -477,7 +459,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
         try {
           await sending;
         } catch (e) {
-          throw failure ?? e;
+          throw life.failure ?? e;
         }
       },
       end() {
@@ -489,15 +471,10 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
             .catch(() => {});
           armFinish();
         }
-        return ended;
+        return life.ended;
       },
       close() {
-        if (state === 'done') return;
-        state = 'done';
-        clearTimeout(finishTimer);
-        stream.signal?.removeEventListener('abort', onAbort);
-        socket.terminate();
-        resolveEnd?.();
+        life.finish('terminate');
       },
     };
 
