@@ -10,6 +10,7 @@ import { fromReadable } from '../../src/sources/readable.js';
 import type { AudioChunk, ByteChunk } from '../../src/core/types.js';
 import type { EarshotError } from '../../src/core/errors.js';
 import { makeSpeech, SENTENCES, wavHeader } from '../helpers/speech.js';
+import { joinSamples } from '../helpers/audio.js';
 
 const DIR = resolve(process.cwd(), '.tmp/test-decode');
 mkdirSync(DIR, { recursive: true });
@@ -42,15 +43,6 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 
 const noFfmpegLeft = () => until(() => ffmpegChildren().length === 0);
 
-function joinChunks(chunks: AudioChunk[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.samples.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c.samples, at);
-    at += c.samples.length;
-  }
-  return out;
-}
 
 function decodeAll(src: Observable<ByteChunk>, options?: DecodeOptions): Promise<AudioChunk[]> {
   return lastValueFrom(src.pipe(decode(options), toArray()));
@@ -101,7 +93,7 @@ describe('decode', () => {
       expect(chunks.length).toBeGreaterThan(0);
       expect(chunks.every((c) => c.sampleRate === 16000 && c.channels === 1)).toBe(true);
       expect(offsetsContiguous(chunks)).toBe(true);
-      const ms = joinChunks(chunks).length / 16;
+      const ms = joinSamples(chunks).length / 16;
       expect(Math.abs(ms - sp.durationMs)).toBeLessThanOrEqual(tolerance[format] ?? 50);
       await noFfmpegLeft();
     });
@@ -109,9 +101,9 @@ describe('decode', () => {
 
   it('gives the same samples on the in-process WAV path and through ffmpeg, and for lossless FLAC', async () => {
     const wav = speech('wav');
-    const fast = joinChunks(await decodeAll(fromFile(wav.path)));
-    const viaFfmpeg = joinChunks(await decodeAll(fromFile(wav.path), { decoder: 'ffmpeg' }));
-    const flac = joinChunks(await decodeAll(fromFile(speech('flac').path)));
+    const fast = joinSamples(await decodeAll(fromFile(wav.path)));
+    const viaFfmpeg = joinSamples(await decodeAll(fromFile(wav.path), { decoder: 'ffmpeg' }));
+    const flac = joinSamples(await decodeAll(fromFile(speech('flac').path)));
     expect(same(fast, viaFfmpeg)).toBe(true);
     expect(same(flac, fast)).toBe(true);
   });
@@ -127,9 +119,9 @@ describe('decode', () => {
     const path = join(DIR, 'stereo44k.wav');
     writeFileSync(path, Buffer.concat([wavHeader(stereo.length, 44100, 2), stereo]));
     const fast = await decodeAll(fromFile(path));
-    const ref = joinChunks(await decodeAll(fromFile(path), { decoder: 'ffmpeg' }));
+    const ref = joinSamples(await decodeAll(fromFile(path), { decoder: 'ffmpeg' }));
     expect(offsetsContiguous(fast)).toBe(true);
-    const a = joinChunks(fast);
+    const a = joinSamples(fast);
     expect(Math.abs(a.length - ref.length)).toBeLessThanOrEqual(2);
     expect(snr(ref, a)).toBeGreaterThan(25); // two different resamplers, same time alignment
   });
@@ -139,8 +131,8 @@ describe('decode', () => {
     for (const codec of ['pcm_s24le', 'pcm_f32le', 'pcm_u8', 'pcm_s32le']) {
       const path = join(DIR, `speech-${codec}.wav`);
       execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', src, '-c:a', codec, '-y', path]);
-      const fast = joinChunks(await decodeAll(fromFile(path), { decoder: 'native' }));
-      const ref = joinChunks(await decodeAll(fromFile(path), { decoder: 'ffmpeg' }));
+      const fast = joinSamples(await decodeAll(fromFile(path), { decoder: 'native' }));
+      const ref = joinSamples(await decodeAll(fromFile(path), { decoder: 'ffmpeg' }));
       expect(fast.length).toBe(ref.length);
       expect(snr(ref, fast)).toBeGreaterThan(40);
     }
@@ -168,9 +160,9 @@ describe('decode', () => {
     const body = Buffer.concat([Buffer.from('WAVE'), fmt, list, big, data]);
     const path = join(DIR, 'extensible.wav');
     writeFileSync(path, Buffer.concat([Buffer.from('RIFF'), Buffer.from([0, 0, 0, 0]), body]));
-    const expected = joinChunks(await decodeAll(fromFile(speech('wav').path)));
+    const expected = joinSamples(await decodeAll(fromFile(speech('wav').path)));
     for (const chunkBytes of [7, 4096]) {
-      const got = joinChunks(await decodeAll(fromFile(path, { chunkBytes }), { decoder: 'native' }));
+      const got = joinSamples(await decodeAll(fromFile(path, { chunkBytes }), { decoder: 'native' }));
       expect(same(got, expected)).toBe(true);
     }
   });
@@ -178,24 +170,24 @@ describe('decode', () => {
   it('decodes raw PCM given by input (s16le, f32le) without ffmpeg, and mulaw through it', async () => {
     const wav = speech('wav');
     const pcm = readFileSync(wav.path).subarray(44);
-    const expected = joinChunks(await decodeAll(fromFile(wav.path)));
+    const expected = joinSamples(await decodeAll(fromFile(wav.path)));
     const rawPath = join(DIR, 'speech.s16');
     writeFileSync(rawPath, pcm);
-    const raw = joinChunks(await decodeAll(fromFile(rawPath), { input: { format: 's16le', sampleRate: 16000, channels: 1 } }));
+    const raw = joinSamples(await decodeAll(fromFile(rawPath), { input: { format: 's16le', sampleRate: 16000, channels: 1 } }));
     expect(same(raw, expected)).toBe(true);
-    const viaFfmpeg = joinChunks(await decodeAll(fromFile(rawPath), { input: { format: 's16le', sampleRate: 16000, channels: 1 }, decoder: 'ffmpeg' }));
+    const viaFfmpeg = joinSamples(await decodeAll(fromFile(rawPath), { input: { format: 's16le', sampleRate: 16000, channels: 1 }, decoder: 'ffmpeg' }));
     expect(same(viaFfmpeg, expected)).toBe(true);
     const f32 = Buffer.alloc(pcm.length * 2);
     for (let i = 0; i < pcm.length / 2; i++) f32.writeFloatLE(pcm.readInt16LE(i * 2) / 32768, i * 4);
     const f32Path = join(DIR, 'speech.f32');
     writeFileSync(f32Path, f32);
-    const fromFloat = joinChunks(await decodeAll(fromFile(f32Path, { chunkBytes: 1001 }), { input: { format: 'f32le', sampleRate: 16000, channels: 1 } }));
+    const fromFloat = joinSamples(await decodeAll(fromFile(f32Path, { chunkBytes: 1001 }), { input: { format: 'f32le', sampleRate: 16000, channels: 1 } }));
     expect(same(fromFloat, expected)).toBe(true);
     const at8k = await decodeAll(fromFile(rawPath), { input: { format: 's16le', sampleRate: 16000, channels: 1 }, sampleRate: 8000 });
-    expect(joinChunks(at8k).length).toBe(Math.ceil(expected.length / 2));
+    expect(joinSamples(at8k).length).toBe(Math.ceil(expected.length / 2));
     const mulawPath = join(DIR, 'speech.ul');
     execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', wav.path, '-f', 'mulaw', '-ar', '8000', '-y', mulawPath]);
-    const mu = joinChunks(await decodeAll(fromFile(mulawPath), { input: { format: 'mulaw', sampleRate: 8000, channels: 1 } }));
+    const mu = joinSamples(await decodeAll(fromFile(mulawPath), { input: { format: 'mulaw', sampleRate: 8000, channels: 1 } }));
     expect(Math.abs(mu.length / 16 - wav.durationMs)).toBeLessThanOrEqual(50);
   });
 
@@ -203,7 +195,7 @@ describe('decode', () => {
     for (const format of ['mp3', 'm4a']) {
       const sp = speech(format);
       const chunks = await decodeAll(fromReadable(createReadStream(sp.path)));
-      expect(Math.abs(joinChunks(chunks).length / 16 - sp.durationMs)).toBeLessThanOrEqual(60);
+      expect(Math.abs(joinSamples(chunks).length / 16 - sp.durationMs)).toBeLessThanOrEqual(60);
     }
     await noFfmpegLeft();
   });
@@ -263,7 +255,7 @@ describe('decode', () => {
     const path = join(DIR, 'half.mp3');
     writeFileSync(path, mp3.subarray(0, mp3.length >> 1));
     const chunks = await decodeAll(fromFile(path));
-    const ms = joinChunks(chunks).length / 16;
+    const ms = joinSamples(chunks).length / 16;
     expect(ms).toBeGreaterThan(2000);
     expect(ms).toBeLessThan(speech('mp3').durationMs);
     await noFfmpegLeft();

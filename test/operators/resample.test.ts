@@ -4,6 +4,7 @@ import { resample } from '../../src/operators/resample.js';
 import { FlowControl } from '../../src/core/flow.js';
 import type { AudioChunk } from '../../src/core/types.js';
 import type { EarshotError } from '../../src/core/errors.js';
+import { joinSamples } from '../helpers/audio.js';
 
 function tone(freqs: number[], rate: number, frames: number, amp = 30000): Int16Array {
   const ch = freqs.length;
@@ -27,15 +28,6 @@ function chunked(samples: Int16Array, rate: number, channels: number, seed = 7, 
   return out;
 }
 
-function join(chunks: AudioChunk[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.samples.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c.samples, at);
-    at += c.samples.length;
-  }
-  return out;
-}
 
 /** Byte-wise equality of two sample arrays (vitest's toEqual walks typed arrays slowly). */
 function same(a: Int16Array, b: Int16Array): boolean {
@@ -59,8 +51,8 @@ describe('resample', () => {
     const input = tone([440], 44100, 44100 * 3);
     const one = await run([{ kind: 'audio', samples: input, sampleRate: 44100, channels: 1, offset: 0 }], 16000);
     const many = await run(chunked(input, 44100, 1), 16000);
-    const a = join(one);
-    const b = join(many);
+    const a = joinSamples(one);
+    const b = joinSamples(many);
     expect(a.length).toBe(Math.ceil((44100 * 3 * 16000) / 44100));
     expect(same(b, a)).toBe(true);
     let next = 0;
@@ -72,7 +64,7 @@ describe('resample', () => {
   });
 
   it('keeps the signal in the pass band and time-aligned (no filter delay)', async () => {
-    const out = join(await run(chunked(tone([1000], 48000, 48000), 48000, 1), 16000));
+    const out = joinSamples(await run(chunked(tone([1000], 48000, 48000), 48000, 1), 16000));
     let maxErr = 0;
     for (let i = 200; i < out.length - 200; i++) maxErr = Math.max(maxErr, Math.abs(out[i]! - 30000 * Math.sin((2 * Math.PI * 1000 * i) / 16000)));
     expect(maxErr).toBeLessThan(30); // < 0.1 % of the amplitude: same phase, same gain
@@ -81,7 +73,7 @@ describe('resample', () => {
   it('rejects a tone above the new Nyquist by at least 80 dB (48k -> 16k)', async () => {
     for (const f of [8800, 12000, 20000]) {
       const input = tone([f], 48000, 48000);
-      const out = join(await run(chunked(input, 48000, 1), 16000));
+      const out = joinSamples(await run(chunked(input, 48000, 1), 16000));
       const floor = Math.max(rms(out, 1, 0, 100), 0.5); // int16 output: half an LSB is the measurable floor
       expect(20 * Math.log10(rms(input) / floor)).toBeGreaterThanOrEqual(80);
     }
@@ -91,14 +83,14 @@ describe('resample', () => {
     const input = tone([500, 3000], 32000, 32000);
     const out = await run(chunked(input, 32000, 2), 8000);
     expect(out.every((c) => c.channels === 2)).toBe(true);
-    const all = join(out);
+    const all = joinSamples(out);
     expect(all.length).toBe(8000 * 2);
     // The 3 kHz channel survives at 8 kHz (Nyquist 4 kHz); compare with a fresh tone per channel.
     const ref = tone([500, 3000], 8000, 8000);
     let maxErr = 0;
     for (let i = 400; i < all.length - 400; i++) maxErr = Math.max(maxErr, Math.abs(all[i]! - ref[i]!));
     expect(maxErr).toBeLessThan(600); // 3 kHz is near the band edge, a little gain ripple
-    const one = join(await run([{ kind: 'audio', samples: input, sampleRate: 32000, channels: 2, offset: 0 }], 8000));
+    const one = joinSamples(await run([{ kind: 'audio', samples: input, sampleRate: 32000, channels: 2, offset: 0 }], 8000));
     expect(same(all, one)).toBe(true);
   });
 
@@ -147,7 +139,7 @@ describe('resample', () => {
     );
     expect((err as EarshotError).code).toBe('EARSHOT_DECODE_FAILED');
     expect((err as EarshotError).cause).toBe(boom);
-    expect(join(got).length).toBe(1600);
+    expect(joinSamples(got).length).toBe(1600);
   });
 
   it('errors with EARSHOT_INVALID_ARGUMENT on a chunk with a bad layout', async () => {
@@ -187,6 +179,6 @@ describe('resample', () => {
       s.complete();
     });
     const [a, b] = await Promise.all([lastValueFrom(src.pipe(op, toArray())), lastValueFrom(src.pipe(op, toArray()))]);
-    expect(same(join(a), join(b))).toBe(true);
+    expect(same(joinSamples(a), joinSamples(b))).toBe(true);
   });
 });

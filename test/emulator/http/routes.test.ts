@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeSpeech, SENTENCES } from '../../helpers/speech.js';
+import { makeSpeech, SENTENCES, wavHeader } from '../../helpers/speech.js';
 import { fakeRecognizer, KEY, startHarness, type Harness } from './harness.js';
 
 let h: Harness;
@@ -185,20 +185,7 @@ describe('emulator: compatible-mode chat completions', () => {
 });
 
 function wav(samples: number): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + samples * 2, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(8000, 24);
-  h.writeUInt32LE(16000, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(samples * 2, 40);
-  return Buffer.concat([h, Buffer.alloc(samples * 2, 1)]);
+  return Buffer.concat([wavHeader(samples * 2, 8000), Buffer.alloc(samples * 2, 1)]);
 }
 
 async function uploadSpeech(model: string): Promise<string> {
