@@ -47,10 +47,11 @@ export interface RecognitionSettings {
 export interface Recognition {
   /**
    * Audio in (mono s16le at the settings' rate); order is kept. Returns false when the engine is behind (more than
-   * {@link BACKLOG_HIGH_MS} waiting): the caller should stop reading its socket until {@link drained} resolves.
+   * {@link BACKLOG_HIGH_MS} waiting, or a final still being re-decoded): the caller should stop reading its socket
+   * until {@link drained} resolves. A service that runs at real time never lets audio race ahead of its finals.
    */
   write(samples: Int16Array): boolean;
-  /** Resolves when the audio waiting for the engine is down to {@link BACKLOG_LOW_MS}. */
+  /** Resolves when the audio waiting for the engine is down to {@link BACKLOG_LOW_MS} and no final is pending. */
   drained(): Promise<void>;
   /** End of audio: resolves once every result (the last final included) was delivered. */
   flush(): Promise<void>;
@@ -140,6 +141,8 @@ class EngineRecognition implements Recognition {
   #frames = 0;
   /** Frames written and not yet taken by the engine. */
   #backlog = 0;
+  /** Stateless mode: finals whose clip is being re-decoded. */
+  #redecoding = 0;
   /** Stateless mode: the audio sent to the engine (engine rate), the last {@link HISTORY_MS} of it. */
   #history: Int16Array[] = [];
   #historyStart = 0;
@@ -186,7 +189,8 @@ class EngineRecognition implements Recognition {
             if (u.text.trim() === '') return;
             if (this.#stateless) {
               const clip = this.#clip(u.startMs - CLIP_PAD_MS, u.endMs + CLIP_PAD_MS);
-              this.#delivery.push(this.#delayMs, async () => handlers.onFinal(await this.#redecode(u, clip)));
+              const final = this.#redecode(u, clip);
+              this.#delivery.push(this.#delayMs, async () => handlers.onFinal(await final));
             } else this.#delivery.push(this.#delayMs, () => handlers.onFinal(u));
           } else if (u.text.trim() !== '') {
             this.#delivery.push(this.#delayMs, () => handlers.onPartial(u));
@@ -229,7 +233,7 @@ class EngineRecognition implements Recognition {
         this.#backlog -= samples.length;
         this.#checkDrained();
       });
-    return this.#backlogMs() <= BACKLOG_HIGH_MS;
+    return this.#backlogMs() <= BACKLOG_HIGH_MS && this.#redecoding === 0;
   }
 
   #remember(pcm: Int16Array): void {
@@ -262,6 +266,7 @@ class EngineRecognition implements Recognition {
   async #redecode(u: Utterance, clip: { samples: Int16Array; startMs: number }): Promise<Utterance> {
     const engine = this.#engine;
     if (!engine?.transcribeClip || clip.samples.length === 0) return u;
+    this.#redecoding++;
     try {
       const events = await engine.transcribeClip({ samples: clip.samples, sampleRate: engine.sampleRate, startMs: clip.startMs });
       const finals = events.filter((e) => e.type === 'final' && e.text.trim() !== '');
@@ -270,6 +275,9 @@ class EngineRecognition implements Recognition {
       return { ...u, text: finals.map((e) => e.text.trim()).join(' '), words };
     } catch {
       return u;
+    } finally {
+      this.#redecoding--;
+      this.#checkDrained();
     }
   }
 
@@ -279,7 +287,7 @@ class EngineRecognition implements Recognition {
 
   #checkDrained(): void {
     if (this.#drainWaiters.length === 0) return;
-    if (this.#closed || this.#failed || this.#backlogMs() <= BACKLOG_LOW_MS) {
+    if (this.#closed || this.#failed || (this.#backlogMs() <= BACKLOG_LOW_MS && this.#redecoding === 0)) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const w of waiters) w();

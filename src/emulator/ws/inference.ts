@@ -182,12 +182,18 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
     const samples = t.reader.read(bytes);
     t.frames += samples.length;
     t.silentFrames += samples.length;
-    if (!t.recognition.write(samples) && !ws.isPaused) {
-      // The engine is behind: stop reading the socket (TCP pushes back on the client) until it catches up.
-      ws.pause();
-      void t.recognition.drained().then(() => ws.resume());
-    }
-    armAudio();
+    if (!t.recognition.write(samples) || ws.isPaused) {
+      // The engine is behind: stop reading the socket (TCP pushes back on the client) until it catches up. The
+      // no-audio timer counts the client's silence, not ours: it stops meanwhile.
+      clearTimeout(audioTimer);
+      if (!ws.isPaused) {
+        ws.pause();
+        void t.recognition.drained().then(() => {
+          ws.resume();
+          if (task === t && !closed) armAudio();
+        });
+      }
+    } else armAudio();
     const ms = framesToMs(t.frames, t.sampleRate);
     const faults = ctx.faults;
     if (faults.dropAfterAudioMs !== undefined && ms >= faults.dropAfterAudioMs) {

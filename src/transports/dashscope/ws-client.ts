@@ -289,6 +289,8 @@ interface ItemTimes {
 
 /** RMS (int16 units) below which a 20 ms frame counts as a pause when committing in manual mode. */
 const PAUSE_RMS = 300;
+/** Voiced audio this close after the last final's end is its tail (a VAD trims it), not an unanswered utterance. */
+const UNANSWERED_MARGIN_MS = 250;
 
 /**
  * Open a realtime-protocol session: connect, wait for `session.created`, send `session.update`, wait for
@@ -317,6 +319,8 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
   let commitStartFrame = 0;
   let pauseFrames = 0;
   let heardSpeech = false;
+  /** End (ms) of the last voiced 20 ms frame sent: speech the server owes a transcript for, if after the last final. */
+  let voicedEndMs = 0;
   const sentMs = () => (sentFrames * 1000) / rate;
 
   return new Promise<StreamSession>((resolveOpen, rejectOpen) => {
@@ -331,10 +335,22 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
     });
     const finishDone = () => life.finish('close');
     const fail = life.fail;
-    /** After session.finish: close anyway once the server has been silent for finishTimeoutMs. */
+    /**
+     * After session.finish: close anyway once the server has been silent for finishTimeoutMs (some Omni models never
+     * answer it), unless speech sent after the last final is still unanswered: that is a timeout (retryable, so
+     * `transcribeRealtime` replays it into a new session) rather than a silent loss.
+     */
     const armFinish = () => {
       clearTimeout(finishTimer);
-      finishTimer = setTimeout(finishDone, settings.finishTimeoutMs ?? 20_000);
+      const waitMs = settings.finishTimeoutMs ?? 20_000;
+      finishTimer = setTimeout(() => {
+        if (voicedEndMs <= lastFinalEndMs + UNANSWERED_MARGIN_MS) return finishDone();
+        fail(
+          new TransportError('EARSHOT_TIMEOUT', `no session.finished ${Math.round(waitMs / 1000)} s after session.finish, speech up to ${Math.round(voicedEndMs)} ms unanswered`, {
+            retryable: true,
+          }),
+        );
+      }, waitMs);
     };
     socket.onClose((error) => {
       if (state === 'done') return;
@@ -450,8 +466,8 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
         sentFrames += samples.length;
         const sending = socket.sendJson({ event_id: clientEventId(), type: 'input_audio_buffer.append', audio: pcmBytes(samples).toString('base64') });
         const manual = settings.manual;
+        trackPause(samples);
         if (manual) {
-          trackPause(samples);
           const buffered = ((sentFrames - commitStartFrame) * 1000) / rate;
           const pauseMs = (pauseFrames * 1000) / rate;
           if ((heardSpeech && buffered >= manual.minCommitMs && pauseMs >= manual.pauseMs) || buffered >= manual.maxCommitMs) await commit();
@@ -478,14 +494,16 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
       },
     };
 
-    /** Manual mode: count trailing quiet frames (20 ms RMS) to commit at a pause. */
+    /** Count trailing quiet frames (20 ms RMS) to commit at a pause (manual mode), and note the last voiced one. */
     function trackPause(samples: Int16Array): void {
       const frame = Math.round(rate / 50);
+      const firstFrame = sentFrames - samples.length;
       for (let i = 0; i + frame <= samples.length; i += frame) {
         let sum = 0;
         for (let k = i; k < i + frame; k++) sum += samples[k]! * samples[k]!;
         if (Math.sqrt(sum / frame) < PAUSE_RMS) pauseFrames += frame;
         else {
+          voicedEndMs = ((firstFrame + i + frame) * 1000) / rate;
           pauseFrames = 0;
           heardSpeech = true;
         }

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { AddressInfo } from 'node:net';
 import { startEmulator, type Emulator } from '../../../src/emulator/server.js';
 import { omniRealtime } from '../../../src/transports/dashscope/omni-realtime.js';
 import type { TranscriptEvent } from '../../../src/core/types.js';
@@ -42,5 +44,67 @@ describe('omniRealtime', () => {
     expect(() => omniRealtime('', { apiKey: 'k' })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
     emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'x' }] });
     await expect(omniRealtime('qwen3-omni-flash-realtime', { apiKey: 'sk-bad-00000000', baseUrl: emu.url }).openStream!({ sampleRate: 16000, onEvent: () => {}, onError: () => {} })).rejects.toMatchObject({ code: 'EARSHOT_AUTH_FAILED' });
+  });
+
+  describe('a server that never answers session.finish', () => {
+    /** Realtime server that opens sessions, optionally transcribes the first utterance, and then says nothing. */
+    async function muteServer(answerFirst: boolean): Promise<{ url: string; close: () => Promise<void> }> {
+      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+      await new Promise<void>((resolve) => wss.once('listening', resolve));
+      wss.on('connection', (ws: WebSocket) => {
+        const send = (e: object) => ws.send(JSON.stringify({ event_id: 'event_1', ...e }));
+        send({ type: 'session.created', session: {} });
+        let answered = false;
+        ws.on('message', (data) => {
+          const e = JSON.parse(String(data)) as { type: string };
+          if (e.type === 'session.update') send({ type: 'session.updated', session: {} });
+          if (e.type === 'session.finish' && answerFirst && !answered) {
+            answered = true;
+            send({ type: 'input_audio_buffer.speech_started', audio_start_ms: 500, item_id: 'item_1' });
+            send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: 60_000, item_id: 'item_1' });
+            send({ type: 'conversation.item.input_audio_transcription.completed', item_id: 'item_1', transcript: 'all of it' });
+          }
+        });
+      });
+      const { port } = wss.address() as AddressInfo;
+      return {
+        url: `http://127.0.0.1:${port}`,
+        close: () =>
+          new Promise<void>((resolve) => {
+            for (const c of wss.clients) c.terminate();
+            wss.close(() => resolve());
+          }),
+      };
+    }
+
+    const run = async (server: { url: string }, pcm: Int16Array) => {
+      const t = omniRealtime('qwen3.5-omni-flash-realtime', { apiKey: KEY, baseUrl: server.url, finishTimeoutMs: 300 });
+      const events: TranscriptEvent[] = [];
+      const s = await t.openStream!({ sampleRate: 16000, onEvent: (e) => events.push(e), onError: () => {} });
+      for (const c of chunks(pcm)) await s.write(c);
+      return { ended: s.end(), events };
+    };
+
+    it('speech sent and never transcribed: the end is a retryable timeout, not a silent loss', async () => {
+      const server = await muteServer(false);
+      try {
+        const { ended } = await run(server, speechPcm(SENTENCES.slice(0, 1)));
+        await expect(ended).rejects.toMatchObject({ code: 'EARSHOT_TIMEOUT', retryable: true });
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('only silence sent, or every utterance answered: the session closes cleanly after the wait', async () => {
+      const server = await muteServer(true);
+      try {
+        await expect((await run(server, new Int16Array(16000))).ended).resolves.toBeUndefined();
+        const answered = await run(server, speechPcm(SENTENCES.slice(0, 1)));
+        await expect(answered.ended).resolves.toBeUndefined();
+        expect(answered.events.map((e) => e.text)).toEqual(['all of it']);
+      } finally {
+        await server.close();
+      }
+    });
   });
 });

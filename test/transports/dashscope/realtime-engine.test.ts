@@ -75,7 +75,7 @@ describe('realtime models through the emulator, engine mode', () => {
       // qwen3-omni-flash-realtime has no partial transcription event in its protocol (§8.3).
       if (model !== 'qwen3-omni-flash-realtime') expect(events[0]!.type).toBe('partial');
       checkTimeline(events);
-    }, 60_000);
+    }, 180_000);
   }
 
   it('fun-asr-realtime, the socket killed every 12 s of audio: final text identical to the fault-free run, nothing duplicated', async () => {
