@@ -1,26 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { RawClient, until } from './ws/helpers.js';
+import { RawClient, emulatorPerTest, until } from './ws/helpers.js';
 
 const KEY = 'sk-test-server-0001';
-let emu: Emulator | undefined;
-const clients: RawClient[] = [];
+const emulator = emulatorPerTest();
+let emu: Emulator;
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await emu?.close();
-  emu = undefined;
-});
-
-function client(path: string, headers: Record<string, string>): RawClient {
-  const c = new RawClient(`${emu!.url.replace('http', 'ws')}${path}`, headers);
-  clients.push(c);
-  return c;
-}
+const client = (path: string, headers: Record<string, string>): RawClient => emulator.client(path, headers);
 
 describe('startEmulator', () => {
   it('listens on a free port and answers unknown HTTP paths with 404 JSON', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'hello' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'hello' }] });
     expect(emu.port).toBeGreaterThan(0);
     expect(emu.url).toBe(`http://127.0.0.1:${emu.port}`);
     expect(emu.context.baseUrl).toBe(emu.url);
@@ -32,7 +22,7 @@ describe('startEmulator', () => {
   });
 
   it('refuses a handshake without a key or with a wrong key: 401 InvalidApiKey, key never echoed', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'hello' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'hello' }] });
     const none = client('/api-ws/v1/inference', {});
     const wrong = client('/api-ws/v1/realtime?model=qwen3-asr-flash-realtime', { Authorization: 'Bearer sk-wrong-key-123456' });
     await until(() => none.rejected && wrong.rejected, 5000, 'rejections');
@@ -45,18 +35,18 @@ describe('startEmulator', () => {
   });
 
   it('accepts the key as ?api_key= (browser form) and any key when no keys are configured', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'hello' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'hello' }] });
     const viaQuery = client(`/api-ws/v1/realtime?model=qwen3-asr-flash-realtime&api_key=${KEY}`, {});
     await viaQuery.ready();
     await viaQuery.waitFor('session.created');
     await emu.close();
-    emu = await startEmulator({ script: [{ text: 'hello' }] });
+    emu = await emulator.start({ script: [{ text: 'hello' }] });
     const any = client('/api-ws/v1/inference', { Authorization: 'Bearer sk-anything' });
     await any.ready();
   });
 
   it('answers unknown WebSocket paths with 404 and unknown realtime models with 404 ModelNotFound', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'hello' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'hello' }] });
     const path = client('/api-ws/v1/nothing', { Authorization: `Bearer ${KEY}` });
     const model = client('/api-ws/v1/realtime?model=qwen9-unknown', { Authorization: `Bearer ${KEY}` });
     await until(() => path.rejected && model.rejected, 5000, 'rejections');
@@ -66,7 +56,7 @@ describe('startEmulator', () => {
   });
 
   it('throttles realtime handshakes with 429 while faults.throttleFirst lasts', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'hello' }], faults: { throttleFirst: 1 } });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'hello' }], faults: { throttleFirst: 1 } });
     const first = client('/api-ws/v1/realtime?model=qwen3.5-omni-plus-realtime', { Authorization: `Bearer ${KEY}` });
     await until(() => first.rejected, 5000, 'throttle');
     expect(first.rejected!.status).toBe(429);
@@ -77,7 +67,7 @@ describe('startEmulator', () => {
 
   it('rejects a bad port at once and closes twice safely', async () => {
     await expect(startEmulator({ port: 70000, script: [{ text: 'x' }] })).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT' });
-    emu = await startEmulator({ script: [{ text: 'x' }] });
+    emu = await emulator.start({ script: [{ text: 'x' }] });
     await emu.close();
     await emu.close();
   });

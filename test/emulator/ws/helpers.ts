@@ -3,6 +3,8 @@
  * waiting on a condition with a deadline (no sleeps).
  */
 import WebSocket from 'ws';
+import { afterEach } from 'vitest';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../../src/emulator/server.js';
 import { synthRaw, type Voice } from '../../helpers/speech.js';
 
 /** Mono s16le 16 kHz speech: `leadMs` of silence, then each sentence followed by `gapMs` of silence. */
@@ -25,6 +27,42 @@ export function speechPcm(sentences: readonly string[], options: { gapMs?: numbe
 export function* chunks(pcm: Int16Array, rate = 16000, ms = 100): Generator<Int16Array> {
   const n = Math.round((rate * ms) / 1000);
   for (let i = 0; i < pcm.length; i += n) yield pcm.subarray(i, Math.min(pcm.length, i + n));
+}
+
+/** Send `pcm` on a realtime session as base64 `input_audio_buffer.append` events of 100 ms. */
+export function appendPcm(c: RawClient, pcm: Int16Array): void {
+  for (const chunk of chunks(pcm)) c.send({ event_id: 'event_append', type: 'input_audio_buffer.append', audio: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('base64') });
+}
+
+/**
+ * An emulator per test and the raw clients opened on it, all closed after each test (registers an `afterEach`).
+ *
+ * @example
+ * const emulator = emulatorPerTest();
+ * const emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'hello' }] });
+ * const c = emulator.client('/api-ws/v1/inference', { Authorization: `bearer ${KEY}` });
+ */
+export function emulatorPerTest(): { start(options?: EmulatorOptions): Promise<Emulator>; client(path: string, headers?: Record<string, string>): RawClient } {
+  let emu: Emulator | undefined;
+  const clients: RawClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await emu?.close();
+    emu = undefined;
+  });
+  return {
+    async start(options = {}) {
+      await emu?.close();
+      emu = await startEmulator(options);
+      return emu;
+    },
+    client(path, headers = {}) {
+      if (!emu) throw new Error('start the emulator first');
+      const c = new RawClient(`${emu.url.replace('http', 'ws')}${path}`, headers);
+      clients.push(c);
+      return c;
+    },
+  };
 }
 
 /** Resolves when `check()` returns a value other than undefined/false; rejects after `timeoutMs`. */

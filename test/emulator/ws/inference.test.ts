@@ -1,22 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../../src/emulator/server.js';
-import { RawClient, chunks, speechPcm, until } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Emulator } from '../../../src/emulator/server.js';
+import { RawClient, chunks, emulatorPerTest, speechPcm, until } from './helpers.js';
 
 const KEY = 'sk-test-inference-0001';
-let emu: Emulator | undefined;
-const clients: RawClient[] = [];
+const emulator = emulatorPerTest();
+let emu: Emulator;
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await emu?.close();
-  emu = undefined;
-});
-
-function client(path = '/api-ws/v1/inference', key = KEY): RawClient {
-  const c = new RawClient(`${emu!.url.replace('http', 'ws')}${path}`, { Authorization: `bearer ${key}` });
-  clients.push(c);
-  return c;
-}
+const client = (path = '/api-ws/v1/inference', key = KEY): RawClient => emulator.client(path, { Authorization: `bearer ${key}` });
 
 const runTask = (taskId: string, model = 'fun-asr-realtime', parameters: Record<string, unknown> = { format: 'pcm', sample_rate: 16000, max_sentence_silence: 400 }) => ({
   header: { action: 'run-task', task_id: taskId, streaming: 'duplex' },
@@ -26,7 +16,7 @@ const finishTask = (taskId: string) => ({ header: { action: 'finish-task', task_
 
 describe('inference duplex protocol (§2)', () => {
   it('runs a task: task-started, interim and final result-generated with words, task-finished; then a second task on the same socket', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'the weather will be cold' }, { text: 'please send the report' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'the weather will be cold' }, { text: 'please send the report' }] });
     const c = client('/api-ws/v1/inference/');
     await c.ready();
     c.send(runTask('2bf83b9a-baeb-4fda-8d9a-4b5c6d7e8f90'));
@@ -61,7 +51,7 @@ describe('inference duplex protocol (§2)', () => {
   });
 
   it('fails a reused task_id on the same connection and closes the socket', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'x' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }] });
     const c = client();
     await c.ready();
     c.send(runTask('t1'));
@@ -75,7 +65,7 @@ describe('inference duplex protocol (§2)', () => {
   });
 
   it('refuses an unknown model and missing parameters with task-failed InvalidParameter', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'x' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }] });
     const a = client();
     await a.ready();
     a.send(runTask('t1', 'no-such-model'));
@@ -91,7 +81,7 @@ describe('inference duplex protocol (§2)', () => {
   });
 
   it('fails the task after the no-audio timer and closes an idle connection', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'x' }], timers: { noAudioMs: 150, idleMs: 200 } });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }], timers: { noAudioMs: 150, idleMs: 200 } });
     const a = client();
     await a.ready();
     a.send(runTask('t1'));
@@ -105,7 +95,7 @@ describe('inference duplex protocol (§2)', () => {
   });
 
   it('injects throttling, task-failed and a dropped socket', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'x' }], faults: { throttleFirst: 1 } });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }], faults: { throttleFirst: 1 } });
     const a = client();
     await a.ready();
     a.send(runTask('t1'));
@@ -132,7 +122,7 @@ describe('inference duplex protocol (§2)', () => {
   });
 
   it('slows results down (faults.resultDelayMs, scripted delayMs) and keeps their order, task-finished last', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'first one', delayMs: 150 }, { text: 'second one' }], faults: { resultDelayMs: 100 } });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'first one', delayMs: 150 }, { text: 'second one' }], faults: { resultDelayMs: 100 } });
     const c = client();
     await c.ready();
     c.send(runTask('slow'));

@@ -1,36 +1,24 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../../src/emulator/server.js';
-import { RawClient, chunks, speechPcm } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Emulator } from '../../../src/emulator/server.js';
+import { RawClient, appendPcm, emulatorPerTest, speechPcm } from './helpers.js';
 
 const KEY = 'sk-test-omni-0001';
-let emu: Emulator | undefined;
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await emu?.close();
-  emu = undefined;
-});
+const emulator = emulatorPerTest();
+let emu: Emulator;
 
-function client(model: string): RawClient {
-  const c = new RawClient(`${emu!.url.replace('http', 'ws')}/api-ws/v1/realtime?model=${model}`, { Authorization: `Bearer ${KEY}` });
-  clients.push(c);
-  return c;
-}
-const append = (c: RawClient, pcm: Int16Array) => {
-  for (const chunk of chunks(pcm)) c.send({ type: 'input_audio_buffer.append', audio: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('base64') });
-};
+const client = (model: string): RawClient => emulator.client(`/api-ws/v1/realtime?model=${model}`, { Authorization: `Bearer ${KEY}` });
 const SPEECH = ['she opened the door and walked into the room'];
 
 describe('Omni realtime protocol (§8)', () => {
   it('VAD turn: transcription completed, then a text response whose text is the transcript, in the documented order', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
     const c = client('qwen3-omni-flash-realtime');
     const [created] = await c.waitFor('session.created');
     expect(created!.session).toMatchObject({ model: 'qwen3-omni-flash-realtime', modalities: ['text', 'audio'], voice: 'Cherry', input_audio_format: 'pcm16', output_audio_format: 'pcm24', input_audio_transcription: { model: 'gummy-realtime-v1' }, turn_detection: { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 800, create_response: true, interrupt_response: true } });
     c.send({ type: 'session.update', session: { modalities: ['text'], instructions: 'You transcribe hotel calls.', input_audio_transcription: { model: 'gummy-realtime-v1' }, turn_detection: { type: 'server_vad', silence_duration_ms: 400 } } });
     const [updated] = await c.waitFor('session.updated');
     expect(updated!.session).toMatchObject({ modalities: ['text'], instructions: 'You transcribe hotel calls.' });
-    append(c, speechPcm(SPEECH, { gapMs: 800 }));
+    appendPcm(c, speechPcm(SPEECH, { gapMs: 800 }));
     await c.waitFor('response.done');
     const types = c.frames.map((f) => f.type);
     const from = types.indexOf('input_audio_buffer.speech_started');
@@ -62,12 +50,12 @@ describe('Omni realtime protocol (§8)', () => {
   });
 
   it('qwen3.5 models stream .text partials; audio modality sends audio_transcript deltas', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
     const c = client('qwen3.5-omni-plus-realtime');
     await c.waitFor('session.created');
     c.send({ type: 'session.update', session: { input_audio_format: 'pcm', turn_detection: { type: 'semantic_vad', silence_duration_ms: 400 } } });
     await c.waitFor('session.updated');
-    append(c, speechPcm(SPEECH, { gapMs: 800 }));
+    appendPcm(c, speechPcm(SPEECH, { gapMs: 800 }));
     await c.waitFor('response.done');
     const types = c.frames.map((f) => f.type);
     expect(types.indexOf('conversation.item.input_audio_transcription.text')).toBeLessThan(types.indexOf('conversation.item.input_audio_transcription.completed'));
@@ -76,7 +64,7 @@ describe('Omni realtime protocol (§8)', () => {
   });
 
   it('manual mode: commit, then response.create; clear; bad modalities is an error', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
     const c = client('qwen3.5-omni-flash-realtime');
     await c.waitFor('session.created');
     c.send({ event_id: 'event_bad', type: 'session.update', session: { modalities: ['audio'] } });
@@ -84,10 +72,10 @@ describe('Omni realtime protocol (§8)', () => {
     expect(bad!.error).toMatchObject({ code: 'invalid_value', param: 'session.modalities', event_id: 'event_bad' });
     c.send({ type: 'session.update', session: { modalities: ['text'], turn_detection: null } });
     await c.waitFor('session.updated');
-    append(c, new Int16Array(1600));
+    appendPcm(c, new Int16Array(1600));
     c.send({ type: 'input_audio_buffer.clear' });
     await c.waitFor('input_audio_buffer.cleared');
-    append(c, speechPcm(SPEECH, { gapMs: 300 }));
+    appendPcm(c, speechPcm(SPEECH, { gapMs: 300 }));
     c.send({ type: 'input_audio_buffer.commit' });
     await c.waitFor('conversation.item.input_audio_transcription.completed');
     expect(c.of('response.created')).toHaveLength(0);

@@ -1,29 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../../src/emulator/server.js';
-import { RawClient, chunks, speechPcm, until } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Emulator } from '../../../src/emulator/server.js';
+import { RawClient, appendPcm, emulatorPerTest, speechPcm, until } from './helpers.js';
 
 const KEY = 'sk-test-qwenasr-0001';
-let emu: Emulator | undefined;
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await emu?.close();
-  emu = undefined;
-});
+const emulator = emulatorPerTest();
+let emu: Emulator;
 
-function client(model = 'qwen3-asr-flash-realtime'): RawClient {
-  const c = new RawClient(`${emu!.url.replace('http', 'ws')}/api-ws/v1/realtime?model=${model}`, { Authorization: `Bearer ${KEY}`, 'OpenAI-Beta': 'realtime=v1' });
-  clients.push(c);
-  return c;
-}
+const client = (model = 'qwen3-asr-flash-realtime'): RawClient =>
+  emulator.client(`/api-ws/v1/realtime?model=${model}`, { Authorization: `Bearer ${KEY}`, 'OpenAI-Beta': 'realtime=v1' });
 
-const append = (c: RawClient, pcm: Int16Array) => {
-  for (const chunk of chunks(pcm)) c.send({ event_id: 'event_a', type: 'input_audio_buffer.append', audio: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('base64') });
-};
 
 describe('qwen3-asr-flash-realtime protocol (§5)', () => {
   it('server VAD: session events, speech_started/stopped, committed, item.created, text/stash partials, completed with language and emotion', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'the weather will be cold', emotion: 'happy' }, { text: 'please send the report' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'the weather will be cold', emotion: 'happy' }, { text: 'please send the report' }] });
     const c = client();
     const [created] = await c.waitFor('session.created');
     expect(created!.event_id).toMatch(/^event_[A-Za-z0-9]{21}$/);
@@ -32,7 +21,7 @@ describe('qwen3-asr-flash-realtime protocol (§5)', () => {
     c.send({ event_id: 'event_1', type: 'session.update', session: { input_audio_format: 'pcm', sample_rate: 16000, input_audio_transcription: { language: 'en', corpus: { text: 'weather words' } }, turn_detection: { type: 'server_vad', threshold: 0.0, silence_duration_ms: 400 }, modalities: ['text'], voice: null } });
     const [updated] = await c.waitFor('session.updated');
     expect(updated!.session).toMatchObject({ input_audio_transcription: { language: 'en', corpus: { text: 'weather words' } }, turn_detection: { threshold: 0, silence_duration_ms: 400 } });
-    append(c, speechPcm(['the weather will be cold and windy tomorrow morning', 'please send the report to my office before noon'], { gapMs: 800 }));
+    appendPcm(c, speechPcm(['the weather will be cold and windy tomorrow morning', 'please send the report to my office before noon'], { gapMs: 800 }));
     c.send({ event_id: 'event_2', type: 'session.finish' });
     await c.waitFor('session.finished');
     const completed = c.of('conversation.item.input_audio_transcription.completed');
@@ -63,7 +52,7 @@ describe('qwen3-asr-flash-realtime protocol (§5)', () => {
   });
 
   it('manual mode: commit → committed, item.created, completed; empty commit and commit in VAD mode are errors', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'one two three' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'one two three' }] });
     const vad = client();
     await vad.waitFor('session.created');
     vad.send({ event_id: 'event_x', type: 'input_audio_buffer.commit' });
@@ -77,7 +66,7 @@ describe('qwen3-asr-flash-realtime protocol (§5)', () => {
     c.send({ event_id: 'event_empty', type: 'input_audio_buffer.commit' });
     const [empty] = await c.waitFor('error');
     expect(empty!.error.code).toBe('input_audio_buffer_commit_empty');
-    append(c, speechPcm(['the train to the city leaves every hour'], { gapMs: 200 }));
+    appendPcm(c, speechPcm(['the train to the city leaves every hour'], { gapMs: 200 }));
     c.send({ type: 'input_audio_buffer.commit' });
     const [done] = await c.waitFor('conversation.item.input_audio_transcription.completed');
     expect(done!.transcript).toBe('one two three');
@@ -89,7 +78,7 @@ describe('qwen3-asr-flash-realtime protocol (§5)', () => {
   });
 
   it('rejects out-of-range session values with an error event and keeps the session', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'x' }] });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }] });
     const c = client();
     await c.waitFor('session.created');
     c.send({ event_id: 'event_9', type: 'session.update', session: { turn_detection: { type: 'server_vad', threshold: 3 } } });
@@ -103,14 +92,14 @@ describe('qwen3-asr-flash-realtime protocol (§5)', () => {
   });
 
   it('caps the session when faults.sessionCapMs is set, and drops / fails on audio faults', async () => {
-    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'x' }], faults: { sessionCapMs: 150 } });
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }], faults: { sessionCapMs: 150 } });
     const c = client();
     await until(() => c.closed, 5000, 'cap');
     expect(c.of('error')[0]!.error.code).toBe('session_expired');
     emu.context.faults = { failAfterAudioMs: 200 };
     const d = client();
     await d.waitFor('session.created');
-    append(d, new Int16Array(8000));
+    appendPcm(d, new Int16Array(8000));
     await until(() => d.closed, 5000, 'fail');
     expect(d.closed!.code).toBe(1011);
     expect(d.of('error')[0]!.error).toMatchObject({ type: 'server_error' });
