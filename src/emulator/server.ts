@@ -2,7 +2,7 @@
  * The emulator's server: one port serving every path of the DashScope (Qwen Cloud) API under its base URL. HTTP
  * requests go to the HTTP routes (`handleHttp`); WebSocket upgrades go to the inference duplex protocol
  * (`/api-ws/v1/inference`) or the realtime protocols (`/api-ws/v1/realtime?model=…`: qwen3-asr-flash-realtime and the
- * Omni realtime models). Handshakes are authenticated like the service does it.
+ * Omni realtime models). Handshakes are authenticated like the service does it (real or temporary keys).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -11,7 +11,8 @@ import { EarshotError, InvalidArgumentError } from '../core/errors.js';
 import type { Transport } from '../transports/transport.js';
 import type { EmulatorContext, FaultOptions, ProtocolTimers, ScriptedUtterance } from './context.js';
 import { handleHttp } from './http/index.js';
-import { isAccepted, keyOf, refuseUpgrade } from './ws/auth.js';
+import { keyOwner } from './http/tokens.js';
+import { keyOf, refuseUpgrade } from './ws/auth.js';
 import type { WsEnv } from './ws/common.js';
 import { requestId } from './ws/ids.js';
 import { serveInference } from './ws/inference.js';
@@ -157,7 +158,7 @@ function upgrade(env: WsEnv, wss: WebSocketServer, req: IncomingMessage, socket:
   const isRealtime = path === '/api-ws/v1/realtime';
   if (!isInference && !isRealtime) return refuseUpgrade(socket, 404, 'NotFound', `no WebSocket endpoint at ${path}`);
   const key = keyOf(req, url);
-  if (!isAccepted(env.ctx.apiKeys, key)) {
+  if (!keyOwner(env.ctx, key)) {
     return refuseUpgrade(socket, 401, 'InvalidApiKey', key ? 'Invalid API-key provided.' : 'No API-key provided.');
   }
   if (isInference) {

@@ -1,7 +1,7 @@
 /**
  * HTTP routes of the emulator: the async task API (§1.7, §3, §6.3), temporary uploads with the emulator playing the
  * storage endpoint (§1.8), hotword vocabularies (§4), OpenAI-compatible chat completions with SSE (§6.1, §7),
- * qwen3-asr-flash on the native API with native SSE (§6.2, §1.6), and the signed result URLs. Auth and the HTTP faults (`throttleFirst` → 429 with `Retry-After`, `serverErrorFirst` → 500)
+ * qwen3-asr-flash on the native API with native SSE (§6.2, §1.6), temporary API keys (§1.9), and the signed result URLs. Auth and the HTTP faults (`throttleFirst` → 429 with `Retry-After`, `serverErrorFirst` → 500)
  * are applied here, in the body shape of the API that was called.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,6 +11,7 @@ import { multimodalGeneration } from './native.js';
 import { bearerKey, compatError, nativeError } from './reply.js';
 import { stateOf, sweep } from './state.js';
 import { cancelTask, listTasks, queryTask, serveResult, submitTranscription } from './tasks.js';
+import { issueToken, keyOwner } from './tokens.js';
 import { getPolicy, storageUpload } from './uploads.js';
 import { customization } from './vocabulary.js';
 
@@ -50,8 +51,10 @@ export async function handleHttp(ctx: EmulatorContext, req: IncomingMessage, res
   state.stats.requests++;
   sweep(ctx, ctx.faults.resultTtlMs ?? 24 * 3600_000);
 
-  const key = bearerKey(req);
-  if (!key || (ctx.apiKeys.size > 0 && !ctx.apiKeys.has(key))) {
+  const presented = bearerKey(req);
+  // The account the request acts for: a temporary key acts for the key that made it.
+  const key = keyOwner(ctx, presented);
+  if (!key || !presented) {
     req.resume();
     if (compat) compatError(res, 401, 'invalid_api_key', 'Incorrect API key provided. ');
     else nativeError(res, 401, 'InvalidApiKey', 'Invalid API-key provided.');
@@ -88,13 +91,16 @@ export async function handleHttp(ctx: EmulatorContext, req: IncomingMessage, res
         return chatCompletions(ctx, req, res);
       case 'generation':
         return multimodalGeneration(ctx, req, res);
+      case 'tokens':
+        req.resume();
+        return issueToken(ctx, res, presented, url.searchParams);
     }
   }, compat);
   return true;
 }
 
 interface Route {
-  name: 'submit' | 'task' | 'cancel' | 'tasks' | 'uploads' | 'customization' | 'chat' | 'generation';
+  name: 'submit' | 'task' | 'cancel' | 'tasks' | 'uploads' | 'customization' | 'chat' | 'generation' | 'tokens';
   id?: string;
 }
 
@@ -105,6 +111,7 @@ function matchRoute(method: string, path: string): Route | undefined {
   if (method === 'POST' && path === '/api/v1/services/aigc/multimodal-generation/generation') return { name: 'generation' };
   if (method === 'GET' && path === '/api/v1/uploads') return { name: 'uploads' };
   if (method === 'GET' && path === '/api/v1/tasks') return { name: 'tasks' };
+  if (method === 'POST' && path === '/api/v1/tokens') return { name: 'tokens' };
   const cancel = /^\/api\/v1\/tasks\/([^/]+)\/cancel$/.exec(path);
   if (cancel && method === 'POST') return { name: 'cancel', id: decodeURIComponent(cancel[1]!) };
   const task = /^\/api\/v1\/tasks\/([^/]+)$/.exec(path);

@@ -55,6 +55,8 @@ export interface HttpState {
   objects: Map<string, StoredObject>;
   policies: Map<string, PolicyRecord>;
   vocabularies: Map<string, VocabularyRecord>;
+  /** Temporary API keys (`st-…`): the real key each acts for, and when it expires. */
+  tokens: Map<string, { owner: string; expiresMs: number }>;
   scriptIndex: number;
   /** Task slots: how many run, and who waits for one. */
   queue: { running: number; waiting: (() => void)[] };
@@ -69,7 +71,7 @@ const SWEEP_EVERY_MS = 60_000;
 
 /**
  * Drop what the service would have forgotten: results and tasks past their TTL, uploaded objects after 48 h,
- * expired policies. Runs at most once a minute, so a long-running emulator does not grow without bound.
+ * expired policies and temporary keys. Runs at most once a minute, so a long-running emulator does not grow without bound.
  *
  * @example
  * sweep(ctx, 24 * 3600_000);
@@ -82,6 +84,7 @@ export function sweep(ctx: EmulatorContext, taskTtlMs: number, now = Date.now())
   for (const [id, t] of s.tasks) if (now - t.submitMs > taskTtlMs && t.status !== 'PENDING' && t.status !== 'RUNNING') s.tasks.delete(id);
   for (const [key, o] of s.objects) if (now - o.createdMs > OBJECT_TTL_MS) s.objects.delete(key);
   for (const [key, p] of s.policies) if (now > p.expiresMs) s.policies.delete(key);
+  for (const [key, t] of s.tokens) if (now >= t.expiresMs) s.tokens.delete(key);
 }
 
 const states = new WeakMap<EmulatorContext, HttpState>();
@@ -96,6 +99,7 @@ export function stateOf(ctx: EmulatorContext): HttpState {
       objects: new Map(),
       policies: new Map(),
       vocabularies: new Map(),
+      tokens: new Map(),
       scriptIndex: 0,
       queue: { running: 0, waiting: [] },
       faults: { throttled: 0, failed: 0 },
