@@ -68,9 +68,11 @@ describe('POST /api/v1/tokens', () => {
     emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }] });
     const issued = Date.now();
     const token = (await mint(KEY, '?expire_in_seconds=5')).body.token as string;
+    const minted = Date.now();
     vi.setSystemTime(issued + 4_500);
     expect((await listVocabularies(token)).status).toBe(200);
-    vi.setSystemTime(issued + 5_000);
+    // Minted between `issued` and `minted`: it expires by `minted + 5 s` at the latest.
+    vi.setSystemTime(minted + 5_000);
     expect(await listVocabularies(token)).toEqual({ status: 401, body: refusedShape });
     const ws = await handshake(emulator.client('/api-ws/v1/realtime?model=qwen3-asr-flash-realtime', { Authorization: `Bearer ${token}` }));
     expect(ws.opened).toBe(false);
