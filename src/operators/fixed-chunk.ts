@@ -2,7 +2,7 @@
  * `fixedChunk()`: the naive near-realtime policy — cut audio every `chunkMs` whatever it holds. Kept as the
  * baseline that `nearRealtime()` is measured against (it adds half a window of delay on average and cuts words).
  */
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { clockOf } from '../core/clock.js';
 import { EarshotError, InvalidArgumentError } from '../core/errors.js';
 import type { FlowControl } from '../core/flow.js';

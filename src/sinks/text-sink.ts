@@ -124,6 +124,7 @@ export class SinkWriter {
 
   /** Queue one whole record. */
   write(text: string): void {
+    if (this.#closing) throw new SinkError('EARSHOT_SINK_FAILED', `${this.#label} is closing: no more records`);
     if (text === '' || this.#failed) return;
     this.#queue.push(text);
     this.#queued += Buffer.byteLength(text);

@@ -1,5 +1,6 @@
 /** Small audio helpers shared by tests. */
 import type { AudioChunk } from '../../src/core/types.js';
+import type { FlowControl } from '../../src/core/flow.js';
 
 /** Concatenate the samples of chunks in order (one allocation). */
 export function joinSamples(chunks: readonly Pick<AudioChunk, 'samples'>[]): Int16Array {
@@ -8,6 +9,15 @@ export function joinSamples(chunks: readonly Pick<AudioChunk, 'samples'>[]): Int
   for (const c of chunks) {
     out.set(c.samples, at);
     at += c.samples.length;
+  }
+  return out;
+}
+
+/** `pcm` (mono 16 kHz) as 100 ms audio chunks, the first at frame `base`, each carrying `flow` when given. */
+export function pcmChunks(pcm: Int16Array, base = 0, flow?: FlowControl): AudioChunk[] {
+  const out: AudioChunk[] = [];
+  for (let i = 0; i < pcm.length; i += 1600) {
+    out.push({ kind: 'audio', samples: pcm.subarray(i, Math.min(pcm.length, i + 1600)), sampleRate: 16000, channels: 1, offset: base + i, ...(flow ? { flow } : {}) });
   }
   return out;
 }

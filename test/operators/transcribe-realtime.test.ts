@@ -10,6 +10,8 @@ import type { AudioChunk, TranscriptEvent } from '../../src/core/types.js';
 import type { Transport } from '../../src/transports/transport.js';
 import { EarshotError } from '../../src/core/errors.js';
 import { speechPcm, until } from '../emulator/ws/helpers.js';
+import { pcmChunks } from '../helpers/audio.js';
+import { expectOneTimeline } from '../helpers/events.js';
 
 const KEY = 'sk-test-realtime-op-01';
 const emulators: Emulator[] = [];
@@ -31,22 +33,7 @@ const SENTENCES = [
 const SCRIPT = [{ text: 'the weather will be cold' }, { text: 'please send the report' }, { text: 'we need to buy some milk' }, { text: 'the train leaves every hour' }];
 
 /** 100 ms chunks as a synchronous cold source, the first at frame `base`. */
-function source(pcm: Int16Array, base = 0, flow?: FlowControl): Observable<AudioChunk> {
-  const out: AudioChunk[] = [];
-  for (let i = 0; i < pcm.length; i += 1600) {
-    out.push({ kind: 'audio', samples: pcm.subarray(i, Math.min(pcm.length, i + 1600)), sampleRate: 16000, channels: 1, offset: base + i, ...(flow ? { flow } : {}) });
-  }
-  return from(out);
-}
-
-function checkTimeline(events: TranscriptEvent[]): void {
-  let lastFinalEnd = -Infinity;
-  for (const e of events) {
-    expect(e.startMs).toBeGreaterThanOrEqual(lastFinalEnd);
-    expect(e.endMs).toBeGreaterThanOrEqual(e.startMs);
-    if (e.type === 'final') lastFinalEnd = e.endMs;
-  }
-}
+const source = (pcm: Int16Array, base = 0, flow?: FlowControl): Observable<AudioChunk> => from(pcmChunks(pcm, base, flow));
 
 const finals = (events: TranscriptEvent[]) => events.filter((e) => e.type === 'final').map((e) => e.text);
 
@@ -59,7 +46,7 @@ describe('transcribeRealtime', () => {
     expect(finals(events)).toEqual(SCRIPT.slice(0, 2).map((s) => s.text));
     expect(events[0]!.type).toBe('partial');
     expect(events.find((e) => e.type === 'final')!.startMs).toBeGreaterThan(5000);
-    checkTimeline(events);
+    expectOneTimeline(events);
   });
 
   it('survives a socket killed every 6 s of audio: same text as the fault-free run, nothing duplicated, times monotonic', async () => {
@@ -72,7 +59,7 @@ describe('transcribeRealtime', () => {
     );
     expect(finals(reference)).toEqual(SCRIPT.map((s) => s.text));
     expect(finals(events)).toEqual(finals(reference));
-    checkTimeline(events);
+    expectOneTimeline(events);
     const refFinals = reference.filter((e) => e.type === 'final');
     events.filter((e) => e.type === 'final').forEach((e, i) => {
       expect(Math.abs(e.startMs - refFinals[i]!.startMs)).toBeLessThanOrEqual(60);
@@ -89,7 +76,7 @@ describe('transcribeRealtime', () => {
     const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(counting, { rotateBeforeMs: 2500, reconnect: { attempts: 2 } }), toArray()));
     expect(finals(events)).toEqual(SCRIPT.slice(0, 3).map((s) => s.text));
     expect(opened).toBeGreaterThanOrEqual(2);
-    checkTimeline(events);
+    expectOneTimeline(events);
   }, 30_000);
 
   it('recovers from throttling; fails with coded errors for a wrong key, an unknown model and task-failed without retries', async () => {
@@ -156,7 +143,7 @@ describe('transcribeRealtime', () => {
     const second = events.filter((e) => e.type === 'final')[1]!;
     expect(second.startMs).toBeGreaterThanOrEqual((a.length / 16000) * 1000);
     expect(second.startMs).toBeLessThan(((a.length + b.length) / 16000) * 1000);
-    checkTimeline(events);
+    expectOneTimeline(events);
   });
 
   it('warms a new session up with audio from before the last final and drops what it re-recognises', async () => {
@@ -195,7 +182,7 @@ describe('transcribeRealtime', () => {
     expect(sessions).toBe(2);
     // The second session heard blocks 3 and 4 (warm-up) before the replay from block 5 on.
     expect(received[1]!.slice(0, 30)).toEqual([...Array(10).fill(3), ...Array(10).fill(4), ...Array(10).fill(5)]);
-    checkTimeline(events);
+    expectOneTimeline(events);
   });
 
   it('closes the session on early unsubscribe and holds a cold source above the high-water mark', async () => {

@@ -36,6 +36,8 @@ describe('sink writing', () => {
     out.step();
     await closed;
     expect(out.writableFinished).toBe(true);
+    expect(() => writer.write('z')).toThrow(expect.objectContaining({ code: 'EARSHOT_SINK_FAILED' }));
+    expect(out.text).toBe('x'.repeat(40) + 'y'.repeat(10));
   });
 
   it('completes only after the output is finished and closed', async () => {

@@ -54,7 +54,6 @@ export function serveOmniRealtime(ws: WebSocket, env: WsEnv, model: string): voi
     const responseId = realtimeId('resp');
     const itemId = realtimeId('item');
     const audioOut = config.modalities.includes('audio');
-    const partType = audioOut ? 'audio' : 'text';
     const base = { object: 'realtime.response', conversation_id: conversationId, modalities: config.modalities, voice: config.voice, output_audio_format: config.outputFormat };
     responding = true;
     send({ type: 'response.created', response: { id: responseId, ...base, status: 'in_progress', output: [] } });

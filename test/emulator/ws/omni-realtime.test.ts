@@ -1,17 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { Emulator } from '../../../src/emulator/server.js';
 import { RawClient, appendPcm, emulatorPerTest, speechPcm } from './helpers.js';
 
 const KEY = 'sk-test-omni-0001';
 const emulator = emulatorPerTest();
-let emu: Emulator;
 
 const client = (model: string): RawClient => emulator.client(`/api-ws/v1/realtime?model=${model}`, { Authorization: `Bearer ${KEY}` });
 const SPEECH = ['she opened the door and walked into the room'];
 
 describe('Omni realtime protocol (§8)', () => {
   it('VAD turn: transcription completed, then a text response whose text is the transcript, in the documented order', async () => {
-    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
+    await emulator.start({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
     const c = client('qwen3-omni-flash-realtime');
     const [created] = await c.waitFor('session.created');
     expect(created!.session).toMatchObject({ model: 'qwen3-omni-flash-realtime', modalities: ['text', 'audio'], voice: 'Cherry', input_audio_format: 'pcm16', output_audio_format: 'pcm24', input_audio_transcription: { model: 'gummy-realtime-v1' }, turn_detection: { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 800, create_response: true, interrupt_response: true } });
@@ -50,7 +48,7 @@ describe('Omni realtime protocol (§8)', () => {
   });
 
   it('qwen3.5 models stream .text partials; audio modality sends audio_transcript deltas', async () => {
-    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
+    await emulator.start({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
     const c = client('qwen3.5-omni-plus-realtime');
     await c.waitFor('session.created');
     c.send({ type: 'session.update', session: { input_audio_format: 'pcm', turn_detection: { type: 'semantic_vad', silence_duration_ms: 400 } } });
@@ -64,7 +62,7 @@ describe('Omni realtime protocol (§8)', () => {
   });
 
   it('manual mode: commit, then response.create; clear; bad modalities is an error', async () => {
-    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
+    await emulator.start({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
     const c = client('qwen3.5-omni-flash-realtime');
     await c.waitFor('session.created');
     c.send({ event_id: 'event_bad', type: 'session.update', session: { modalities: ['audio'] } });

@@ -11,29 +11,17 @@ import { funAsrRealtime } from '../../../src/transports/dashscope/fun-asr-realti
 import { qwenAsrRealtime } from '../../../src/transports/dashscope/qwen-asr-realtime.js';
 import { omniRealtime } from '../../../src/transports/dashscope/omni-realtime.js';
 import { transcribeRealtime } from '../../../src/operators/transcribe-realtime.js';
-import type { AudioChunk, TranscriptEvent } from '../../../src/core/types.js';
+import type { AudioChunk } from '../../../src/core/types.js';
 import type { Transport } from '../../../src/transports/transport.js';
 import { SENTENCES, wer } from '../../helpers/speech.js';
 import { speechPcm } from '../../emulator/ws/helpers.js';
+import { pcmChunks } from '../../helpers/audio.js';
+import { expectOneTimeline, finalText } from '../../helpers/events.js';
 
 const sentences = SENTENCES.slice(0, 4);
 const reference = sentences.join(' ');
 const pcm = speechPcm(sentences, { gapMs: 900, leadMs: 500, voice: 'slt' });
-const chunks = (): Observable<AudioChunk> => {
-  const out: AudioChunk[] = [];
-  for (let i = 0; i < pcm.length; i += 1600) out.push({ kind: 'audio', samples: pcm.subarray(i, i + 1600), sampleRate: 16000, channels: 1, offset: i });
-  return from(out);
-};
-const finalText = (events: TranscriptEvent[]) => events.filter((e) => e.type === 'final').map((e) => e.text).join(' ');
-
-function checkTimeline(events: TranscriptEvent[]): void {
-  let lastFinalEnd = -Infinity;
-  for (const e of events) {
-    expect(e.startMs).toBeGreaterThanOrEqual(lastFinalEnd);
-    expect(e.endMs).toBeGreaterThanOrEqual(e.startMs);
-    if (e.type === 'final') lastFinalEnd = e.endMs;
-  }
-}
+const chunks = (): Observable<AudioChunk> => from(pcmChunks(pcm));
 
 let engine: LocalTransport;
 let emu: Emulator;
@@ -74,17 +62,13 @@ describe('realtime models through the emulator, engine mode', () => {
       expect(events.filter((e) => e.type === 'final')).toHaveLength(sentences.length);
       // qwen3-omni-flash-realtime has no partial transcription event in its protocol (§8.3).
       if (model !== 'qwen3-omni-flash-realtime') expect(events[0]!.type).toBe('partial');
-      checkTimeline(events);
+      expectOneTimeline(events);
     }, 180_000);
   }
 
   it('fun-asr-realtime, the socket killed every 12 s of audio: final text identical to the fault-free run, nothing duplicated', async () => {
     const voices = speechPcm(SENTENCES.slice(4, 8), { gapMs: 900, leadMs: 500, voice: 'rms' });
-    const source = () => {
-      const out: AudioChunk[] = [];
-      for (let i = 0; i < voices.length; i += 1600) out.push({ kind: 'audio', samples: voices.subarray(i, i + 1600), sampleRate: 16000, channels: 1, offset: i });
-      return from(out);
-    };
+    const source = () => from(pcmChunks(voices));
     // The emulator decodes each final from its utterance alone by default (`stateless`), as a cloud model would.
     const emulator = await startEmulator({ recognizer: engine });
     try {
@@ -98,7 +82,7 @@ describe('realtime models through the emulator, engine mode', () => {
       expect(sessions).toBeGreaterThanOrEqual(2);
       expect(finalText(events)).toBe(finalText(clean));
       expect(wer(SENTENCES.slice(4, 8).join(' '), finalText(clean))).toBeLessThan(0.2);
-      checkTimeline(events);
+      expectOneTimeline(events);
     } finally {
       await emulator.close();
     }
