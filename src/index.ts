@@ -65,7 +65,7 @@ export { filterEmotion } from './operators/filter-emotion.js';
 export type { FilterEmotionOptions } from './operators/filter-emotion.js';
 
 // Transports
-export { assertCapabilities } from './transports/transport.js';
+export { assertCapabilities, assertStreamOptions } from './transports/transport.js';
 export type { Capabilities, ChunkJob, Hotword, RecognitionOptions, StreamOptions, StreamSession, Transport } from './transports/transport.js';
 export { local, LOCAL_CAPABILITIES } from './transports/local.js';
 export type { LocalOptions, LocalTransport } from './transports/local.js';
@@ -89,6 +89,7 @@ export type { QwenAsrFiletransOptions } from './transports/dashscope/qwen-asr-fi
 export { omni } from './transports/dashscope/omni.js';
 export type { OmniOptions, CompatAudioModel } from './transports/dashscope/omni.js';
 export { Vocabularies, parseHotwords, validateHotword } from './transports/dashscope/vocabulary.js';
+export { createTemporaryKey, type TemporaryKey, type TemporaryKeyOptions } from './transports/dashscope/temporary-key.js';
 export { DashScopeHttp } from './transports/dashscope/http.js';
 export type { BatchProgress } from './transports/dashscope/http.js';
 export type { VocabulariesOptions, VocabularySummary, VocabularyDetails } from './transports/dashscope/vocabulary.js';

@@ -6,7 +6,7 @@
  * `capabilities`; asking for something else is a {@link CapabilityError} before any request is made.
  */
 import type { TranscriptEvent } from '../core/types.js';
-import { CapabilityError } from '../core/errors.js';
+import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
 
 /** What a transport (a model) can do. */
 export interface Capabilities {
@@ -107,4 +107,17 @@ export function assertCapabilities(transport: Pick<Transport, 'model' | 'capabil
   if (options.diarize && !caps.diarization) throw new CapabilityError(transport.model, 'diarization');
   if ((options.hotwords?.length || options.vocabularyId) && !caps.hotwords) throw new CapabilityError(transport.model, 'hotwords');
   if (options.context && !caps.context) throw new CapabilityError(transport.model, 'prompt context');
+}
+
+/**
+ * Check a stream's options before a session opens: what {@link assertCapabilities} checks, and that the audio comes at
+ * the transport's sample rate (a realtime service takes one rate per session and does not resample).
+ *
+ * @throws CapabilityError (`EARSHOT_CAPABILITY_MISSING`) or `EARSHOT_INVALID_ARGUMENT` for another rate.
+ * @example
+ * assertStreamOptions(transport, stream);
+ */
+export function assertStreamOptions(transport: Pick<Transport, 'model' | 'capabilities' | 'sampleRate'>, stream: StreamOptions): void {
+  assertCapabilities(transport, stream);
+  if (stream.sampleRate !== transport.sampleRate) throw new InvalidArgumentError(`${transport.model} takes ${transport.sampleRate} Hz audio, got ${stream.sampleRate} Hz`);
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TranscriptEvent, Word } from '../../core/types.js';
 import { AbortError, EarshotError, InvalidArgumentError, TransportError } from '../../core/errors.js';
-import { assertCapabilities, type Capabilities, type Hotword, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
+import { assertStreamOptions, type Capabilities, type Hotword, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { DashScopeSocket, httpError, pcmBytes, protocolError } from './ws-client.js';
 import { sessionLife } from './session-life.js';
@@ -81,8 +81,7 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
     capabilities,
     sampleRate,
     async openStream(stream: StreamOptions): Promise<StreamSession> {
-      assertCapabilities(transport, stream);
-      if (stream.sampleRate !== sampleRate) throw new InvalidArgumentError(`${model} takes ${sampleRate} Hz audio, got ${stream.sampleRate} Hz`);
+      assertStreamOptions(transport, stream);
       const vocabularyId = stream.vocabularyId ?? (stream.hotwords?.length ? await vocabularyFor(stream.hotwords, stream.signal) : undefined);
       const socket = await DashScopeSocket.open({
         url: endpoints.inferenceWs,

@@ -5,7 +5,7 @@
  * session `instructions`. Sessions are capped at 120 minutes by the service; `transcribeRealtime` rotates before.
  */
 import { InvalidArgumentError } from '../../core/errors.js';
-import { assertCapabilities, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
+import { assertStreamOptions, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { openRealtimeStream } from './ws-client.js';
 
@@ -71,8 +71,7 @@ export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: 
     capabilities,
     sampleRate: 16000,
     async openStream(stream: StreamOptions): Promise<StreamSession> {
-      assertCapabilities(transport, stream);
-      if (stream.sampleRate !== 16000) throw new InvalidArgumentError(`${model} takes 16000 Hz audio, got ${stream.sampleRate} Hz`);
+      assertStreamOptions(transport, stream);
       return openRealtimeStream(
         {
           url: `${endpoints.realtimeWs}?model=${encodeURIComponent(model)}`,

@@ -3,7 +3,7 @@
  * commits, `text`/`stash` partials and `completed` finals carrying the language and the speaker's emotion.
  */
 import { InvalidArgumentError } from '../../core/errors.js';
-import { assertCapabilities, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
+import { assertStreamOptions, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { openRealtimeStream } from './ws-client.js';
 
@@ -74,8 +74,7 @@ export function qwenAsrRealtime(options: QwenAsrRealtimeOptions = {}): Transport
     capabilities,
     sampleRate,
     async openStream(stream: StreamOptions): Promise<StreamSession> {
-      assertCapabilities(transport, stream);
-      if (stream.sampleRate !== sampleRate) throw new InvalidArgumentError(`${model} is set up for ${sampleRate} Hz audio, got ${stream.sampleRate} Hz`);
+      assertStreamOptions(transport, stream);
       if (stream.language && !QWEN_ASR_LANGUAGES.includes(stream.language)) throw new InvalidArgumentError(`${model} does not know language ${stream.language}`);
       const transcription: Record<string, unknown> = {};
       if (stream.language) transcription.language = stream.language;
