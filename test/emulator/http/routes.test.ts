@@ -94,6 +94,27 @@ describe('emulator: async task API', () => {
     expect(await forged.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
   });
 
+  it('runs a fun-asr task over several files: one result per file, a missing one FAILED, the task SUCCEEDED', async () => {
+    const first = await uploadSpeech('fun-asr');
+    const second = await uploadSpeech('fun-asr');
+    const missing = `${h.url}/no/such/file.wav`;
+    const submit = await call('/api/v1/services/audio/asr/transcription', { body: { model: 'fun-asr', input: { file_urls: [first, missing, second] }, parameters: {} }, headers: { ...async, 'x-dashscope-ossresourceresolve': 'enable' } });
+    const done = await poll(submit.body.output.task_id);
+    expect(done.output).toMatchObject({
+      task_status: 'SUCCEEDED',
+      task_metrics: { TOTAL: 3, SUCCEEDED: 2, FAILED: 1 },
+      results: [
+        { file_url: first, subtask_status: 'SUCCEEDED' },
+        { file_url: missing, subtask_status: 'FAILED', code: expect.any(String) },
+        { file_url: second, subtask_status: 'SUCCEEDED' },
+      ],
+    });
+    const texts = await Promise.all([0, 2].map(async (i) => ((await (await fetch(done.output.results[i].transcription_url)).json()) as any).transcripts[0].text));
+    expect(texts).toEqual(['hello big world', 'hello big world']);
+    const tooMany = await call('/api/v1/services/audio/asr/transcription', { body: { model: 'fun-asr', input: { file_urls: Array.from({ length: 101 }, () => first) }, parameters: {} }, headers: { ...async, 'x-dashscope-ossresourceresolve': 'enable' } });
+    expect(tooMany.status).toBe(400);
+  });
+
   it('runs a qwen3-asr-flash-filetrans task with the §6.3 shapes', async () => {
     const upload = await uploadSpeech('qwen3-asr-flash-filetrans');
     const submit = await call('/api/v1/services/audio/asr/transcription', { body: { model: 'qwen3-asr-flash-filetrans', input: { file_url: upload }, parameters: { language: 'en', enable_words: false } }, headers: { ...async, 'x-dashscope-ossresourceresolve': 'enable' } });
