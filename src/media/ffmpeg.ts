@@ -12,22 +12,40 @@ import type { Readable, Writable } from 'node:stream';
 import { InputError, type ErrorCode } from '../core/errors.js';
 
 /** Where ffmpeg reads from: a file path (seekable: MP4/M4A work) or its stdin. */
-export type FfmpegInput = { path: string } | { stdin: true; rawFormat?: { format: string; sampleRate: number; channels: number } };
+export type FfmpegInput =
+  | { path: string }
+  | {
+      stdin: true;
+      rawFormat?: { format: string; sampleRate: number; channels: number };
+      /** The container ffmpeg must read (`-f`, e.g. `mp3`, `ogg`) instead of guessing it from the bytes. */
+      container?: string;
+    };
 
 /** A running ffmpeg decoding to interleaved s16le on stdout. */
 export type FfmpegProcess = ChildProcessByStdio<Writable | null, Readable, Readable>;
+
+/** Options of {@link spawnFfmpeg}. */
+export interface SpawnFfmpegOptions {
+  /**
+   * Fill gaps in the input's timestamps with silence (`aresample=async=1`), so the output's time is the input's:
+   * AMR-NB comfort-noise frames (DTX), which ffmpeg's decoder drops, would otherwise shorten every pause.
+   */
+  fillGaps?: boolean;
+}
 
 /**
  * Spawn ffmpeg to decode `input` to s16le at `sampleRate` / `channels` on its stdout.
  * Errors of the spawn itself arrive as the child's 'error' event (see {@link spawnError}).
  */
-export function spawnFfmpeg(ffmpegPath: string, input: FfmpegInput, sampleRate: number, channels: number): FfmpegProcess {
+export function spawnFfmpeg(ffmpegPath: string, input: FfmpegInput, sampleRate: number, channels: number, options: SpawnFfmpegOptions = {}): FfmpegProcess {
   const args = ['-hide_banner', '-nostats', '-loglevel', 'error'];
   if ('path' in input) args.push('-nostdin', '-i', input.path);
   else {
     if (input.rawFormat) args.push('-f', input.rawFormat.format, '-ar', String(input.rawFormat.sampleRate), '-ac', String(input.rawFormat.channels));
+    else if (input.container) args.push('-f', input.container);
     args.push('-i', 'pipe:0');
   }
+  if (options.fillGaps) args.push('-af', 'aresample=async=1');
   args.push('-vn', '-sn', '-dn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(sampleRate), '-ac', String(channels));
   // A file is read as fast as allowed: let ffmpeg fill its 32 KiB output buffer instead of writing every packet
   // (hundreds of bytes) on its own, which costs a syscall and a JS chunk each. Piped input may be live, so there

@@ -7,10 +7,15 @@
  * the last finals, then `task-finished`. Any failure → `task-failed` and the socket is closed. The socket can carry
  * another task with a new `task_id` (unique per connection); 60 s without a `run-task` closes it; 23 s without audio
  * during a task fails the task (`CLIENT_ERROR`, "request timeout after 23 seconds.").
+ *
+ * `format` is `pcm` or `wav` (read in-process) or one of {@link ENCODED_FORMATS} (`mp3`, Ogg `opus` / `speex`, ADTS
+ * `aac`, AMR-NB `amr`): those frames are one continuous stream decoded by a streaming ffmpeg per task
+ * ({@link EncodedAudioStream}); audio it cannot decode fails the task with `NO_VALID_AUDIO_ERROR`.
  */
 import type { WebSocket } from 'ws';
 import { openRecognition, type Recognition, type Utterance } from '../recognizer.js';
 import { PcmReader, framesToMs, sendJson, type WsEnv } from './common.js';
+import { ENCODED_FORMATS, EncodedAudioStream } from './encoded-audio.js';
 import { INFERENCE_MODELS } from './models.js';
 import { stateOf } from '../http/state.js';
 
@@ -28,7 +33,15 @@ interface Task {
   finishing: boolean;
   sentenceId: number;
   wavHeaderPending: boolean;
+  /** Compressed formats: the task's ffmpeg. */
+  decoder?: EncodedAudioStream;
+  /** Set while the socket is held because the engine is behind (releases that hold). */
+  engineHold?: () => void;
+  /** Set while the socket is held because ffmpeg's stdin is full. */
+  stdinHold?: () => void;
 }
+
+const FORMATS = ['pcm', 'wav', ...ENCODED_FORMATS.keys()];
 
 /** Serve one inference-protocol connection until it closes. */
 export function serveInference(ws: WebSocket, env: WsEnv): void {
@@ -41,6 +54,8 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
   let idleTimer: NodeJS.Timeout | undefined;
   let audioTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** Reasons the socket is paused (engine behind, ffmpeg's stdin full); it reads again when none is left. */
+  let holds = 0;
 
   const armIdle = () => {
     clearTimeout(idleTimer);
@@ -63,8 +78,26 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
 
   const endTask = () => {
     clearTimeout(audioTimer);
+    task?.decoder?.close();
     task?.recognition.close();
     task = undefined;
+  };
+
+  /**
+   * Stop reading the socket (TCP pushes back on the client) until the returned function is called. The no-audio
+   * timer counts the client's silence, not ours: it stops meanwhile and starts again when the socket reads again.
+   */
+  const hold = (t: Task): (() => void) => {
+    if (holds++ === 0) ws.pause();
+    clearTimeout(audioTimer);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--holds > 0) return;
+      ws.resume();
+      if (task === t && !closed && !t.finishing) armAudio();
+    };
   };
 
   const sentence = (t: Task, u: Utterance, final: boolean) => ({
@@ -100,7 +133,7 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
     const format = typeof params.format === 'string' ? params.format : '';
     const sampleRate = typeof params.sample_rate === 'number' ? params.sample_rate : 0;
     if (!format || !sampleRate) return fail(taskId, 'InvalidParameter', 'Required parameter(s) missing or invalid: format, sample_rate');
-    if (format !== 'pcm' && format !== 'wav') return fail(taskId, 'InvalidParameter', `the emulator decodes pcm and wav audio only, not ${format}`);
+    if (!FORMATS.includes(format)) return fail(taskId, 'InvalidParameter', `unsupported audio format: ${format} (one of ${FORMATS.join(', ')})`);
     const vocabularyId = params.vocabulary_id;
     if (vocabularyId !== undefined && (typeof vocabularyId !== 'string' || !stateOf(ctx).vocabularies.has(vocabularyId))) {
       return fail(taskId, 'InvalidParameter', `vocabulary_id not found: ${String(vocabularyId)}`);
@@ -149,6 +182,18 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
         },
       ),
     };
+    if (ENCODED_FORMATS.has(format)) {
+      t.decoder = new EncodedAudioStream({
+        format,
+        sampleRate,
+        onPcm: (samples) => feed(t, samples),
+        onError: (error, origin) => {
+          if (task !== t) return;
+          if (origin === 'server') fail(t.id, 'InternalError', 'Internal server error (the audio decoder could not start).');
+          else fail(t.id, 'NO_VALID_AUDIO_ERROR', `the audio is not valid ${format}: ${error.message}`);
+        },
+      });
+    }
     task = t;
     sendJson(ws, { header: header(taskId, 'task-started'), payload: {} });
     armAudio();
@@ -160,7 +205,11 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
     if (t.finishing) return;
     t.finishing = true;
     clearTimeout(audioTimer);
-    void t.recognition.flush().then(() => {
+    // A compressed stream ends when ffmpeg has given its last PCM (a failure has already failed the task).
+    const decoded = t.decoder ? t.decoder.end() : Promise.resolve(true);
+    void decoded.then(async (ok) => {
+      if (!ok || task !== t) return;
+      await t.recognition.flush();
       if (task !== t) return;
       sendJson(ws, {
         header: header(t.id, 'task-finished'),
@@ -171,29 +220,48 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
     });
   };
 
+  /** A client's binary frame: PCM goes to the recognition, compressed audio to the task's ffmpeg. */
   const audio = (data: Buffer) => {
     const t = task;
     if (!t || t.finishing) return;
-    let bytes = data;
-    if (t.wavHeaderPending) {
-      t.wavHeaderPending = false;
-      if (bytes.length >= 44 && bytes.toString('ascii', 0, 4) === 'RIFF') bytes = bytes.subarray(44);
-    }
-    const samples = t.reader.read(bytes);
-    t.frames += samples.length;
-    t.silentFrames += samples.length;
-    if (!t.recognition.write(samples) || ws.isPaused) {
-      // The engine is behind: stop reading the socket (TCP pushes back on the client) until it catches up. The
-      // no-audio timer counts the client's silence, not ours: it stops meanwhile.
-      clearTimeout(audioTimer);
-      if (!ws.isPaused) {
-        ws.pause();
-        void t.recognition.drained().then(() => {
-          ws.resume();
-          if (task === t && !closed) armAudio();
+    if (t.decoder) {
+      if (!t.decoder.write(data) && !t.stdinHold) {
+        // ffmpeg is behind: hold the socket until its stdin has room.
+        const release = hold(t);
+        t.stdinHold = release;
+        void t.decoder.drained().then(() => {
+          t.stdinHold = undefined;
+          release();
         });
       }
-    } else armAudio();
+    } else {
+      let bytes = data;
+      if (t.wavHeaderPending) {
+        t.wavHeaderPending = false;
+        if (bytes.length >= 44 && bytes.toString('ascii', 0, 4) === 'RIFF') bytes = bytes.subarray(44);
+      }
+      feed(t, t.reader.read(bytes));
+      if (task !== t || closed) return;
+    }
+    if (holds > 0) clearTimeout(audioTimer);
+    else armAudio();
+  };
+
+  /** The task's PCM (the client's, or ffmpeg's) to the recognition, with backpressure and the audio-time faults. */
+  const feed = (t: Task, samples: Int16Array) => {
+    t.frames += samples.length;
+    t.silentFrames += samples.length;
+    if (!t.recognition.write(samples) && !t.engineHold) {
+      // The engine is behind: hold the socket (and ffmpeg's output) until it catches up.
+      const release = hold(t);
+      const releaseOutput = t.decoder?.holdOutput();
+      t.engineHold = release;
+      void t.recognition.drained().then(() => {
+        t.engineHold = undefined;
+        releaseOutput?.();
+        release();
+      });
+    }
     const ms = framesToMs(t.frames, t.sampleRate);
     const faults = ctx.faults;
     if (faults.dropAfterAudioMs !== undefined && ms >= faults.dropAfterAudioMs) {
