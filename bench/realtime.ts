@@ -118,7 +118,8 @@ async function accuracy(rows: Row[]): Promise<void> {
   const reference = sentences.join(' ');
   const pcm = speech(sentences);
   const engine = local({ size: 1 });
-  const emu = await startEmulator({ recognizer: engine, apiKeys: [KEY] });
+  // One adapting decoder per session (as the engine used directly), and the default: each final re-decoded alone.
+  const emu = await startEmulator({ recognizer: engine, apiKeys: [KEY], stateless: false });
   const statelessEmu = await startEmulator({ recognizer: engine, apiKeys: [KEY], stateless: true });
   try {
     let t = performance.now();
@@ -131,6 +132,7 @@ async function accuracy(rows: Row[]): Promise<void> {
       ['qwen3.5-omni-plus-realtime', omniRealtime('qwen3.5-omni-plus-realtime', { apiKey: KEY, baseUrl: emu.url })],
       ['qwen3.5-omni-flash-realtime', omniRealtime('qwen3.5-omni-flash-realtime', { apiKey: KEY, baseUrl: emu.url })],
       ['qwen3-omni-flash-realtime', omniRealtime('qwen3-omni-flash-realtime', { apiKey: KEY, baseUrl: emu.url })],
+      ['fun-asr-realtime (emulator stateless)', funAsrRealtime({ apiKey: KEY, baseUrl: statelessEmu.url })],
     ];
     for (const [model, transport] of models) {
       t = performance.now();
