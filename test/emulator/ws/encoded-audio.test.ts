@@ -1,7 +1,7 @@
 /**
  * Compressed audio on the inference protocol (§2.2), over a real emulator in engine mode: flite speech encoded to
- * mp3, Ogg Opus, ADTS AAC, Ogg Speex (ffmpeg) and AMR-NB (sox: this ffmpeg has no AMR encoder), streamed as ~100 ms
- * byte frames at full speed.
+ * mp3, Ogg Opus, ADTS AAC, Ogg Speex (ffmpeg; 100 ms Ogg pages, as a live client writes them) and AMR-NB (sox: this
+ * ffmpeg has no AMR encoder), streamed as ~100 ms byte frames at full speed.
  *
  * - every format: the PCM the stream decoder gives, fed ~100 ms at a time, is bit-identical to ffmpeg decoding the
  *   whole stream in one go (so the streaming adds nothing: the engine feeds itself in fixed 100 ms steps, and the
@@ -60,9 +60,9 @@ interface Case {
 }
 const cases: Case[] = [
   { format: 'mp3', available: hasEncoder('libmp3lame'), wordsLost: 1, encode: () => ffmpegEncode(['-c:a', 'libmp3lame', '-b:a', '64k', '-f', 'mp3']) },
-  { format: 'opus', available: hasEncoder('libopus'), wordsLost: 1, encode: () => ffmpegEncode(['-c:a', 'libopus', '-b:a', '32k', '-f', 'ogg']) },
+  { format: 'opus', available: hasEncoder('libopus'), wordsLost: 1, encode: () => ffmpegEncode(['-c:a', 'libopus', '-b:a', '32k', '-page_duration', '100000', '-f', 'ogg']) },
   { format: 'aac', available: hasEncoder('aac'), wordsLost: 1, encode: () => ffmpegEncode(['-c:a', 'aac', '-b:a', '64k', '-f', 'adts']) },
-  { format: 'speex', available: hasEncoder('libspeex'), wordsLost: 3, encode: () => ffmpegEncode(['-c:a', 'libspeex', '-f', 'ogg']) },
+  { format: 'speex', available: hasEncoder('libspeex'), wordsLost: 3, encode: () => ffmpegEncode(['-c:a', 'libspeex', '-page_duration', '100000', '-f', 'ogg']) },
   {
     format: 'amr',
     available: hasEncoder('libopencore_amrnb') || soxAmr,
@@ -276,6 +276,18 @@ describe('EncodedAudioStream', () => {
     expect(ok).toBe(true);
     expect(streamed.equals(ffmpegDecode(bytes))).toBe(true);
   });
+
+  for (const c of cases) {
+    it.runIf(c.available)(`${c.format}: a live stream, decoded as it comes (PCM from its first 300 ms of bytes, before it ends)`, async () => {
+      const bytes = bytesOf(c);
+      let frames = 0;
+      const dec = new EncodedAudioStream({ format: c.format, sampleRate: 16000, onPcm: (s) => (frames += s.length), onError: () => undefined });
+      dec.write(bytes.subarray(0, Math.round((bytes.length * 300) / durationMs)));
+      // ffmpeg analysing the stream first would wait for 1-4 s of it (mp3, aac).
+      await until(() => frames > 0, 5000, 'the first PCM');
+      dec.close();
+    });
+  }
 
   it('throws EARSHOT_INVALID_ARGUMENT for a format it does not decode', () => {
     expect(() => new EncodedAudioStream({ format: 'flac', sampleRate: 16000, onPcm: () => undefined, onError: () => undefined })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
