@@ -13,9 +13,10 @@
  *   compared; its duration is (ffmpeg's decoder drops the comfort-noise frames of pauses: they are filled).
  *
  * Undecodable audio fails the task; a closed socket and the no-audio timeout kill the task's ffmpeg (by pid).
- * Time: the emulator runs stateful (no re-decode of each final) with partials every second, and the speech has a
- * short lead (the engine's first-utterance re-decode is off, so no long digital-silence lead-in): the decoding is
- * under test here, and each task costs the engine ~2 s.
+ * Time (~10 s): the decoding is under test, not the engine, so the engine does the least work: the emulator runs
+ * stateful (no re-decode of each final), partials come every second, and the engine's second pass over the first
+ * utterance is off (the speech has a 100 ms lead, not the long digital-silence lead-in that pass is for). Each task
+ * then costs the engine ~2 s.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
