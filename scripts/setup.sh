@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what earshot needs on a fresh Debian/Ubuntu machine, only what is missing:
-# system packages (ffmpeg, the pocketsphinx engine and its US-English model, sclite for WER tests),
+# system packages (ffmpeg, the pocketsphinx engine and its US-English model; for the tests sclite and sox),
 # then the npm dependencies, then the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ ls /usr/lib/*/libpocketsphinx.so.3 >/dev/null 2>&1 || missing+=(pocketsphinx)
 [ -d /usr/share/pocketsphinx/model/en-us/en-us ] || missing+=(pocketsphinx-en-us)
 if [ "${EARSHOT_SETUP_TESTS:-0}" = 1 ]; then
   [ -x /usr/lib/sctk/bin/sclite ] || command -v sclite >/dev/null 2>&1 || missing+=(sctk)
+  # sox makes the AMR-NB test audio of the emulator's encoded-audio tests (ffmpeg here has no AMR encoder).
+  command -v sox >/dev/null 2>&1 || missing+=(sox libsox-fmt-base libopencore-amrnb0)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "earshot setup: installing ${missing[*]}" >&2
