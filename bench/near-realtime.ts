@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { from, lastValueFrom, Observable, tap, toArray, VirtualTimeScheduler, type OperatorFunction } from 'rxjs';
 import { PaceClock, runVirtual } from '../src/core/clock.js';
 import { FlowControl } from '../src/core/flow.js';
+import { fromPcm } from '../src/sources/pcm.js';
 import type { AudioChunk, TranscriptEvent } from '../src/core/types.js';
 import { loadVad, openVad, type Vad } from '../src/media/vad.js';
 import { fixedChunk } from '../src/operators/fixed-chunk.js';
@@ -66,24 +67,6 @@ function chunksOf(pcm: Int16Array, size = 320, flow?: FlowControl): AudioChunk[]
   return out;
 }
 
-/** A cold source over `pcm` that reads 100 ms at a time and waits on its FlowControl between reads, like a file. */
-function coldSource(pcm: Int16Array): Observable<AudioChunk> {
-  return new Observable<AudioChunk>((sub) => {
-    const flow = new FlowControl();
-    let stop = false;
-    void (async () => {
-      for (const c of chunksOf(pcm, 1600, flow)) {
-        await flow.ready();
-        if (stop) return;
-        sub.next(c);
-      }
-      sub.complete();
-    })();
-    return () => {
-      stop = true;
-    };
-  });
-}
 
 function quantile(values: number[], q: number): number {
   if (values.length === 0) return NaN;
@@ -384,7 +367,7 @@ async function engineWerPooled(engine: Transport): Promise<Row[]> {
     refs.push(speech.text);
     hyps['whole file'].push(text(await engine.transcribeClip!({ samples: pcm, sampleRate: 16000, startMs: 0 })));
     for (const policy of ['near-realtime', 'vad-segments', 'fixed-5s'] as const) {
-      hyps[policy].push(text(await lastValueFrom(coldSource(pcm).pipe(policyOp(policy), transcribeBatch(engine, { concurrency: 2 }), toArray()))));
+      hyps[policy].push(text(await lastValueFrom(fromPcm(pcm, { sampleRate: 16000 }).pipe(policyOp(policy), transcribeBatch(engine, { concurrency: 2 }), toArray()))));
     }
   }
   const whole = wer(refs.join(' '), hyps['whole file'].join(' '));
@@ -405,7 +388,7 @@ async function engineWer(engine: Transport, pcm: Int16Array, speech: SpeechFile)
     const segments: WindowSegment[] = [];
     const t = performance.now();
     const events = await lastValueFrom(
-      coldSource(pcm).pipe(
+      fromPcm(pcm, { sampleRate: 16000 }).pipe(
         policyOp(policy),
         tap((s) => segments.push(s)),
         transcribeBatch(engine, { concurrency: 2 }),

@@ -29,6 +29,8 @@ export { PaceClock, clockOf, runVirtual } from './core/clock.js';
 export { fromFile, FileSource } from './sources/file.js';
 export type { FromFileOptions } from './sources/file.js';
 export { fromReadable } from './sources/readable.js';
+export { fromPcm } from './sources/pcm.js';
+export type { FromPcmOptions } from './sources/pcm.js';
 export { fromRtp, rtpStreams, parseRtpUrl, codecPayloads } from './sources/rtp.js';
 export type { RtpSourceOptions, RtpStreams, RtpStream, RtpStats, RtpStreamStats, DepacketizerOptions } from './sources/rtp.js';
 export { RtpDepacketizer } from './rtp/depacketizer.js';

@@ -8,7 +8,7 @@ import { nearRealtime, type WindowSegment } from '../../src/operators/near-realt
 import { pace } from '../../src/operators/pace.js';
 import { vadChunk } from '../../src/operators/vad-chunk.js';
 import { transcribeBatch } from '../../src/operators/transcribe-batch.js';
-import { FlowControl } from '../../src/core/flow.js';
+import { fromPcm } from '../../src/sources/pcm.js';
 import { local } from '../../src/transports/local.js';
 import { makeSpeech, SENTENCES, synthRaw, wer } from '../helpers/speech.js';
 import { readWav } from './segment-helpers.js';
@@ -152,23 +152,7 @@ describe('nearRealtime', () => {
 });
 
 /** A cold source over `pcm` that waits on its FlowControl between 100 ms reads, like a file. */
-function cold(pcm: Int16Array): Observable<AudioChunk> {
-  return new Observable<AudioChunk>((sub) => {
-    const flow = new FlowControl();
-    let stop = false;
-    void (async () => {
-      for (const c of toChunks(pcm, 1600, { flow })) {
-        await flow.ready();
-        if (stop) return;
-        sub.next(c);
-      }
-      sub.complete();
-    })();
-    return () => {
-      stop = true;
-    };
-  });
-}
+const cold = (pcm: Int16Array): Observable<AudioChunk> => fromPcm(pcm, { sampleRate: 16000 });
 
 describe('nearRealtime with the embedded engine', () => {
   const engine = local({ size: 2 });

@@ -2,17 +2,7 @@
 import { buildRtp } from '../../src/rtp/packet.js';
 import { linearToAlaw, linearToUlaw } from '../../src/rtp/codecs.js';
 
-/** A deterministic pseudo-random generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../helpers/random.js';
 
 /** A ramp-modulated tone that never repeats within a few seconds, so misplaced audio is detectable. */
 export function testSignal(frames: number, rate = 8000): Int16Array {
