@@ -22,7 +22,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TranscriptEvent } from '../src/core/types.js';
 import { Decoder } from '../src/engine/pocketsphinx.js';
 import { recognizeClip } from '../src/engine/recognizer.js';
-import { local, type LocalTransport } from '../src/transports/local.js';
+import { local } from '../src/transports/local.js';
+import { streamThrough } from '../test/helpers/audio.js';
 import { makeSpeech, SENTENCES, synthRaw, wer, type SpeechFile } from '../test/helpers/speech.js';
 
 type Row = Record<string, string | number>;
@@ -49,16 +50,6 @@ function clips(file: SpeechFile, samples: Int16Array): Array<{ samples: Int16Arr
     const b = next ? Math.round(((seg.endMs + next.startMs) / 2) * 16) : samples.length;
     return { samples: samples.subarray(a, b), sampleRate: 16000, startMs: a / 16 };
   });
-}
-
-async function streamAll(engine: LocalTransport, samples: Int16Array, chunk = 1600): Promise<TranscriptEvent[]> {
-  const events: TranscriptEvent[] = [];
-  let failure: Error | undefined;
-  const s = await engine.openStream({ sampleRate: 16000, onEvent: (e) => events.push(e), onError: (e) => (failure = e) });
-  for (let i = 0; i < samples.length; i += chunk) await s.write(samples.subarray(i, i + chunk));
-  await s.end();
-  if (failure) throw failure;
-  return events;
 }
 
 /**
@@ -117,7 +108,7 @@ async function warmUp(gain: number, redecodeFirst: boolean, count: number): Prom
         const voice = new Int16Array(b.buffer, b.byteOffset, b.length / 2);
         const samples = new Int16Array(48000 + voice.length + 16000);
         for (let i = 0; i < voice.length; i++) samples[48000 + i] = Math.round(voice[i]! * gain);
-        return text(await streamAll(engine, samples));
+        return text(await streamThrough(engine, samples));
       }),
     );
     return wer(cases.map(([t]) => t).join(' '), hyps.join(' '));
@@ -148,7 +139,7 @@ export async function benchEngine(): Promise<Row[]> {
     rows.push({ case: 'pool start (threads + model load, in parallel)', value: `${fmt(loadMs, 0)} ms`, goal: '' });
     // One live session on one worker.
     const t1 = performance.now();
-    const events = await streamAll(engine, samples);
+    const events = await streamThrough(engine, samples);
     const streamSeconds = (performance.now() - t1) / 1000;
     rows.push({ case: `one worker, live session, ${fmt(audioSeconds, 0)} s in 100 ms writes: real-time factor`, value: fmt(streamSeconds / audioSeconds, 3), goal: '< 0.3' });
     rows.push({ case: 'one worker, live session: WER', value: `${fmt(wer(file.text, text(events)) * 100, 1)} %`, goal: '≤ 12 %' });

@@ -265,7 +265,7 @@ class EngineRecognition implements Recognition {
   /** Decode an utterance's clip alone; the stream's result stands if that fails or finds nothing. */
   async #redecode(u: Utterance, clip: { samples: Int16Array; startMs: number }): Promise<Utterance> {
     const engine = this.#engine;
-    if (!engine?.transcribeClip || clip.samples.length === 0) return u;
+    if (!engine?.transcribeClip || clip.samples.length === 0 || this.#closed) return u;
     this.#redecoding++;
     try {
       const events = await engine.transcribeClip({ samples: clip.samples, sampleRate: engine.sampleRate, startMs: clip.startMs });

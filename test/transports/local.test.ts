@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CapabilityError, EarshotError } from '../../src/core/errors.js';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
+import { streamThrough } from '../helpers/audio.js';
 import { makeSpeech, SENTENCES, wer, type SpeechFile } from '../helpers/speech.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -17,15 +18,7 @@ function pcm(file: SpeechFile): Int16Array {
 }
 
 /** Stream `samples` through a live session in 100 ms writes; resolve with every event. */
-async function stream(engine: LocalTransport, samples: Int16Array, chunk = 1600): Promise<TranscriptEvent[]> {
-  const events: TranscriptEvent[] = [];
-  let failure: Error | undefined;
-  const session = await engine.openStream({ sampleRate: 16000, onEvent: (e) => events.push(e), onError: (e) => (failure = e) });
-  for (let i = 0; i < samples.length; i += chunk) await session.write(samples.subarray(i, i + chunk));
-  await session.end();
-  if (failure) throw failure;
-  return events;
-}
+const stream = (engine: LocalTransport, samples: Int16Array) => streamThrough(engine, samples);
 
 /**
  * Where the voice really starts and stops inside each sentence: flite pads ~200 ms of silence around it, so the
