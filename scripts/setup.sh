@@ -13,6 +13,9 @@ if [ "${EARSHOT_SETUP_TESTS:-0}" = 1 ]; then
   [ -x /usr/lib/sctk/bin/sclite ] || command -v sclite >/dev/null 2>&1 || missing+=(sctk)
   # sox makes the AMR-NB test audio of the emulator's encoded-audio tests (ffmpeg here has no AMR encoder).
   command -v sox >/dev/null 2>&1 || missing+=(sox libsox-fmt-base libopencore-amrnb0)
+  # a real Redis for the queue tests (started by the tests on a free loopback port), a real browser for the report tests
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "earshot setup: installing ${missing[*]}" >&2
