@@ -58,7 +58,7 @@ export interface LatencyInfo {
 
 /**
  * One transcript event: the JSONL contract.
- * `{"type":"partial"|"final","text","startMs","endMs","words"?,"speaker"?,"emotion"?,"language"?}`
+ * `{"type":"partial"|"final","text","startMs","endMs","words"?,"speaker"?,"channel"?,"emotion"?,"language"?}`
  */
 export interface TranscriptEvent {
   type: 'partial' | 'final';
@@ -67,6 +67,8 @@ export interface TranscriptEvent {
   endMs: number;
   words?: Word[];
   speaker?: string;
+  /** The input channel (0-based) or call track the event was heard on, when the audio had more than one. */
+  channel?: number;
   emotion?: Emotion | string;
   language?: string;
   latency?: LatencyInfo;
