@@ -165,7 +165,7 @@ async function accuracy(rows: Row[]): Promise<void> {
       const inner = make();
       const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
       t = performance.now();
-      const events = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(counting, { pace: false, maxQueuedMs: LONG, reconnect: { attempts: 3, warmupMs } }), toArray()));
+      const events = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(counting, { pace: false, maxQueuedMs: LONG, reconnect: { attempts: 4 }, warmupMs }), toArray()));
       delete emu.context.faults.dropAfterAudioMs;
       record(rows, {
         part: 'reconnect (drop every 30 s)',
@@ -189,7 +189,7 @@ async function accuracy(rows: Row[]): Promise<void> {
     const inner = funAsrRealtime({ apiKey: KEY, baseUrl: statelessEmu.url });
     const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
     t = performance.now();
-    const events = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(counting, { pace: false, maxQueuedMs: LONG, reconnect: { attempts: 3 } }), toArray()));
+    const events = await lastValueFrom(chunksOf(long).pipe(transcribeRealtime(counting, { pace: false, maxQueuedMs: LONG, reconnect: { attempts: 4 } }), toArray()));
     record(rows, {
       part: 'reconnect (drop every 30 s), emulator stateless',
       model: 'fun-asr-realtime',
@@ -223,7 +223,7 @@ async function rotation(rows: Row[]): Promise<void> {
     const inner = omniRealtime('qwen3.5-omni-plus-realtime', { apiKey: KEY, baseUrl: emu.url, silenceDurationMs: 500, maxDurationMs: capMs });
     const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
     const t = performance.now();
-    const events = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(counting, { maxQueuedMs: LONG, rotateBeforeMs: 5000, reconnect: { attempts: 0 } }), toArray()));
+    const events = await lastValueFrom(chunksOf(pcm).pipe(transcribeRealtime(counting, { maxQueuedMs: LONG, rotateBeforeMs: 5000, reconnect: { attempts: 1 } }), toArray()));
     record(rows, {
       part: `rotation (cap ${capMs / 1000} s, real time)`,
       model: 'qwen3.5-omni-plus-realtime',

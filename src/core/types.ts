@@ -58,10 +58,14 @@ export interface LatencyInfo {
 
 /**
  * One transcript event: the JSONL contract.
- * `{"type":"partial"|"final","text","startMs","endMs","words"?,"speaker"?,"channel"?,"emotion"?,"language"?}`
+ * `{"type":"partial"|"final"|"speech-start"|"speech-end","text","startMs","endMs","words"?,"speaker"?,"channel"?,"emotion"?,"language"?}`
+ *
+ * `speech-start` / `speech-end` (from realtime transports whose service detects speech) mark an instant: `text` is
+ * empty and `startMs` = `endMs` = when speech started or stopped, on the input's time line. They alternate.
+ * Sinks ignore them unless asked (`toJsonl(path, { speechEvents: true })`).
  */
 export interface TranscriptEvent {
-  type: 'partial' | 'final';
+  type: 'partial' | 'final' | 'speech-start' | 'speech-end';
   text: string;
   startMs: number;
   endMs: number;
@@ -72,6 +76,11 @@ export interface TranscriptEvent {
   emotion?: Emotion | string;
   language?: string;
   latency?: LatencyInfo;
+}
+
+/** True for `speech-start` / `speech-end` events (speech edges, no text). */
+export function isSpeechEdge(event: Pick<TranscriptEvent, 'type'>): boolean {
+  return event.type === 'speech-start' || event.type === 'speech-end';
 }
 
 /** Emotion labels reported by the Qwen ASR and Omni models. */

@@ -5,6 +5,7 @@
  * live streams (`openStream`, used by `transcribe` and `transcribeRealtime`). What it can do is stated in
  * `capabilities`; asking for something else is a {@link CapabilityError} before any request is made.
  */
+import type { SchedulerLike } from 'rxjs';
 import type { TranscriptEvent } from '../core/types.js';
 import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
 
@@ -80,7 +81,9 @@ export interface StreamSession {
 export interface StreamOptions extends RecognitionOptions {
   sampleRate: number;
   signal?: AbortSignal;
-  /** Each partial and final event, times relative to the session's first sample. */
+  /** Where the session's own timers run (keepalive); default the real clock, a `VirtualTimeScheduler` in tests. */
+  scheduler?: SchedulerLike;
+  /** Each partial and final event (and speech edge, when the service reports them), times relative to the session's first sample. */
   onEvent(event: TranscriptEvent): void;
   /** A runtime failure of the session (after open resolved). */
   onError(error: Error): void;

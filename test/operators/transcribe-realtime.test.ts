@@ -55,7 +55,7 @@ describe('transcribeRealtime', () => {
     const reference = await lastValueFrom(source(pcm).pipe(transcribeRealtime(qwenAsrRealtime({ apiKey: KEY, baseUrl: clean.url, silenceDurationMs: 400 }), { pace: false }), toArray()));
     const faulty = await emulator({ faults: { dropAfterAudioMs: 6000 } });
     const events = await lastValueFrom(
-      source(pcm).pipe(transcribeRealtime(qwenAsrRealtime({ apiKey: KEY, baseUrl: faulty.url, silenceDurationMs: 400 }), { pace: false, reconnect: { attempts: 3, baseDelayMs: 10 } }), toArray()),
+      source(pcm).pipe(transcribeRealtime(qwenAsrRealtime({ apiKey: KEY, baseUrl: faulty.url, silenceDurationMs: 400 }), { pace: false, reconnect: { attempts: 4, baseMs: 10 } }), toArray()),
     );
     expect(finals(reference)).toEqual(SCRIPT.map((s) => s.text));
     expect(finals(events)).toEqual(finals(reference));
@@ -73,7 +73,7 @@ describe('transcribeRealtime', () => {
     let opened = 0;
     const omni = omniRealtime('qwen3.5-omni-flash-realtime', { apiKey: KEY, baseUrl: emu.url, silenceDurationMs: 400, maxDurationMs: 4000 });
     const counting: Transport = { ...omni, openStream: (o) => (opened++, omni.openStream!(o)) };
-    const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(counting, { rotateBeforeMs: 2500, reconnect: { attempts: 2 } }), toArray()));
+    const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(counting, { rotateBeforeMs: 2500, reconnect: { attempts: 3 } }), toArray()));
     expect(finals(events)).toEqual(SCRIPT.slice(0, 3).map((s) => s.text));
     expect(opened).toBeGreaterThanOrEqual(2);
     expectOneTimeline(events);
@@ -82,15 +82,15 @@ describe('transcribeRealtime', () => {
   it('recovers from throttling; fails with coded errors for a wrong key, an unknown model and task-failed without retries', async () => {
     const pcm = speechPcm(SENTENCES.slice(0, 1), { gapMs: 800 });
     const throttled = await emulator({ faults: { throttleFirst: 2 } });
-    const ok = await lastValueFrom(source(pcm).pipe(transcribeRealtime(funAsrRealtime({ apiKey: KEY, baseUrl: throttled.url, maxSentenceSilence: 400 }), { pace: false, reconnect: { baseDelayMs: 5 } }), toArray()));
+    const ok = await lastValueFrom(source(pcm).pipe(transcribeRealtime(funAsrRealtime({ apiKey: KEY, baseUrl: throttled.url, maxSentenceSilence: 400 }), { pace: false, reconnect: { baseMs: 5 } }), toArray()));
     expect(finals(ok)).toEqual([SCRIPT[0]!.text]);
     const emu = await emulator();
-    const run = (t: Transport, attempts = 2) => lastValueFrom(source(pcm).pipe(transcribeRealtime(t, { pace: false, reconnect: { attempts, baseDelayMs: 5 } }))).catch((e: unknown) => e);
+    const run = (t: Transport, attempts = 3) => lastValueFrom(source(pcm).pipe(transcribeRealtime(t, { pace: false, reconnect: { attempts, baseMs: 5 } }))).catch((e: unknown) => e);
     await expect(run(funAsrRealtime({ apiKey: 'sk-wrong-key-000', baseUrl: emu.url }))).resolves.toMatchObject({ code: 'EARSHOT_AUTH_FAILED' });
     await expect(run(qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url, model: 'qwen3-asr-unknown' }))).resolves.toMatchObject({ code: 'EARSHOT_UNKNOWN_MODEL' });
     const failing = await emulator({ faults: { failAfterAudioMs: 500 } });
-    await expect(run(funAsrRealtime({ apiKey: KEY, baseUrl: failing.url }), 0)).resolves.toMatchObject({ code: 'EARSHOT_TASK_FAILED' });
-    const spent = (await run(funAsrRealtime({ apiKey: KEY, baseUrl: failing.url }), 2)) as Error & { code: string; cause: unknown };
+    await expect(run(funAsrRealtime({ apiKey: KEY, baseUrl: failing.url }), 1)).resolves.toMatchObject({ code: 'EARSHOT_TASK_FAILED' });
+    const spent = (await run(funAsrRealtime({ apiKey: KEY, baseUrl: failing.url }), 3)) as Error & { code: string; cause: unknown };
     expect(spent.code).toBe('EARSHOT_TASK_FAILED');
     expect(spent.message).toMatch(/gave up after 2 reconnect attempts/);
     expect(spent.cause).toBeInstanceOf(Error);
@@ -120,7 +120,7 @@ describe('transcribeRealtime', () => {
 
   it('keeps an idle session alive with silence while the source stalls (inference no-audio timer)', async () => {
     const emu = await emulator({ timers: { noAudioMs: 400 } });
-    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400 });
+    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400, keepaliveMs: 150 });
     const a = speechPcm(SENTENCES.slice(0, 1), { gapMs: 600 });
     const b = speechPcm(SENTENCES.slice(1, 2), { gapMs: 600 });
     const stalled = new Observable<AudioChunk>((sub) => {
@@ -138,7 +138,7 @@ describe('transcribeRealtime', () => {
       }, 1200);
       return () => clearTimeout(timer);
     });
-    const events = await lastValueFrom(stalled.pipe(transcribeRealtime(t, { pace: false, keepaliveMs: 150, reconnect: { attempts: 0 } }), toArray()));
+    const events = await lastValueFrom(stalled.pipe(transcribeRealtime(t, { pace: false, reconnect: { attempts: 1 } }), toArray()));
     expect(finals(events)).toEqual(SCRIPT.slice(0, 2).map((s) => s.text));
     const second = events.filter((e) => e.type === 'final')[1]!;
     expect(second.startMs).toBeGreaterThanOrEqual((a.length / 16000) * 1000);
@@ -177,7 +177,7 @@ describe('transcribeRealtime', () => {
     };
     const pcm = new Int16Array(16000 * 8);
     for (let i = 0; i < pcm.length; i++) pcm[i] = Math.floor(i / 16000);
-    const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(blocks, { pace: false, reconnect: { warmupMs: 2000, baseDelayMs: 1 } }), toArray()));
+    const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(blocks, { pace: false, warmupMs: 2000, reconnect: { baseMs: 1 } }), toArray()));
     expect(finals(events)).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7']);
     expect(sessions).toBe(2);
     // The second session heard blocks 3 and 4 (warm-up) before the replay from block 5 on.

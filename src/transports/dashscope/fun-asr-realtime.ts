@@ -9,6 +9,7 @@ import { assertStreamOptions, type Capabilities, type Hotword, type StreamOption
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { DashScopeSocket, httpError, pcmBytes, protocolError } from './ws-client.js';
 import { sessionLife } from './session-life.js';
+import { keepaliveOption, withKeepalive } from '../keepalive.js';
 
 /** Options of {@link funAsrRealtime}. */
 export interface FunAsrRealtimeOptions extends DashScopeOptions {
@@ -22,6 +23,11 @@ export interface FunAsrRealtimeOptions extends DashScopeOptions {
   semanticPunctuation?: boolean;
   /** Keep the task alive through long silence (default true here; the service's default false ends a task after 60 s of silence). */
   heartbeat?: boolean;
+  /**
+   * Keepalive: after this many ms without audio from the caller, 100 ms of silence goes to the session (not on the
+   * events' time line) so the service's no-audio timer (23 s) does not end it. Default 10 000; 0 turns it off.
+   */
+  keepaliveMs?: number;
   /** Send-buffer high-water mark in bytes (write() waits above it). */
   highWaterMark?: number;
   /** Send-buffer low-water mark in bytes (write() resumes below it). */
@@ -63,6 +69,7 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
     maxDurationMs: Infinity,
     languages: model.startsWith('paraformer') ? ['zh', 'en', 'ja', 'yue', 'ko', 'de', 'fr', 'ru'] : LANGUAGES,
   };
+  const keepaliveMs = keepaliveOption(options.keepaliveMs);
   const vocabularies = new Map<string, Promise<string>>();
 
   const vocabularyFor = (hotwords: readonly Hotword[], signal?: AbortSignal): Promise<string> => {
@@ -97,6 +104,7 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
         ...(silence !== undefined ? { maxSentenceSilence: silence } : {}),
         ...(options.semanticPunctuation !== undefined ? { semanticPunctuation: options.semanticPunctuation } : {}),
         heartbeat: options.heartbeat ?? true,
+        keepaliveMs,
       });
     },
   };
@@ -110,6 +118,8 @@ interface TaskSettings {
   maxSentenceSilence?: number;
   semanticPunctuation?: boolean;
   heartbeat?: boolean;
+  /** Idle ms before a keepalive silence (0: none). */
+  keepaliveMs?: number;
 }
 
 interface Sentence {
@@ -124,6 +134,7 @@ interface Sentence {
 
 /** Run one task on a connected socket; resolves once `task-started` arrived. */
 function startTask(socket: DashScopeSocket, stream: StreamOptions, settings: TaskSettings): Promise<StreamSession> {
+  if (settings.keepaliveMs) return withKeepalive(stream, settings.keepaliveMs, (s) => startTask(socket, s, { ...settings, keepaliveMs: 0 }));
   const taskId = randomUUID().replace(/-/g, '');
   let state: 'starting' | 'running' | 'finishing' | 'done' = 'starting';
 

@@ -8,6 +8,7 @@ import { InvalidArgumentError } from '../../core/errors.js';
 import { assertStreamOptions, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { openRealtimeStream } from './ws-client.js';
+import { keepaliveOption } from '../keepalive.js';
 
 /** The Omni realtime models this transport knows. */
 export type OmniRealtimeModel = 'qwen3.5-omni-plus-realtime' | 'qwen3.5-omni-flash-realtime' | 'qwen3-omni-flash-realtime';
@@ -25,6 +26,11 @@ export interface OmniRealtimeOptions extends DashScopeOptions {
   maxDurationMs?: number;
   /** How long end() waits for `session.finished` before closing (default 20 000 ms). */
   finishTimeoutMs?: number;
+  /**
+   * Keepalive: after this many ms without audio from the caller, 100 ms of silence goes to the session (not on the
+   * events' time line) so the service's no-audio timer does not end it. Default 10 000; 0 turns it off.
+   */
+  keepaliveMs?: number;
   highWaterMark?: number;
   lowWaterMark?: number;
 }
@@ -55,6 +61,7 @@ export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: 
   const maxDurationMs = options.maxDurationMs ?? OMNI_MAX_SESSION_MS;
   if (!(maxDurationMs > 0)) throw new InvalidArgumentError(`maxDurationMs must be positive, got ${maxDurationMs}`);
   const qwen35 = model.startsWith('qwen3.5-');
+  const keepaliveMs = keepaliveOption(options.keepaliveMs);
   const capabilities: Capabilities = {
     realtime: true,
     batch: false,
@@ -85,6 +92,7 @@ export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: 
             turn_detection: { type: 'server_vad', threshold, silence_duration_ms: silence },
           },
           finishTimeoutMs: options.finishTimeoutMs ?? 20_000,
+          keepaliveMs,
           ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
           ...(options.lowWaterMark !== undefined ? { lowWaterMark: options.lowWaterMark } : {}),
         },

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../../core/errors.js';
 import { assertStreamOptions, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { openRealtimeStream } from './ws-client.js';
+import { keepaliveOption } from '../keepalive.js';
 
 /** Languages the model takes as a hint (§5.2). */
 export const QWEN_ASR_LANGUAGES: readonly string[] = [
@@ -30,6 +31,11 @@ export interface QwenAsrRealtimeOptions extends DashScopeOptions {
   minCommitMs?: number;
   /** Longest session the service allows, ms (not documented: Infinity); transcribeRealtime rotates before it. */
   maxDurationMs?: number;
+  /**
+   * Keepalive: after this many ms without audio from the caller, 100 ms of silence goes to the session (not on the
+   * events' time line) so the service's no-audio timer does not end it. Default 10 000; 0 turns it off.
+   */
+  keepaliveMs?: number;
   highWaterMark?: number;
   lowWaterMark?: number;
 }
@@ -58,6 +64,7 @@ export function qwenAsrRealtime(options: QwenAsrRealtimeOptions = {}): Transport
   const silence = options.silenceDurationMs ?? 800;
   if (!(Number.isInteger(silence) && silence >= 200 && silence <= 6000)) throw new InvalidArgumentError(`silenceDurationMs must be an integer in [200, 6000], got ${silence}`);
   const manual = options.turnDetection === 'manual';
+  const keepaliveMs = keepaliveOption(options.keepaliveMs);
   const capabilities: Capabilities = {
     realtime: true,
     batch: false,
@@ -90,6 +97,7 @@ export function qwenAsrRealtime(options: QwenAsrRealtimeOptions = {}): Transport
             turn_detection: manual ? null : { type: 'server_vad', threshold, silence_duration_ms: silence },
           },
           ...(manual ? { manual: { minCommitMs: options.minCommitMs ?? 3000, pauseMs: options.pauseMs ?? 500, maxCommitMs: 55_000 } } : {}),
+          keepaliveMs,
           ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
           ...(options.lowWaterMark !== undefined ? { lowWaterMark: options.lowWaterMark } : {}),
         },

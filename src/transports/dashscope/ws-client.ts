@@ -11,6 +11,7 @@ import { AbortError, EarshotError, TransportError, type ErrorCode } from '../../
 import type { TranscriptEvent } from '../../core/types.js';
 import type { StreamOptions, StreamSession } from '../transport.js';
 import { sessionLife } from './session-life.js';
+import { withKeepalive } from '../keepalive.js';
 
 /** Default high-water mark of the socket's send buffer: 256 KiB (8 s of 16 kHz PCM). */
 export const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
@@ -276,6 +277,8 @@ export interface RealtimeStreamSettings {
   manual?: { minCommitMs: number; pauseMs: number; maxCommitMs: number };
   highWaterMark?: number;
   lowWaterMark?: number;
+  /** Idle ms before a keepalive silence goes to the session (see `withKeepalive`); 0 or absent: none. */
+  keepaliveMs?: number;
   /** How long `end()` waits, after the server's last event, for `session.finished` before closing anyway (default 20 000 ms). */
   finishTimeoutMs?: number;
 }
@@ -295,11 +298,13 @@ const UNANSWERED_MARGIN_MS = 250;
 /**
  * Open a realtime-protocol session: connect, wait for `session.created`, send `session.update`, wait for
  * `session.updated`; then base64 `input_audio_buffer.append`s, `….input_audio_transcription.text` partials and
- * `….completed` finals (times from `speech_started` / `speech_stopped`, or from the commits in manual mode),
+ * `….completed` finals (times from `speech_started` / `speech_stopped`, which are also reported as `speech-start` /
+ * `speech-end` events, or from the commits in manual mode),
  * `session.finish` → `session.finished` at the end (closing anyway after an error or a timeout, as some Omni models
  * reject `session.finish`).
  */
 export async function openRealtimeStream(settings: RealtimeStreamSettings, stream: StreamOptions): Promise<StreamSession> {
+  if (settings.keepaliveMs) return withKeepalive(stream, settings.keepaliveMs, (s) => openRealtimeStream({ ...settings, keepaliveMs: 0 }, s));
   const socket = await DashScopeSocket.open({
     url: settings.url,
     apiKey: settings.apiKey,
@@ -398,12 +403,18 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
           socket.setCloseError(error);
           return;
         }
-        case 'input_audio_buffer.speech_started':
-          itemFor(String(ev.item_id)).startMs = Number(ev.audio_start_ms ?? lastFinalEndMs);
+        case 'input_audio_buffer.speech_started': {
+          const at = Number(ev.audio_start_ms ?? lastFinalEndMs);
+          itemFor(String(ev.item_id)).startMs = at;
+          stream.onEvent({ type: 'speech-start', text: '', startMs: at, endMs: at });
           return;
-        case 'input_audio_buffer.speech_stopped':
-          itemFor(String(ev.item_id)).endMs = Number(ev.audio_end_ms ?? sentMs());
+        }
+        case 'input_audio_buffer.speech_stopped': {
+          const at = Number(ev.audio_end_ms ?? sentMs());
+          itemFor(String(ev.item_id)).endMs = at;
+          stream.onEvent({ type: 'speech-end', text: '', startMs: at, endMs: at });
           return;
+        }
         case 'input_audio_buffer.committed': {
           const span = settings.manual ? commits.shift() : undefined;
           if (span) {

@@ -78,7 +78,7 @@ describe('realtime models through the emulator, engine mode', () => {
       let sessions = 0;
       const inner = t();
       const counting: Transport = { ...inner, openStream: (o) => (sessions++, inner.openStream!(o)) };
-      const events = await lastValueFrom(source().pipe(transcribeRealtime(counting, { pace: false, reconnect: { attempts: 3, baseDelayMs: 10 } }), toArray()));
+      const events = await lastValueFrom(source().pipe(transcribeRealtime(counting, { pace: false, reconnect: { attempts: 4, baseMs: 10 } }), toArray()));
       expect(sessions).toBeGreaterThanOrEqual(2);
       expect(finalText(events)).toBe(finalText(clean));
       expect(wer(SENTENCES.slice(4, 8).join(' '), finalText(clean))).toBeLessThan(0.2);
