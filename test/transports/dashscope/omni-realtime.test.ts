@@ -6,6 +6,7 @@ import { omniRealtime } from '../../../src/transports/dashscope/omni-realtime.js
 import type { TranscriptEvent } from '../../../src/core/types.js';
 import type { EarshotError } from '../../../src/core/errors.js';
 import { chunks, speechPcm, until } from '../../emulator/ws/helpers.js';
+import { expectSpeechEdges, transcripts } from '../../helpers/events.js';
 
 const KEY = 'sk-test-omni-0002';
 let emu: Emulator | undefined;
@@ -28,7 +29,9 @@ describe('omniRealtime', () => {
       await s.end();
       expect(errors).toEqual([]);
       expect(events.filter((e) => e.type === 'final').map((e) => e.text)).toEqual(['the weather will be cold', 'please send the report']);
-      if (model.startsWith('qwen3.5')) expect(events[0]!.type).toBe('partial');
+      if (model.startsWith('qwen3.5')) expect(transcripts(events)[0]!.type).toBe('partial');
+      expect(events[0]!.type).toBe('speech-start');
+      expectSpeechEdges(events);
     });
   }
 
@@ -101,7 +104,11 @@ describe('omniRealtime', () => {
         await expect((await run(server, new Int16Array(16000))).ended).resolves.toBeUndefined();
         const answered = await run(server, speechPcm(SENTENCES.slice(0, 1)));
         await expect(answered.ended).resolves.toBeUndefined();
-        expect(answered.events.map((e) => e.text)).toEqual(['all of it']);
+        expect(transcripts(answered.events).map((e) => e.text)).toEqual(['all of it']);
+        expect(answered.events.filter((e) => e.type !== 'final').map((e) => [e.type, e.startMs])).toEqual([
+          ['speech-start', 500],
+          ['speech-end', 60_000],
+        ]);
       } finally {
         await server.close();
       }

@@ -5,6 +5,7 @@ import type { TranscriptEvent } from '../../../src/core/types.js';
 import type { EarshotError } from '../../../src/core/errors.js';
 import type { Transport } from '../../../src/transports/transport.js';
 import { chunks, speechPcm, until } from '../../emulator/ws/helpers.js';
+import { expectSpeechEdges, transcripts } from '../../helpers/events.js';
 
 const KEY = 'sk-test-qwenasr-0002';
 let emu: Emulator | undefined;
@@ -36,7 +37,9 @@ describe('qwenAsrRealtime', () => {
       ['the weather will be cold', 'sad', 'en'],
       ['please send the report', 'neutral', 'en'],
     ]);
-    expect(events[0]!.type).toBe('partial');
+    expect(events[0]!.type).toBe('speech-start');
+    expect(transcripts(events)[0]!.type).toBe('partial');
+    expectSpeechEdges(events);
     expect(finals[0]!.startMs).toBeGreaterThan(200);
     expect(finals[0]!.endMs).toBeGreaterThan(finals[0]!.startMs);
     expect(finals[1]!.startMs).toBeGreaterThan(finals[0]!.endMs);
@@ -50,6 +53,8 @@ describe('qwenAsrRealtime', () => {
     expect(errors).toEqual([]);
     const finals = events.filter((e) => e.type === 'final');
     expect(finals).toHaveLength(2);
+    // No server VAD, no speech edges.
+    expect(transcripts(events)).toHaveLength(events.length);
     expect(finals[0]!.endMs).toBeLessThanOrEqual(finals[1]!.startMs);
   });
 
