@@ -3,7 +3,7 @@
  * printed as a line; elsewhere (a pipe, a file) only finals are printed, one per line.
  */
 import type { MonoTypeOperatorFunction } from 'rxjs';
-import type { TranscriptEvent } from '../core/types.js';
+import { isSpeechEdge, type TranscriptEvent } from '../core/types.js';
 import { textSink, type TextFormat } from './text-sink.js';
 
 /** Options of {@link toConsole}. */
@@ -21,7 +21,7 @@ function oneLine(text: string): string {
 }
 
 /**
- * The console {@link TextFormat}: on a TTY, partials as a rewritten line; finals as lines.
+ * The console {@link TextFormat}: on a TTY, partials as a rewritten line; finals as lines; speech edges ignored.
  *
  * @param options - `tty` (rewrite partials), `columns` (partials are cut to fit), `speakers` (label lines).
  * @example
@@ -35,6 +35,7 @@ export function consoleFormat(options: { tty: boolean; columns?: number; speaker
   return {
     header: '',
     event: (e) => {
+      if (isSpeechEdge(e)) return [];
       const text = label(e) + oneLine(e.text);
       if (e.type === 'final') {
         const clear = options.tty && partialShown ? CLEAR_LINE : '';

@@ -4,7 +4,7 @@
  * Each line is written whole, so a file left by a failed run holds only whole lines.
  */
 import type { MonoTypeOperatorFunction, OperatorFunction } from 'rxjs';
-import type { TranscriptEvent } from '../core/types.js';
+import { isSpeechEdge, type TranscriptEvent } from '../core/types.js';
 import { formatText, textSink, type SinkOptions, type SinkTarget, type TextFormat } from './text-sink.js';
 
 /** What goes into each line. */
@@ -13,6 +13,8 @@ export interface JsonlFormatOptions {
   finalsOnly?: boolean;
   /** Add the event's `latency` figures (when present) as a last key. Default false. */
   latency?: boolean;
+  /** Write `speech-start` / `speech-end` events too (unless `finalsOnly`). Default false. */
+  speechEvents?: boolean;
 }
 
 /** Options of {@link toJsonl}. */
@@ -53,7 +55,7 @@ export function formatJsonlLine(event: TranscriptEvent, options: Pick<JsonlForma
 /**
  * The JSONL {@link TextFormat}: one contract line per event.
  *
- * @param options - `finalsOnly`, `latency`.
+ * @param options - `finalsOnly`, `latency`, `speechEvents` (speech edges are left out unless it is set).
  * @example
  * ```ts
  * jsonlFormat({ finalsOnly: true }).event({ type: 'partial', text: 'h', startMs: 0, endMs: 90 }); // []
@@ -62,7 +64,7 @@ export function formatJsonlLine(event: TranscriptEvent, options: Pick<JsonlForma
 export function jsonlFormat(options: JsonlFormatOptions = {}): TextFormat {
   return {
     header: '',
-    event: (e) => (options.finalsOnly && e.type !== 'final' ? [] : [formatJsonlLine(e, options)]),
+    event: (e) => ((options.finalsOnly && e.type !== 'final') || (!options.speechEvents && isSpeechEdge(e)) ? [] : [formatJsonlLine(e, options)]),
     end: () => [],
   };
 }
@@ -74,7 +76,7 @@ export function jsonlFormat(options: JsonlFormatOptions = {}): TextFormat {
  * forwards the error. Empty input gives an empty file.
  *
  * @param target - a file path (created or truncated) or a Writable.
- * @param options - `finalsOnly`, `latency`, and sink options.
+ * @param options - `finalsOnly`, `latency`, `speechEvents`, and sink options.
  * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) at build time for a bad target;
  *   `EARSHOT_SINK_FAILED` through the pipeline when the file cannot be written.
  * @example
@@ -89,7 +91,7 @@ export function toJsonl(target: SinkTarget, options: JsonlOptions = {}): MonoTyp
 /**
  * Operator: events in, JSONL lines out.
  *
- * @param options - `finalsOnly`, `latency`.
+ * @param options - `finalsOnly`, `latency`, `speechEvents`.
  * @example
  * ```ts
  * events$.pipe(jsonlText()).subscribe((line) => process.stdout.write(line));
