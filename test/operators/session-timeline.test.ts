@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { SessionTimeline, type TimelinePiece } from '../../src/operators/session-timeline.js';
+import type { TranscriptEvent } from '../../src/core/types.js';
+
+const RATE = 1000; // 1 frame = 1 ms keeps the arithmetic readable
+const piece = (offset: number, frames: number, value = offset): TimelinePiece => ({ samples: new Int16Array(frames).fill(value), offset });
+const span = (pieces: TimelinePiece[]) => pieces.map((p) => [p.offset, p.samples.length]);
+const final = (startMs: number, endMs: number, text = 'x'): TranscriptEvent => ({ type: 'final', text, startMs, endMs });
+const partial = (startMs: number, endMs: number): TranscriptEvent => ({ type: 'partial', text: 'p', startMs, endMs });
+const edge = (type: 'speech-start' | 'speech-end', at: number): TranscriptEvent => ({ type, text: '', startMs: at, endMs: at });
+
+describe('SessionTimeline', () => {
+  it('maps a session onto the input from the first offset, and keeps only the audio after the last final for replay', () => {
+    const line = new SessionTimeline({ sampleRate: RATE });
+    expect(line.newSession(false)).toEqual([]);
+    for (let t = 0; t < 3000; t += 100) line.push(piece(5000 + t, 100), t);
+    expect(line.sessionFrames).toBe(3000);
+    expect(line.accept(partial(200, 900))).toEqual(partial(5200, 5900));
+    expect(line.pendingSpeech).toBe(true);
+    expect(line.accept(final(200, 1250))).toEqual(final(5200, 6250));
+    expect(line.atPause).toBe(true);
+    expect(line.lastFinalEndMs).toBe(6250);
+    // Replay: from the final's end (cut inside a piece) to the newest audio.
+    const replay = line.newSession(true);
+    expect(span(replay)[0]).toEqual([6250, 50]);
+    expect(replay.reduce((n, p) => n + p.samples.length, 0)).toBe(8000 - 6250);
+    // The new session's time 0 is input 6250.
+    expect(line.accept(final(100, 500))).toEqual(final(6350, 6750));
+  });
+
+  it('drops speech lying mostly before the last final and clamps the rest to it', () => {
+    const line = new SessionTimeline({ sampleRate: RATE });
+    line.newSession(false);
+    line.push(piece(0, 4000), 0);
+    line.accept(final(0, 1000));
+    line.newSession(true); // replay from 1000
+    expect(line.accept(final(0, 300))).toEqual(final(1000, 1300)); // new speech after the final
+    const second = new SessionTimeline({ sampleRate: RATE });
+    second.newSession(false);
+    second.push(piece(0, 4000), 0);
+    second.accept(final(0, 1000));
+    expect(second.accept(final(600, 1300))).toBeUndefined(); // midpoint 950 ≤ 1000: mostly already emitted
+    expect(second.accept({ ...final(800, 1600), words: [{ text: 'a', startMs: 800, endMs: 990 }, { text: 'b', startMs: 990, endMs: 1600 }] })).toEqual({
+      ...final(1000, 1600),
+      words: [{ text: 'b', startMs: 1000, endMs: 1600 }],
+    });
+  });
+
+  it('bounds the replay: quiet audio goes after quietMs, speech pending keeps up to maxReplayMs', () => {
+    const line = new SessionTimeline({ sampleRate: RATE, quietMs: 1000, maxReplayMs: 3000 });
+    line.newSession(false);
+    for (let t = 0; t < 5000; t += 100) line.push(piece(t, 100), t);
+    // No speech: only the last second (sent within quietMs) is kept.
+    expect(line.replayMs).toBe(1000);
+    line.accept(partial(4800, 4900));
+    for (let t = 5000; t < 10_000; t += 100) line.push(piece(t, 100), t);
+    expect(line.replayMs).toBeLessThanOrEqual(3100);
+    expect(line.replayMs).toBeGreaterThanOrEqual(3000);
+  });
+
+  it('warms a replacement session with audio from before the last final (at most warmupMs), not a first session', () => {
+    const line = new SessionTimeline({ sampleRate: RATE, warmupMs: 500 });
+    expect(line.newSession(true)).toEqual([]);
+    for (let t = 0; t < 2000; t += 100) line.push(piece(t, 100), t);
+    line.accept(final(0, 1450));
+    const pieces = line.newSession(true);
+    expect(span(pieces)).toEqual([
+      [1000, 100],
+      [1100, 100],
+      [1200, 100],
+      [1300, 100],
+      [1400, 50],
+      [1450, 50],
+      ...Array.from({ length: 5 }, (_, k) => [1500 + k * 100, 100]),
+    ]);
+    // The warm-up (450 ms, whole pieces within warmupMs) is on the new session's map: its time 0 is input 1000; its
+    // re-recognition of the warm-up is dropped.
+    expect(line.accept(final(0, 500))).toBeUndefined();
+    expect(line.accept(final(600, 800))).toEqual(final(1600, 1800));
+    expect(span(line.newSession(false))[0]).toEqual([1800, 100]);
+  });
+
+  it('lets each speech edge through once, alternating, across sessions that hear the speech again', () => {
+    const line = new SessionTimeline({ sampleRate: RATE });
+    line.newSession(false);
+    line.push(piece(0, 6000), 0);
+    expect(line.accept(edge('speech-end', 100))).toBeUndefined(); // no speech started
+    expect(line.accept(edge('speech-start', 200))).toEqual(edge('speech-start', 200));
+    expect(line.accept(edge('speech-start', 250))).toBeUndefined(); // already in speech
+    expect(line.accept(edge('speech-end', 1200))).toEqual(edge('speech-end', 1200));
+    expect(line.accept(final(200, 1200))).toEqual(final(200, 1200));
+    expect(line.accept(edge('speech-start', 2000))).toEqual(edge('speech-start', 2000));
+    // The session drops mid-speech; the next one replays from 1200 and hears the same start again, then the end.
+    line.newSession(true);
+    expect(line.accept(edge('speech-start', 803))).toBeUndefined();
+    expect(line.accept(edge('speech-end', 2300))).toEqual(edge('speech-end', 3500));
+    // It drops again after the end but before the final: the next session's start and end are repeats.
+    line.newSession(true);
+    expect(line.accept(edge('speech-start', 801))).toBeUndefined();
+    expect(line.accept(edge('speech-end', 2299))).toBeUndefined();
+    expect(line.accept(final(800, 2300))).toEqual(final(2000, 3500));
+    // Warm-up audio: an edge before the last final is never let through.
+    expect(line.accept(edge('speech-start', 100))).toBeUndefined();
+    expect(line.accept(edge('speech-start', 2400))).toEqual(edge('speech-start', 3600));
+  });
+});
