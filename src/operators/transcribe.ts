@@ -53,6 +53,8 @@ export function transcribe(transport: Transport, options: TranscribeOptions = {}
       let chain: Promise<void> = Promise.resolve();
       let failed = false;
       let closed = false;
+      /** The deadline for the finals after a source error; cleared by the teardown too. */
+      let flushTimer: NodeJS.Timeout | undefined;
 
       const fail = (err: unknown): void => {
         if (failed || closed) return;
@@ -111,17 +113,12 @@ export function transcribe(transport: Transport, options: TranscribeOptions = {}
         error: (err: unknown) => {
           // Keep what was already sent: let the session flush its finals, then report the source's error.
           const flush = opening ? chain.then(() => opening!).then((s) => s.end()) : Promise.resolve();
-          const timer = setTimeout(() => fail(err), flushOnErrorMs);
-          flush.then(
-            () => {
-              clearTimeout(timer);
-              fail(err);
-            },
-            () => {
-              clearTimeout(timer);
-              fail(err);
-            },
-          );
+          flushTimer = setTimeout(() => fail(err), flushOnErrorMs);
+          const done = (): void => {
+            clearTimeout(flushTimer);
+            fail(err);
+          };
+          flush.then(done, done);
         },
         complete: () => {
           chain
@@ -134,6 +131,7 @@ export function transcribe(transport: Transport, options: TranscribeOptions = {}
 
       return () => {
         closed = true;
+        clearTimeout(flushTimer);
         sub.unsubscribe();
         abort.abort();
         session?.close();

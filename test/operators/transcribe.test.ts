@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Observable, Subject, lastValueFrom, toArray } from 'rxjs';
 import { transcribe } from '../../src/operators/transcribe.js';
 import { FlowControl } from '../../src/core/flow.js';
@@ -73,6 +73,28 @@ describe('transcribe', () => {
     const err = await new Promise<unknown>((resolve) => src.pipe(transcribe(transport)).subscribe({ next: (e) => seen.push(e), error: resolve }));
     expect(err).toMatchObject({ code: 'EARSHOT_DECODE_FAILED' });
     expect(seen.at(-1)).toMatchObject({ type: 'final', text: 'frames 1600' });
+  });
+
+  it('unsubscribing while the finals are flushed after a source error leaves no timer behind', async () => {
+    vi.useFakeTimers();
+    try {
+      const { transport } = countingTransport();
+      const hanging: Transport = { ...transport, openStream: async (o) => ({ ...(await transport.openStream!(o)), end: () => new Promise<void>(() => {}) }) };
+      const src = new Observable<AudioChunk>((s) => {
+        s.next(chunk(0));
+        s.error(new EarshotError('EARSHOT_DECODE_FAILED', 'broken input'));
+      });
+      let error: unknown;
+      const sub = src.pipe(transcribe(hanging, { flushOnErrorMs: 10_000 })).subscribe({ error: (e: unknown) => (error = e) });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(vi.getTimerCount()).toBe(1); // the flush deadline
+      sub.unsubscribe();
+      expect(vi.getTimerCount()).toBe(0);
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(error).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('holds a cold source while the session is busy and closes the session on early unsubscribe', async () => {
