@@ -89,7 +89,7 @@ export interface NearRealtimeOptions extends Omit<VadChunkOptions, 'maxChunkMs'>
  *   that is not mono at 8/16/32/48 kHz.
  * @example
  * ```ts
- * mic().pipe(resample(16000), nearRealtime({ windowMs: 5000 }), transcribeBatch(local()))
+ * fromMic().pipe(resample(16000), nearRealtime({ windowMs: 5000 }), transcribeBatch(local()))
  *   .subscribe((e) => console.log(e.text));
  * ```
  */
