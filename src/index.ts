@@ -7,7 +7,7 @@
 
 // Core types, errors and flow control
 export type { AudioChunk, AudioSegment, ByteChunk, Emotion, LatencyInfo, TranscriptEvent, Word } from './core/types.js';
-export { EMOTIONS, frameCount, frameToMs, shiftEvent } from './core/types.js';
+export { EMOTIONS, frameCount, frameToMs, isSpeechEdge, shiftEvent } from './core/types.js';
 export {
   AbortError,
   CapabilityError,
@@ -63,6 +63,7 @@ export { transcribeBatch } from './operators/transcribe-batch.js';
 export type { TranscribeBatchOptions, RetryOptions } from './operators/transcribe-batch.js';
 export { transcribeRealtime } from './operators/transcribe-realtime.js';
 export type { TranscribeRealtimeOptions } from './operators/transcribe-realtime.js';
+export type { ReconnectSettings } from './operators/reconnecting-session.js';
 export { filterEmotion } from './operators/filter-emotion.js';
 export type { FilterEmotionOptions } from './operators/filter-emotion.js';
 

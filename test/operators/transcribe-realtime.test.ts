@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Observable, firstValueFrom, lastValueFrom, toArray, from, concat, throwError } from 'rxjs';
+import { Observable, firstValueFrom, lastValueFrom, toArray, from, concat, throwError, type OperatorFunction } from 'rxjs';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
 import { funAsrRealtime } from '../../src/transports/dashscope/fun-asr-realtime.js';
 import { qwenAsrRealtime } from '../../src/transports/dashscope/qwen-asr-realtime.js';
@@ -11,7 +11,11 @@ import type { Transport } from '../../src/transports/transport.js';
 import { EarshotError } from '../../src/core/errors.js';
 import { speechPcm, until } from '../emulator/ws/helpers.js';
 import { pcmChunks } from '../helpers/audio.js';
-import { expectOneTimeline } from '../helpers/events.js';
+import { expectOneTimeline, expectSpeechEdges, transcripts } from '../helpers/events.js';
+import { isSpeechEdge } from '../../src/core/types.js';
+import { srtText } from '../../src/sinks/srt.js';
+import { vttText } from '../../src/sinks/vtt.js';
+import { jsonlText } from '../../src/sinks/jsonl.js';
 
 const KEY = 'sk-test-realtime-op-01';
 const emulators: Emulator[] = [];
@@ -54,9 +58,11 @@ describe('transcribeRealtime', () => {
     const clean = await emulator();
     const reference = await lastValueFrom(source(pcm).pipe(transcribeRealtime(qwenAsrRealtime({ apiKey: KEY, baseUrl: clean.url, silenceDurationMs: 400 }), { pace: false }), toArray()));
     const faulty = await emulator({ faults: { dropAfterAudioMs: 6000 } });
-    const events = await lastValueFrom(
-      source(pcm).pipe(transcribeRealtime(qwenAsrRealtime({ apiKey: KEY, baseUrl: faulty.url, silenceDurationMs: 400 }), { pace: false, reconnect: { attempts: 4, baseMs: 10 } }), toArray()),
-    );
+    const inner = qwenAsrRealtime({ apiKey: KEY, baseUrl: faulty.url, silenceDurationMs: 400 });
+    let opened = 0;
+    const counting: Transport = { ...inner, openStream: (o) => (opened++, inner.openStream!(o)) };
+    const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(counting, { pace: false, reconnect: { attempts: 4, baseMs: 10 } }), toArray()));
+    expect(opened).toBeGreaterThanOrEqual(3);
     expect(finals(reference)).toEqual(SCRIPT.map((s) => s.text));
     expect(finals(events)).toEqual(finals(reference));
     expectOneTimeline(events);
@@ -65,6 +71,16 @@ describe('transcribeRealtime', () => {
       expect(Math.abs(e.startMs - refFinals[i]!.startMs)).toBeLessThanOrEqual(60);
       expect(Math.abs(e.endMs - refFinals[i]!.endMs)).toBeLessThanOrEqual(60);
     });
+    // The service's speech edges reach the pipeline on the input time line, once each, framing the finals, through
+    // the reconnects too; captions and the default JSONL are the same with or without them.
+    expectSpeechEdges(reference);
+    expectSpeechEdges(events);
+    const edges = (list: TranscriptEvent[]) => list.filter(isSpeechEdge);
+    expect(edges(events).map((e) => e.type)).toEqual(edges(reference).map((e) => e.type));
+    edges(events).forEach((e, i) => expect(Math.abs(e.startMs - edges(reference)[i]!.startMs)).toBeLessThanOrEqual(60));
+    const render = async (list: TranscriptEvent[], op: OperatorFunction<TranscriptEvent, string>) => (await lastValueFrom(from(list).pipe(op, toArray()))).join('');
+    for (const op of [srtText(), vttText(), jsonlText()]) expect(await render(events, op)).toBe(await render(transcripts(events), op));
+    expect(await render(events, srtText())).toMatch(/^1\n00:00:0/);
   });
 
   it('rotates sessions before a session cap, at a pause, with the same guarantees (real-time pacing)', async () => {
