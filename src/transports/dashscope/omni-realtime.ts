@@ -54,6 +54,7 @@ export interface OmniRealtimeOptions extends DashScopeOptions {
 export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: OmniRealtimeOptions = {}): Transport {
   if (!model) throw new InvalidArgumentError('omniRealtime needs a model id');
   const endpoints = resolveDashScope(options);
+  const keepaliveMs = keepaliveOption(options.keepaliveMs);
   const threshold = options.vadThreshold ?? 0.5;
   if (!(threshold >= -1 && threshold <= 1)) throw new InvalidArgumentError(`vadThreshold must be in [-1, 1], got ${threshold}`);
   const silence = options.silenceDurationMs ?? 800;
@@ -61,7 +62,6 @@ export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: 
   const maxDurationMs = options.maxDurationMs ?? OMNI_MAX_SESSION_MS;
   if (!(maxDurationMs > 0)) throw new InvalidArgumentError(`maxDurationMs must be positive, got ${maxDurationMs}`);
   const qwen35 = model.startsWith('qwen3.5-');
-  const keepaliveMs = keepaliveOption(options.keepaliveMs);
   const capabilities: Capabilities = {
     realtime: true,
     batch: false,
