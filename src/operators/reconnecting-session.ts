@@ -73,12 +73,15 @@ interface Resolved {
  * Check reconnect settings against a transport, when a pipeline is built.
  *
  * @returns the settings completed with their defaults.
- * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) for a bad policy, a negative `warmupMs` or a rotation
+ * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) for a bad policy (or a key a RetryPolicy does not have,
+ *   such as the former `baseDelayMs`), a negative `warmupMs` or a rotation
  *   margin outside [0, maxDurationMs).
  * @example
  * const resolved = reconnectSettings(transport, { reconnect: { attempts: 10 } });
  */
 export function reconnectSettings(transport: Pick<Transport, 'capabilities'>, settings: ReconnectSettings = {}): Readonly<Resolved> {
+  const unknown = Object.keys(settings.reconnect ?? {}).filter((k) => !['attempts', 'baseMs', 'maxMs'].includes(k));
+  if (unknown.length > 0) throw new InvalidArgumentError(`reconnect takes attempts, baseMs and maxMs (a RetryPolicy), not ${unknown.join(', ')}`);
   const policy = retryPolicy(settings.reconnect, DEFAULT_RECONNECT_POLICY);
   const warmupMs = settings.warmupMs ?? 0;
   if (!(warmupMs >= 0)) throw new InvalidArgumentError(`warmupMs must be >= 0, got ${warmupMs}`);

@@ -5,7 +5,7 @@
  * the clock's reading where one matters.
  */
 import { TimeMap } from '../core/time-map.js';
-import type { TranscriptEvent } from '../core/types.js';
+import { isSpeechEdge, type TranscriptEvent } from '../core/types.js';
 
 /** A run of input audio: mono samples and the input frame of the first. */
 export interface TimelinePiece {
@@ -124,7 +124,7 @@ export class SessionTimeline {
    */
   accept(event: TranscriptEvent): TranscriptEvent | undefined {
     const floor = this.#lastFinalEndMs;
-    if (event.type === 'speech-start' || event.type === 'speech-end') return this.#speech(event, floor);
+    if (isSpeechEdge(event)) return this.#speech(event, floor);
     const endRaw = this.#map.toInputMs(event.endMs);
     const startRaw = this.#map.toInputMs(event.startMs);
     // Speech that lies mostly before the last final was already emitted (replayed or warm-up audio).

@@ -10,7 +10,7 @@
  *   replaying the audio after the last final; its {@link SessionTimeline} keeps times on the input's time line.
  * - **Keepalive** is the transport's (`keepaliveMs` on the DashScope realtime transports).
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { CapabilityError, EarshotError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
 import { frameCount, type AudioChunk, type TranscriptEvent } from '../core/types.js';
 import { assertCapabilities, type Transport } from '../transports/transport.js';
@@ -25,6 +25,11 @@ export interface TranscribeRealtimeOptions extends ReconnectSettings {
   highWaterMark?: number;
   /** Most audio (ms) a hot source may queue while the session is busy or reconnecting (default 60 000). */
   maxQueuedMs?: number;
+  /**
+   * Where pacing, reconnect waits and the sessions' own timers (keepalive) run, and session age is measured (default
+   * the real clock); a `VirtualTimeScheduler` with `runVirtual` makes a pipeline on a scripted transport deterministic.
+   */
+  scheduler?: SchedulerLike;
 }
 
 interface Pending {

@@ -158,5 +158,7 @@ describe('openReconnectingSession', () => {
     ]);
     expect(() => reconnectSettings(transport, { reconnect: { attempts: 0 } })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
     expect(() => reconnectSettings(transport, { warmupMs: -1 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    // The former shape ({ baseDelayMs, maxDelayMs, warmupMs } under reconnect) is refused, not silently ignored.
+    expect(() => reconnectSettings(transport, { reconnect: { baseDelayMs: 10 } as never })).toThrow(/not baseDelayMs/);
   });
 });
