@@ -6,7 +6,7 @@
  */
 
 // Core types, errors and flow control
-export type { AudioChunk, AudioSegment, ByteChunk, Emotion, LatencyInfo, TranscriptEvent, Word } from './core/types.js';
+export type { AudioChunk, AudioSegment, ByteChunk, ByteSource, Emotion, LatencyInfo, TranscriptEvent, Word } from './core/types.js';
 export { EMOTIONS, frameCount, frameToMs, isSpeechEdge, shiftEvent } from './core/types.js';
 export {
   AbortError,

@@ -12,6 +12,18 @@ export interface ByteChunk {
   readonly data: Buffer;
   /** Flow control of the source that produced this chunk (cold sources only). */
   readonly flow?: FlowControl;
+  /**
+   * Where the bytes come from, when a later stage may read it again itself: `fromFile()` sets `{ path }`, so
+   * `decode()` lets ffmpeg open the file (MP4/M4A need to seek) whatever operators sit between them. An operator
+   * that changes the bytes (rather than passing chunks on) must drop this field.
+   */
+  readonly source?: ByteSource;
+}
+
+/** The origin of a byte stream, carried on its chunks (see {@link ByteChunk.source}). */
+export interface ByteSource {
+  /** A file a later stage may open itself. */
+  readonly path: string;
 }
 
 /**

@@ -78,18 +78,43 @@ export class StderrTail {
 const CORRUPT = /Invalid data found|Failed to read frame|Decoder requires|Invalid argument|could not find codec parameters|moov atom not found|Header missing|invalid frame|Error while decoding|no frame|End of file|Truncating|incomplete|corrupt/i;
 const UNSUPPORTED = /not supported|Unsupported|unknown codec|Decoder \S+ not found|Decoder \(codec [^)]*\) not found|Unknown input format|does not contain any stream|matches no streams|no decoder/i;
 
-/** The coded error for an ffmpeg that exited with `code` / `signal`, from its stderr tail. */
-export function ffmpegFailure(code: number | null, signal: NodeJS.Signals | null, stderr: string, name: string): InputError {
-  let errorCode: ErrorCode = 'EARSHOT_DECODE_FAILED';
-  if (signal === null) {
-    if (UNSUPPORTED.test(stderr)) errorCode = 'EARSHOT_UNSUPPORTED_FORMAT';
-    else if (CORRUPT.test(stderr)) errorCode = 'EARSHOT_CORRUPT_INPUT';
-  }
-  const last = stderr.split('\n').filter((l) => l.trim()).pop() ?? '';
+/** What ffmpeg's stderr says went wrong: an unsupported or a corrupt input, or undefined when it says neither. */
+export function classifyStderr(stderr: string): 'EARSHOT_UNSUPPORTED_FORMAT' | 'EARSHOT_CORRUPT_INPUT' | undefined {
+  if (UNSUPPORTED.test(stderr)) return 'EARSHOT_UNSUPPORTED_FORMAT';
+  if (CORRUPT.test(stderr)) return 'EARSHOT_CORRUPT_INPUT';
+  return undefined;
+}
+
+function lastLine(stderr: string): string {
+  return stderr.split('\n').filter((l) => l.trim()).pop() ?? '';
+}
+
+/**
+ * The coded error for an ffmpeg (or ffprobe) that exited with `code` / `signal`, from its stderr tail:
+ * EARSHOT_UNSUPPORTED_FORMAT or EARSHOT_CORRUPT_INPUT when stderr says so, else EARSHOT_DECODE_FAILED.
+ *
+ * @param action - what it was asked to do, for the message (default `'decode'`).
+ * @param program - its name, for the message (default `'ffmpeg'`).
+ */
+export function ffmpegFailure(code: number | null, signal: NodeJS.Signals | null, stderr: string, name: string, action = 'decode', program = 'ffmpeg'): InputError {
+  const errorCode: ErrorCode = (signal === null ? classifyStderr(stderr) : undefined) ?? 'EARSHOT_DECODE_FAILED';
+  const last = lastLine(stderr);
   const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-  return new InputError(errorCode, `ffmpeg could not decode ${name}: ${why}${last ? ` (${last.slice(0, 200)})` : ''}`, {
+  return new InputError(errorCode, `${program} could not ${action} ${name}: ${why}${last ? ` (${last.slice(0, 200)})` : ''}`, {
     details: { file: name, exitCode: code, signal, stderr },
   });
+}
+
+/**
+ * The coded error for an ffmpeg that exited 0 without producing any audio: EARSHOT_CORRUPT_INPUT or
+ * EARSHOT_UNSUPPORTED_FORMAT when its stderr says why (ffmpeg exits 0 when the input opened but no packet could be
+ * read, e.g. an MP4 whose index sits after the audio, read from a pipe), else EARSHOT_EMPTY_INPUT.
+ */
+export function noAudioError(stderr: string, name: string): InputError {
+  const code = classifyStderr(stderr);
+  const last = lastLine(stderr);
+  if (!code) return new InputError('EARSHOT_EMPTY_INPUT', `${name} holds no audio`, { details: { file: name, stderr } });
+  return new InputError(code, `ffmpeg found no audio in ${name}${last ? ` (${last.slice(0, 200)})` : ''}`, { details: { file: name, exitCode: 0, stderr } });
 }
 
 /** The coded error for a failed spawn (ffmpeg missing or not executable). */

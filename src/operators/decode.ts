@@ -1,14 +1,15 @@
 /**
- * Bytes of any audio format to interleaved s16 PCM at a chosen rate and channel count.
+ * Bytes of any audio format to interleaved s16 PCM at a chosen rate and channel count: this module sniffs the
+ * input and chooses the path; the in-process path is `media/pcm-decoder.ts`, the ffmpeg one `media/ffmpeg-decoder.ts`.
  */
 import { basename } from 'node:path';
 import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
-import { FlowControl } from '../core/flow.js';
-import { EarshotError, InputError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
+import type { FlowControl } from '../core/flow.js';
+import { InputError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
 import type { AudioChunk, ByteChunk } from '../core/types.js';
-import { FileSource } from '../sources/file.js';
-import { bytesPerSample, canRemix, parseWavHead, remix, toS16, MAX_WAV_HEAD, type PcmEncoding, type PcmFormat } from '../media/wav.js';
-import { ffmpegFailure, spawnError, spawnFfmpeg, StderrTail, type FfmpegProcess } from '../media/ffmpeg.js';
+import { canRemix, parseWavHead, MAX_WAV_HEAD, type PcmEncoding, type PcmFormat } from '../media/wav.js';
+import { PcmDecoder } from '../media/pcm-decoder.js';
+import { FfmpegDecoder } from '../media/ffmpeg-decoder.js';
 import { resample } from './resample.js';
 
 /** Raw PCM formats decode() converts in-process. */
@@ -74,8 +75,9 @@ function validate(options: DecodeOptions): Required<Omit<DecodeOptions, 'input'>
  *   by `input`. The header is parsed from the first bytes, the data chunk is streamed, samples are converted to
  *   s16 (wider integers keep their top 16 bits, floats are rounded and clipped), channels are averaged to mono or
  *   copied from mono, and the rate is converted with {@link resample}. Output chunks carry the input chunk's `flow`.
- * - **ffmpeg** for everything else (and for channel layouts other than N→1 / 1→N). When the source is a
- *   {@link FileSource} (`fromFile(p).pipe(decode())`) ffmpeg reads the file itself with `-i <path>`, which MP4/M4A
+ * - **ffmpeg** for everything else (and for channel layouts other than N→1 / 1→N). When the first chunk names its
+ *   file (`chunk.source.path`, set by `fromFile()` and kept by operators that pass chunks on, so
+ *   `fromFile(p).pipe(tap(…), decode())` works too) ffmpeg reads the file itself with `-i <path>`, which MP4/M4A
  *   need (their index may sit at the end); any other source is piped to ffmpeg's stdin, and the source's flow is
  *   held while stdin is full. Output chunks carry a FlowControl of their own: holding it pauses ffmpeg's stdout,
  *   which stops ffmpeg, which fills its stdin and so holds the input's flow (demand reaches the source without
@@ -106,8 +108,8 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
 
   return (source) =>
     new Observable<AudioChunk>((subscriber) => {
-      const filePath = source instanceof FileSource ? source.path : undefined;
-      const name = filePath ? basename(filePath) : 'input';
+      let filePath: string | undefined;
+      let name = 'input';
       let closed = false;
       let sourceSub: Subscription | undefined;
       let stopSourceSoon = false;
@@ -120,151 +122,73 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
       let headParts: Buffer[] = [];
       let headBytes = 0;
       let firstFlow: FlowControl | undefined;
+      let started = false;
       let mode: 'sniff' | 'native' | 'ffmpeg' = 'sniff';
 
-      // ---- in-process path ----
+      // ---- in-process path: PcmDecoder, then resample() when the rate differs ----
       let nativeIn: Subject<AudioChunk> | undefined;
       let nativeSub: Subscription | undefined;
-      let native: { format: PcmFormat; frameBytes: number; carry: Buffer | undefined; received: number; declared: number | undefined; frames: number; done: boolean } | undefined;
+      let pcm: PcmDecoder | undefined;
+      let nativeDone = false;
 
       const startNative = (format: PcmFormat, rest: Buffer, declared: number | undefined, flow: FlowControl | undefined): void => {
         mode = 'native';
-        nativeIn = new Subject<AudioChunk>();
-        const needResample = format.sampleRate !== sampleRate;
-        const out$ = needResample ? nativeIn.pipe(resample(sampleRate, { quality: opts.resampleQuality })) : nativeIn;
+        const input = new Subject<AudioChunk>();
+        nativeIn = input;
+        const out$ = format.sampleRate !== sampleRate ? input.pipe(resample(sampleRate, { quality: opts.resampleQuality })) : input;
         nativeSub = out$.subscribe({
           next: (c) => subscriber.next(c),
           error: (e: unknown) => subscriber.error(e),
           complete: () => subscriber.complete(),
         });
-        native = { format, frameBytes: bytesPerSample(format.encoding) * format.channels, carry: undefined, received: 0, declared, frames: 0, done: false };
+        pcm = new PcmDecoder(format, channels, declared);
         if (rest.length > 0) pushNative(rest, flow);
       };
 
       const pushNative = (data: Buffer, flow: FlowControl | undefined): void => {
-        const n = native!;
-        if (n.done) return;
-        if (n.declared !== undefined) {
-          const room = n.declared - n.received;
-          if (data.length > room) data = data.subarray(0, room);
-        }
-        n.received += data.length;
-        let bytes = data;
-        if (n.carry) {
-          bytes = Buffer.concat([n.carry, data]);
-          n.carry = undefined;
-        }
-        const whole = bytes.length - (bytes.length % n.frameBytes);
-        if (whole < bytes.length) n.carry = Buffer.from(bytes.subarray(whole));
-        if (whole > 0) {
-          const s16 = toS16(bytes.subarray(0, whole), n.format.encoding);
-          const mixed = remix(s16, n.format.channels, channels)!;
-          const chunk: AudioChunk = { kind: 'audio', samples: mixed, sampleRate: n.format.sampleRate, channels, offset: n.frames, ...(flow ? { flow } : {}) };
-          n.frames += whole / n.frameBytes;
-          nativeIn!.next(chunk);
-        }
-        if (n.declared !== undefined && n.received >= n.declared) endNative(true);
+        if (nativeDone) return;
+        const offset = pcm!.frames;
+        const samples = pcm!.push(data);
+        if (samples) nativeIn!.next({ kind: 'audio', samples, sampleRate: pcm!.format.sampleRate, channels, offset, ...(flow ? { flow } : {}) });
+        if (pcm!.full) endNative();
       };
 
-      const endNative = (fromHeader: boolean): void => {
-        const n = native!;
-        if (n.done) return;
-        n.done = true;
+      const endNative = (): void => {
+        if (nativeDone) return;
+        nativeDone = true;
         stopSource();
-        if (n.declared !== undefined && n.received < n.declared && !fromHeader) {
-          nativeIn!.error(new InputError('EARSHOT_CORRUPT_INPUT', `${name} is truncated: its WAV header declares ${n.declared} data bytes, it holds ${n.received}`, { details: { file: name, declaredBytes: n.declared, actualBytes: n.received, framesDecoded: n.frames } }));
-        } else if (n.frames === 0) {
-          nativeIn!.error(new InputError('EARSHOT_EMPTY_INPUT', `${name} holds no audio frames`, { details: { file: name } }));
-        } else nativeIn!.complete();
+        const err = pcm!.end(name);
+        if (err) nativeIn!.error(err);
+        else nativeIn!.complete();
       };
 
-      // ---- ffmpeg path ----
-      let ff: FfmpegProcess | undefined;
-      let ffDone = false;
-      let releaseStdin: (() => void) | undefined;
+      // ---- ffmpeg path: FfmpegDecoder reading the file itself, or its stdin ----
+      let ff: FfmpegDecoder | undefined;
 
       const startFfmpeg = (head: Buffer, flow: FlowControl | undefined): void => {
         mode = 'ffmpeg';
         const useFile = filePath !== undefined && !opts.input;
-        const raw = opts.input; // ffmpeg's demuxer names match RawInput's formats
         if (useFile) stopSource();
-        const outFlow = useFile || flow ? new FlowControl() : undefined;
-        const stderr = new StderrTail();
-        const child = spawnFfmpeg(opts.ffmpegPath, useFile ? { path: filePath } : { stdin: true, ...(raw ? { rawFormat: raw } : {}) }, sampleRate, channels);
-        ff = child;
-        const frameBytes = 2 * channels;
-        let carry: Buffer | undefined;
-        let frames = 0;
-        let waiting = false;
-
-        const finish = (err?: EarshotError): void => {
-          if (ffDone) return;
-          ffDone = true;
-          releaseStdin?.();
-          releaseStdin = undefined;
-          stopSource();
-          if (err) subscriber.error(err);
-          else if (frames === 0) subscriber.error(new InputError('EARSHOT_EMPTY_INPUT', `${name} holds no audio`, { details: { file: name, stderr: stderr.text(filePath) } }));
-          else subscriber.complete();
-        };
-
-        child.on('error', (err) => finish(spawnError(err, opts.ffmpegPath)));
-        child.stderr.on('data', (d: Buffer) => stderr.push(d));
-        const emit = (data: Buffer): void => {
-          let bytes = data;
-          if (carry) {
-            bytes = Buffer.concat([carry, data]);
-            carry = undefined;
-          }
-          const whole = bytes.length - (bytes.length % frameBytes);
-          if (whole < bytes.length) carry = Buffer.from(bytes.subarray(whole));
-          if (whole === 0) return;
-          const samples = new Int16Array(whole / 2);
-          new Uint8Array(samples.buffer).set(bytes.subarray(0, whole));
-          const chunk: AudioChunk = { kind: 'audio', samples, sampleRate, channels, offset: frames, ...(outFlow ? { flow: outFlow } : {}) };
-          frames += whole / frameBytes;
-          subscriber.next(chunk);
-        };
-        // Paused mode: read() hands over everything buffered at once (fewer, larger chunks when we lag behind
-        // ffmpeg); while the output flow is held nothing is read, the socket fills and ffmpeg blocks.
-        const pump = (): void => {
-          if (waiting) return;
-          let data: Buffer | null;
-          while (!ffDone && (data = child.stdout.read() as Buffer | null) !== null) {
-            emit(data);
-            if (outFlow?.paused && !ffDone) {
-              waiting = true;
-              void outFlow.ready().then(() => {
-                waiting = false;
-                if (!ffDone) pump();
-              });
-              return;
-            }
-          }
-        };
-        child.stdout.on('readable', pump);
-        child.on('close', (code, signal) => {
-          if (ffDone) return;
-          if (code === 0) finish();
-          else finish(ffmpegFailure(code, signal, stderr.text(filePath), name));
-        });
-        if (child.stdin) {
-          // EPIPE when ffmpeg gives up early: its exit status says why, so the write error itself adds nothing.
-          child.stdin.on('error', () => undefined);
-          if (head.length > 0) writeStdin(head, flow);
-        }
-      };
-
-      const writeStdin = (data: Buffer, flow: FlowControl | undefined): void => {
-        const stdin = ff?.stdin;
-        if (!stdin || ffDone || stdin.destroyed) return;
-        if (!stdin.write(data) && flow && !releaseStdin) {
-          releaseStdin = flow.hold();
-          stdin.once('drain', () => {
-            releaseStdin?.();
-            releaseStdin = undefined;
-          });
-        }
+        const raw = opts.input; // ffmpeg's demuxer names match RawInput's formats
+        ff = new FfmpegDecoder(
+          {
+            ffmpegPath: opts.ffmpegPath,
+            input: useFile ? { path: filePath! } : { stdin: true, ...(raw ? { rawFormat: raw } : {}) },
+            sampleRate,
+            channels,
+            name,
+            flowControl: useFile || flow !== undefined,
+          },
+          {
+            chunk: (c) => subscriber.next(c),
+            end: (err) => {
+              stopSource();
+              if (err) subscriber.error(err);
+              else subscriber.complete();
+            },
+          },
+        );
+        if (!useFile) ff.write(head, flow);
       };
 
       // ---- choosing the path ----
@@ -304,8 +228,8 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
       const unsupported = (what: string): InputError => new InputError('EARSHOT_UNSUPPORTED_FORMAT', `${name}: ${what} cannot be decoded in-process (decoder: 'native')`, { details: { file: name } });
 
       const endInput = (): void => {
-        if (mode === 'native') endNative(false);
-        else if (mode === 'ffmpeg') ff?.stdin?.end();
+        if (mode === 'native') endNative();
+        else if (mode === 'ffmpeg') ff?.end();
       };
 
       const guard = (fn: () => void): void => {
@@ -321,13 +245,19 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
           guard(() => {
             if (closed) return;
             if (mode === 'sniff') {
+              if (!started) {
+                // The first chunk says where the bytes come from: a file ffmpeg may open itself.
+                started = true;
+                filePath = chunk.source?.path;
+                if (filePath) name = basename(filePath);
+              }
               firstFlow ??= chunk.flow;
               headParts.push(chunk.data);
               headBytes += chunk.data.length;
               if (headBytes > MAX_WAV_HEAD + 64 * 1024 && !opts.input) throw new InputError('EARSHOT_CORRUPT_INPUT', `${name}: WAV header larger than 16 MiB`);
               decide(false);
             } else if (mode === 'native') pushNative(chunk.data, chunk.flow);
-            else writeStdin(chunk.data, chunk.flow);
+            else ff?.write(chunk.data, chunk.flow);
           }),
         error: (err: unknown) => {
           if (mode === 'native' && nativeIn) nativeIn.error(err);
@@ -345,15 +275,7 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
         closed = true;
         sourceSub?.unsubscribe();
         nativeSub?.unsubscribe();
-        releaseStdin?.();
-        releaseStdin = undefined;
-        if (ff) {
-          ffDone = true;
-          if (ff.exitCode === null && ff.signalCode === null) ff.kill('SIGKILL');
-          ff.stdin?.destroy();
-          ff.stdout.destroy();
-          ff.stderr.destroy();
-        }
+        ff?.kill();
       };
     });
 }

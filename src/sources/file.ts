@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { Observable } from 'rxjs';
 import { FlowControl } from '../core/flow.js';
 import { InputError, InvalidArgumentError } from '../core/errors.js';
-import type { ByteChunk } from '../core/types.js';
+import type { ByteChunk, ByteSource } from '../core/types.js';
 
 /** Options of {@link fromFile}. */
 export interface FromFileOptions {
@@ -19,8 +19,9 @@ export const DEFAULT_CHUNK_BYTES = 64 * 1024;
 const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
 
 /**
- * The Observable returned by {@link fromFile}. It is an ordinary cold `Observable<ByteChunk>`; its class and
- * `path` let `decode()` see that its input is a file (so ffmpeg can seek in it, which MP4/M4A need).
+ * The Observable returned by {@link fromFile}: an ordinary cold `Observable<ByteChunk>` that exposes its `path`.
+ * Later stages learn that the bytes come from a file from the chunks themselves (`chunk.source.path`), not from
+ * this class, so operators may sit between `fromFile()` and `decode()`.
  *
  * Each subscription opens the file, reads it in `chunkBytes` pieces and, between reads, waits until the
  * {@link FlowControl} attached to every chunk has no hold. Unsubscribing closes the file at once.
@@ -39,6 +40,7 @@ export class FileSource extends Observable<ByteChunk> {
     }
     super((subscriber) => {
       const flow = new FlowControl();
+      const origin: ByteSource = { path };
       const name = basename(path);
       let closed = false;
       let handle: FileHandle | undefined;
@@ -68,7 +70,7 @@ export class FileSource extends Observable<ByteChunk> {
               return;
             }
             position += bytesRead;
-            subscriber.next({ kind: 'bytes', data: bytesRead === chunkBytes ? buf : buf.subarray(0, bytesRead), flow });
+            subscriber.next({ kind: 'bytes', data: bytesRead === chunkBytes ? buf : buf.subarray(0, bytesRead), flow, source: origin });
             if (flow.paused) await flow.ready();
           }
         } catch (err) {
@@ -105,7 +107,9 @@ function openError(err: unknown, name: string): InputError {
  *
  * Nothing is opened until subscription; every subscription reads the file from the start. Between reads the
  * source awaits `chunk.flow.ready()`, so a slow stage downstream that calls `chunk.flow.hold()` stops the reading
- * (memory stays bounded by what was already emitted). Unsubscribing closes the file.
+ * (memory stays bounded by what was already emitted). Every chunk carries `source: { path }`, so `decode()` can
+ * let ffmpeg open the file itself (MP4/M4A need to seek) even with other operators in between. Unsubscribing
+ * closes the file.
  *
  * @param path - file to read.
  * @param options - `chunkBytes`: bytes per read (default 65536).

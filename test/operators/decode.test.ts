@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { EMPTY, lastValueFrom, Observable, Subject, toArray } from 'rxjs';
+import { EMPTY, filter, lastValueFrom, map, Observable, Subject, tap, toArray } from 'rxjs';
 import { decode, type DecodeOptions } from '../../src/operators/decode.js';
 import { fromFile } from '../../src/sources/file.js';
 import { fromReadable } from '../../src/sources/readable.js';
@@ -197,6 +197,33 @@ describe('decode', () => {
       const chunks = await decodeAll(fromReadable(createReadStream(sp.path)));
       expect(Math.abs(joinSamples(chunks).length / 16 - sp.durationMs)).toBeLessThanOrEqual(60);
     }
+    await noFfmpegLeft();
+  });
+
+  it('lets ffmpeg open the file whatever operators sit between fromFile and decode (an M4A whose index is at its end)', async () => {
+    // 30 s of tone in an M4A as ffmpeg writes it by default: the moov atom after the audio, so a reader must seek.
+    const path = join(DIR, 'moov-at-end.m4a');
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=30', '-ar', '16000', '-ac', '1', '-c:a', 'aac', '-y', path]);
+    const bytes = readFileSync(path);
+    expect(bytes.indexOf('moov')).toBeGreaterThan(bytes.indexOf('mdat'));
+
+    const seen: ByteChunk[] = [];
+    const chunks = await decodeAll(
+      fromFile(path, { chunkBytes: 4096 }).pipe(
+        map((c) => c),
+        tap((c) => seen.push(c)),
+        filter(() => true),
+      ),
+    );
+    expect(seen[0]!.source).toEqual({ path });
+    expect(seen.length).toBeLessThanOrEqual(2); // decode let go of the source once ffmpeg had the path
+    expect(offsetsContiguous(chunks)).toBe(true);
+    expect(Math.abs(joinSamples(chunks).length / 16 - 30_000)).toBeLessThanOrEqual(100);
+    expect(same(joinSamples(chunks), joinSamples(await decodeAll(fromFile(path))))).toBe(true);
+
+    // The same bytes without their path go to ffmpeg's stdin, where this M4A cannot be read: the path is what matters.
+    const { err } = await failure(fromFile(path).pipe(map(({ kind, data, flow }): ByteChunk => ({ kind, data, ...(flow ? { flow } : {}) }))));
+    expect(err.code).toBe('EARSHOT_CORRUPT_INPUT');
     await noFfmpegLeft();
   });
 

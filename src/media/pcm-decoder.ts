@@ -1,0 +1,86 @@
+/**
+ * decode()'s in-process path: a stream of PCM bytes (a WAV's data chunk, or raw PCM) to interleaved s16 frames.
+ */
+import { InputError } from '../core/errors.js';
+import { bytesPerSample, remix, toS16, type PcmFormat } from './wav.js';
+
+/**
+ * Converts PCM bytes of `format` to s16 with `channels` channels, frame by frame: a partial frame is carried to
+ * the next push (never re-copied), and with a declared data length (a WAV header's) bytes past it are ignored.
+ *
+ * @example
+ * ```ts
+ * const pcm = new PcmDecoder({ encoding: 'f32le', sampleRate: 16000, channels: 2 }, 1);
+ * const samples = pcm.push(bytes); // mono s16, or undefined while less than a frame has arrived
+ * const err = pcm.end('talk.wav'); // undefined, or EARSHOT_EMPTY_INPUT
+ * ```
+ */
+export class PcmDecoder {
+  /** The input's layout. */
+  readonly format: PcmFormat;
+  readonly #channels: number;
+  readonly #frameBytes: number;
+  readonly #declared: number | undefined;
+  #carry: Buffer | undefined;
+  #received = 0;
+  #frames = 0;
+
+  /**
+   * @param format - the input's encoding, rate and channels.
+   * @param channels - output channels (`canRemix(format.channels, channels)` must hold).
+   * @param declaredBytes - data bytes the header declares (undefined: read to the end).
+   */
+  constructor(format: PcmFormat, channels: number, declaredBytes?: number) {
+    this.format = format;
+    this.#channels = channels;
+    this.#frameBytes = bytesPerSample(format.encoding) * format.channels;
+    this.#declared = declaredBytes;
+  }
+
+  /** Frames converted so far (at the input's rate). */
+  get frames(): number {
+    return this.#frames;
+  }
+
+  /** True once the declared data length has arrived: later bytes are not audio. */
+  get full(): boolean {
+    return this.#declared !== undefined && this.#received >= this.#declared;
+  }
+
+  /** Convert the whole frames in `data` (plus what was carried); undefined when none is complete yet. */
+  push(data: Buffer): Int16Array | undefined {
+    if (this.full) return undefined;
+    if (this.#declared !== undefined) {
+      const room = this.#declared - this.#received;
+      if (data.length > room) data = data.subarray(0, room);
+    }
+    this.#received += data.length;
+    let bytes = data;
+    if (this.#carry) {
+      bytes = Buffer.concat([this.#carry, data]);
+      this.#carry = undefined;
+    }
+    const whole = bytes.length - (bytes.length % this.#frameBytes);
+    if (whole < bytes.length) this.#carry = Buffer.from(bytes.subarray(whole));
+    if (whole === 0) return undefined;
+    this.#frames += whole / this.#frameBytes;
+    return remix(toS16(bytes.subarray(0, whole), this.format.encoding), this.format.channels, this.#channels)!;
+  }
+
+  /**
+   * The input ended: undefined if it ended well, else the coded error (reported after every frame converted).
+   *
+   * @param name - the input's name for messages (a base name, never a full path).
+   * @returns EARSHOT_CORRUPT_INPUT (less data than the header declares), EARSHOT_EMPTY_INPUT (no whole frame), or
+   *   undefined.
+   */
+  end(name: string): InputError | undefined {
+    if (this.#declared !== undefined && this.#received < this.#declared) {
+      return new InputError('EARSHOT_CORRUPT_INPUT', `${name} is truncated: its WAV header declares ${this.#declared} data bytes, it holds ${this.#received}`, {
+        details: { file: name, declaredBytes: this.#declared, actualBytes: this.#received, framesDecoded: this.#frames },
+      });
+    }
+    if (this.#frames === 0) return new InputError('EARSHOT_EMPTY_INPUT', `${name} holds no audio frames`, { details: { file: name } });
+    return undefined;
+  }
+}
