@@ -1,5 +1,7 @@
 /**
- * Spawning the system ffmpeg to decode to s16le, and turning its failures into coded errors.
+ * Every ffmpeg and ffprobe the product runs is spawned here, and their failures become coded errors here (one
+ * classification): decoding to s16le ({@link spawnFfmpeg}), running a tool to completion ({@link runFfmpegTool}:
+ * re-encoding with {@link transcodeFile}, probing with {@link probeDurationMs}).
  *
  * `child_process.spawn` is used directly rather than prism-media's FFmpeg: decode() needs ffmpeg's stderr (for the
  * error's `details`), its exit code and signal (to tell a corrupt input from a crash), its pid (to be sure it is
@@ -9,7 +11,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { basename } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { InputError, type ErrorCode } from '../core/errors.js';
+import { AbortError, InputError, type EarshotError, type ErrorCode } from '../core/errors.js';
 
 /** Where ffmpeg reads from: a file path (seekable: MP4/M4A work) or its stdin. */
 export type FfmpegInput =
@@ -117,11 +119,105 @@ export function noAudioError(stderr: string, name: string): InputError {
   return new InputError(code, `ffmpeg found no audio in ${name}${last ? ` (${last.slice(0, 200)})` : ''}`, { details: { file: name, exitCode: 0, stderr } });
 }
 
-/** The coded error for a failed spawn (ffmpeg missing or not executable). */
-export function spawnError(err: unknown, ffmpegPath: string): InputError {
+/** The coded error for a failed spawn of ffmpeg or ffprobe (`programPath`): missing or not executable. */
+export function spawnError(err: unknown, programPath: string): InputError {
   const errno = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+  const program = basename(programPath);
   if (errno === 'ENOENT' || errno === 'EACCES') {
-    return new InputError('EARSHOT_FFMPEG_MISSING', `cannot run ffmpeg (${basename(ffmpegPath)}: ${errno}); install ffmpeg or pass ffmpegPath`, { cause: err, details: { errno } });
+    return new InputError('EARSHOT_FFMPEG_MISSING', `cannot run ${program} (${errno}); install ffmpeg (it comes with ffprobe) or pass its path`, { cause: err, details: { errno, program } });
   }
-  return new InputError('EARSHOT_DECODE_FAILED', `cannot start ffmpeg: ${errno ?? 'spawn failed'}`, { cause: err, details: { errno } });
+  return new InputError('EARSHOT_DECODE_FAILED', `cannot start ${program}: ${errno ?? 'spawn failed'}`, { cause: err, details: { errno, program } });
+}
+
+/** What {@link runFfmpegTool} runs on, for messages and for keeping paths out of them. */
+export interface ToolTarget {
+  /** The input's path or URL: reduced to its base name in stderr and messages. */
+  path: string;
+  /** What the tool was asked to do, for the message (`'re-encode'`, `'read'`). */
+  action: string;
+  /** Cancels the run: the tool is killed (SIGKILL) and the promise rejects with EARSHOT_ABORTED. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Run ffmpeg or ffprobe to the end and resolve its stdout (UTF-8).
+ *
+ * @param programPath - `'ffmpeg'`, `'ffprobe'` or a path to one.
+ * @param args - its arguments (stdin is closed).
+ * @param target - the input, the action and the abort signal.
+ * @throws EARSHOT_FFMPEG_MISSING (cannot be run), EARSHOT_ABORTED, and on a non-zero exit the codes of
+ *   {@link ffmpegFailure} (EARSHOT_UNSUPPORTED_FORMAT, EARSHOT_CORRUPT_INPUT, EARSHOT_DECODE_FAILED).
+ * @example
+ * ```ts
+ * await runFfmpegTool('ffmpeg', ['-i', 'in.mp3', '-y', 'out.wav'], { path: 'in.mp3', action: 're-encode' });
+ * ```
+ */
+export function runFfmpegTool(programPath: string, args: readonly string[], target: ToolTarget): Promise<string> {
+  const { signal } = target;
+  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+  return new Promise((resolve, reject) => {
+    const child = spawn(programPath, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const stderr = new StderrTail();
+    let out = '';
+    let settled = false;
+    const settle = (err: EarshotError | undefined): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(out);
+    };
+    const onAbort = (): void => {
+      child.kill('SIGKILL');
+      settle(new AbortError(signal?.reason));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.on('data', (d: Buffer) => stderr.push(d));
+    child.on('error', (err) => settle(spawnError(err, programPath)));
+    child.on('close', (code, sig) => {
+      if (code === 0) settle(undefined);
+      else settle(ffmpegFailure(code, sig, stderr.text(target.path), basename(target.path), target.action, basename(programPath)));
+    });
+  });
+}
+
+/**
+ * Re-encode `from` into `to` with ffmpeg (`codecArgs` between input and output, e.g. codec and bit rate).
+ *
+ * @param options - `signal` cancels (ffmpeg is killed); `ffmpegPath` (default `'ffmpeg'` on PATH).
+ * @throws as {@link runFfmpegTool}.
+ * @example
+ * ```ts
+ * await transcodeFile('talk.wav', 'talk.ogg', ['-ac', '1', '-c:a', 'libopus', '-b:a', '24k']);
+ * ```
+ */
+export async function transcodeFile(from: string, to: string, codecArgs: readonly string[], options: { signal?: AbortSignal; ffmpegPath?: string } = {}): Promise<void> {
+  await runFfmpegTool(options.ffmpegPath ?? 'ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', from, '-vn', ...codecArgs, '-y', to], {
+    path: from,
+    action: 're-encode',
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
+
+/**
+ * Duration of a media file (or URL) in ms, read by ffprobe from its container.
+ *
+ * @param options - `signal` cancels; `ffprobePath` (default `'ffprobe'` on PATH).
+ * @throws as {@link runFfmpegTool} (EARSHOT_CORRUPT_INPUT for a file that is not media), and
+ *   EARSHOT_DECODE_FAILED when the container states no duration.
+ * @example
+ * ```ts
+ * const ms = await probeDurationMs('meeting.mp3'); // 320000
+ * ```
+ */
+export async function probeDurationMs(path: string, options: { signal?: AbortSignal; ffprobePath?: string } = {}): Promise<number> {
+  const out = await runFfmpegTool(options.ffprobePath ?? 'ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', path], {
+    path,
+    action: 'read',
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const seconds = Number.parseFloat(out.trim());
+  if (!Number.isFinite(seconds)) throw new InputError('EARSHOT_DECODE_FAILED', `ffprobe found no duration in ${basename(path)}`, { details: { file: basename(path) } });
+  return Math.round(seconds * 1000);
 }

@@ -5,8 +5,8 @@
  * language from `annotations`). Replies arrive as SSE and are concatenated. Audio longer than one request allows is
  * cut at pauses, sent as several requests (a few at a time, results kept in order) and stitched back on the time line.
  */
-import { spawn } from 'node:child_process';
-import { EarshotError, InputError, InvalidArgumentError } from '../../core/errors.js';
+import { basename } from 'node:path';
+import { EarshotError, InvalidArgumentError } from '../../core/errors.js';
 import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
@@ -14,7 +14,8 @@ import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
 import { recognitionOptions } from './async-task.js';
 import { progressReporter, transportHttp, type DashScopeHttp, type BatchProgress, type RetryOptions } from './http.js';
 import { QWEN_ASR_FILE_LANGUAGES } from './qwen-asr-filetrans.js';
-import { encodeWav, probeDurationMs } from './upload.js';
+import { encodeWav } from './upload.js';
+import { ffmpegFailure, probeDurationMs, spawnError, spawnFfmpeg, StderrTail } from '../../media/ffmpeg.js';
 
 /** Models this transport serves. */
 export type CompatAudioModel = 'qwen3.5-omni-plus' | 'qwen3.5-omni-flash' | 'qwen3-omni-flash' | 'qwen3-asr-flash';
@@ -258,12 +259,12 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
 async function* decodePieces(source: string, maxMs: number, signal?: AbortSignal): AsyncGenerator<{ samples: Int16Array; startMs: number }> {
   const rate = 16000;
   const max = Math.floor((maxMs * rate) / 1000);
-  const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', source, '-f', 's16le', '-ar', String(rate), '-ac', '1', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.on('error', (cause) => reject(new InputError('EARSHOT_FFMPEG_MISSING', 'ffmpeg is not installed', { cause })));
-    child.on('close', resolve);
+  const child = spawnFfmpeg('ffmpeg', { path: source }, rate, 1);
+  const stderr = new StderrTail();
+  child.stderr.on('data', (d: Buffer) => stderr.push(d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', (err) => reject(spawnError(err, 'ffmpeg')));
+    child.on('close', (code, sig) => resolve({ code, signal: sig }));
   });
   exited.catch(() => undefined);
   const onAbort = (): void => void child.kill('SIGKILL');
@@ -293,9 +294,9 @@ async function* decodePieces(source: string, maxMs: number, signal?: AbortSignal
         }
       }
     }
-    const code = await exited;
+    const { code, signal: killedBy } = await exited;
     if (signal?.aborted) throw new EarshotError('EARSHOT_ABORTED', 'the operation was aborted');
-    if (code !== 0) throw new InputError('EARSHOT_DECODE_FAILED', `ffmpeg cannot decode ${source}: ${stderr.trim().split('\n').pop() ?? ''}`, { details: { path: source } });
+    if (code !== 0) throw ffmpegFailure(code, killedBy, stderr.text(source), basename(source));
     if (filled > 0) yield { samples: buffer.slice(0, filled), startMs: (startSample * 1000) / rate };
   } finally {
     signal?.removeEventListener('abort', onAbort);

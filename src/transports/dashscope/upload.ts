@@ -4,14 +4,14 @@
  * `oss://<key>` with `X-DashScope-OssResourceResolve: enable`. Also the pre-upload limit check (size, duration by
  * ffprobe) and a WAV encoder for clips.
  */
-import { spawn } from 'node:child_process';
 import { openAsBlob } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FormData } from 'undici';
-import { AbortError, EarshotError, InputError, TransportError } from '../../core/errors.js';
+import { EarshotError, InputError, TransportError } from '../../core/errors.js';
 import { errorFromResponse, type DashScopeHttp } from './http.js';
+import { probeDurationMs, transcodeFile } from '../../media/ffmpeg.js';
 
 /** The `data` of a getPolicy reply. */
 export interface UploadPolicy {
@@ -73,7 +73,7 @@ export async function uploadFile(http: DashScopeHttp, httpBase: string, model: s
     const dir = await mkdtemp(join(tmpdir(), 'earshot-upload-'));
     try {
       const smaller = join(dir, `${basename(source).replace(/\.[^.]*$/, '')}.ogg`);
-      await transcodeForUpload(source, smaller, options.signal);
+      await transcodeFile(source, smaller, UPLOAD_CODEC, options.signal ? { signal: options.signal } : {});
       return await uploadFile(http, httpBase, model, smaller, { ...options, transcode: false });
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -101,23 +101,8 @@ export async function uploadFile(http: DashScopeHttp, httpBase: string, model: s
   return `oss://${key}`;
 }
 
-/** Re-encode `from` to 16 kHz mono Opus (24 kbit/s, Ogg) at `to`; ffmpeg is killed on abort. */
-function transcodeForUpload(from: string, to: string, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', from, '-vn', '-ac', '1', '-ar', '16000', '-c:a', 'libopus', '-b:a', '24k', '-application', 'voip', '-y', to], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
-    const onAbort = (): void => void child.kill('SIGKILL');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('error', (cause) => reject(new InputError('EARSHOT_FFMPEG_MISSING', 'ffmpeg is not installed', { cause })));
-    child.on('close', (code) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (signal?.aborted) reject(new AbortError(signal.reason));
-      else if (code !== 0) reject(new InputError('EARSHOT_DECODE_FAILED', `ffmpeg cannot re-encode ${basename(from)} for upload: ${err.trim().split('\n').pop() ?? ''}`, { details: { path: from } }));
-      else resolve();
-    });
-  });
-}
+/** 16 kHz mono Opus at 24 kbit/s (Ogg): how a file too big for temporary storage is re-encoded. */
+const UPLOAD_CODEC = ['-ac', '1', '-ar', '16000', '-c:a', 'libopus', '-b:a', '24k', '-application', 'voip'] as const;
 
 /** Longest and largest file the async transcription API takes (§3.2, §6.3). */
 export const BATCH_LIMITS = { maxBytes: 2 * 1024 ** 3, maxDurationMs: 12 * 3600_000 } as const;
@@ -128,8 +113,8 @@ export const BATCH_LIMITS = { maxBytes: 2 * 1024 ** 3, maxDurationMs: 12 * 3600_
  * @param path - The file.
  * @param limits - Defaults to {@link BATCH_LIMITS} (2 GB, 12 h).
  * @returns The file's size and duration.
- * @throws EARSHOT_FILE_NOT_FOUND, EARSHOT_LIMIT_EXCEEDED, EARSHOT_DECODE_FAILED (ffprobe cannot read it),
- *   EARSHOT_FFMPEG_MISSING.
+ * @throws EARSHOT_FILE_NOT_FOUND, EARSHOT_LIMIT_EXCEEDED, EARSHOT_CORRUPT_INPUT / EARSHOT_UNSUPPORTED_FORMAT /
+ *   EARSHOT_DECODE_FAILED (ffprobe cannot read it), EARSHOT_FFMPEG_MISSING.
  * @example
  * await checkFileLimits('meeting.mp3'); // { bytes: 5_120_000, durationMs: 320_000 }
  */
@@ -152,27 +137,6 @@ export async function checkFileLimits(path: string, limits: { maxBytes: number; 
     });
   }
   return { bytes, durationMs };
-}
-
-/**
- * Duration of a media file in ms, read by `ffprobe`.
- *
- * @throws EARSHOT_DECODE_FAILED, EARSHOT_FFMPEG_MISSING.
- */
-export function probeDurationMs(path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d.slice(0, 2000)));
-    child.on('error', (cause) => reject(new InputError('EARSHOT_FFMPEG_MISSING', 'ffprobe is not installed (it comes with ffmpeg)', { cause })));
-    child.on('close', (code) => {
-      const seconds = Number.parseFloat(out.trim());
-      if (code !== 0 || !Number.isFinite(seconds)) reject(new InputError('EARSHOT_DECODE_FAILED', `ffprobe cannot read ${basename(path)}: ${err.trim().split('\n')[0] ?? ''}`, { details: { path } }));
-      else resolve(Math.round(seconds * 1000));
-    });
-  });
 }
 
 /**

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { EarshotError } from '../../../src/core/errors.js';
 import { DashScopeHttp } from '../../../src/transports/dashscope/http.js';
 import { checkFileLimits, encodeWav, resolveSource, uploadFile } from '../../../src/transports/dashscope/upload.js';
 import { CACHE_DIR, makeSpeech, SENTENCES } from '../../helpers/speech.js';
@@ -64,7 +65,10 @@ describe('upload', () => {
     mkdirSync(CACHE_DIR, { recursive: true });
     const junk = join(CACHE_DIR, 'junk.bin');
     writeFileSync(junk, 'this is not audio at all');
-    await expect(checkFileLimits(junk)).rejects.toMatchObject({ code: 'EARSHOT_DECODE_FAILED' });
+    // ffprobe's failure goes through the one ffmpeg classification (media/ffmpeg.ts): not media at all is corrupt input
+    const err = await checkFileLimits(junk).catch((e: unknown) => e as EarshotError);
+    expect(err).toMatchObject({ code: 'EARSHOT_CORRUPT_INPUT', message: expect.stringContaining('ffprobe could not read junk.bin') });
+    expect(JSON.stringify({ m: (err as EarshotError).message, d: (err as EarshotError).details })).not.toContain(CACHE_DIR);
     const ok = await checkFileLimits(makeSpeech({ sentences: SENTENCES.slice(0, 1) }).path);
     expect(ok.durationMs).toBeGreaterThan(1000);
   });

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { probeDurationMs, runFfmpegTool, transcodeFile } from '../../src/media/ffmpeg.js';
+import { makeSpeech, SENTENCES } from '../helpers/speech.js';
+
+const DIR = resolve(process.cwd(), '.tmp/test-ffmpeg/hidden-dir');
+mkdirSync(DIR, { recursive: true });
+
+describe('media/ffmpeg tools', () => {
+  it('re-encodes a file and probes its duration (real ffmpeg and ffprobe)', async () => {
+    const sp = makeSpeech({ sentences: SENTENCES.slice(0, 1) });
+    const out = join(DIR, 'small.ogg');
+    await transcodeFile(sp.path, out, ['-ac', '1', '-ar', '16000', '-c:a', 'libopus', '-b:a', '24k']);
+    expect(readFileSync(out).subarray(0, 4).toString('latin1')).toBe('OggS');
+    expect(Math.abs((await probeDurationMs(out)) - sp.durationMs)).toBeLessThan(100);
+  });
+
+  it('classifies failures once: missing program, corrupt input, base names only', async () => {
+    await expect(runFfmpegTool(join(DIR, 'no-such-ffprobe'), ['-v', 'error'], { path: 'x', action: 'read' })).rejects.toMatchObject({
+      code: 'EARSHOT_FFMPEG_MISSING',
+      message: expect.stringContaining('cannot run no-such-ffprobe'),
+    });
+    const junk = join(DIR, 'junk.mp3');
+    writeFileSync(junk, 'not audio, only words '.repeat(50));
+    for (const run of [() => probeDurationMs(junk), () => transcodeFile(junk, join(DIR, 'out.ogg'), ['-c:a', 'libopus'])]) {
+      const err = await run().then(
+        () => undefined,
+        (e: unknown) => e as { code: string; message: string; details: unknown },
+      );
+      expect(err?.code).toBe('EARSHOT_CORRUPT_INPUT');
+      expect(JSON.stringify({ m: err!.message, d: err!.details })).not.toContain('hidden-dir');
+    }
+  });
+
+  it('kills the tool and rejects with EARSHOT_ABORTED on abort', async () => {
+    const controller = new AbortController();
+    // ffmpeg reading an endless generated input never ends on its own.
+    const run = runFfmpegTool('ffmpeg', ['-hide_banner', '-nostdin', '-f', 'lavfi', '-i', 'anoisesrc', '-f', 'null', '-'], { path: 'anoisesrc', action: 'encode', signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    await expect(run).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+    const aborted = AbortSignal.abort();
+    await expect(runFfmpegTool('ffmpeg', ['-version'], { path: 'x', action: 'run', signal: aborted })).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+  });
+});
