@@ -92,6 +92,36 @@ describe('pace', () => {
     await expect(lastValueFrom(from(audio(2000)).pipe(pace({ maxBufferMs: 1000 })))).rejects.toMatchObject({ code: 'EARSHOT_LIMIT_EXCEEDED' });
   });
 
+  it('bounds a hot source by maxQueuedMs (maxBufferMs is its deprecated alias) with the overflow policy and its counter', async () => {
+    await expect(lastValueFrom(from(audio(2000)).pipe(pace({ maxQueuedMs: 1000 })))).rejects.toMatchObject({ code: 'EARSHOT_LIMIT_EXCEEDED', message: expect.stringContaining('pace(): more than 1000 ms') });
+    for (const overflow of ['drop-oldest', 'drop-newest'] as const) {
+      const scheduler = new VirtualTimeScheduler();
+      const drops: number[] = [];
+      const { out } = collect(from(audio(2000)).pipe(pace({ scheduler, maxQueuedMs: 1000, overflow, onDrop: (d) => drops.push(d.totalSize), frameMs: false })), scheduler);
+      await runVirtual(scheduler);
+      // All 20 chunks arrive at once: 10 fit, 10 are dropped and counted; what is kept plays at its own audio time.
+      const kept = overflow === 'drop-oldest' ? [10, 11, 12, 13, 14, 15, 16, 17, 18, 19] : [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+      expect(out.offsets).toEqual(kept.map((k) => k * 1600));
+      expect(out.at).toEqual(kept.map((k) => (k + 1) * 100));
+      expect(drops.at(-1)).toBe(1000);
+      expect(out.error).toBeUndefined();
+      expect(out.done).toBe(out.at.at(-1));
+    }
+    expect(() => pace({ lowWaterMs: 2000, highWaterMs: 1000 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    expect(() => pace({ overflow: 'drop' as never })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+  });
+
+  it('lets a held cold source go at lowWaterMs', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const flow = new FlowControl();
+    const states: boolean[] = [];
+    const { out } = collect(from(audio(1000, 100, 0, flow)).pipe(pace({ scheduler, highWaterMs: 500, lowWaterMs: 200, frameMs: false }), tap(() => states.push(flow.paused))), scheduler);
+    await runVirtual(scheduler);
+    // 1000 ms queued at once (from() ignores the hold): held until only 200 ms wait, i.e. after the 8th chunk
+    expect(states).toEqual([true, true, true, true, true, true, true, false, false, false]);
+    expect(out.at).toHaveLength(10);
+  });
+
   it('completes at once on empty input, and passes an error on after the queued audio', async () => {
     await expect(lastValueFrom(EMPTY.pipe(pace(), toArray()))).resolves.toEqual([]);
     const scheduler = new VirtualTimeScheduler();
