@@ -3,11 +3,15 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import { EarshotError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
-import type { AudioChunk } from '../core/types.js';
+import { frameCount, frameToMs, type AudioChunk } from '../core/types.js';
+import { BoundedQueue, queueLimits, type QueueLimits } from '../core/backpressure.js';
 import { loadSpeex, speexLoaded, SpeexResampler } from '../media/speex.js';
 
-/** Options of {@link resample}. */
-export interface ResampleOptions {
+/**
+ * Options of {@link resample}. The queue bounds (shared vocabulary, README "Backpressure") apply only while the WASM
+ * module loads on first use (~10 ms; `await loadSpeex()` first to make them moot).
+ */
+export interface ResampleOptions extends Pick<QueueLimits, 'maxQueuedMs' | 'overflow' | 'onDrop'> {
   /**
    * Speex quality 0–10 (default 4): 4 keeps > 85 dB of aliasing rejection for a tone past the new Nyquist
    * at about 1.3× the speed of quality 5 (which keeps > 120 dB).
@@ -28,11 +32,15 @@ const MAX_RATE = 1_000_000;
  * `flow` is passed on. On a source error the audio already received is flushed before the error is forwarded.
  * Teardown frees the WASM state.
  *
+ * Chunks that arrive while the WASM module loads wait in a bounded queue: a cold source is held meanwhile; a hot one
+ * may queue `maxQueuedMs` (default 60 000) before `overflow` applies (`'error'`: EARSHOT_LIMIT_EXCEEDED; a drop policy
+ * drops chunks, counted through `onDrop`, and the gap they leave restarts the conversion at the next chunk's offset).
+ *
  * @param rate - the output sample rate in Hz (integer, 1..1000000).
- * @param options - `quality` (0–10, default 4).
+ * @param options - `quality` (0–10, default 4) and the load-time queue bounds.
  * @returns an operator from AudioChunk to AudioChunk at `rate`.
- * @throws EARSHOT_INVALID_ARGUMENT (synchronously) for a bad rate or quality; at run time EARSHOT_INVALID_ARGUMENT
- *   for a chunk with a bad sample rate or channel count.
+ * @throws EARSHOT_INVALID_ARGUMENT (synchronously) for a bad rate, quality or bound; at run time
+ *   EARSHOT_INVALID_ARGUMENT for a chunk with a bad sample rate or channel count, EARSHOT_LIMIT_EXCEEDED as above.
  * @example
  * ```ts
  * import { fromFile, decode, resample } from 'earshot';
@@ -43,6 +51,8 @@ export function resample(rate: number, options: ResampleOptions = {}): OperatorF
   if (!Number.isInteger(rate) || rate < 1 || rate > MAX_RATE) throw new InvalidArgumentError(`resample: rate must be an integer in 1..${MAX_RATE}`, { details: { rate } });
   const quality = options.quality ?? 4;
   if (!Number.isInteger(quality) || quality < 0 || quality > 10) throw new InvalidArgumentError('resample: quality must be an integer in 0..10', { details: { quality } });
+  // A cold source is held as soon as anything waits (high and low water 0): nothing is read ahead of the load.
+  const limits = queueLimits({ ...options, highWaterMs: 0 }, { highWaterMs: 0, maxQueuedMs: 60_000 }, 'resample()');
 
   return (source) =>
     new Observable<AudioChunk>((subscriber) => {
@@ -52,9 +62,10 @@ export function resample(rate: number, options: ResampleOptions = {}): OperatorF
       let lastFlow: AudioChunk['flow'];
       let ready = speexLoaded();
       let closed = false;
-      // Items that arrived before the WASM module was loaded (the flow of cold sources is held meanwhile).
-      const queue: Array<{ chunk?: AudioChunk; err?: unknown; end?: true }> = [];
-      let releaseHold: (() => void) | undefined;
+      // Chunks that arrived before the WASM module was loaded (the flow of cold sources is held meanwhile), and how
+      // the source ended if it did meanwhile.
+      const pending = new BoundedQueue<AudioChunk>(limits, 'resample() while its WASM module loads');
+      let ended: { err: unknown } | 'complete' | undefined;
 
       const endRun = (): void => {
         if (!state) return;
@@ -104,21 +115,17 @@ export function resample(rate: number, options: ResampleOptions = {}): OperatorF
         subscriber.error(err instanceof EarshotError ? err : toEarshotError(err, 'EARSHOT_DECODE_FAILED'));
       };
       const drain = (): void => {
-        while (!closed && queue.length > 0) {
-          const item = queue.shift()!;
-          try {
-            if (item.chunk) handle(item.chunk);
-            else if (item.end) {
-              endRun();
-              subscriber.complete();
-            } else fail(item.err);
-          } catch (err) {
-            fail(err);
-            return;
-          }
+        try {
+          while (!closed && pending.length > 0) handle(pending.shift()!);
+          pending.clear();
+          if (closed || !ended) return;
+          if (ended === 'complete') {
+            endRun();
+            subscriber.complete();
+          } else fail(ended.err);
+        } catch (err) {
+          fail(err);
         }
-        releaseHold?.();
-        releaseHold = undefined;
       };
 
       if (!ready) {
@@ -136,8 +143,13 @@ export function resample(rate: number, options: ResampleOptions = {}): OperatorF
       const sub = source.subscribe({
         next: (chunk) => {
           if (!ready) {
-            if (!releaseHold && chunk.flow) releaseHold = chunk.flow.hold();
-            queue.push({ chunk });
+            try {
+              // A chunk with a bad layout counts nothing here; handle() rejects it once the module is loaded.
+              const ms = chunk.channels >= 1 && chunk.sampleRate >= 1 ? frameToMs(frameCount(chunk), chunk.sampleRate) : 0;
+              pending.push(chunk, ms, chunk.flow);
+            } catch (err) {
+              fail(err);
+            }
             return;
           }
           try {
@@ -147,12 +159,12 @@ export function resample(rate: number, options: ResampleOptions = {}): OperatorF
           }
         },
         error: (err: unknown) => {
-          if (!ready) queue.push({ err });
+          if (!ready) ended = { err };
           else fail(err);
         },
         complete: () => {
           if (!ready) {
-            queue.push({ end: true });
+            ended = 'complete';
             return;
           }
           try {
@@ -167,10 +179,9 @@ export function resample(rate: number, options: ResampleOptions = {}): OperatorF
       return () => {
         closed = true;
         sub.unsubscribe();
-        releaseHold?.();
+        pending.clear();
         state?.destroy();
         state = undefined;
-        queue.length = 0;
       };
     });
 }

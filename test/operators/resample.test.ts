@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { from, lastValueFrom, Observable, Subject, throwError, concat, toArray, EMPTY } from 'rxjs';
 import { resample } from '../../src/operators/resample.js';
 import { FlowControl } from '../../src/core/flow.js';
 import type { AudioChunk } from '../../src/core/types.js';
 import type { EarshotError } from '../../src/core/errors.js';
+import type { DropInfo } from '../../src/core/backpressure.js';
 import { joinSamples } from '../helpers/audio.js';
 
 function tone(freqs: number[], rate: number, frames: number, amp = 30000): Int16Array {
@@ -180,5 +181,55 @@ describe('resample', () => {
     });
     const [a, b] = await Promise.all([lastValueFrom(src.pipe(op, toArray())), lastValueFrom(src.pipe(op, toArray()))]);
     expect(same(joinSamples(a), joinSamples(b))).toBe(true);
+  });
+});
+
+describe('resample while its WASM module loads', () => {
+  /** A fresh copy of resample() whose WASM module is not loaded yet (vitest keeps modules per test file; reset them). */
+  async function freshResample(): Promise<typeof resample> {
+    vi.resetModules();
+    const speex = await import('../../src/media/speex.js');
+    expect(speex.speexLoaded()).toBe(false);
+    return (await import('../../src/operators/resample.js')).resample;
+  }
+  const second = (start: number, flow?: FlowControl) => chunked(tone([440], 48000, 48000), 48000, 1, 5, flow, start);
+
+  it('fails a hot source that queues more than maxQueuedMs before the module is ready', async () => {
+    const fresh = await freshResample();
+    const err = await lastValueFrom(from(second(0)).pipe(fresh(16000, { maxQueuedMs: 500 }))).catch((e: unknown) => e as EarshotError);
+    expect(err).toMatchObject({ code: 'EARSHOT_LIMIT_EXCEEDED', message: expect.stringContaining('more than 500 ms') });
+  });
+
+  it('drops the oldest chunks under overflow: drop-oldest, counts them, and keeps the time line', async () => {
+    const fresh = await freshResample();
+    const drops: DropInfo[] = [];
+    const input = [...second(0), ...second(48000)]; // 2 s, all at once
+    const out = await lastValueFrom(from(input).pipe(fresh(16000, { maxQueuedMs: 1000, overflow: 'drop-oldest', onDrop: (d) => drops.push(d) }), toArray()));
+    const last = drops.at(-1)!;
+    expect(last.totalSize).toBeGreaterThanOrEqual(1000);
+    expect(last.totalSize).toBeLessThan(1100);
+    // What is kept is the last second (and a bit), at its own place on the 16 kHz time line.
+    const keptFrames = joinSamples(out).length;
+    expect(Math.abs(keptFrames / 16 + last.totalSize - 2000)).toBeLessThanOrEqual(1);
+    expect(out[0]!.offset).toBe(Math.round((last.totalSize * 16000) / 1000));
+    expect(out.at(-1)!.offset + out.at(-1)!.samples.length).toBe(32000);
+  });
+
+  it('holds a cold source instead, however long the load takes, and lets it go once loaded', async () => {
+    const fresh = await freshResample();
+    const flow = new FlowControl();
+    const states: boolean[] = [];
+    const subject = new Subject<AudioChunk>();
+    const got: AudioChunk[] = [];
+    const done = new Promise<void>((res, rej) => subject.pipe(fresh(16000, { maxQueuedMs: 10 })).subscribe({ next: (c) => got.push(c), error: rej, complete: res }));
+    for (const c of [...second(0, flow), ...second(48000, flow)]) {
+      subject.next(c);
+      states.push(flow.paused);
+    }
+    subject.complete();
+    expect(states.every((p) => p)).toBe(true); // held from the first chunk, never dropped nor failed
+    await done;
+    expect(flow.paused).toBe(false);
+    expect(joinSamples(got).length).toBe(32000);
   });
 });
