@@ -4,7 +4,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import type { AudioChunk, AudioSegment } from '../core/types.js';
-import { runSegmenter, segmenterRules, type VadChunkOptions } from './vad-chunk.js';
+import { loadQueueLimits, runSegmenter, segmenterRules, type VadChunkOptions } from './vad-chunk.js';
 
 /** Whether a tentative window stands. */
 export type ProvisionalState = 'pending' | 'confirmed' | 'revoked';
@@ -105,11 +105,12 @@ export function nearRealtime(options: NearRealtimeOptions = {}): OperatorFunctio
     },
     { minSilenceMs: 250, endSilenceMs: 600, cutSearchMs: Math.min(2000, windowMs / 2) },
   );
+  const pending = loadQueueLimits(options, 'nearRealtime');
   return (source) =>
     runSegmenter<WindowSegment>(
       source,
       rules,
-      options,
+      { ...options, pending },
       (next) => {
         let open: Provisional | undefined;
         return {

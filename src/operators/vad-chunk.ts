@@ -9,6 +9,7 @@ import { EarshotError, InvalidArgumentError, toEarshotError } from '../core/erro
 import type { FlowControl } from '../core/flow.js';
 import { frameToMs, type AudioChunk, type AudioSegment } from '../core/types.js';
 import { openVad, type Vad, type VadFrameMs, type VadMode } from '../media/vad.js';
+import { BoundedQueue, queueLimits, type GateLimits, type OverflowPolicy, type QueueLimits } from '../core/backpressure.js';
 
 /** Mean square of a frame below which it is silence (RMS 16, about -66 dBFS). */
 const SILENCE_FLOOR = 256;
@@ -32,9 +33,16 @@ export interface VadChunkOptions {
   /** VAD frame length: 10, 20 or 30 ms (default 20). */
   frameMs?: VadFrameMs;
   /**
-   * Audio (ms) buffered while the VAD's WASM module loads on first use (~25 ms; default 60 000), from sources
-   * without flow control; past it: EARSHOT_LIMIT_EXCEEDED. `await loadVad()` first to make it moot.
+   * Audio (ms) queued while the VAD's WASM module loads on first use (~25 ms; default 60 000), from sources
+   * without flow control (a cold source is held meanwhile); past it `overflow` applies (default `'error'`:
+   * EARSHOT_LIMIT_EXCEEDED). `await loadVad()` first to make it moot. Shared vocabulary: README "Backpressure".
    */
+  maxQueuedMs?: number;
+  /** What happens past `maxQueuedMs` (default `'error'`); drops are counted through `onDrop`. */
+  overflow?: OverflowPolicy;
+  /** Called after every drop of the overflow policy, with the running totals. */
+  onDrop?: QueueLimits['onDrop'];
+  /** @deprecated Use `maxQueuedMs` (same meaning). */
   maxPendingMs?: number;
   /** Clock for `closedAt` (default `performance.now()`); pass a virtual-time scheduler in tests. */
   scheduler?: SchedulerLike;
@@ -347,34 +355,43 @@ export function segmenterRules(o: VadChunkOptions & Partial<SegmenterRules>, def
 }
 
 /**
+ * @internal The bounds of the queue that waits for the VAD to load, from {@link VadChunkOptions} (checked now).
+ * @throws EARSHOT_INVALID_ARGUMENT for a bad bound or policy.
+ */
+export function loadQueueLimits(options: Pick<VadChunkOptions, 'maxQueuedMs' | 'maxPendingMs' | 'overflow' | 'onDrop'>, name: string): GateLimits {
+  const maxQueuedMs = options.maxQueuedMs ?? options.maxPendingMs;
+  return queueLimits(
+    { ...(maxQueuedMs === undefined ? {} : { maxQueuedMs }), ...(options.overflow ? { overflow: options.overflow } : {}), ...(options.onDrop ? { onDrop: options.onDrop } : {}) },
+    { highWaterMs: 0, maxQueuedMs: 60_000 },
+    `${name}() while the VAD loads`,
+  );
+}
+
+/**
  * @internal Run a segmenter over a source of mono audio: the shared body of vadChunk() and nearRealtime().
- * Loads the VAD (chunks arriving meanwhile are held, bounded by `maxPendingMs`), validates the format,
- * and frees the detector on completion, error or unsubscribe.
+ * Loads the VAD (chunks arriving meanwhile wait in a queue bounded by `pending`, a cold source held), validates the
+ * format, and frees the detector on completion, error or unsubscribe.
  */
 export function runSegmenter<T>(
   source: Observable<AudioChunk>,
   rules: SegmenterRules,
-  options: Pick<VadChunkOptions, 'mode' | 'frameMs' | 'maxPendingMs' | 'scheduler'>,
+  options: Pick<VadChunkOptions, 'mode' | 'frameMs' | 'scheduler'> & { pending: GateLimits },
   makeSink: (next: (value: T) => void) => SegmenterSink,
   name: string,
 ): Observable<T> {
-  const maxPendingMs = options.maxPendingMs ?? 60_000;
   const now = options.scheduler ? () => options.scheduler!.now() : () => performance.now();
   return new Observable<T>((subscriber) => {
     let vad: Vad | undefined;
     let seg: Segmenter | undefined;
     let failed = false;
-    let pending: AudioChunk[] = [];
-    let pendingMs = 0;
-    let release: (() => void) | undefined;
+    const pending = new BoundedQueue<AudioChunk>(options.pending, `${name}() while the VAD loads`);
     let ended: 'complete' | { error: unknown } | undefined;
     let rate = 0;
 
     const fail = (err: unknown): void => {
       if (failed) return;
       failed = true;
-      pending = [];
-      release?.();
+      pending.clear();
       subscriber.error(toEarshotError(err, 'EARSHOT_ENGINE_FAILED'));
     };
     const sink = makeSink((v) => subscriber.next(v));
@@ -405,16 +422,13 @@ export function runSegmenter<T>(
         return;
       }
       seg = new Segmenter(v, rules, sink, now);
-      const queued = pending;
-      pending = [];
-      release?.();
-      release = undefined;
       try {
-        for (const c of queued) feed(c);
+        for (let c = pending.shift(); c; c = pending.shift()) feed(c);
       } catch (err) {
         fail(err);
         return;
       }
+      pending.clear();
       if (ended) end(ended);
     };
 
@@ -432,12 +446,7 @@ export function runSegmenter<T>(
             feed(chunk);
             return;
           }
-          pending.push(chunk);
-          pendingMs += (chunk.samples.length * 1000) / chunk.sampleRate / chunk.channels;
-          if (!release && chunk.flow) release = chunk.flow.hold();
-          if (pendingMs > maxPendingMs) {
-            throw new EarshotError('EARSHOT_LIMIT_EXCEEDED', `${name}(): more than ${maxPendingMs} ms of audio arrived while the VAD was loading`);
-          }
+          pending.push(chunk, (chunk.samples.length * 1000) / chunk.sampleRate / chunk.channels, chunk.flow);
         } catch (err) {
           fail(err);
         }
@@ -455,8 +464,7 @@ export function runSegmenter<T>(
     });
     return () => {
       sub.unsubscribe();
-      release?.();
-      pending = [];
+      pending.clear();
       vad?.close();
     };
   });
@@ -483,11 +491,12 @@ export function runSegmenter<T>(
  */
 export function vadChunk(options: VadChunkOptions = {}): OperatorFunction<AudioChunk, AudioSegment> {
   const rules = segmenterRules({ ...options, minWindowMs: 0, endSilenceMs: options.minSilenceMs ?? 300 });
+  const pending = loadQueueLimits(options, 'vadChunk');
   return (source) =>
     runSegmenter<AudioSegment>(
       source,
       rules,
-      options,
+      { ...options, pending },
       (next) => ({
         segment: (s) => next(s),
         confirm: () => undefined,

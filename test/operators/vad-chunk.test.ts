@@ -1,7 +1,8 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { EMPTY, from, lastValueFrom, Observable, throwError, concat, toArray } from 'rxjs';
 import { FlowControl } from '../../src/core/flow.js';
 import type { AudioChunk, AudioSegment } from '../../src/core/types.js';
+import type { DropInfo } from '../../src/core/backpressure.js';
 import { loadVad } from '../../src/media/vad.js';
 import { vadChunk } from '../../src/operators/vad-chunk.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
@@ -37,6 +38,26 @@ describe('vadChunk on first use', () => {
     expect(sawPaused).toBe(true);
     expect(flow.paused).toBe(false);
     expect(segs).toHaveLength(3);
+  });
+
+  it('bounds a hot source while the VAD loads: maxQueuedMs (maxPendingMs its deprecated alias), overflow policy, drop counter', async () => {
+    /** vadChunk and nearRealtime from fresh modules: the VAD's WASM is not loaded yet. */
+    const fresh = async () => {
+      vi.resetModules();
+      return { ops: { ...(await import('../../src/operators/vad-chunk.js')), ...(await import('../../src/operators/near-realtime.js')) } };
+    };
+    const hot = toChunks(pcm, 320); // 20 ms chunks without flow control, all at once
+    for (const options of [{ maxQueuedMs: 500 }, { maxPendingMs: 500 }]) {
+      const { ops } = await fresh();
+      const err = await lastValueFrom(from(hot).pipe(ops.vadChunk(options))).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'EARSHOT_LIMIT_EXCEEDED', message: expect.stringContaining('vadChunk() while the VAD loads: more than 500 ms') });
+    }
+    const { ops } = await fresh();
+    const drops: DropInfo[] = [];
+    const segs = await lastValueFrom(from(hot).pipe(ops.nearRealtime({ maxQueuedMs: 500, overflow: 'drop-newest', onDrop: (d) => drops.push(d) }), toArray()));
+    expect(drops.at(-1)).toMatchObject({ totalItems: hot.length - 25, totalSize: (hot.length - 25) * 20 });
+    expect(segs.every((s) => s.offset + s.samples.length <= 500 * 16)).toBe(true); // only the first 500 ms were kept
+    expect(() => ops.vadChunk({ overflow: 'drop-all' as never })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
   });
 
 });
