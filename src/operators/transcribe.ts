@@ -3,17 +3,20 @@
  * events on the input's time line.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { EarshotError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
+import { InvalidArgumentError, toEarshotError } from '../core/errors.js';
+import { Backpressure, queueLimits, type QueueLimits } from '../core/backpressure.js';
 import { frameCount, frameToMs, shiftEvent, type AudioChunk, type TranscriptEvent } from '../core/types.js';
 import { assertCapabilities, type RecognitionOptions, type StreamSession, type Transport } from '../transports/transport.js';
 
-export interface TranscribeOptions extends RecognitionOptions {
+/** Options of {@link transcribe}; queue bounds in the shared vocabulary (README "Backpressure"). */
+export interface TranscribeOptions extends RecognitionOptions, Pick<QueueLimits, 'highWaterMs' | 'lowWaterMs'> {
   /** Emit partial events too (default true). */
   partials?: boolean;
   /**
    * Most audio (ms) queued while the session is busy, for hot sources that cannot pause (default 60 000).
-   * Cold sources are paused through their FlowControl instead. Past the bound the pipeline fails with
-   * EARSHOT_LIMIT_EXCEEDED rather than silently dropping audio and shifting every later time.
+   * Cold sources are paused through their FlowControl instead, as soon as more than `highWaterMs` (default 0)
+   * waits. Past the bound the pipeline fails with EARSHOT_LIMIT_EXCEEDED rather than silently dropping audio and
+   * shifting every later time (so there is no `overflow` policy here).
    */
   maxQueuedMs?: number;
   /** After a source error, how long to wait for the finals of audio already sent (default 10 000 ms). */
@@ -40,7 +43,12 @@ export function transcribe(transport: Transport, options: TranscribeOptions = {}
     throw new InvalidArgumentError(`transport ${transport?.model ?? '?'} cannot stream; use transcribeBatch() for batch models`);
   }
   assertCapabilities(transport, options);
-  const { partials = true, maxQueuedMs = 60_000, flushOnErrorMs = 10_000, ...recognition } = options;
+  const { partials = true, maxQueuedMs, highWaterMs, lowWaterMs, flushOnErrorMs = 10_000, ...recognition } = options;
+  const limits = queueLimits(
+    { ...(highWaterMs === undefined ? {} : { highWaterMs }), ...(lowWaterMs === undefined ? {} : { lowWaterMs }), ...(maxQueuedMs === undefined ? {} : { maxQueuedMs }) },
+    { highWaterMs: 0, maxQueuedMs: 60_000 },
+    'transcribe()',
+  );
 
   return (source) =>
     new Observable<TranscriptEvent>((subscriber) => {
@@ -49,7 +57,7 @@ export function transcribe(transport: Transport, options: TranscribeOptions = {}
       let opening: Promise<StreamSession> | undefined;
       let baseMs = 0;
       let rate = 0;
-      let queuedFrames = 0;
+      const queue = new Backpressure(limits, 'transcribe()');
       let chain: Promise<void> = Promise.resolve();
       let failed = false;
       let closed = false;
@@ -90,23 +98,20 @@ export function transcribe(transport: Transport, options: TranscribeOptions = {}
             fail(new InvalidArgumentError(`transcribe() needs mono ${transport.sampleRate} Hz audio, got ${chunk.channels} ch at ${chunk.sampleRate} Hz: add decode() and resample(${transport.sampleRate})`));
             return;
           }
-          if (!opening) open(chunk);
-          const frames = frameCount(chunk);
-          queuedFrames += frames;
-          if (!chunk.flow && (queuedFrames * 1000) / rate > maxQueuedMs) {
-            fail(new EarshotError('EARSHOT_LIMIT_EXCEEDED', `more than ${maxQueuedMs} ms of audio queued behind the engine`));
+          const ms = frameToMs(frameCount(chunk), chunk.sampleRate);
+          try {
+            queue.add(ms, chunk.flow);
+          } catch (err) {
+            fail(err);
             return;
           }
-          const release = chunk.flow?.hold();
+          if (!opening) open(chunk);
           chain = chain
             .then(() => opening!)
             .then((s) => (closed || failed ? undefined : s.write(chunk.samples)))
-            .then(() => {
-              queuedFrames -= frames;
-              release?.();
-            });
+            .then(() => queue.remove(ms));
           chain.catch((err: unknown) => {
-            release?.();
+            queue.release();
             fail(err);
           });
         },
@@ -133,6 +138,7 @@ export function transcribe(transport: Transport, options: TranscribeOptions = {}
         closed = true;
         clearTimeout(flushTimer);
         sub.unsubscribe();
+        queue.release();
         abort.abort();
         session?.close();
       };

@@ -107,8 +107,34 @@ describe('transcribe', () => {
     await flow.ready();
     expect(calls.written).toBe(1600);
     src.next(chunk(1600, 1600, flow));
+    expect(flow.paused).toBe(true);
     sub.unsubscribe();
     expect(calls.closed).toBe(1);
+    expect(flow.paused).toBe(false); // teardown lets the source go at once
+  });
+
+  it('lets a cold source read ahead up to highWaterMs, and fails a hot source past maxQueuedMs', async () => {
+    const { transport, calls } = countingTransport(20);
+    const flow = new FlowControl();
+    const src = new Subject<AudioChunk>();
+    const done = lastValueFrom(src.pipe(transcribe(transport, { highWaterMs: 250, lowWaterMs: 0 }), toArray()));
+    const paused: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      src.next(chunk(i * 1600, 1600, flow));
+      paused.push(flow.paused);
+    }
+    expect(paused).toEqual([false, false, true]); // 100, 200, 300 ms waiting
+    await flow.ready();
+    expect(calls.written).toBe(4800); // let go only once everything was written (low water 0)
+    src.complete();
+    await done;
+
+    const hot = countingTransport(20);
+    const live = new Subject<AudioChunk>();
+    const failed = new Promise<unknown>((resolve) => live.pipe(transcribe(hot.transport, { maxQueuedMs: 250 })).subscribe({ error: resolve }));
+    for (let i = 0; i < 3; i++) live.next(chunk(i * 1600));
+    expect(await failed).toMatchObject({ code: 'EARSHOT_LIMIT_EXCEEDED', message: expect.stringContaining('transcribe(): more than 250 ms') });
+    expect(() => transcribe(transport, { highWaterMs: 10, lowWaterMs: 20 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
   });
 
   it('rejects audio at the wrong rate with a coded error', async () => {
