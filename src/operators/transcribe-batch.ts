@@ -6,6 +6,7 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, 
 import { clockOf, type PaceClock } from '../core/clock.js';
 import { EarshotError, InvalidArgumentError, TransportError, type ErrorCode } from '../core/errors.js';
 import { frameToMs, shiftEvent, type AudioSegment, type TranscriptEvent } from '../core/types.js';
+import { Backpressure, gateLimits, queueLimits, type GateLimits, type QueueLimits } from '../core/backpressure.js';
 import { assertCapabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transports/transport.js';
 import type { Provisional } from './near-realtime.js';
 
@@ -21,17 +22,24 @@ export interface RetryOptions {
   jitter?: number;
 }
 
-/** Options of {@link transcribeBatch}. */
-export interface TranscribeBatchOptions {
+/** Options of {@link transcribeBatch}. Queue bounds use the shared vocabulary (README "Backpressure"). */
+export interface TranscribeBatchOptions extends Pick<QueueLimits, 'highWaterMs' | 'lowWaterMs' | 'maxQueuedMs'> {
   /** Requests in flight at once (default 2). */
   concurrency?: number;
   /** Retry policy (default `{ attempts: 3, baseMs: 500, maxMs: 8000 }`). */
   retry?: RetryOptions;
   /** Recognition options for every request (checked against the transport's capabilities now). */
   options?: RecognitionOptions;
-  /** Segments waiting for a request slot before the source's FlowControl is held (default `concurrency`). */
+  /**
+   * Audio (ms) of segments waiting for a request slot before the source's FlowControl is held (default 10 000; let
+   * go at `lowWaterMs`, default half).
+   */
+  highWaterMs?: number;
+  /** Most audio (ms) of segments waiting from a source without flow control (default 120 000): EARSHOT_LIMIT_EXCEEDED. */
+  maxQueuedMs?: number;
+  /** @deprecated Counts segments, not audio: use `highWaterMs`. Given alone (with `maxQueued`), bounds count segments as before. */
   highWater?: number;
-  /** Hard bound on waiting segments from sources without flow control (default 32): EARSHOT_LIMIT_EXCEEDED. */
+  /** @deprecated Counts segments, not audio: use `maxQueuedMs`. */
   maxQueued?: number;
   /** Where retry timers run (default the real clock); a `VirtualTimeScheduler` makes tests deterministic. */
   scheduler?: SchedulerLike;
@@ -51,7 +59,6 @@ interface Job {
   resolvedAt?: number;
   controller?: AbortController;
   timer?: Subscription;
-  release?: () => void;
   unlisten?: () => void;
 }
 
@@ -63,8 +70,8 @@ interface Job {
  * (`retryAfterMs` honoured); the final failure is a {@link TransportError} keeping the original code (or
  * EARSHOT_REQUEST_FAILED) with the last attempt as `cause`, after the results ahead of it are emitted.
  * Queues are bounded: `concurrency` requests run, at most `2 × concurrency` results wait for order, and past
- * `highWater` waiting segments the source's FlowControl is held, so a cold 12-hour file read faster than the
- * transport works stays in constant memory; a source without flow control fails past `maxQueued`.
+ * `highWaterMs` of waiting segments the source's FlowControl is held, so a cold 12-hour file read faster than the
+ * transport works stays in constant memory; a source without flow control fails past `maxQueuedMs`.
  * Segments from `nearRealtime()` that are still {@link Provisional} are sent at once; their results wait for the
  * confirmation and are dropped (the request aborted) if the window is revoked.
  * A final event carries `latency.addedMs` (transport reply to emission, including any wait for an earlier
@@ -89,13 +96,12 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
   }
   const recognition = options.options;
   assertCapabilities(transport, recognition);
-  const { concurrency = 2, maxQueued = 32, scheduler = asyncScheduler, clock } = options;
-  const highWater = options.highWater ?? concurrency;
+  const { concurrency = 2, scheduler = asyncScheduler, clock } = options;
   const { attempts = 3, baseMs = 500, maxMs = 8000, jitter = 0.2 } = options.retry ?? {};
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`concurrency must be an integer ≥ 1, got ${concurrency}`);
   if (!Number.isInteger(attempts) || attempts < 1) throw new InvalidArgumentError(`retry.attempts must be an integer ≥ 1, got ${attempts}`);
   if (!(baseMs >= 0) || !(maxMs >= baseMs) || !(jitter >= 0 && jitter <= 1)) throw new InvalidArgumentError('retry needs 0 ≤ baseMs ≤ maxMs and 0 ≤ jitter ≤ 1');
-  if (!(highWater >= 0) || !(maxQueued >= 1)) throw new InvalidArgumentError('highWater must be ≥ 0 and maxQueued ≥ 1');
+  const bounds = batchQueueLimits(options, concurrency, `transcribeBatch() for transport ${transport.model}`);
   const now = clock ? clock.now : clockOf(scheduler);
   const window = 2 * concurrency;
   const clip = transport.transcribeClip.bind(transport);
@@ -105,7 +111,7 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
       const jobs: Job[] = [];
       let head = 0;
       let running = 0;
-      let queued = 0;
+      const queue = new Backpressure(bounds.limits, `transcribeBatch() for transport ${transport.model}`, bounds.unit);
       let ended: 'complete' | { error: unknown } | undefined;
       let done = false;
 
@@ -114,9 +120,9 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
           const job = jobs[i]!;
           job.controller?.abort();
           job.timer?.unsubscribe();
-          job.release?.();
           job.unlisten?.();
         }
+        queue.release();
         jobs.length = 0;
         head = 0;
       };
@@ -168,19 +174,9 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
           if (i - head >= window) break;
           const job = jobs[i]!;
           if (job.state !== 'queued') continue;
-          queued--;
+          queue.remove(bounds.size(job.segment)); // at the low-water mark the source reads again
           running++;
-          job.release?.();
-          delete job.release;
           attempt(job);
-        }
-        if (queued <= highWater) {
-          // Back under the high-water mark: let the source read again.
-          for (let i = head; i < jobs.length; i++) {
-            const job = jobs[i]!;
-            job.release?.();
-            delete job.release;
-          }
         }
       };
 
@@ -257,8 +253,13 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
             attempt: 0,
           };
           if (p?.state === 'revoked') return;
+          try {
+            queue.add(bounds.size(segment), segment.flow);
+          } catch (err) {
+            fail(err);
+            return;
+          }
           jobs.push(job);
-          queued++;
           if (p && !job.confirmed) {
             job.unlisten = p.onSettled((confirmed) => {
               delete job.unlisten;
@@ -268,20 +269,14 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
                 flush();
                 return;
               }
-              if (job.state === 'queued') queued--;
+              if (job.state === 'queued') queue.remove(bounds.size(job.segment));
               if (job.state === 'running' || job.state === 'backoff') running--;
               job.state = 'revoked';
               job.controller?.abort();
               job.timer?.unsubscribe();
-              job.release?.();
               flush();
               pump();
             });
-          }
-          if (queued > highWater && segment.flow) job.release = segment.flow.hold();
-          else if (queued > maxQueued) {
-            fail(new EarshotError('EARSHOT_LIMIT_EXCEEDED', `transcribeBatch(): more than ${maxQueued} segments waiting for transport ${transport.model} (a source without flow control outruns it)`));
-            return;
           }
           pump();
         },
@@ -317,4 +312,19 @@ function finalError(err: unknown, job: Job, model: string): TransportError {
     ...(e?.providerCode !== undefined ? { providerCode: e.providerCode } : {}),
     details: { attempts: job.attempt, startMs: job.startMs },
   });
+}
+
+/**
+ * The bounds of the queue of segments waiting for a request slot: in ms of audio, or in segments when only the
+ * deprecated `highWater` / `maxQueued` are given (they keep their old meaning and defaults).
+ */
+function batchQueueLimits(options: TranscribeBatchOptions, concurrency: number, what: string): { limits: GateLimits; unit: string; size: (s: AudioSegment) => number } {
+  const legacy = options.highWater !== undefined || options.maxQueued !== undefined;
+  const current = options.highWaterMs !== undefined || options.lowWaterMs !== undefined || options.maxQueuedMs !== undefined;
+  if (legacy && current) throw new InvalidArgumentError(`${what}: give highWaterMs/lowWaterMs/maxQueuedMs or the deprecated highWater/maxQueued, not both`);
+  if (!legacy) {
+    return { limits: queueLimits(options, { highWaterMs: 10_000, maxQueuedMs: 120_000 }, what), unit: 'ms of audio', size: (s) => frameToMs(s.samples.length / s.channels, s.sampleRate) };
+  }
+  const highWater = options.highWater ?? concurrency;
+  return { limits: gateLimits({ highWater, lowWater: highWater, maxQueued: options.maxQueued ?? 32, overflow: 'error' }, what, ''), unit: 'segments', size: () => 1 };
 }

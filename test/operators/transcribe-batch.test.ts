@@ -158,6 +158,37 @@ describe('transcribeBatch', () => {
     expect(out.done).toBe(true);
   });
 
+  it('bounds waiting segments by audio time: highWaterMs holds the source, lowWaterMs lets it go, maxQueuedMs stops a hot one', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const flow = new FlowControl();
+    const t = manualTransport({ scheduler, delayMs: () => 1000 });
+    const source = new Subject<AudioSegment>();
+    const { out } = collect(source.pipe(transcribeBatch(t, { scheduler, concurrency: 1, highWaterMs: 2500, lowWaterMs: 1000 })), scheduler);
+    const paused: boolean[] = [];
+    for (let i = 0; i < 5; i++) {
+      source.next(seg(i * 1000, 1000, { flow }));
+      paused.push(flow.paused);
+    }
+    expect(paused).toEqual([false, false, false, true, true]); // one running, then 1, 2, 3, 4 s waiting
+    await runVirtual(scheduler, 1000);
+    expect(flow.paused).toBe(true); // 3 s wait
+    await runVirtual(scheduler, 3000);
+    expect(flow.paused).toBe(false); // 1 s waits: the low-water mark
+    source.complete();
+    await runVirtual(scheduler);
+    expect(out.events).toHaveLength(5);
+    expect(out.done).toBe(true);
+
+    const hot = manualTransport();
+    const many = Array.from({ length: 10 }, (_, i) => seg(i * 1000));
+    await expect(lastValueFrom(from(many).pipe(transcribeBatch(hot, { concurrency: 1, maxQueuedMs: 3500 })))).rejects.toMatchObject({
+      code: 'EARSHOT_LIMIT_EXCEEDED',
+      message: expect.stringContaining('more than 3500 ms of audio'),
+    });
+    expect(hot.open()).toBe(0);
+    expect(() => transcribeBatch(hot, { highWater: 1, highWaterMs: 1000 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+  });
+
   it('fails with EARSHOT_LIMIT_EXCEEDED when a source without flow control outruns the transport', async () => {
     const t = manualTransport();
     const many = Array.from({ length: 10 }, (_, i) => seg(i * 1000));
