@@ -25,8 +25,10 @@ export interface SinkOptions {
   end?: boolean;
   /**
    * Most bytes held while the output is not draining. Past it the sink fails with `EARSHOT_SINK_FAILED` rather than
-   * grow without bound. Default 16 MiB.
+   * grow without bound. Default 16 MiB. (Shared vocabulary: README "Backpressure".)
    */
+  maxQueuedBytes?: number;
+  /** @deprecated Use `maxQueuedBytes` (same meaning). */
   maxBufferBytes?: number;
   /**
    * A source's flow control to hold while the output is not draining, so a cold source pauses for a slow disk
@@ -70,7 +72,7 @@ export function assertSinkTarget(target: unknown, what: string): asserts target 
 
 /**
  * Writes whole records to a path or a Writable, in order, never writing while the stream wants `drain`.
- * Records wait in a queue bounded by `maxBufferBytes`; a FlowControl given in the options is held meanwhile.
+ * Records wait in a queue bounded by `maxQueuedBytes`; a FlowControl given in the options is held meanwhile.
  * Each record goes to the stream in one `write()`, so a killed process leaves only whole records.
  *
  * @example
@@ -101,7 +103,7 @@ export class SinkWriter {
    */
   constructor(target: SinkTarget, options: SinkOptions, onError: (err: SinkError) => void) {
     this.#onError = onError;
-    this.#maxBuffer = options.maxBufferBytes ?? DEFAULT_MAX_BUFFER;
+    this.#maxBuffer = options.maxQueuedBytes ?? options.maxBufferBytes ?? DEFAULT_MAX_BUFFER;
     this.#flow = options.flow;
     if (typeof target === 'string') {
       this.#stream = createWriteStream(target, { flags: 'w' });
@@ -129,7 +131,7 @@ export class SinkWriter {
     this.#queue.push(text);
     this.#queued += Buffer.byteLength(text);
     if (this.#queued > this.#maxBuffer) {
-      this.#fail(new SinkError('EARSHOT_SINK_FAILED', `${this.#label} is not draining: more than ${this.#maxBuffer} bytes waiting`, { details: { maxBufferBytes: this.#maxBuffer } }));
+      this.#fail(new SinkError('EARSHOT_SINK_FAILED', `${this.#label} is not draining: more than ${this.#maxBuffer} bytes waiting`, { details: { maxQueuedBytes: this.#maxBuffer } }));
       return;
     }
     this.#pump();
@@ -249,7 +251,8 @@ export class SinkWriter {
  */
 export function textSink(target: SinkTarget, format: () => TextFormat, options: SinkOptions = {}): MonoTypeOperatorFunction<TranscriptEvent> {
   assertSinkTarget(target, 'a sink');
-  if (options.maxBufferBytes !== undefined && !(options.maxBufferBytes > 0)) throw new InvalidArgumentError('maxBufferBytes must be positive');
+  const maxQueuedBytes = options.maxQueuedBytes ?? options.maxBufferBytes;
+  if (maxQueuedBytes !== undefined && !(maxQueuedBytes > 0)) throw new InvalidArgumentError('maxQueuedBytes must be positive');
   return (source) =>
     new Observable<TranscriptEvent>((subscriber) => {
       const fmt = format();

@@ -40,7 +40,7 @@ export function srtStream(options: CaptionOptions = {}): Duplex {
  * await pipeline(events, vttStream(), createWriteStream('a.vtt'));
  * ```
  */
-export function vttStream(options: Omit<VttOptions, 'end' | 'maxBufferBytes' | 'flow'> = {}): Duplex {
+export function vttStream(options: Omit<VttOptions, 'end' | 'maxQueuedBytes' | 'maxBufferBytes' | 'flow'> = {}): Duplex {
   return operatorToTransform(vttText(options), TEXT_OUT);
 }
 

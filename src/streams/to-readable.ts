@@ -11,9 +11,13 @@ export interface ToReadableOptions {
   /** Items buffered before the readable reports itself full. Default 16. */
   highWaterMark?: number;
   /**
-   * Most items buffered for a consumer that does not read, when the items carry no FlowControl to pause their
-   * source with. Past it the stream is destroyed with `EARSHOT_LIMIT_EXCEEDED`. Default 10 000.
+   * Object mode: most items buffered for a consumer that does not read, when the items carry no FlowControl to
+   * pause their source with. Past it the stream is destroyed with `EARSHOT_LIMIT_EXCEEDED`. Default 10 000.
    */
+  maxQueuedItems?: number;
+  /** Byte mode: the same bound in bytes (default 10 240 000). */
+  maxQueuedBytes?: number;
+  /** @deprecated Items in object mode, KiB in byte mode: use `maxQueuedItems` / `maxQueuedBytes`. */
   maxBuffered?: number;
   /** Emit objects (default) or bytes (strings and Buffers only). */
   objectMode?: boolean;
@@ -24,7 +28,7 @@ export interface ToReadableOptions {
  *
  * The Observable is subscribed on the first read. When the consumer is full, the adapter holds the FlowControl of
  * the item just pushed (chunks from a cold source carry one), pausing that source until the consumer reads; items
- * without one are buffered up to `maxBuffered`. An Observable error destroys the stream with that same coded
+ * without one are buffered up to `maxQueuedItems` (`maxQueuedBytes` in byte mode). An Observable error destroys the stream with that same coded
  * error; destroying the stream (or `break` in a `for await` over it) unsubscribes.
  *
  * @param source - any Observable; `null` items are not allowed (they would end a Readable).
@@ -38,9 +42,10 @@ export interface ToReadableOptions {
  */
 export function toReadable<T>(source: Observable<T>, options: ToReadableOptions = {}): Readable {
   if (!source || typeof (source as { subscribe?: unknown }).subscribe !== 'function') throw new InvalidArgumentError('toReadable needs an Observable');
-  const maxBuffered = options.maxBuffered ?? 10_000;
-  if (!(maxBuffered > 0)) throw new InvalidArgumentError('maxBuffered must be positive');
   const objectMode = options.objectMode ?? true;
+  const maxQueued = objectMode ? (options.maxQueuedItems ?? options.maxBuffered ?? 10_000) : (options.maxQueuedBytes ?? (options.maxBuffered ?? 10_000) * 1024);
+  const unit = objectMode ? 'items' : 'bytes';
+  if (!(maxQueued > 0)) throw new InvalidArgumentError(`toReadable: maxQueued${objectMode ? 'Items' : 'Bytes'} must be positive`);
   let sub: Subscription | undefined;
   let holds: Array<() => void> = [];
   let started = false;
@@ -67,8 +72,8 @@ export function toReadable<T>(source: Observable<T>, options: ToReadableOptions 
           const flow = (item as { flow?: unknown }).flow;
           if (flow instanceof FlowControl) {
             if (holds.length === 0) holds.push(flow.hold());
-          } else if (readable.readableLength > (objectMode ? maxBuffered : maxBuffered * 1024)) {
-            readable.destroy(new EarshotError('EARSHOT_LIMIT_EXCEEDED', `toReadable: more than ${maxBuffered} items wait for a consumer that does not read, and they carry no flow control to pause their source`));
+          } else if (readable.readableLength > maxQueued) {
+            readable.destroy(new EarshotError('EARSHOT_LIMIT_EXCEEDED', `toReadable: more than ${maxQueued} ${unit} wait for a consumer that does not read, and they carry no flow control to pause their source`));
           }
         },
         error: (err: unknown) => {

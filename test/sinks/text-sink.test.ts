@@ -54,10 +54,14 @@ describe('sink writing', () => {
     expect(parseSrt(out.text)).toHaveLength(3);
   });
 
-  it('fails with EARSHOT_SINK_FAILED when more than maxBufferBytes wait for drain', async () => {
-    const out = new SlowWritable(16, false);
-    await expect(lastValueFrom(lines(100).pipe(toJsonl(out, { maxBufferBytes: 1000 })))).rejects.toMatchObject({ code: 'EARSHOT_SINK_FAILED' });
-    expect(out.destroyed).toBe(true);
+  it('fails with EARSHOT_SINK_FAILED when more than maxQueuedBytes (or the deprecated maxBufferBytes) wait for drain', async () => {
+    for (const options of [{ maxQueuedBytes: 1000 }, { maxBufferBytes: 1000 }]) {
+      const out = new SlowWritable(16, false);
+      const err = await lastValueFrom(lines(100).pipe(toJsonl(out, options))).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'EARSHOT_SINK_FAILED', details: { maxQueuedBytes: 1000 } });
+      expect(out.destroyed).toBe(true);
+    }
+    expect(() => toJsonl(new SlowWritable(16), { maxQueuedBytes: 0 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
   });
 
   it('a Writable that fails mid-run gives EARSHOT_SINK_FAILED with the cause', async () => {

@@ -61,10 +61,12 @@ describe('toReadable', () => {
   });
 
   it('fails with EARSHOT_LIMIT_EXCEEDED instead of buffering without bound when items cannot pause their source', async () => {
-    const readable = toReadable(interval(0).pipe(take(1000)), { maxBuffered: 50, highWaterMark: 4 });
-    readable.read(0);
-    const err = await new Promise((resolve) => readable.on('error', resolve));
-    expect(err).toMatchObject({ code: 'EARSHOT_LIMIT_EXCEEDED' });
+    for (const options of [{ maxQueuedItems: 50 }, { maxBuffered: 50 }]) {
+      const readable = toReadable(interval(0).pipe(take(1000)), { ...options, highWaterMark: 4 });
+      readable.read(0);
+      const err = await new Promise((resolve) => readable.on('error', resolve));
+      expect(err).toMatchObject({ code: 'EARSHOT_LIMIT_EXCEEDED', message: expect.stringContaining('more than 50 items') });
+    }
   });
 
   it('an Observable error destroys the stream with the same error; pipeline reports it', async () => {
