@@ -7,12 +7,12 @@ import type { TranscriptEvent, Word } from '../../core/types.js';
 import { AbortError, EarshotError, InvalidArgumentError, TransportError } from '../../core/errors.js';
 import { assertStreamOptions, type Capabilities, type Hotword, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
-import { DashScopeSocket, httpError, pcmBytes, protocolError } from './ws-client.js';
+import { DashScopeSocket, httpError, pcmBytes, protocolError, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
 import { sessionLife } from './session-life.js';
 import { keepaliveOption, withKeepalive } from '../keepalive.js';
 
 /** Options of {@link funAsrRealtime}. */
-export interface FunAsrRealtimeOptions extends DashScopeOptions {
+export interface FunAsrRealtimeOptions extends DashScopeOptions, SendBufferLimits {
   /** Model id (default `fun-asr-realtime`; `paraformer-realtime-v2` and snapshots speak the same protocol). */
   model?: string;
   /** Sample rate of the audio sent (default 16000; 8000 for `*-8k-*` models). */
@@ -28,10 +28,6 @@ export interface FunAsrRealtimeOptions extends DashScopeOptions {
    * events' time line) so the service's no-audio timer (23 s) does not end it. Default 10 000; 0 turns it off.
    */
   keepaliveMs?: number;
-  /** Send-buffer high-water mark in bytes (write() waits above it). */
-  highWaterMark?: number;
-  /** Send-buffer low-water mark in bytes (write() resumes below it). */
-  lowWaterMark?: number;
 }
 
 const LANGUAGES = ['zh', 'en', 'ja'] as const;
@@ -93,8 +89,7 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
       const socket = await DashScopeSocket.open({
         url: endpoints.inferenceWs,
         apiKey: endpoints.apiKey,
-        ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
-        ...(options.lowWaterMark !== undefined ? { lowWaterMark: options.lowWaterMark } : {}),
+        ...sendBufferLimits(options),
         ...(stream.signal ? { signal: stream.signal } : {}),
       });
       return startTask(socket, stream, {

@@ -7,7 +7,7 @@
 import { InvalidArgumentError } from '../../core/errors.js';
 import { assertStreamOptions, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
-import { openRealtimeStream } from './ws-client.js';
+import { openRealtimeStream, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
 import { keepaliveOption } from '../keepalive.js';
 
 /** The Omni realtime models this transport knows. */
@@ -17,7 +17,7 @@ export type OmniRealtimeModel = 'qwen3.5-omni-plus-realtime' | 'qwen3.5-omni-fla
 export const OMNI_MAX_SESSION_MS = 120 * 60 * 1000;
 
 /** Options of {@link omniRealtime}. */
-export interface OmniRealtimeOptions extends DashScopeOptions {
+export interface OmniRealtimeOptions extends DashScopeOptions, SendBufferLimits {
   /** Server VAD sensitivity in [-1, 1] (service default 0.5). */
   vadThreshold?: number;
   /** Silence that ends a turn, ms, in [200, 6000] (service default 800). */
@@ -31,8 +31,6 @@ export interface OmniRealtimeOptions extends DashScopeOptions {
    * events' time line) so the service's no-audio timer does not end it. Default 10 000; 0 turns it off.
    */
   keepaliveMs?: number;
-  highWaterMark?: number;
-  lowWaterMark?: number;
 }
 
 /**
@@ -93,8 +91,7 @@ export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: 
           },
           finishTimeoutMs: options.finishTimeoutMs ?? 20_000,
           keepaliveMs,
-          ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
-          ...(options.lowWaterMark !== undefined ? { lowWaterMark: options.lowWaterMark } : {}),
+          ...sendBufferLimits(options),
         },
         stream,
       );

@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '../../core/errors.js';
 import { assertStreamOptions, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
-import { openRealtimeStream } from './ws-client.js';
+import { openRealtimeStream, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
 import { keepaliveOption } from '../keepalive.js';
 
 /** Languages the model takes as a hint (§5.2). */
@@ -15,7 +15,7 @@ export const QWEN_ASR_LANGUAGES: readonly string[] = [
 ];
 
 /** Options of {@link qwenAsrRealtime}. */
-export interface QwenAsrRealtimeOptions extends DashScopeOptions {
+export interface QwenAsrRealtimeOptions extends DashScopeOptions, SendBufferLimits {
   /** Model id (default `qwen3-asr-flash-realtime`). */
   model?: string;
   /** Audio rate sent: 16000 (default) or 8000. */
@@ -36,8 +36,6 @@ export interface QwenAsrRealtimeOptions extends DashScopeOptions {
    * events' time line) so the service's no-audio timer does not end it. Default 10 000; 0 turns it off.
    */
   keepaliveMs?: number;
-  highWaterMark?: number;
-  lowWaterMark?: number;
 }
 
 /**
@@ -98,8 +96,7 @@ export function qwenAsrRealtime(options: QwenAsrRealtimeOptions = {}): Transport
           },
           ...(manual ? { manual: { minCommitMs: options.minCommitMs ?? 3000, pauseMs: options.pauseMs ?? 500, maxCommitMs: 55_000 } } : {}),
           keepaliveMs,
-          ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
-          ...(options.lowWaterMark !== undefined ? { lowWaterMark: options.lowWaterMark } : {}),
+          ...sendBufferLimits(options),
         },
         stream,
       );

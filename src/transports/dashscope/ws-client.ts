@@ -16,15 +16,40 @@ import { withKeepalive } from '../keepalive.js';
 /** Default high-water mark of the socket's send buffer: 256 KiB (8 s of 16 kHz PCM). */
 export const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
 
-export interface SocketOptions {
+/**
+ * Bounds of a realtime transport's socket send buffer, in bytes (the shared vocabulary: README "Backpressure").
+ * `write()` waits while the buffer is above the high-water mark, until it falls to the low one.
+ */
+export interface SendBufferLimits {
+  /** `write()` waits once the socket's `bufferedAmount` exceeds this many bytes (default 256 KiB, 8 s of 16 kHz PCM)… */
+  highWaterBytes?: number;
+  /** …until it falls to this (default: half the high-water mark). */
+  lowWaterBytes?: number;
+  /** @deprecated Use `highWaterBytes` (same meaning). */
+  highWaterMark?: number;
+  /** @deprecated Use `lowWaterBytes` (same meaning). */
+  lowWaterMark?: number;
+}
+
+/**
+ * The send-buffer bounds given in `options`, the current names winning over the deprecated ones.
+ *
+ * @example
+ * ```ts
+ * sendBufferLimits({ highWaterMark: 65536 }); // { highWaterBytes: 65536 }
+ * ```
+ */
+export function sendBufferLimits(options: SendBufferLimits): Pick<SendBufferLimits, 'highWaterBytes' | 'lowWaterBytes'> {
+  const high = options.highWaterBytes ?? options.highWaterMark;
+  const low = options.lowWaterBytes ?? options.lowWaterMark;
+  return { ...(high === undefined ? {} : { highWaterBytes: high }), ...(low === undefined ? {} : { lowWaterBytes: low }) };
+}
+
+export interface SocketOptions extends Pick<SendBufferLimits, 'highWaterBytes' | 'lowWaterBytes'> {
   url: string;
   apiKey: string;
   /** Extra handshake headers. */
   headers?: Record<string, string>;
-  /** `send*()` waits once `bufferedAmount` exceeds this many bytes… */
-  highWaterMark?: number;
-  /** …until it falls to this (default: half the high-water mark). */
-  lowWaterMark?: number;
   /** Handshake deadline, ms (default 15 000). */
   openTimeoutMs?: number;
   signal?: AbortSignal;
@@ -83,8 +108,8 @@ export class DashScopeSocket {
    *   EARSHOT_TIMEOUT, EARSHOT_ABORTED.
    */
   static open(options: SocketOptions): Promise<DashScopeSocket> {
-    const high = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    const low = options.lowWaterMark ?? Math.floor(high / 2);
+    const high = options.highWaterBytes ?? DEFAULT_HIGH_WATER_MARK;
+    const low = options.lowWaterBytes ?? Math.floor(high / 2);
     return new Promise((resolve, reject) => {
       if (options.signal?.aborted) return reject(new AbortError(options.signal.reason));
       const ws = new WebSocket(options.url, {
@@ -267,7 +292,7 @@ export function pcmBytes(samples: Int16Array): Buffer {
 // The OpenAI-Realtime-style protocols (qwen3-asr-flash-realtime, Omni realtime)
 
 /** Settings of {@link openRealtimeStream}. */
-export interface RealtimeStreamSettings {
+export interface RealtimeStreamSettings extends Pick<SendBufferLimits, 'highWaterBytes' | 'lowWaterBytes'> {
   /** `…/api-ws/v1/realtime?model=…`. */
   url: string;
   apiKey: string;
@@ -275,8 +300,6 @@ export interface RealtimeStreamSettings {
   session: Record<string, unknown>;
   /** Manual mode (`turn_detection: null`): the client commits at pauses and at the end. */
   manual?: { minCommitMs: number; pauseMs: number; maxCommitMs: number };
-  highWaterMark?: number;
-  lowWaterMark?: number;
   /** Idle ms before a keepalive silence goes to the session (see `withKeepalive`); 0 or absent: none. */
   keepaliveMs?: number;
   /** How long `end()` waits, after the server's last event, for `session.finished` before closing anyway (default 20 000 ms). */
@@ -308,8 +331,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
   const socket = await DashScopeSocket.open({
     url: settings.url,
     apiKey: settings.apiKey,
-    ...(settings.highWaterMark !== undefined ? { highWaterMark: settings.highWaterMark } : {}),
-    ...(settings.lowWaterMark !== undefined ? { lowWaterMark: settings.lowWaterMark } : {}),
+    ...sendBufferLimits(settings),
     ...(stream.signal ? { signal: stream.signal } : {}),
   });
   const rate = stream.sampleRate;
