@@ -8,7 +8,7 @@
  * `Ms` of audio for audio queues, `Bytes` for byte buffers.
  */
 import { EarshotError, InvalidArgumentError } from './errors.js';
-import type { FlowControl } from './flow.js';
+import { FlowLatch, type FlowControl } from './flow.js';
 
 /**
  * What a bounded queue does when a hot source (chunks without flow control) would push it past its bound:
@@ -129,7 +129,7 @@ export class Backpressure {
   readonly #what: string;
   readonly #unit: string;
   #queued = 0;
-  #release: (() => void) | undefined;
+  readonly #latch = new FlowLatch();
   #droppedSize = 0;
   #droppedItems = 0;
 
@@ -151,7 +151,7 @@ export class Backpressure {
 
   /** True while the gate holds a source's flow. */
   get holding(): boolean {
-    return this.#release !== undefined;
+    return this.#latch.holding;
   }
 
   /** Size dropped by the overflow policy so far. */
@@ -182,13 +182,13 @@ export class Backpressure {
   add(size: number, flow: FlowControl | undefined): void {
     if (this.#limits.overflow === 'error' && this.wouldOverflow(size, flow)) throw this.limitError();
     this.#queued += size;
-    if (flow && !this.#release && this.#queued > this.#limits.highWater) this.#release = flow.hold();
+    if (this.#queued > this.#limits.highWater) this.#latch.hold(flow);
   }
 
   /** Count `size` as gone; at or below `lowWater` the hold is let go. */
   remove(size: number): void {
     this.#queued = Math.max(0, this.#queued - size);
-    if (this.#release && this.#queued <= this.#limits.lowWater) this.release();
+    if (this.#queued <= this.#limits.lowWater) this.#latch.release();
   }
 
   /** Count a drop of the overflow policy (not waiting any more) and tell `onDrop`. */
@@ -200,9 +200,7 @@ export class Backpressure {
 
   /** Let the source go now, whatever waits (teardown, the end of a loading phase). */
   release(): void {
-    const r = this.#release;
-    this.#release = undefined;
-    r?.();
+    this.#latch.release();
   }
 
   /** The error of `overflow: 'error'`. */

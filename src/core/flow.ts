@@ -37,3 +37,37 @@ export class FlowControl {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 }
+
+/**
+ * At most one hold on a source's {@link FlowControl} at a time: the latch a stage uses to pause its source while
+ * it is full (a queue above its high-water mark, a Writable waiting for `drain`, a Readable nobody reads).
+ *
+ * @example
+ * ```ts
+ * const latch = new FlowLatch();
+ * if (!stream.write(data)) {
+ *   latch.hold(chunk.flow);
+ *   stream.once('drain', () => latch.release());
+ * }
+ * ```
+ */
+export class FlowLatch {
+  #release: (() => void) | undefined;
+
+  /** True while the latch holds a flow. */
+  get holding(): boolean {
+    return this.#release !== undefined;
+  }
+
+  /** Hold `flow` unless a hold is already taken (nothing happens without a flow: a hot source cannot pause). */
+  hold(flow: FlowControl | undefined): void {
+    if (flow && !this.#release) this.#release = flow.hold();
+  }
+
+  /** Let the held flow go (nothing happens when none is held). */
+  release(): void {
+    const r = this.#release;
+    this.#release = undefined;
+    r?.();
+  }
+}

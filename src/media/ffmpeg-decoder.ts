@@ -3,7 +3,7 @@
  * with demand passed both ways.
  */
 import type { EarshotError } from '../core/errors.js';
-import { FlowControl } from '../core/flow.js';
+import { FlowControl, FlowLatch } from '../core/flow.js';
 import type { AudioChunk } from '../core/types.js';
 import { ffmpegFailure, noAudioError, spawnError, spawnFfmpeg, StderrTail, type FfmpegInput, type FfmpegProcess } from './ffmpeg.js';
 
@@ -58,7 +58,8 @@ export class FfmpegDecoder {
   #carry: Buffer | undefined;
   #frames = 0;
   #waiting = false;
-  #releaseStdin: (() => void) | undefined;
+  /** Holds the input's flow while ffmpeg's stdin is full. */
+  readonly #stdinFull = new FlowLatch();
 
   constructor(options: FfmpegDecoderOptions, events: FfmpegDecoderEvents) {
     this.#options = options;
@@ -87,9 +88,9 @@ export class FfmpegDecoder {
   write(data: Buffer, flow: FlowControl | undefined): void {
     const stdin = this.#child.stdin;
     if (!stdin || this.#done || stdin.destroyed || data.length === 0) return;
-    if (!stdin.write(data) && flow && !this.#releaseStdin) {
-      this.#releaseStdin = flow.hold();
-      stdin.once('drain', () => this.#letInputGo());
+    if (!stdin.write(data) && flow && !this.#stdinFull.holding) {
+      this.#stdinFull.hold(flow);
+      stdin.once('drain', () => this.#stdinFull.release());
     }
   }
 
@@ -101,7 +102,7 @@ export class FfmpegDecoder {
   /** Stop now: SIGKILL ffmpeg, release every hold, report nothing more. */
   kill(): void {
     this.#done = true;
-    this.#letInputGo();
+    this.#stdinFull.release();
     const child = this.#child;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     child.stdin?.destroy();
@@ -109,16 +110,10 @@ export class FfmpegDecoder {
     child.stderr.destroy();
   }
 
-  #letInputGo(): void {
-    const r = this.#releaseStdin;
-    this.#releaseStdin = undefined;
-    r?.();
-  }
-
   #finish(err: EarshotError | undefined): void {
     if (this.#done) return;
     this.#done = true;
-    this.#letInputGo();
+    this.#stdinFull.release();
     if (!err && this.#frames === 0) err = noAudioError(this.#stderr.text(this.#path), this.#options.name);
     this.#events.end(err);
   }

@@ -10,7 +10,7 @@ import { createWriteStream } from 'node:fs';
 import { finished, type Writable } from 'node:stream';
 import { Observable, type MonoTypeOperatorFunction, type OperatorFunction, type Subscription } from 'rxjs';
 import { InvalidArgumentError, SinkError } from '../core/errors.js';
-import type { FlowControl } from '../core/flow.js';
+import { FlowLatch, type FlowControl } from '../core/flow.js';
 import type { TranscriptEvent } from '../core/types.js';
 
 /** Where a sink writes: a file path (created or truncated) or any Writable (`process.stdout`, a socket, …). */
@@ -92,7 +92,8 @@ export class SinkWriter {
   #queue: string[] = [];
   #queued = 0;
   #waiting = false;
-  #release: (() => void) | undefined;
+  /** Holds the source's flow while the output is not draining. */
+  readonly #latch = new FlowLatch();
   #closing = false;
   #failed = false;
 
@@ -185,8 +186,7 @@ export class SinkWriter {
   }
 
   #detach(): void {
-    this.#release?.();
-    this.#release = undefined;
+    this.#latch.release();
     this.#stream.off('drain', this.#pump);
     this.#stream.off('error', this.#handleError);
     // Keep a listener so a late error on a stream we no longer watch cannot crash the process.
@@ -204,11 +204,8 @@ export class SinkWriter {
       stream.write(text);
     }
     this.#waiting = stream.writableNeedDrain;
-    if (this.#waiting && !this.#release && this.#flow) this.#release = this.#flow.hold();
-    if (!this.#waiting && this.#release) {
-      this.#release();
-      this.#release = undefined;
-    }
+    if (this.#waiting) this.#latch.hold(this.#flow);
+    else this.#latch.release();
   };
 
   readonly #handleError = (err: unknown): void => {
@@ -226,8 +223,7 @@ export class SinkWriter {
     this.#failed = true;
     this.#queue = [];
     this.#queued = 0;
-    this.#release?.();
-    this.#release = undefined;
+    this.#latch.release();
     this.#stream.on('error', () => undefined);
     if (this.#end && !this.#stream.destroyed) this.#stream.destroy();
     this.#onError(err);

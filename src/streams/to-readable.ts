@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import type { Observable, Subscription } from 'rxjs';
 import { EarshotError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
-import { FlowControl } from '../core/flow.js';
+import { FlowControl, FlowLatch } from '../core/flow.js';
 
 /** Options of {@link toReadable}. */
 export interface ToReadableOptions {
@@ -47,13 +47,9 @@ export function toReadable<T>(source: Observable<T>, options: ToReadableOptions 
   const unit = objectMode ? 'items' : 'bytes';
   if (!(maxQueued > 0)) throw new InvalidArgumentError(`toReadable: maxQueued${objectMode ? 'Items' : 'Bytes'} must be positive`);
   let sub: Subscription | undefined;
-  let holds: Array<() => void> = [];
+  const latch = new FlowLatch(); // holds the source's flow while the consumer is full
+  const release = (): void => latch.release();
   let started = false;
-  const release = (): void => {
-    const h = holds;
-    holds = [];
-    for (const r of h) r();
-  };
   const readable = new Readable({
     objectMode,
     ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
@@ -70,9 +66,8 @@ export function toReadable<T>(source: Observable<T>, options: ToReadableOptions 
           }
           if (readable.push(item)) return;
           const flow = (item as { flow?: unknown }).flow;
-          if (flow instanceof FlowControl) {
-            if (holds.length === 0) holds.push(flow.hold());
-          } else if (readable.readableLength > maxQueued) {
+          if (flow instanceof FlowControl) latch.hold(flow);
+          else if (readable.readableLength > maxQueued) {
             readable.destroy(new EarshotError('EARSHOT_LIMIT_EXCEEDED', `toReadable: more than ${maxQueued} ${unit} wait for a consumer that does not read, and they carry no flow control to pause their source`));
           }
         },
