@@ -5,6 +5,7 @@
 import type { EarshotError } from '../core/errors.js';
 import { FlowControl, FlowLatch } from '../core/flow.js';
 import type { AudioChunk } from '../core/types.js';
+import { FrameAligner } from './frame-aligner.js';
 import { ffmpegFailure, noAudioError, spawnError, spawnFfmpeg, StderrTail, type FfmpegInput, type FfmpegProcess } from './ffmpeg.js';
 
 /** Options of {@link FfmpegDecoder}. */
@@ -55,7 +56,7 @@ export class FfmpegDecoder {
   readonly #path: string | undefined;
   readonly #options: FfmpegDecoderOptions;
   #done = false;
-  #carry: Buffer | undefined;
+  readonly #aligner: FrameAligner;
   #frames = 0;
   #waiting = false;
   /** Holds the input's flow while ffmpeg's stdin is full. */
@@ -67,6 +68,7 @@ export class FfmpegDecoder {
     this.#path = 'path' in options.input ? options.input.path : undefined;
     this.#outFlow = options.flowControl ? new FlowControl() : undefined;
     this.#frameBytes = 2 * options.channels;
+    this.#aligner = new FrameAligner(this.#frameBytes);
     const child = spawnFfmpeg(options.ffmpegPath, options.input, options.sampleRate, options.channels);
     this.#child = child;
     child.on('error', (err) => this.#finish(spawnError(err, options.ffmpegPath)));
@@ -119,19 +121,13 @@ export class FfmpegDecoder {
   }
 
   #emit(data: Buffer): void {
-    let bytes = data;
-    if (this.#carry) {
-      bytes = Buffer.concat([this.#carry, data]);
-      this.#carry = undefined;
-    }
-    const whole = bytes.length - (bytes.length % this.#frameBytes);
-    if (whole < bytes.length) this.#carry = Buffer.from(bytes.subarray(whole));
-    if (whole === 0) return;
-    const samples = new Int16Array(whole / 2);
-    new Uint8Array(samples.buffer).set(bytes.subarray(0, whole));
+    const bytes = this.#aligner.take(data);
+    if (!bytes) return;
+    const samples = new Int16Array(bytes.length / 2);
+    new Uint8Array(samples.buffer).set(bytes);
     const { sampleRate, channels } = this.#options;
     const chunk: AudioChunk = { kind: 'audio', samples, sampleRate, channels, offset: this.#frames, ...(this.#outFlow ? { flow: this.#outFlow } : {}) };
-    this.#frames += whole / this.#frameBytes;
+    this.#frames += bytes.length / this.#frameBytes;
     this.#events.chunk(chunk);
   }
 

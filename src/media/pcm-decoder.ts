@@ -3,6 +3,7 @@
  */
 import { InputError } from '../core/errors.js';
 import { bytesPerSample, remix, toS16, type PcmFormat } from './wav.js';
+import { FrameAligner } from './frame-aligner.js';
 
 /**
  * Converts PCM bytes of `format` to s16 with `channels` channels, frame by frame: a partial frame is carried to
@@ -21,7 +22,7 @@ export class PcmDecoder {
   readonly #channels: number;
   readonly #frameBytes: number;
   readonly #declared: number | undefined;
-  #carry: Buffer | undefined;
+  readonly #aligner: FrameAligner;
   #received = 0;
   #frames = 0;
 
@@ -35,6 +36,7 @@ export class PcmDecoder {
     this.#channels = channels;
     this.#frameBytes = bytesPerSample(format.encoding) * format.channels;
     this.#declared = declaredBytes;
+    this.#aligner = new FrameAligner(this.#frameBytes);
   }
 
   /** Frames converted so far (at the input's rate). */
@@ -55,16 +57,10 @@ export class PcmDecoder {
       if (data.length > room) data = data.subarray(0, room);
     }
     this.#received += data.length;
-    let bytes = data;
-    if (this.#carry) {
-      bytes = Buffer.concat([this.#carry, data]);
-      this.#carry = undefined;
-    }
-    const whole = bytes.length - (bytes.length % this.#frameBytes);
-    if (whole < bytes.length) this.#carry = Buffer.from(bytes.subarray(whole));
-    if (whole === 0) return undefined;
-    this.#frames += whole / this.#frameBytes;
-    return remix(toS16(bytes.subarray(0, whole), this.format.encoding), this.format.channels, this.#channels)!;
+    const bytes = this.#aligner.take(data);
+    if (!bytes) return undefined;
+    this.#frames += bytes.length / this.#frameBytes;
+    return remix(toS16(bytes, this.format.encoding), this.format.channels, this.#channels)!;
   }
 
   /**
