@@ -23,6 +23,7 @@ export {
 } from './core/errors.js';
 export type { ErrorCode, EarshotErrorOptions } from './core/errors.js';
 export { FlowControl } from './core/flow.js';
+export type { DropInfo, OverflowPolicy, QueueLimits } from './core/backpressure.js';
 export { PaceClock, clockOf, runVirtual } from './core/clock.js';
 
 // Sources
