@@ -80,7 +80,14 @@ export class StderrTail {
 const CORRUPT = /Invalid data found|Failed to read frame|Decoder requires|Invalid argument|could not find codec parameters|moov atom not found|Header missing|invalid frame|Error while decoding|no frame|End of file|Truncating|incomplete|corrupt/i;
 const UNSUPPORTED = /not supported|Unsupported|unknown codec|Decoder \S+ not found|Decoder \(codec [^)]*\) not found|Unknown input format|does not contain any stream|matches no streams|no decoder/i;
 
-/** What ffmpeg's stderr says went wrong: an unsupported or a corrupt input, or undefined when it says neither. */
+/**
+ * What ffmpeg's stderr says went wrong: an unsupported or a corrupt input, or undefined when it says neither.
+ *
+ * @example
+ * ```ts
+ * classifyStderr('pipe:0: Invalid data found when processing input'); // 'EARSHOT_CORRUPT_INPUT'
+ * ```
+ */
 export function classifyStderr(stderr: string): 'EARSHOT_UNSUPPORTED_FORMAT' | 'EARSHOT_CORRUPT_INPUT' | undefined {
   if (UNSUPPORTED.test(stderr)) return 'EARSHOT_UNSUPPORTED_FORMAT';
   if (CORRUPT.test(stderr)) return 'EARSHOT_CORRUPT_INPUT';
@@ -111,6 +118,11 @@ export function ffmpegFailure(code: number | null, signal: NodeJS.Signals | null
  * The coded error for an ffmpeg that exited 0 without producing any audio: EARSHOT_CORRUPT_INPUT or
  * EARSHOT_UNSUPPORTED_FORMAT when its stderr says why (ffmpeg exits 0 when the input opened but no packet could be
  * read, e.g. an MP4 whose index sits after the audio, read from a pipe), else EARSHOT_EMPTY_INPUT.
+ *
+ * @example
+ * ```ts
+ * noAudioError('stream 0, offset 0x2c: partial file\npipe:0: Invalid data found when processing input', 'talk.m4a').code; // 'EARSHOT_CORRUPT_INPUT'
+ * ```
  */
 export function noAudioError(stderr: string, name: string): InputError {
   const code = classifyStderr(stderr);
@@ -119,7 +131,15 @@ export function noAudioError(stderr: string, name: string): InputError {
   return new InputError(code, `ffmpeg found no audio in ${name}${last ? ` (${last.slice(0, 200)})` : ''}`, { details: { file: name, exitCode: 0, stderr } });
 }
 
-/** The coded error for a failed spawn of ffmpeg or ffprobe (`programPath`): missing or not executable. */
+/**
+ * The coded error for a failed spawn of ffmpeg or ffprobe (`programPath`): EARSHOT_FFMPEG_MISSING when it is missing
+ * or not executable, else EARSHOT_DECODE_FAILED.
+ *
+ * @example
+ * ```ts
+ * child.on('error', (err) => reject(spawnError(err, 'ffprobe')));
+ * ```
+ */
 export function spawnError(err: unknown, programPath: string): InputError {
   const errno = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
   const program = basename(programPath);
