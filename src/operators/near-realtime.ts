@@ -4,7 +4,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import type { AudioChunk, AudioSegment } from '../core/types.js';
-import { loadQueueLimits, runSegmenter, segmenterRules, type VadChunkOptions } from './vad-chunk.js';
+import { segmenterOperator, segmenterRules, type VadChunkOptions } from './vad-chunk.js';
 
 /** Whether a tentative window stands. */
 export type ProvisionalState = 'pending' | 'confirmed' | 'revoked';
@@ -105,33 +105,30 @@ export function nearRealtime(options: NearRealtimeOptions = {}): OperatorFunctio
     },
     { minSilenceMs: 250, endSilenceMs: 600, cutSearchMs: Math.min(2000, windowMs / 2) },
   );
-  const pending = loadQueueLimits(options, 'nearRealtime');
-  return (source) =>
-    runSegmenter<WindowSegment>(
-      source,
-      rules,
-      { ...options, pending },
-      (next) => {
-        let open: Provisional | undefined;
-        return {
-          segment: (s, tentative) => {
-            if (!tentative) {
-              next(s);
-              return;
-            }
-            open = new Provisional();
-            next({ ...s, provisional: open });
-          },
-          confirm: () => {
-            open?.settle(true);
-            open = undefined;
-          },
-          revoke: () => {
-            open?.settle(false);
-            open = undefined;
-          },
-        };
-      },
-      'nearRealtime',
-    );
+  return segmenterOperator<WindowSegment>(
+    rules,
+    options,
+    (next) => {
+      let open: Provisional | undefined;
+      return {
+        segment: (s, tentative) => {
+          if (!tentative) {
+            next(s);
+            return;
+          }
+          open = new Provisional();
+          next({ ...s, provisional: open });
+        },
+        confirm: () => {
+          open?.settle(true);
+          open = undefined;
+        },
+        revoke: () => {
+          open?.settle(false);
+          open = undefined;
+        },
+      };
+    },
+    'nearRealtime',
+  );
 }

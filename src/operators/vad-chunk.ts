@@ -354,11 +354,8 @@ export function segmenterRules(o: VadChunkOptions & Partial<SegmenterRules>, def
   return rules;
 }
 
-/**
- * @internal The bounds of the queue that waits for the VAD to load, from {@link VadChunkOptions} (checked now).
- * @throws EARSHOT_INVALID_ARGUMENT for a bad bound or policy.
- */
-export function loadQueueLimits(options: Pick<VadChunkOptions, 'maxQueuedMs' | 'maxPendingMs' | 'overflow' | 'onDrop'>, name: string): GateLimits {
+/** The bounds of the queue that waits for the VAD to load, from {@link VadChunkOptions} (checked now). */
+function loadQueueLimits(options: Pick<VadChunkOptions, 'maxQueuedMs' | 'maxPendingMs' | 'overflow' | 'onDrop'>, name: string): GateLimits {
   const maxQueuedMs = options.maxQueuedMs ?? options.maxPendingMs;
   return queueLimits(
     { ...(maxQueuedMs === undefined ? {} : { maxQueuedMs }), ...(options.overflow ? { overflow: options.overflow } : {}), ...(options.onDrop ? { onDrop: options.onDrop } : {}) },
@@ -368,106 +365,108 @@ export function loadQueueLimits(options: Pick<VadChunkOptions, 'maxQueuedMs' | '
 }
 
 /**
- * @internal Run a segmenter over a source of mono audio: the shared body of vadChunk() and nearRealtime().
- * Loads the VAD (chunks arriving meanwhile wait in a queue bounded by `pending`, a cold source held), validates the
- * format, and frees the detector on completion, error or unsubscribe.
+ * @internal A segmenter over a source of mono audio as an operator: the shared body of vadChunk() and
+ * nearRealtime(). Loads the VAD (chunks arriving meanwhile wait in a bounded queue, a cold source held), validates
+ * the format, and frees the detector on completion, error or unsubscribe.
+ * @throws EARSHOT_INVALID_ARGUMENT (now) for bad queue bounds.
  */
-export function runSegmenter<T>(
-  source: Observable<AudioChunk>,
+export function segmenterOperator<T>(
   rules: SegmenterRules,
-  options: Pick<VadChunkOptions, 'mode' | 'frameMs' | 'scheduler'> & { pending: GateLimits },
+  options: Pick<VadChunkOptions, 'mode' | 'frameMs' | 'scheduler' | 'maxQueuedMs' | 'maxPendingMs' | 'overflow' | 'onDrop'>,
   makeSink: (next: (value: T) => void) => SegmenterSink,
   name: string,
-): Observable<T> {
+): OperatorFunction<AudioChunk, T> {
   const now = options.scheduler ? () => options.scheduler!.now() : () => performance.now();
-  return new Observable<T>((subscriber) => {
-    let vad: Vad | undefined;
-    let seg: Segmenter | undefined;
-    let failed = false;
-    const pending = new BoundedQueue<AudioChunk>(options.pending, `${name}() while the VAD loads`);
-    let ended: 'complete' | { error: unknown } | undefined;
-    let rate = 0;
+  const limits = loadQueueLimits(options, name);
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      let vad: Vad | undefined;
+      let seg: Segmenter | undefined;
+      let failed = false;
+      const pending = new BoundedQueue<AudioChunk>(limits, `${name}() while the VAD loads`);
+      let ended: 'complete' | { error: unknown } | undefined;
+      let rate = 0;
 
-    const fail = (err: unknown): void => {
-      if (failed) return;
-      failed = true;
-      pending.clear();
-      subscriber.error(toEarshotError(err, 'EARSHOT_ENGINE_FAILED'));
-    };
-    const sink = makeSink((v) => subscriber.next(v));
-
-    const feed = (chunk: AudioChunk): void => {
-      if (chunk.channels !== 1 || chunk.sampleRate !== rate) {
-        throw new EarshotError('EARSHOT_UNSUPPORTED_FORMAT', `${name}() needs mono audio at one rate (8, 16, 32 or 48 kHz), got ${chunk.channels} ch at ${chunk.sampleRate} Hz after ${rate} Hz: add resample(16000)`);
-      }
-      seg!.push(chunk);
-    };
-    const end = (how: 'complete' | { error: unknown }): void => {
-      try {
-        seg?.finish('end');
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      if (failed) return;
-      failed = true;
-      // The source's own error passes on unchanged.
-      if (how === 'complete') subscriber.complete();
-      else subscriber.error(how.error);
-    };
-    const start = (v: Vad): void => {
-      vad = v;
-      if (subscriber.closed) {
-        v.close();
-        return;
-      }
-      seg = new Segmenter(v, rules, sink, now);
-      try {
-        for (let c = pending.shift(); c; c = pending.shift()) feed(c);
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      pending.clear();
-      if (ended) end(ended);
-    };
-
-    const sub = source.subscribe({
-      next: (chunk) => {
+      const fail = (err: unknown): void => {
         if (failed) return;
+        failed = true;
+        pending.clear();
+        subscriber.error(toEarshotError(err, 'EARSHOT_ENGINE_FAILED'));
+      };
+      const sink = makeSink((v) => subscriber.next(v));
+
+      const feed = (chunk: AudioChunk): void => {
+        if (chunk.channels !== 1 || chunk.sampleRate !== rate) {
+          throw new EarshotError('EARSHOT_UNSUPPORTED_FORMAT', `${name}() needs mono audio at one rate (8, 16, 32 or 48 kHz), got ${chunk.channels} ch at ${chunk.sampleRate} Hz after ${rate} Hz: add resample(16000)`);
+        }
+        seg!.push(chunk);
+      };
+      const end = (how: 'complete' | { error: unknown }): void => {
         try {
-          if (!rate) {
-            rate = chunk.sampleRate;
-            const v = openVad({ sampleRate: rate, mode: options.mode ?? 2, frameMs: options.frameMs ?? 20 });
-            if (v instanceof Promise) v.then(start, fail);
-            else start(v);
-          }
-          if (seg) {
-            feed(chunk);
-            return;
-          }
-          pending.push(chunk, (chunk.samples.length * 1000) / chunk.sampleRate / chunk.channels, chunk.flow);
+          seg?.finish('end');
         } catch (err) {
           fail(err);
+          return;
         }
-      },
-      error: (error: unknown) => {
         if (failed) return;
-        if (seg || !rate) end({ error });
-        else ended = { error };
-      },
-      complete: () => {
-        if (failed) return;
-        if (seg || !rate) end('complete');
-        else ended = 'complete';
-      },
+        failed = true;
+        // The source's own error passes on unchanged.
+        if (how === 'complete') subscriber.complete();
+        else subscriber.error(how.error);
+      };
+      const start = (v: Vad): void => {
+        vad = v;
+        if (subscriber.closed) {
+          v.close();
+          return;
+        }
+        seg = new Segmenter(v, rules, sink, now);
+        try {
+          for (let c = pending.shift(); c; c = pending.shift()) feed(c);
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        pending.clear();
+        if (ended) end(ended);
+      };
+
+      const sub = source.subscribe({
+        next: (chunk) => {
+          if (failed) return;
+          try {
+            if (!rate) {
+              rate = chunk.sampleRate;
+              const v = openVad({ sampleRate: rate, mode: options.mode ?? 2, frameMs: options.frameMs ?? 20 });
+              if (v instanceof Promise) v.then(start, fail);
+              else start(v);
+            }
+            if (seg) {
+              feed(chunk);
+              return;
+            }
+            pending.push(chunk, (chunk.samples.length * 1000) / chunk.sampleRate / chunk.channels, chunk.flow);
+          } catch (err) {
+            fail(err);
+          }
+        },
+        error: (error: unknown) => {
+          if (failed) return;
+          if (seg || !rate) end({ error });
+          else ended = { error };
+        },
+        complete: () => {
+          if (failed) return;
+          if (seg || !rate) end('complete');
+          else ended = 'complete';
+        },
+      });
+      return () => {
+        sub.unsubscribe();
+        pending.clear();
+        vad?.close();
+      };
     });
-    return () => {
-      sub.unsubscribe();
-      pending.clear();
-      vad?.close();
-    };
-  });
 }
 
 /**
@@ -491,17 +490,14 @@ export function runSegmenter<T>(
  */
 export function vadChunk(options: VadChunkOptions = {}): OperatorFunction<AudioChunk, AudioSegment> {
   const rules = segmenterRules({ ...options, minWindowMs: 0, endSilenceMs: options.minSilenceMs ?? 300 });
-  const pending = loadQueueLimits(options, 'vadChunk');
-  return (source) =>
-    runSegmenter<AudioSegment>(
-      source,
-      rules,
-      { ...options, pending },
-      (next) => ({
-        segment: (s) => next(s),
-        confirm: () => undefined,
-        revoke: () => undefined,
-      }),
-      'vadChunk',
-    );
+  return segmenterOperator<AudioSegment>(
+    rules,
+    options,
+    (next) => ({
+      segment: (s) => next(s),
+      confirm: () => undefined,
+      revoke: () => undefined,
+    }),
+    'vadChunk',
+  );
 }
