@@ -28,8 +28,8 @@ export interface ToReadableOptions {
  *
  * The Observable is subscribed on the first read. When the consumer is full, the adapter holds the FlowControl of
  * the item just pushed (chunks from a cold source carry one), pausing that source until the consumer reads; items
- * without one are buffered up to `maxQueuedItems` (`maxQueuedBytes` in byte mode). An Observable error destroys the stream with that same coded
- * error; destroying the stream (or `break` in a `for await` over it) unsubscribes.
+ * without one are buffered up to `maxQueuedItems` (`maxQueuedBytes` in byte mode). An Observable error destroys
+ * the stream with that same coded error; destroying the stream (or `break` in a `for await` over it) unsubscribes.
  *
  * @param source - any Observable; `null` items are not allowed (they would end a Readable).
  * @param options - buffer sizes and mode.
