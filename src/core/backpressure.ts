@@ -154,14 +154,9 @@ export class Backpressure {
     return this.#latch.holding;
   }
 
-  /** Size dropped by the overflow policy so far. */
-  get droppedSize(): number {
-    return this.#droppedSize;
-  }
-
-  /** Items dropped by the overflow policy so far. */
-  get droppedItems(): number {
-    return this.#droppedItems;
+  /** The dropped counter: size and items dropped by the overflow policy so far. */
+  get drops(): { size: number; items: number } {
+    return { size: this.#droppedSize, items: this.#droppedItems };
   }
 
   /**
@@ -192,7 +187,7 @@ export class Backpressure {
   }
 
   /** Count a drop of the overflow policy (not waiting any more) and tell `onDrop`. */
-  dropped(size: number, items = 1): void {
+  countDrop(size: number, items = 1): void {
     this.#droppedSize += size;
     this.#droppedItems += items;
     this.#limits.onDrop?.({ size, items, totalSize: this.#droppedSize, totalItems: this.#droppedItems });
@@ -254,14 +249,9 @@ export class BoundedQueue<T> {
     return this.#gate.holding;
   }
 
-  /** Size dropped by the overflow policy so far. */
-  get droppedSize(): number {
-    return this.#gate.droppedSize;
-  }
-
-  /** Items dropped by the overflow policy so far. */
-  get droppedItems(): number {
-    return this.#gate.droppedItems;
+  /** The dropped counter: size and items dropped by the overflow policy so far. */
+  get drops(): { size: number; items: number } {
+    return this.#gate.drops;
   }
 
   /**
@@ -274,7 +264,7 @@ export class BoundedQueue<T> {
   push(item: T, size: number, flow?: FlowControl): boolean {
     if (this.#overflow !== 'error' && this.#gate.wouldOverflow(size, flow)) {
       if (this.#overflow === 'drop-newest') {
-        this.#gate.dropped(size);
+        this.#gate.countDrop(size);
         return false;
       }
       let size0 = 0;
@@ -284,7 +274,7 @@ export class BoundedQueue<T> {
         size0 += s;
         items++;
       }
-      if (items > 0) this.#gate.dropped(size0, items);
+      if (items > 0) this.#gate.countDrop(size0, items);
     }
     this.#gate.add(size, flow);
     this.#items.push({ item, size });

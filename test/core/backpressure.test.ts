@@ -75,7 +75,7 @@ describe('BoundedQueue', () => {
     for (let i = 0; i < 5; i++) q.push(i, 100);
     expect(() => q.push(5, 100)).toThrow(expect.objectContaining({ code: 'EARSHOT_LIMIT_EXCEEDED' }));
     expect(q.length).toBe(5);
-    expect(q.droppedItems).toBe(0);
+    expect(q.drops.items).toBe(0);
   });
 
   it("drops the oldest under 'drop-oldest' and counts them", () => {
@@ -85,8 +85,7 @@ describe('BoundedQueue', () => {
     expect(q.push(5, 250)).toBe(true); // needs 250: drops 0, 1, 2
     expect(q.length).toBe(3);
     expect(q.shift()).toBe(3);
-    expect(q.droppedItems).toBe(3);
-    expect(q.droppedSize).toBe(300);
+    expect(q.drops).toEqual({ size: 300, items: 3 });
     expect(drops).toEqual([{ size: 300, items: 3, totalSize: 300, totalItems: 3 }]);
   });
 
@@ -98,7 +97,7 @@ describe('BoundedQueue', () => {
     expect(q.push(6, 100)).toBe(false);
     expect(q.length).toBe(5);
     expect(q.queued).toBe(500);
-    expect(q.droppedItems).toBe(2);
+    expect(q.drops).toEqual({ size: 200, items: 2 });
     expect(drops.at(-1)).toEqual({ size: 100, items: 1, totalSize: 200, totalItems: 2 });
     q.shift();
     expect(q.push(7, 100)).toBe(true);
@@ -108,7 +107,7 @@ describe('BoundedQueue', () => {
     const flow = new FlowControl();
     const q = new BoundedQueue<number>(limits({ overflow: 'drop-newest' }), 'test()');
     for (let i = 0; i < 10; i++) expect(q.push(i, 100, flow)).toBe(true);
-    expect(q.droppedItems).toBe(0);
+    expect(q.drops.items).toBe(0);
     expect(flow.paused).toBe(true);
     q.clear();
     expect(flow.paused).toBe(false);
