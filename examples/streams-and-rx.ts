@@ -7,20 +7,8 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import {
-  decode,
-  decodeStream,
-  fromFile,
-  local,
-  resample,
-  resampleStream,
-  srtStream,
-  toAsyncIterable,
-  toJsonl,
-  toVtt,
-  transcribe,
-  transcribeStream,
-} from '../src/index.js';
+import { decode, fromFile, local, resample, toJsonl, toVtt, transcribe } from '../src/index.js';
+import { decodeStream, resampleStream, srtStream, toAsyncIterable, transcribeStream } from '../src/streams/index.js';
 
 const input = process.argv[2] ?? new URL('../../samples/sample.wav', import.meta.url).pathname;
 const out = process.argv[3] ?? 'example';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { EarshotError, redactSecrets, toEarshotError } from '../core/errors.js';
 import { HELP, parseCommand, type Command } from './args.js';
 import { interruptSignal, runTranscribe, type CliIo } from './transcribe.js';
-import { printModels } from './models.js';
+import { printModels, registerTransportModules } from './models.js';
 import { runEmulator } from './emulator.js';
 
 /** Errors that mean the command asked for something impossible: exit code 2, like a usage error. */
@@ -28,6 +28,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return 2;
   }
   try {
+    if (cmd.command === 'models' || cmd.command === 'transcribe' || cmd.command === 'live') await registerTransportModules(io.env);
     switch (cmd.command) {
       case 'help':
         io.stdout.write(HELP);

@@ -110,7 +110,10 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand, io: Cl
   try {
     const { tracks, live, path } = tracksOf(cmd, io);
     const mode = cmd.mode ?? defaultMode(transport, live);
-    const concurrency = cmd.concurrency ?? (transport.model === 'local' ? undefined : 4);
+    // An offline engine takes clips as many at a time as it has workers, and live audio as fast as it comes; a
+    // network service takes 4 clips at a time, and live audio at real time with reconnects (transcribeRealtime).
+    const offline = transport.capabilities.offline === true;
+    const concurrency = cmd.concurrency ?? (offline ? undefined : 4);
     if (mode !== 'realtime' && !transport.transcribeClip) throw new InvalidArgumentError(`model ${transport.model} is realtime only: use --mode realtime`);
     if (mode === 'realtime' && !transport.openStream) throw new InvalidArgumentError(`model ${transport.model} cannot stream: use --mode batch or near-realtime`);
 
@@ -120,7 +123,7 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand, io: Cl
       const batchOptions = { options: recognition, ...(concurrency ? { concurrency } : {}), ...(cmd.pace ? { clock } : {}) };
       if (mode === 'batch') return audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), transcribeBatch(transport, batchOptions));
       if (mode === 'near-realtime') return audio.pipe(nearRealtime({ windowMs: cmd.windowMs }), transcribeBatch(transport, batchOptions));
-      return transport.model === 'local'
+      return offline
         ? audio.pipe(transcribe(transport, recognition))
         : audio.pipe(transcribeRealtime(transport, { options: recognition, pace: !live && !cmd.pace }));
     };

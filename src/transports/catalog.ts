@@ -1,24 +1,25 @@
 /**
- * The model catalog: every speech-to-text model of the provider's table (plus the embedded engine) as data — when
- * results come (while speaking or after), which API, how accuracy is boosted (hotwords or prompt context), emotion,
- * diarization, word times, languages and the longest audio per request or session — with a chooser that answers the
- * questions users ask, a check that refuses options a model lacks before any request, and `createTransport`.
+ * The model catalog: the list of transport descriptors (each transport module exports one), and what users ask of
+ * it — every model with when results come (while speaking or after: read from the methods its transport has), its
+ * API, how accuracy is boosted (hotwords or prompt context), emotion, diarization, word times, languages and the
+ * longest audio per request or session; a chooser that answers the questions users ask; a check that refuses options
+ * a model lacks before any request; `createTransport`, a lookup; and `registerTransport` for models from elsewhere.
  */
-import { CapabilityError, EarshotError } from '../core/errors.js';
-import { funAsr, funAsrCapabilities, type FunAsrOptions } from './dashscope/fun-asr.js';
-import { funAsrRealtime, type FunAsrRealtimeOptions } from './dashscope/fun-asr-realtime.js';
-import { omni, omniCapabilities, type OmniOptions } from './dashscope/omni.js';
-import { omniRealtime, type OmniRealtimeOptions } from './dashscope/omni-realtime.js';
-import { QWEN_FILETRANS_CAPABILITIES, qwenAsrFiletrans, type QwenAsrFiletransOptions } from './dashscope/qwen-asr-filetrans.js';
-import { QWEN_ASR_LANGUAGES, qwenAsrRealtime, type QwenAsrRealtimeOptions } from './dashscope/qwen-asr-realtime.js';
-import { local, LOCAL_CAPABILITIES, type LocalOptions } from './local.js';
-import { assertCapabilities, type Capabilities, type RecognitionOptions, type Transport } from './transport.js';
+import { CapabilityError, EarshotError, InvalidArgumentError } from '../core/errors.js';
+import { funAsrDescriptor } from './dashscope/fun-asr.js';
+import { funAsrRealtimeDescriptor } from './dashscope/fun-asr-realtime.js';
+import { omniDescriptor } from './dashscope/omni.js';
+import { omniRealtimeDescriptor } from './dashscope/omni-realtime.js';
+import { qwenAsrFiletransDescriptor } from './dashscope/qwen-asr-filetrans.js';
+import { qwenAsrRealtimeDescriptor } from './dashscope/qwen-asr-realtime.js';
+import { localDescriptor } from './local.js';
+import { assertCapabilities, type Capabilities, type RecognitionOptions, type Transport, type TransportDescriptor, type TransportOptions } from './transport.js';
 
 /** When results arrive: while the audio is spoken (`realtime`), once the whole clip/file is in (`batch`), or either. */
 export type ModelMode = 'realtime' | 'batch' | 'both';
 
-/** The wire API a model is reached through. */
-export type ModelApi = 'embedded' | 'ws-inference' | 'ws-realtime' | 'async-task' | 'compatible-chat';
+/** The wire API a model is reached through (the built-in families, or another descriptor's). */
+export type ModelApi = 'embedded' | 'ws-inference' | 'ws-realtime' | 'async-task' | 'compatible-chat' | (string & {});
 
 /** How a model can be told about domain terms. */
 export type AccuracyBoost = 'hotwords' | 'context' | 'hotwords+context' | 'none';
@@ -27,7 +28,8 @@ export type AccuracyBoost = 'hotwords' | 'context' | 'hotwords+context' | 'none'
 export interface ModelInfo {
   /** Model id as `--model` takes it. */
   id: string;
-  provider: 'local' | 'dashscope';
+  /** `local` (this machine), `dashscope`, or a registered descriptor's provider. */
+  provider: string;
   mode: ModelMode;
   api: ModelApi;
   accuracyBoost: AccuracyBoost;
@@ -39,52 +41,126 @@ export interface ModelInfo {
   maxDurationMs: number;
   /** One line for `earshot models`. */
   summary: string;
-  /** The capabilities the transport reports (same facts, in the Transport shape). */
+  /** The capabilities the model's transport reports (same facts, in the Transport shape). */
   capabilities: Capabilities;
 }
 
-const realtimeBase = { realtime: true, batch: false, diarization: false } as const;
+/** Options of {@link createTransport}: the connection, default recognition options, and per-family extras. */
+export type CreateTransportOptions = Parameters<(typeof localDescriptor)['create']>[1] &
+  Parameters<(typeof funAsrRealtimeDescriptor)['create']>[1] &
+  Parameters<(typeof qwenAsrRealtimeDescriptor)['create']>[1] &
+  Parameters<(typeof omniRealtimeDescriptor)['create']>[1] &
+  Parameters<(typeof funAsrDescriptor)['create']>[1] &
+  Parameters<(typeof qwenAsrFiletransDescriptor)['create']>[1] &
+  Parameters<(typeof omniDescriptor)['create']>[1];
 
-function row(id: string, provider: ModelInfo['provider'], api: ModelApi, capabilities: Capabilities, summary: string): ModelInfo {
-  const accuracyBoost: AccuracyBoost = capabilities.hotwords && capabilities.context ? 'hotwords+context' : capabilities.hotwords ? 'hotwords' : capabilities.context ? 'context' : 'none';
-  return {
-    id,
-    provider,
-    mode: capabilities.realtime && capabilities.batch ? 'both' : capabilities.realtime ? 'realtime' : 'batch',
-    api,
-    accuracyBoost,
-    emotion: capabilities.emotion,
-    diarization: capabilities.diarization,
-    wordTimes: capabilities.wordTimes,
-    languages: capabilities.languages,
-    maxDurationMs: capabilities.maxDurationMs,
-    summary,
-    capabilities,
-  };
+/** A descriptor as the catalog holds it: `create` takes every family's options (each reads its own). */
+type AnyDescriptor = TransportDescriptor<CreateTransportOptions>;
+
+/**
+ * The built-in transports, in order of preference within each mode: the embedded engine, then the realtime and the
+ * batch DashScope families. A new built-in transport is one more descriptor here.
+ */
+export const TRANSPORTS: readonly AnyDescriptor[] = Object.freeze([
+  localDescriptor,
+  funAsrRealtimeDescriptor,
+  qwenAsrRealtimeDescriptor,
+  omniRealtimeDescriptor,
+  funAsrDescriptor,
+  qwenAsrFiletransDescriptor,
+  omniDescriptor,
+]);
+
+/** Descriptors added with {@link registerTransport}, after the built-ins. */
+const registered: AnyDescriptor[] = [];
+/** Catalog rows of each descriptor, made once. */
+const rowCache = new WeakMap<AnyDescriptor, ModelInfo[]>();
+
+/** Options the catalog makes its probe transports with: a placeholder key, no environment. */
+const PROBE: TransportOptions = Object.freeze({ apiKey: 'catalog-probe', env: {} });
+
+/**
+ * The catalog rows of a descriptor. Whether a model streams or takes clips is read from the methods of a transport
+ * made for it (descriptors do no I/O in `create`), which is closed at once.
+ */
+function rowsOf(descriptor: AnyDescriptor): ModelInfo[] {
+  let rows = rowCache.get(descriptor);
+  if (rows) return rows;
+  rows = Object.entries(descriptor.models).map(([id, spec]) => {
+    const probe = descriptor.create(id, PROBE);
+    const capabilities: Capabilities = { ...spec.capabilities, realtime: typeof probe.openStream === 'function', batch: typeof probe.transcribeClip === 'function' };
+    // Nothing was opened, so there is nothing a failed close could report.
+    probe.close?.().catch(() => undefined);
+    if (!capabilities.realtime && !capabilities.batch) throw new InvalidArgumentError(`transport of model ${id} has neither openStream nor transcribeClip`);
+    return {
+      id,
+      provider: descriptor.provider,
+      mode: capabilities.realtime && capabilities.batch ? 'both' : capabilities.realtime ? 'realtime' : 'batch',
+      api: descriptor.api,
+      accuracyBoost: capabilities.hotwords && capabilities.context ? 'hotwords+context' : capabilities.hotwords ? 'hotwords' : capabilities.context ? 'context' : 'none',
+      emotion: capabilities.emotion,
+      diarization: capabilities.diarization,
+      wordTimes: capabilities.wordTimes,
+      languages: capabilities.languages,
+      maxDurationMs: capabilities.maxDurationMs,
+      summary: spec.summary,
+      capabilities,
+    };
+  });
+  rowCache.set(descriptor, rows);
+  return rows;
+}
+
+function descriptors(): AnyDescriptor[] {
+  return [...TRANSPORTS, ...registered];
 }
 
 /**
- * Every model earshot can use, in order of preference within each mode.
+ * Every model earshot can use: the built-in ones in order of preference within each mode, then registered ones.
  *
  * @example
- * MODELS.filter((m) => m.mode === 'batch' && m.diarization).map((m) => m.id); // ['fun-asr', 'paraformer-v2']
+ * listModels().filter((m) => m.mode === 'batch' && m.diarization).map((m) => m.id); // ['fun-asr', 'paraformer-v2']
  */
-export const MODELS: readonly ModelInfo[] = Object.freeze([
-  row('local', 'local', 'embedded', LOCAL_CAPABILITIES, 'Embedded offline engine (pocketsphinx, US English); no key, no network.'),
-  row('fun-asr-realtime', 'dashscope', 'ws-inference', { ...realtimeBase, wordTimes: true, emotion: false, hotwords: true, context: true, maxDurationMs: Infinity, languages: ['zh', 'en', 'ja'] }, 'Streaming Fun-ASR: sentences with word times while you speak; hotword vocabularies.'),
-  row('paraformer-realtime-v2', 'dashscope', 'ws-inference', { ...realtimeBase, wordTimes: true, emotion: false, hotwords: true, context: false, maxDurationMs: Infinity, languages: ['zh', 'en', 'ja', 'yue', 'ko', 'de', 'fr', 'ru'] }, 'Streaming Paraformer (Beijing only); hotword vocabularies.'),
-  row('qwen3-asr-flash-realtime', 'dashscope', 'ws-realtime', { ...realtimeBase, wordTimes: false, emotion: true, hotwords: false, context: true, maxDurationMs: Infinity, languages: QWEN_ASR_LANGUAGES }, 'Streaming Qwen3-ASR: partials and finals with language and emotion; prompt context.'),
-  row('qwen3.5-omni-plus-realtime', 'dashscope', 'ws-realtime', { ...realtimeBase, wordTimes: false, emotion: false, hotwords: false, context: true, maxDurationMs: 120 * 60_000, languages: ['zh', 'en', 'yue', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'it', 'pt'] }, 'Omni realtime (best): an LLM listening live; prompt context; 120 min sessions.'),
-  row('qwen3.5-omni-flash-realtime', 'dashscope', 'ws-realtime', { ...realtimeBase, wordTimes: false, emotion: false, hotwords: false, context: true, maxDurationMs: 120 * 60_000, languages: ['zh', 'en', 'yue', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'it', 'pt'] }, 'Omni realtime (fast); prompt context; 120 min sessions.'),
-  row('qwen3-omni-flash-realtime', 'dashscope', 'ws-realtime', { ...realtimeBase, wordTimes: false, emotion: false, hotwords: false, context: true, maxDurationMs: 120 * 60_000, languages: ['zh', 'en', 'yue', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'it', 'pt'] }, 'Omni realtime (previous generation); prompt context; 120 min sessions.'),
-  row('fun-asr', 'dashscope', 'async-task', funAsrCapabilities('fun-asr'), 'Batch Fun-ASR files up to 12 h / 2 GB: word times, speaker diarization, hotword vocabularies.'),
-  row('paraformer-v2', 'dashscope', 'async-task', funAsrCapabilities('paraformer-v2'), 'Batch Paraformer files: word times, diarization, hotwords.'),
-  row('qwen3-asr-flash-filetrans', 'dashscope', 'async-task', QWEN_FILETRANS_CAPABILITIES, 'Batch Qwen3-ASR files up to 12 h: word times, language and emotion per sentence; prompt context.'),
-  row('qwen3-asr-flash', 'dashscope', 'compatible-chat', omniCapabilities('qwen3-asr-flash'), 'Qwen3-ASR per request (≤ 5 min, split automatically): language and emotion; prompt context.'),
-  row('qwen3.5-omni-plus', 'dashscope', 'compatible-chat', omniCapabilities('qwen3.5-omni-plus'), 'Omni (best) per request (≤ 20 min, split at pauses); prompt context.'),
-  row('qwen3.5-omni-flash', 'dashscope', 'compatible-chat', omniCapabilities('qwen3.5-omni-flash'), 'Omni (fast) per request; good for near-realtime windows; prompt context.'),
-  row('qwen3-omni-flash', 'dashscope', 'compatible-chat', omniCapabilities('qwen3-omni-flash'), 'Omni (previous generation) per request; prompt context.'),
-]);
+export function listModels(): ModelInfo[] {
+  return descriptors().flatMap(rowsOf);
+}
+
+/**
+ * Add a transport to the catalog, so that `createTransport`, `modelInfo`, `chooseModel` and `earshot models` know its
+ * models (the CLI registers the descriptors exported by the modules named in `EARSHOT_TRANSPORTS`).
+ *
+ * @param descriptor - The transport's descriptor; its `create` must do no I/O (see {@link TransportDescriptor}).
+ * @returns A function that removes it again.
+ * @throws EARSHOT_INVALID_ARGUMENT for a descriptor without models, a model id already known, or a transport with
+ *   neither `openStream` nor `transcribeClip`.
+ * @example
+ * const unregister = registerTransport(myAsrDescriptor);
+ * const transport = createTransport('my-asr');
+ */
+export function registerTransport(descriptor: TransportDescriptor): () => void {
+  const d: AnyDescriptor = descriptor;
+  if (registered.includes(d)) return () => unregister(d);
+  const ids = Object.keys(d?.models ?? {});
+  if (!ids.length || typeof d.create !== 'function') throw new InvalidArgumentError('a transport descriptor needs models and create()');
+  const known = new Set(listModels().map((m) => m.id));
+  const clash = ids.find((id) => known.has(id));
+  if (clash) throw new InvalidArgumentError(`model "${clash}" is already in the catalog`);
+  rowsOf(d);
+  registered.push(d);
+  return () => unregister(d);
+}
+
+function unregister(descriptor: AnyDescriptor): void {
+  const at = registered.indexOf(descriptor);
+  if (at >= 0) registered.splice(at, 1);
+}
+
+/** The descriptor serving model `id`; EARSHOT_UNKNOWN_MODEL, listing the known ids, when none does. */
+function descriptorOf(id: string): AnyDescriptor {
+  const found = descriptors().find((d) => Object.hasOwn(d.models, id));
+  if (!found) throw new EarshotError('EARSHOT_UNKNOWN_MODEL', `unknown model "${id}"; known: ${listModels().map((m) => m.id).join(', ')}`, { details: { model: id } });
+  return found;
+}
 
 /**
  * The catalog row of a model.
@@ -94,9 +170,7 @@ export const MODELS: readonly ModelInfo[] = Object.freeze([
  * modelInfo('fun-asr').diarization; // true
  */
 export function modelInfo(id: string): ModelInfo {
-  const found = MODELS.find((m) => m.id === id);
-  if (!found) throw new EarshotError('EARSHOT_UNKNOWN_MODEL', `unknown model "${id}"; known: ${MODELS.map((m) => m.id).join(', ')}`, { details: { model: id } });
-  return found;
+  return rowsOf(descriptorOf(id)).find((m) => m.id === id)!;
 }
 
 /**
@@ -108,9 +182,9 @@ export function modelInfo(id: string): ModelInfo {
  * assertModelSupports('qwen3.5-omni-flash', { hotwords: [{ text: 'etcd', weight: 4 }] }); // throws EARSHOT_CAPABILITY_MISSING
  */
 export function assertModelSupports(id: string, options: RecognitionOptions = {}): void {
-  const info = modelInfo(id);
-  assertCapabilities({ model: id, capabilities: info.capabilities }, options);
-  if (options.language && !info.languages.includes(options.language)) throw new CapabilityError(id, `language "${options.language}" (it knows ${info.languages.join(' ')})`);
+  const features = descriptorOf(id).models[id]!.capabilities;
+  assertCapabilities({ model: id, capabilities: features }, options);
+  if (options.language && !features.languages.includes(options.language)) throw new CapabilityError(id, `language "${options.language}" (it knows ${features.languages.join(' ')})`);
 }
 
 /** The questions {@link chooseModel} answers. */
@@ -154,7 +228,7 @@ export function chooseModel(question: ModelQuestion = {}): ModelChoice {
   const realtime = question.when === 'while-speaking';
   const checks: [string, (m: ModelInfo) => boolean][] = [];
   checks.push([realtime ? 'results while speaking' : 'results after the audio', (m) => (realtime ? m.capabilities.realtime : m.capabilities.batch)]);
-  if (question.offline) checks.push(['works offline', (m) => m.provider === 'local']);
+  if (question.offline) checks.push(['works offline', (m) => m.capabilities.offline === true]);
   if (question.domainTerms === 'hotwords') checks.push(['hotword vocabularies', (m) => m.capabilities.hotwords]);
   else if (question.domainTerms === 'context') checks.push(['prompt context', (m) => m.capabilities.context]);
   else if (question.domainTerms) checks.push(['domain terms (hotwords or context)', (m) => m.capabilities.hotwords || m.capabilities.context]);
@@ -162,57 +236,35 @@ export function chooseModel(question: ModelQuestion = {}): ModelChoice {
   if (question.emotion) checks.push(['emotion', (m) => m.emotion]);
   if (question.wordTimes) checks.push(['word times', (m) => m.wordTimes]);
   if (question.language) checks.push([`language ${question.language}`, (m) => m.languages.includes(question.language!)]);
-  const fits = MODELS.filter((m) => checks.every(([, ok]) => ok(m)));
-  const ranked = question.offline ? fits : [...fits.filter((m) => m.provider !== 'local'), ...fits.filter((m) => m.provider === 'local')];
+  const models = listModels();
+  const fits = models.filter((m) => checks.every(([, ok]) => ok(m)));
+  const ranked = question.offline ? fits : [...fits.filter((m) => !m.capabilities.offline), ...fits.filter((m) => m.capabilities.offline)];
   const best = ranked[0];
   if (!best) {
-    const closest = [...MODELS].sort((a, b) => checks.filter(([, ok]) => !ok(a)).length - checks.filter(([, ok]) => !ok(b)).length)[0]!;
+    const closest = [...models].sort((a, b) => checks.filter(([, ok]) => !ok(a)).length - checks.filter(([, ok]) => !ok(b)).length)[0]!;
     const missing = checks.filter(([, ok]) => !ok(closest)).map(([label]) => label);
     throw new CapabilityError(closest.id, `${missing.join(' and ')} together (no model offers: ${checks.map(([l]) => l).join(', ')})`);
   }
   const reasons = checks.map(([label]) => label);
-  if (realtime && best.provider !== 'local') reasons.push(`near-realtime alternative: a batch model such as qwen3.5-omni-flash on short windows`);
+  if (realtime && !best.capabilities.offline) reasons.push(`near-realtime alternative: a batch model such as qwen3.5-omni-flash on short windows`);
   return { model: best, reasons, alternatives: ranked.slice(1) };
 }
 
-/** Options of {@link createTransport}: the connection, default recognition options, and per-family extras. */
-export type CreateTransportOptions = FunAsrOptions &
-  QwenAsrFiletransOptions &
-  OmniOptions & {
-    /** Options of the embedded engine (model `local`). */
-    local?: LocalOptions;
-    /** Options passed to the realtime transports as they are. */
-    realtime?: Omit<FunAsrRealtimeOptions & QwenAsrRealtimeOptions & OmniRealtimeOptions, 'model'>;
-  };
-
 /**
- * Make the transport of a catalog model. Recognition options given here are checked against the model first.
+ * Make the transport of a catalog model: a lookup of the descriptor serving `modelId`, whose `create` makes it.
+ * Recognition options given here are checked against the model first.
  *
- * @param modelId - A catalog id (`local`, `fun-asr`, `qwen3.5-omni-flash`, `fun-asr-realtime`, …).
+ * @param modelId - A catalog id (`local`, `fun-asr`, `qwen3.5-omni-flash`, `fun-asr-realtime`, …, or a registered one).
  * @param options - Key and base URL (default `DASHSCOPE_API_KEY` / `DASHSCOPE_BASE_URL`), recognition defaults,
  *   polling/retry, `local` engine options, `realtime` options.
- * @returns The transport; batch models return a {@link BatchTransport} (with `transcribeFile`).
+ * @returns The transport; batch DashScope models return a `BatchTransport` (with `transcribeFile`).
  * @throws EARSHOT_UNKNOWN_MODEL, EARSHOT_CAPABILITY_MISSING, EARSHOT_MISSING_API_KEY, EARSHOT_INVALID_ARGUMENT.
  * @example
  * const transport = createTransport('fun-asr', { diarize: true, speakers: 2 });
  */
 export function createTransport(modelId: string, options: CreateTransportOptions = {}): Transport {
-  const info = modelInfo(modelId);
   assertModelSupports(modelId, options);
-  const connection = { ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}), ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}), ...(options.env !== undefined ? { env: options.env } : {}) };
-  switch (info.api) {
-    case 'embedded':
-      return local(options.local ?? {});
-    case 'async-task':
-      return modelId === 'qwen3-asr-flash-filetrans' ? qwenAsrFiletrans({ ...options, model: modelId }) : funAsr({ ...options, model: modelId });
-    case 'compatible-chat':
-      return omni(modelId, options);
-    case 'ws-inference':
-      return funAsrRealtime({ ...options.realtime, ...connection, model: modelId });
-    case 'ws-realtime':
-      if (modelId === 'qwen3-asr-flash-realtime') return qwenAsrRealtime({ ...options.realtime, ...connection, model: modelId });
-      return omniRealtime(modelId, { ...options.realtime, ...connection });
-  }
+  return descriptorOf(modelId).create(modelId, options);
 }
 
 /**
@@ -221,7 +273,7 @@ export function createTransport(modelId: string, options: CreateTransportOptions
  * @example
  * console.log(formatModelTable());
  */
-export function formatModelTable(models: readonly ModelInfo[] = MODELS): string {
+export function formatModelTable(models: readonly ModelInfo[] = listModels()): string {
   const header = ['model', 'mode', 'api', 'boost', 'emotion', 'speakers', 'words', 'max', 'languages'];
   const rows = models.map((m) => [
     m.id,
@@ -245,7 +297,7 @@ export function formatModelTable(models: readonly ModelInfo[] = MODELS): string 
  * @example
  * JSON.parse(modelsJson())[0].id; // 'local'
  */
-export function modelsJson(models: readonly ModelInfo[] = MODELS): string {
+export function modelsJson(models: readonly ModelInfo[] = listModels()): string {
   return JSON.stringify(
     models.map(({ capabilities: _c, ...m }) => ({ ...m, maxDurationMs: Number.isFinite(m.maxDurationMs) ? m.maxDurationMs : null })),
     null,

@@ -9,7 +9,7 @@ import { AbortError, EarshotError, InvalidArgumentError } from '../core/errors.j
 import type { TranscriptEvent } from '../core/types.js';
 import { EnginePool, type EnginePoolOptions } from '../engine/pool.js';
 import { ENGINE_SAMPLE_RATE, type StreamRecognizerOptions } from '../engine/recognizer.js';
-import { assertCapabilities, type Capabilities, type ChunkJob, type StreamOptions, type StreamSession, type Transport } from './transport.js';
+import { assertCapabilities, withCapabilities, type ChunkJob, type ModelSpec, type StreamOptions, type StreamSession, type Transport, type TransportDescriptor, type TransportOptions } from './transport.js';
 
 /** Options of {@link local}. */
 export interface LocalOptions extends EnginePoolOptions, StreamRecognizerOptions {
@@ -20,18 +20,21 @@ export interface LocalOptions extends EnginePoolOptions, StreamRecognizerOptions
   maxInFlightMs?: number;
 }
 
-/** What the embedded engine can do. */
-export const LOCAL_CAPABILITIES: Capabilities = Object.freeze({
-  realtime: true,
-  batch: true,
-  wordTimes: true,
-  emotion: false,
-  diarization: false,
-  hotwords: false,
-  context: false,
-  maxDurationMs: Infinity,
-  languages: Object.freeze(['en']) as readonly string[],
-});
+const LOCAL: ModelSpec = {
+  summary: 'Embedded offline engine (pocketsphinx, US English); no key, no network.',
+  capabilities: { wordTimes: true, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'], offline: true },
+};
+
+/**
+ * The embedded engine in the catalog: model `local`, English, word times, no network. `createTransport('local',
+ * { local: { size: 2 } })` passes `options.local` to {@link local}.
+ */
+export const localDescriptor: TransportDescriptor<TransportOptions & { local?: LocalOptions }> = {
+  provider: 'local',
+  api: 'embedded',
+  models: { local: LOCAL },
+  create: (_id, options) => local(options.local ?? {}),
+};
 
 /** The `local` transport: a {@link Transport} with its pool exposed for monitoring. */
 export interface LocalTransport extends Transport {
@@ -84,9 +87,8 @@ export function local(options: LocalOptions = {}): LocalTransport {
   const pool = new EnginePool(poolOptions);
   const maxInFlight = Math.round((maxInFlightMs * ENGINE_SAMPLE_RATE) / 1000);
 
-  const transport: LocalTransport = {
-    model: 'local',
-    capabilities: LOCAL_CAPABILITIES,
+  const transport = withCapabilities(LOCAL.capabilities, {
+    model: 'local' as const,
     sampleRate: ENGINE_SAMPLE_RATE,
     pool,
 
@@ -141,6 +143,6 @@ export function local(options: LocalOptions = {}): LocalTransport {
     },
 
     close: () => pool.close(),
-  };
+  });
   return transport;
 }

@@ -9,12 +9,19 @@ import type { SchedulerLike } from 'rxjs';
 import type { TranscriptEvent } from '../core/types.js';
 import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
 
-/** What a transport (a model) can do. */
-export interface Capabilities {
-  /** Streams results while audio is still arriving (`openStream`). */
+/**
+ * What a transport (a model) can do. `realtime` and `batch` are never written by hand: {@link withCapabilities} reads
+ * them from the methods the transport has; the rest is declared once, in the model's {@link TransportDescriptor}.
+ */
+export interface Capabilities extends ModelFeatures {
+  /** Streams results while audio is still arriving: the transport has `openStream`. */
   realtime: boolean;
-  /** Transcribes a whole clip per request (`transcribeClip`). */
+  /** Transcribes a whole clip per request: the transport has `transcribeClip`. */
   batch: boolean;
+}
+
+/** What a model can do, as its descriptor declares it: every capability but `realtime`/`batch`. */
+export interface ModelFeatures {
   /** Events carry per-word times. */
   wordTimes: boolean;
   /** Events carry an emotion label. */
@@ -29,6 +36,11 @@ export interface Capabilities {
   maxDurationMs: number;
   /** Languages it recognises (BCP-47-ish short codes). */
   languages: readonly string[];
+  /**
+   * Runs on this machine, no network (default false): live audio goes to it as fast as it takes it (no pacing to real
+   * time, no reconnects), and clips as many at a time as it has workers.
+   */
+  offline?: boolean;
 }
 
 /** A hotword with its weight (1–5 on fun-asr). */
@@ -105,7 +117,7 @@ export interface Transport {
 }
 
 /** Throw a {@link CapabilityError} if `options` ask for something the transport lacks. Call when a pipeline is built. */
-export function assertCapabilities(transport: Pick<Transport, 'model' | 'capabilities'>, options: RecognitionOptions = {}): void {
+export function assertCapabilities(transport: { readonly model: string; readonly capabilities: ModelFeatures }, options: RecognitionOptions = {}): void {
   const caps = transport.capabilities;
   if (options.diarize && !caps.diarization) throw new CapabilityError(transport.model, 'diarization');
   if ((options.hotwords?.length || options.vocabularyId) && !caps.hotwords) throw new CapabilityError(transport.model, 'hotwords');
@@ -123,4 +135,90 @@ export function assertCapabilities(transport: Pick<Transport, 'model' | 'capabil
 export function assertStreamOptions(transport: Pick<Transport, 'model' | 'capabilities' | 'sampleRate'>, stream: StreamOptions): void {
   assertCapabilities(transport, stream);
   if (stream.sampleRate !== transport.sampleRate) throw new InvalidArgumentError(`${transport.model} takes ${transport.sampleRate} Hz audio, got ${stream.sampleRate} Hz`);
+}
+
+/**
+ * Give a transport its capabilities: the model's declared features, plus `realtime` when it has `openStream` and
+ * `batch` when it has `transcribeClip`. Returns the same object (so methods may refer to it), capabilities frozen.
+ *
+ * @param features - What the model can do, from its descriptor.
+ * @param transport - The transport without `capabilities`.
+ * @example
+ * const transport: Transport = withCapabilities(FEATURES, { model: 'my-asr', sampleRate: 16000, async transcribeClip(job) { return []; } });
+ * transport.capabilities.batch; // true
+ */
+export function withCapabilities<T extends Omit<Transport, 'capabilities'>>(features: ModelFeatures, transport: T): NoInfer<T> & { readonly capabilities: Capabilities } {
+  const capabilities: Capabilities = Object.freeze({
+    ...features,
+    realtime: typeof transport.openStream === 'function',
+    batch: typeof transport.transcribeClip === 'function',
+  });
+  return Object.assign(transport, { capabilities });
+}
+
+/** What `createTransport` hands every descriptor: the connection and default recognition options. */
+export interface TransportOptions extends RecognitionOptions {
+  /** API key of a cloud provider (each provider also reads its own environment variable). */
+  apiKey?: string;
+  /** Base URL of a cloud provider. */
+  baseUrl?: string;
+  /** Environment to read keys and URLs from (default `process.env`; tests pass their own). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One model a descriptor serves, as `earshot models` lists it. */
+export interface ModelSpec {
+  /** One line for `earshot models`. */
+  summary: string;
+  /** What it can do (`realtime`/`batch` come from the methods of the transport `create` makes). */
+  capabilities: ModelFeatures;
+}
+
+/**
+ * Everything earshot needs to know about a transport to list its models and make it: adding a model is one
+ * descriptor (in its transport's module) plus its tests. Built-in descriptors are listed in `catalog.ts`; any other
+ * is added with `registerTransport(descriptor)` (or, for the CLI, a module named in `EARSHOT_TRANSPORTS`).
+ *
+ * @typeParam O - The options `create` reads (every descriptor gets at least {@link TransportOptions}).
+ * @example
+ * ```ts
+ * export const myAsrDescriptor: TransportDescriptor = {
+ *   provider: 'my-cloud',
+ *   api: 'http-json',
+ *   models: {
+ *     'my-asr': { summary: 'My ASR per request.', capabilities: { wordTimes: false, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: 60_000, languages: ['en'] } },
+ *   },
+ *   create: (id, options) => myAsr(id, options),
+ * };
+ * ```
+ */
+export interface TransportDescriptor<O extends TransportOptions = TransportOptions> {
+  /** Who runs the models: `local` (this machine) or a cloud provider (`dashscope`, …). */
+  readonly provider: string;
+  /** The wire API family, e.g. `embedded`, `ws-inference`, `async-task`. */
+  readonly api: string;
+  /** The model ids it serves, best first, each with a summary and its capabilities. */
+  readonly models: Readonly<Record<string, ModelSpec>>;
+  /**
+   * Make the transport of one of `models` (its `model` is `id`, its capabilities those declared here). Must do no
+   * I/O (connect on first use): the catalog also calls it once per model, with `{ apiKey: 'catalog-probe', env: {} }`,
+   * to read which methods the transport has.
+   *
+   * @throws whatever the transport's factory throws for bad options (e.g. EARSHOT_MISSING_API_KEY).
+   */
+  create(id: string, options: O): Transport;
+}
+
+/**
+ * The connection part of `options` (key, base URL, environment), without `undefined` values.
+ *
+ * @example
+ * funAsrRealtime({ ...connectionOf(options), model: id });
+ */
+export function connectionOf(options: TransportOptions): Pick<TransportOptions, 'apiKey' | 'baseUrl' | 'env'> {
+  return {
+    ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
+    ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
+  };
 }

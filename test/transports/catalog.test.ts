@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { assertModelSupports, chooseModel, createTransport, formatModelTable, modelInfo, MODELS, modelsJson } from '../../src/transports/catalog.js';
+import { assertModelSupports, chooseModel, createTransport, formatModelTable, listModels, modelInfo, modelsJson, registerTransport, TRANSPORTS } from '../../src/transports/catalog.js';
+import type { TransportDescriptor } from '../../src/transports/transport.js';
+import { fakeTransport } from '../../src/testing/fake-transport.js';
+
+const MODELS = listModels();
 
 const conn = { apiKey: 'sk-test-catalog-0001', baseUrl: 'http://127.0.0.1:9' };
 
@@ -61,5 +65,68 @@ describe('catalog', () => {
     expect(json).toHaveLength(MODELS.length);
     expect(json.find((m) => m.id === 'local')?.maxDurationMs).toBeNull();
     expect(json[0]?.capabilities).toBeUndefined();
+  });
+
+  it('is the list of descriptors: every model once, realtime/batch read from the methods of its transport', () => {
+    expect(MODELS.map((m) => m.id)).toEqual(TRANSPORTS.flatMap((d) => Object.keys(d.models)));
+    for (const d of TRANSPORTS) {
+      for (const [id, spec] of Object.entries(d.models)) {
+        const row = modelInfo(id);
+        expect(row).toMatchObject({ provider: d.provider, api: d.api, summary: spec.summary });
+        expect(row.capabilities).toMatchObject(spec.capabilities);
+        expect(Object.keys(spec.capabilities)).not.toContain('realtime');
+        expect(Object.keys(spec.capabilities)).not.toContain('batch');
+      }
+    }
+    expect(modelInfo('local')).toMatchObject({ mode: 'both', provider: 'local' });
+    expect(modelInfo('local').capabilities.offline).toBe(true);
+    expect(MODELS.filter((m) => m.capabilities.offline).map((m) => m.id)).toEqual(['local']);
+    // The Omni realtime models share one declaration of their languages.
+    const omniRealtime = MODELS.filter((m) => m.id.endsWith('omni-plus-realtime') || m.id.endsWith('omni-flash-realtime'));
+    expect(omniRealtime).toHaveLength(3);
+    expect(new Set(omniRealtime.map((m) => m.languages)).size).toBe(1);
+  });
+
+  it('takes a registered descriptor like a built-in one, and lets it go again', async () => {
+    const script = [{ type: 'final' as const, text: 'hello there', startMs: 100, endMs: 900 }];
+    const descriptor: TransportDescriptor = {
+      provider: 'fake-cloud',
+      api: 'http-json',
+      models: {
+        'fake-asr': { summary: 'A fake cloud model.', capabilities: { wordTimes: false, emotion: true, diarization: false, hotwords: false, context: true, maxDurationMs: 60_000, languages: ['en', 'fr'] } },
+      },
+      create: (id) => fakeTransport({ model: id, serves: 'clips', script, features: { emotion: true, context: true, maxDurationMs: 60_000, languages: ['en', 'fr'] } }),
+    };
+    const unregister = registerTransport(descriptor);
+    try {
+      expect(registerTransport(descriptor)).toBeTypeOf('function'); // the same descriptor again: no change
+      expect(listModels().map((m) => m.id).filter((id) => id === 'fake-asr')).toHaveLength(1);
+      expect(modelInfo('fake-asr')).toMatchObject({ mode: 'batch', api: 'http-json', provider: 'fake-cloud', accuracyBoost: 'context', emotion: true, maxDurationMs: 60_000 });
+      expect(chooseModel({ when: 'after', emotion: true, language: 'fr', domainTerms: 'context' }).model.id).toBe('qwen3-asr-flash-filetrans');
+      expect(chooseModel({ when: 'after', emotion: true, language: 'fr', domainTerms: 'context' }).alternatives.map((m) => m.id)).toContain('fake-asr');
+      expect(() => createTransport('fake-asr', { language: 'de' })).toThrowError(expect.objectContaining({ code: 'EARSHOT_CAPABILITY_MISSING' }) as Error);
+      expect(() => createTransport('fake-asr', { diarize: true })).toThrowError(expect.objectContaining({ code: 'EARSHOT_CAPABILITY_MISSING' }) as Error);
+      const t = createTransport('fake-asr', { language: 'fr' });
+      expect(t.model).toBe('fake-asr');
+      expect(t.capabilities).toMatchObject({ realtime: false, batch: true, emotion: true });
+      const events = await t.transcribeClip!({ samples: new Int16Array(16000), sampleRate: 16000, startMs: 0 });
+      expect(events).toEqual(script);
+      expect(formatModelTable()).toContain('fake-asr');
+      expect((JSON.parse(modelsJson()) as { id: string; mode: string }[]).find((m) => m.id === 'fake-asr')).toMatchObject({ mode: 'batch', provider: 'fake-cloud' });
+    } finally {
+      unregister();
+    }
+    expect(listModels().map((m) => m.id)).not.toContain('fake-asr');
+    expect(() => createTransport('fake-asr')).toThrowError(expect.objectContaining({ code: 'EARSHOT_UNKNOWN_MODEL' }) as Error);
+  });
+
+  it('refuses a descriptor whose ids clash, that has no models, or whose transport has neither method', () => {
+    const caps = { wordTimes: false, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'] };
+    const clash: TransportDescriptor = { provider: 'x', api: 'x', models: { 'fun-asr': { summary: 'x', capabilities: caps } }, create: () => fakeTransport() };
+    expect(() => registerTransport(clash)).toThrowError(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT', message: expect.stringContaining('fun-asr') as string }) as Error);
+    expect(() => registerTransport({ provider: 'x', api: 'x', models: {}, create: () => fakeTransport() })).toThrowError(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }) as Error);
+    const mute: TransportDescriptor = { provider: 'x', api: 'x', models: { mute: { summary: 'x', capabilities: caps } }, create: (id) => ({ model: id, sampleRate: 16000, capabilities: { ...caps, realtime: false, batch: false } }) };
+    expect(() => registerTransport(mute)).toThrowError(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }) as Error);
+    expect(listModels().map((m) => m.id)).not.toContain('mute');
   });
 });

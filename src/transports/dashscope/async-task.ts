@@ -7,7 +7,7 @@
  */
 import { isRetryable } from '../../core/errors.js';
 import type { TranscriptEvent, Word } from '../../core/types.js';
-import type { Capabilities, ChunkJob, RecognitionOptions } from '../transport.js';
+import { withCapabilities, type ChunkJob, type ModelFeatures, type RecognitionOptions } from '../transport.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
 import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, fetchResult, submitTask, waitForTask, type PollOptions, type ProgressReport, type TaskOutput } from './http.js';
 import { encodeWav, resolveSource, type UploadSource } from './upload.js';
@@ -140,17 +140,16 @@ export function sentenceEvents<S extends ResultSentence>(result: { transcripts?:
  * @param run - Transcribe one source (`clipKey` set for clips).
  * @param close - Release the transport's HTTP client.
  * @example
- * return asyncTaskTransport(model, capabilities, run, close);
+ * return asyncTaskTransport(model, features, run, close);
  */
-export function asyncTaskTransport(model: string, capabilities: Capabilities, run: (source: UploadSource, call: BatchFileOptions, clipKey?: string) => Promise<TranscriptEvent[]>, close: () => Promise<void>): BatchTransport {
-  return {
+export function asyncTaskTransport(model: string, features: ModelFeatures, run: (source: UploadSource, call: BatchFileOptions, clipKey?: string) => Promise<TranscriptEvent[]>, close: () => Promise<void>): BatchTransport {
+  return withCapabilities(features, {
     model,
-    capabilities,
     sampleRate: 16000,
-    transcribeFile: (source, call = {}) => run(source, call),
-    transcribeClip: (job, call = {}) => run(clipUpload(job), { ...(job.options ?? {}), ...(call.signal ? { signal: call.signal } : {}) }, TaskMemo.key(job)),
+    transcribeFile: (source: string, call: BatchFileOptions = {}) => run(source, call),
+    transcribeClip: (job: ChunkJob, call: { signal?: AbortSignal } = {}) => run(clipUpload(job), { ...(job.options ?? {}), ...(call.signal ? { signal: call.signal } : {}) }, TaskMemo.key(job)),
     close,
-  };
+  });
 }
 
 /**

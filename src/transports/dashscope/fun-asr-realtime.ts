@@ -5,11 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { TranscriptEvent, Word } from '../../core/types.js';
 import { AbortError, EarshotError, InvalidArgumentError, TransportError } from '../../core/errors.js';
-import { assertStreamOptions, type Capabilities, type Hotword, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
+import { assertStreamOptions, connectionOf, withCapabilities, type Hotword, type ModelSpec, type StreamOptions, type StreamSession, type Transport, type TransportDescriptor, type TransportOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { DashScopeSocket, httpError, pcmBytes, protocolError, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
 import { sessionLife } from './session-life.js';
 import { keepaliveOption, withKeepalive } from '../keepalive.js';
+import { PARAFORMER_LANGUAGES } from './fun-asr.js';
 
 /** Options of {@link funAsrRealtime}. */
 export interface FunAsrRealtimeOptions extends DashScopeOptions, SendBufferLimits {
@@ -30,7 +31,25 @@ export interface FunAsrRealtimeOptions extends DashScopeOptions, SendBufferLimit
   keepaliveMs?: number;
 }
 
-const LANGUAGES = ['zh', 'en', 'ja'] as const;
+/** The models of the inference protocol with what each can do (snapshots and `-8k-` variants take their family's). */
+const MODELS = {
+  'fun-asr-realtime': {
+    summary: 'Streaming Fun-ASR: sentences with word times while you speak; hotword vocabularies.',
+    capabilities: { wordTimes: true, emotion: false, diarization: false, hotwords: true, context: true, maxDurationMs: Infinity, languages: ['zh', 'en', 'ja'] },
+  },
+  'paraformer-realtime-v2': {
+    summary: 'Streaming Paraformer (Beijing only); hotword vocabularies.',
+    capabilities: { wordTimes: true, emotion: false, diarization: false, hotwords: true, context: false, maxDurationMs: Infinity, languages: PARAFORMER_LANGUAGES },
+  },
+} satisfies Record<string, ModelSpec>;
+
+/** `fun-asr-realtime` and `paraformer-realtime-v2` in the catalog; `options.realtime` goes to {@link funAsrRealtime}. */
+export const funAsrRealtimeDescriptor: TransportDescriptor<TransportOptions & { realtime?: Omit<FunAsrRealtimeOptions, 'model'> }> = {
+  provider: 'dashscope',
+  api: 'ws-inference',
+  models: MODELS,
+  create: (id, options) => funAsrRealtime({ ...options.realtime, ...connectionOf(options), model: id }),
+};
 
 /**
  * A realtime transport for `fun-asr-realtime` (hotwords by vocabulary id, a language hint, prompt context).
@@ -54,17 +73,7 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
   if (silence !== undefined && !(Number.isInteger(silence) && silence >= 200 && silence <= 6000)) {
     throw new InvalidArgumentError(`maxSentenceSilence must be an integer in [200, 6000], got ${silence}`);
   }
-  const capabilities: Capabilities = {
-    realtime: true,
-    batch: false,
-    wordTimes: true,
-    emotion: false,
-    diarization: false,
-    hotwords: true,
-    context: model.startsWith('fun-asr-realtime'),
-    maxDurationMs: Infinity,
-    languages: model.startsWith('paraformer') ? ['zh', 'en', 'ja', 'yue', 'ko', 'de', 'fr', 'ru'] : LANGUAGES,
-  };
+  const features = MODELS[model.startsWith('paraformer') ? 'paraformer-realtime-v2' : 'fun-asr-realtime'].capabilities;
   const keepaliveMs = keepaliveOption(options.keepaliveMs);
   const vocabularies = new Map<string, Promise<string>>();
 
@@ -79,9 +88,8 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
     return id;
   };
 
-  const transport: Transport = {
+  const transport: Transport = withCapabilities(features, {
     model,
-    capabilities,
     sampleRate,
     async openStream(stream: StreamOptions): Promise<StreamSession> {
       assertStreamOptions(transport, stream);
@@ -102,7 +110,7 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
         keepaliveMs,
       });
     },
-  };
+  });
   return transport;
 }
 

@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError, TransportError } from '../../core/errors.js';
 import type { TranscriptEvent } from '../../core/types.js';
-import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transport.js';
+import { assertCapabilities, type ChunkJob, type ModelFeatures, type ModelSpec, type RecognitionOptions, type Transport, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
 import { asyncTaskTransport, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
 import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
@@ -15,6 +15,25 @@ import { Vocabularies } from './vocabulary.js';
 
 /** Languages of `fun-asr` (the service reads only the first hint). */
 export const FUN_ASR_LANGUAGES = ['zh', 'en', 'ja', 'ko', 'vi', 'th', 'id', 'ms', 'tl', 'hi', 'ar', 'fr', 'de', 'es', 'pt', 'ru', 'it', 'nl', 'sv', 'da', 'fi', 'no', 'el', 'pl', 'cs', 'hu', 'ro', 'bg', 'hr', 'sk'] as const;
+
+/** Languages of the Paraformer models (batch and realtime). */
+export const PARAFORMER_LANGUAGES: readonly string[] = ['zh', 'en', 'ja', 'yue', 'ko', 'de', 'fr', 'ru'];
+
+const BATCH_FEATURES = { wordTimes: true, emotion: false, diarization: true, hotwords: true, context: false, maxDurationMs: BATCH_LIMITS.maxDurationMs } as const;
+
+/** The models of this transport, with what each can do. */
+const MODELS = {
+  'fun-asr': { summary: 'Batch Fun-ASR files up to 12 h / 2 GB: word times, speaker diarization, hotword vocabularies.', capabilities: { ...BATCH_FEATURES, languages: FUN_ASR_LANGUAGES } },
+  'paraformer-v2': { summary: 'Batch Paraformer files: word times, diarization, hotwords.', capabilities: { ...BATCH_FEATURES, languages: PARAFORMER_LANGUAGES } },
+} satisfies Record<string, ModelSpec>;
+
+/** `fun-asr` and `paraformer-v2` in the catalog: {@link funAsr} with the model id. */
+export const funAsrDescriptor: TransportDescriptor<FunAsrOptions> = {
+  provider: 'dashscope',
+  api: 'async-task',
+  models: MODELS,
+  create: (id, options) => funAsr({ ...options, model: id }),
+};
 
 /** Options of {@link funAsr}. */
 export interface FunAsrOptions extends DashScopeOptions, RecognitionOptions, PollOptions, RetryOptions {
@@ -50,25 +69,10 @@ interface FunAsrResult {
   transcripts?: { channel_id?: number; sentences?: { begin_time: number; end_time: number; text: string; speaker_id?: number; words?: { begin_time: number; end_time: number; text: string; punctuation?: string }[] }[] }[];
 }
 
-/**
- * Capabilities of the fun-asr family.
- *
- * @param model - `fun-asr` (default), a snapshot, `fun-asr-mtl` or `paraformer-v2`.
- * @example
- * funAsrCapabilities('paraformer-v2').languages; // ['zh', 'en', 'ja', 'yue', 'ko', 'de', 'fr', 'ru']
- */
-export function funAsrCapabilities(model = 'fun-asr'): Capabilities {
-  return {
-    realtime: false,
-    batch: true,
-    wordTimes: true,
-    emotion: false,
-    diarization: true,
-    hotwords: true,
-    context: false,
-    maxDurationMs: BATCH_LIMITS.maxDurationMs,
-    languages: model === 'fun-asr-2025-08-25' ? ['zh', 'en'] : model.startsWith('paraformer') ? ['zh', 'en', 'ja', 'yue', 'ko', 'de', 'fr', 'ru'] : FUN_ASR_LANGUAGES,
-  };
+/** What a model of the family can do: its family's entry (snapshots, `fun-asr-mtl`); `fun-asr-2025-08-25` knows zh and en only. */
+function featuresOf(model: string): ModelFeatures {
+  const family = MODELS[model.startsWith('paraformer') ? 'paraformer-v2' : 'fun-asr'].capabilities;
+  return model === 'fun-asr-2025-08-25' ? { ...family, languages: ['zh', 'en'] } : family;
 }
 
 /**
@@ -99,7 +103,7 @@ export function funAsrEvents(result: FunAsrResult): TranscriptEvent[] {
  */
 export function funAsr(options: FunAsrOptions = {}): BatchTransport {
   const model = options.model ?? 'fun-asr';
-  const capabilities = funAsrCapabilities(model);
+  const capabilities = featuresOf(model);
   const transport = { model, capabilities };
   assertCapabilities(transport, options);
   checkSpeakers(options);

@@ -5,7 +5,7 @@
  * session `instructions`. Sessions are capped at 120 minutes by the service; `transcribeRealtime` rotates before.
  */
 import { InvalidArgumentError } from '../../core/errors.js';
-import { assertStreamOptions, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
+import { assertStreamOptions, connectionOf, withCapabilities, type ModelFeatures, type StreamOptions, type StreamSession, type Transport, type TransportDescriptor, type TransportOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { openRealtimeStream, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
 import { keepaliveOption } from '../keepalive.js';
@@ -15,6 +15,29 @@ export type OmniRealtimeModel = 'qwen3.5-omni-plus-realtime' | 'qwen3.5-omni-fla
 
 /** The service's session cap: 120 minutes. */
 export const OMNI_MAX_SESSION_MS = 120 * 60 * 1000;
+
+/** What every Omni realtime model can do (the session cap is {@link OmniRealtimeOptions.maxDurationMs}). */
+const FEATURES: ModelFeatures = {
+  wordTimes: false,
+  emotion: false,
+  diarization: false,
+  hotwords: false,
+  context: true,
+  maxDurationMs: OMNI_MAX_SESSION_MS,
+  languages: ['zh', 'en', 'yue', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'it', 'pt'],
+};
+
+/** The Omni realtime models in the catalog; `options.realtime` goes to {@link omniRealtime}. */
+export const omniRealtimeDescriptor: TransportDescriptor<TransportOptions & { realtime?: OmniRealtimeOptions }> = {
+  provider: 'dashscope',
+  api: 'ws-realtime',
+  models: {
+    'qwen3.5-omni-plus-realtime': { summary: 'Omni realtime (best): an LLM listening live; prompt context; 120 min sessions.', capabilities: FEATURES },
+    'qwen3.5-omni-flash-realtime': { summary: 'Omni realtime (fast); prompt context; 120 min sessions.', capabilities: FEATURES },
+    'qwen3-omni-flash-realtime': { summary: 'Omni realtime (previous generation); prompt context; 120 min sessions.', capabilities: FEATURES },
+  },
+  create: (id, options) => omniRealtime(id, { ...options.realtime, ...connectionOf(options) }),
+};
 
 /** Options of {@link omniRealtime}. */
 export interface OmniRealtimeOptions extends DashScopeOptions, SendBufferLimits {
@@ -60,20 +83,8 @@ export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: 
   const maxDurationMs = options.maxDurationMs ?? OMNI_MAX_SESSION_MS;
   if (!(maxDurationMs > 0)) throw new InvalidArgumentError(`maxDurationMs must be positive, got ${maxDurationMs}`);
   const qwen35 = model.startsWith('qwen3.5-');
-  const capabilities: Capabilities = {
-    realtime: true,
-    batch: false,
-    wordTimes: false,
-    emotion: false,
-    diarization: false,
-    hotwords: false,
-    context: true,
-    maxDurationMs,
-    languages: ['zh', 'en', 'yue', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'it', 'pt'],
-  };
-  const transport: Transport = {
+  const transport: Transport = withCapabilities({ ...FEATURES, maxDurationMs }, {
     model,
-    capabilities,
     sampleRate: 16000,
     async openStream(stream: StreamOptions): Promise<StreamSession> {
       assertStreamOptions(transport, stream);
@@ -96,6 +107,6 @@ export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: 
         stream,
       );
     },
-  };
+  });
   return transport;
 }

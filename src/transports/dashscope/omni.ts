@@ -8,7 +8,7 @@
 import { basename } from 'node:path';
 import { EarshotError, InvalidArgumentError } from '../../core/errors.js';
 import type { TranscriptEvent } from '../../core/types.js';
-import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions } from '../transport.js';
+import { assertCapabilities, withCapabilities, type ChunkJob, type ModelFeatures, type ModelSpec, type RecognitionOptions, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
 import { recognitionOptions } from './async-task.js';
@@ -19,8 +19,6 @@ import { ffmpegFailure, probeDurationMs, spawnError, spawnFfmpeg, StderrTail } f
 
 /** Models this transport serves. */
 export type CompatAudioModel = 'qwen3.5-omni-plus' | 'qwen3.5-omni-flash' | 'qwen3-omni-flash' | 'qwen3-asr-flash';
-/** The same, as a list. */
-export const COMPAT_AUDIO_MODELS: readonly CompatAudioModel[] = ['qwen3.5-omni-plus', 'qwen3.5-omni-flash', 'qwen3-omni-flash', 'qwen3-asr-flash'];
 
 /** Languages the Omni models understand (speech input). */
 export const OMNI_LANGUAGES = ['zh', 'en', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'pt', 'it', 'ar', 'th', 'vi', 'id', 'yue'] as const;
@@ -43,20 +41,26 @@ export interface OmniOptions extends DashScopeOptions, RecognitionOptions, Retry
   http?: DashScopeHttp;
 }
 
-/**
- * Capabilities of a compatible-mode audio model.
- *
- * @throws EARSHOT_UNKNOWN_MODEL for a model this transport does not serve.
- * @example
- * omniCapabilities('qwen3-asr-flash').emotion; // true
- */
-export function omniCapabilities(model: string): Capabilities {
-  if (model === 'qwen3-asr-flash') {
-    return { realtime: false, batch: true, wordTimes: false, emotion: true, diarization: false, hotwords: false, context: true, maxDurationMs: 5 * 60_000, languages: QWEN_ASR_FILE_LANGUAGES };
-  }
-  if (!COMPAT_AUDIO_MODELS.includes(model as CompatAudioModel)) throw new EarshotError('EARSHOT_UNKNOWN_MODEL', `omni() serves ${COMPAT_AUDIO_MODELS.join(', ')}; not ${model}`, { details: { model } });
-  return { realtime: false, batch: true, wordTimes: false, emotion: false, diarization: false, hotwords: false, context: true, maxDurationMs: 20 * 60_000, languages: OMNI_LANGUAGES };
-}
+const OMNI_FEATURES: ModelFeatures = { wordTimes: false, emotion: false, diarization: false, hotwords: false, context: true, maxDurationMs: 20 * 60_000, languages: OMNI_LANGUAGES };
+
+/** The models of the compatible-mode endpoint, with what each can do. */
+const MODELS: Record<CompatAudioModel, ModelSpec> = {
+  'qwen3-asr-flash': {
+    summary: 'Qwen3-ASR per request (≤ 5 min, split automatically): language and emotion; prompt context.',
+    capabilities: { wordTimes: false, emotion: true, diarization: false, hotwords: false, context: true, maxDurationMs: 5 * 60_000, languages: QWEN_ASR_FILE_LANGUAGES },
+  },
+  'qwen3.5-omni-plus': { summary: 'Omni (best) per request (≤ 20 min, split at pauses); prompt context.', capabilities: OMNI_FEATURES },
+  'qwen3.5-omni-flash': { summary: 'Omni (fast) per request; good for near-realtime windows; prompt context.', capabilities: OMNI_FEATURES },
+  'qwen3-omni-flash': { summary: 'Omni (previous generation) per request; prompt context.', capabilities: OMNI_FEATURES },
+};
+
+/** The compatible-mode audio models in the catalog: {@link omni} with the model id. */
+export const omniDescriptor: TransportDescriptor<OmniOptions> = {
+  provider: 'dashscope',
+  api: 'compatible-chat',
+  models: MODELS,
+  create: (id, options) => omni(id, options),
+};
 
 /**
  * Where to cut audio longer than `maxMs`: the quietest 100 ms stretch in the last 40 % of the window, so pieces end
@@ -118,7 +122,8 @@ function hasSound(samples: Int16Array): boolean {
  * const events = await asr.transcribeFile('episode.mp3');
  */
 export function omni(model: string, options: OmniOptions = {}): BatchTransport {
-  const capabilities = omniCapabilities(model);
+  const capabilities = MODELS[model as CompatAudioModel]?.capabilities;
+  if (!capabilities) throw new EarshotError('EARSHOT_UNKNOWN_MODEL', `omni() serves ${Object.keys(MODELS).join(', ')}; not ${model}`, { details: { model } });
   const transport = { model, capabilities };
   assertCapabilities(transport, options);
   const asr = model === 'qwen3-asr-flash';
@@ -227,16 +232,15 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
     return out;
   }
 
-  return {
+  return withCapabilities(capabilities, {
     model,
-    capabilities,
     sampleRate: 16000,
-    async transcribeClip(job, call = {}) {
+    async transcribeClip(job: ChunkJob, call: { signal?: AbortSignal } = {}) {
       const o: RecognitionOptions = { ...recognitionOptions(options), ...(job.options ?? {}) };
       assertCapabilities(transport, o);
       return runPieces(split(job), job.sampleRate, o, call.signal, () => undefined);
     },
-    async transcribeFile(source, call: BatchFileOptions = {}) {
+    async transcribeFile(source: string, call: BatchFileOptions = {}) {
       const o: RecognitionOptions = { ...recognitionOptions(options), ...recognitionOptions(call) };
       assertCapabilities(transport, o);
       const report = progressReporter(call.onProgress ?? options.onProgress);
@@ -249,7 +253,7 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
       return events;
     },
     close,
-  };
+  });
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { TransportError } from '../../core/errors.js';
 import type { TranscriptEvent } from '../../core/types.js';
-import { assertCapabilities, type Capabilities, type RecognitionOptions } from '../transport.js';
+import { assertCapabilities, type ModelFeatures, type RecognitionOptions, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
 import { asyncTaskTransport, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
@@ -29,10 +29,8 @@ export interface QwenAsrFiletransOptions extends DashScopeOptions, RecognitionOp
   http?: DashScopeHttp;
 }
 
-/** Capabilities of `qwen3-asr-flash-filetrans`. */
-export const QWEN_FILETRANS_CAPABILITIES: Capabilities = {
-  realtime: false,
-  batch: true,
+/** What `qwen3-asr-flash-filetrans` can do. */
+const FEATURES: ModelFeatures = {
   wordTimes: true,
   emotion: true,
   diarization: false,
@@ -40,6 +38,14 @@ export const QWEN_FILETRANS_CAPABILITIES: Capabilities = {
   context: true,
   maxDurationMs: BATCH_LIMITS.maxDurationMs,
   languages: QWEN_ASR_FILE_LANGUAGES,
+};
+
+/** `qwen3-asr-flash-filetrans` in the catalog: {@link qwenAsrFiletrans} with the model id. */
+export const qwenAsrFiletransDescriptor: TransportDescriptor<QwenAsrFiletransOptions> = {
+  provider: 'dashscope',
+  api: 'async-task',
+  models: { 'qwen3-asr-flash-filetrans': { summary: 'Batch Qwen3-ASR files up to 12 h: word times, language and emotion per sentence; prompt context.', capabilities: FEATURES } },
+  create: (id, options) => qwenAsrFiletrans({ ...options, model: id }),
 };
 
 interface QwenResult {
@@ -74,7 +80,7 @@ export function qwenFiletransEvents(result: QwenResult): TranscriptEvent[] {
  */
 export function qwenAsrFiletrans(options: QwenAsrFiletransOptions = {}): BatchTransport {
   const model = options.model ?? 'qwen3-asr-flash-filetrans';
-  const capabilities = QWEN_FILETRANS_CAPABILITIES;
+  const capabilities = FEATURES;
   const transport = { model, capabilities };
   assertCapabilities(transport, options);
   const endpoints = resolveDashScope(options);

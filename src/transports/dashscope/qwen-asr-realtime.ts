@@ -3,7 +3,7 @@
  * commits, `text`/`stash` partials and `completed` finals carrying the language and the speaker's emotion.
  */
 import { InvalidArgumentError } from '../../core/errors.js';
-import { assertStreamOptions, type Capabilities, type StreamOptions, type StreamSession, type Transport } from '../transport.js';
+import { assertStreamOptions, connectionOf, withCapabilities, type ModelFeatures, type StreamOptions, type StreamSession, type Transport, type TransportDescriptor, type TransportOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { openRealtimeStream, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
 import { keepaliveOption } from '../keepalive.js';
@@ -13,6 +13,17 @@ export const QWEN_ASR_LANGUAGES: readonly string[] = [
   'zh', 'yue', 'en', 'ja', 'de', 'ko', 'ru', 'fr', 'pt', 'ar', 'it', 'es', 'hi', 'id', 'th', 'tr', 'uk', 'vi', 'cs', 'da',
   'fil', 'fi', 'is', 'ms', 'no', 'pl', 'sv',
 ];
+
+/** What `qwen3-asr-flash-realtime` can do (the session cap is {@link QwenAsrRealtimeOptions.maxDurationMs}). */
+const FEATURES: ModelFeatures = { wordTimes: false, emotion: true, diarization: false, hotwords: false, context: true, maxDurationMs: Infinity, languages: QWEN_ASR_LANGUAGES };
+
+/** `qwen3-asr-flash-realtime` in the catalog; `options.realtime` goes to {@link qwenAsrRealtime}. */
+export const qwenAsrRealtimeDescriptor: TransportDescriptor<TransportOptions & { realtime?: Omit<QwenAsrRealtimeOptions, 'model'> }> = {
+  provider: 'dashscope',
+  api: 'ws-realtime',
+  models: { 'qwen3-asr-flash-realtime': { summary: 'Streaming Qwen3-ASR: partials and finals with language and emotion; prompt context.', capabilities: FEATURES } },
+  create: (id, options) => qwenAsrRealtime({ ...options.realtime, ...connectionOf(options), model: id }),
+};
 
 /** Options of {@link qwenAsrRealtime}. */
 export interface QwenAsrRealtimeOptions extends DashScopeOptions, SendBufferLimits {
@@ -63,20 +74,8 @@ export function qwenAsrRealtime(options: QwenAsrRealtimeOptions = {}): Transport
   if (!(Number.isInteger(silence) && silence >= 200 && silence <= 6000)) throw new InvalidArgumentError(`silenceDurationMs must be an integer in [200, 6000], got ${silence}`);
   const manual = options.turnDetection === 'manual';
   const keepaliveMs = keepaliveOption(options.keepaliveMs);
-  const capabilities: Capabilities = {
-    realtime: true,
-    batch: false,
-    wordTimes: false,
-    emotion: true,
-    diarization: false,
-    hotwords: false,
-    context: true,
-    maxDurationMs: options.maxDurationMs ?? Infinity,
-    languages: QWEN_ASR_LANGUAGES,
-  };
-  const transport: Transport = {
+  const transport: Transport = withCapabilities({ ...FEATURES, maxDurationMs: options.maxDurationMs ?? FEATURES.maxDurationMs }, {
     model,
-    capabilities,
     sampleRate,
     async openStream(stream: StreamOptions): Promise<StreamSession> {
       assertStreamOptions(transport, stream);
@@ -101,6 +100,6 @@ export function qwenAsrRealtime(options: QwenAsrRealtimeOptions = {}): Transport
         stream,
       );
     },
-  };
+  });
   return transport;
 }
