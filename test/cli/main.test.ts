@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
@@ -188,5 +190,73 @@ describe('earshot live --mic', () => {
     expect(wer(readFileSync(join(ROOT, 'samples/sample.txt'), 'utf8'), r.stdout)).toBeLessThanOrEqual(0.2);
     const events = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(events.findIndex((e) => e.type === 'partial')).toBeLessThan(events.findIndex((e) => e.type === 'final'));
+  });
+});
+
+describe('earshot with a model from a transport module (EARSHOT_TRANSPORTS)', () => {
+  it('lists a descriptor-only fake cloud model and transcribes with it, nothing else changed', async () => {
+    const requests: Array<{ auth: string | undefined; context: string | undefined; ms: number }> = [];
+    const server = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (d: Buffer) => parts.push(d));
+      req.on('end', () => {
+        const ms = Buffer.concat(parts).length / 32; // s16le at 16 kHz: 32 bytes a ms
+        const context = req.headers['x-context'];
+        requests.push({ auth: req.headers.authorization, context: typeof context === 'string' ? decodeURIComponent(context) : undefined, ms });
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ events: [{ type: 'final', text: `heard ${ms} ms`, startMs: 0, endMs: ms }] }));
+      });
+    });
+    await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const env = { EARSHOT_TRANSPORTS: 'test/fixtures/fake-cloud-transport.mjs', FAKE_CLOUD_URL: `http://127.0.0.1:${port}`, FAKE_CLOUD_KEY: 'fake-key-0001' };
+
+      const table = await run(['models'], env);
+      expect(table.stderr).toBe('');
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(/^fake-cloud-asr\s+after\s+http-json\s+context\s/m);
+      const json = JSON.parse((await run(['models', '--json'], env)).stdout) as Array<{ id: string; mode: string; provider: string; summary: string }>;
+      expect(json.at(-1)).toMatchObject({ id: 'fake-cloud-asr', mode: 'batch', provider: 'fake-cloud', summary: expect.stringContaining('fake cloud model') as string });
+      expect(json.map((m) => m.id)).toContain('local');
+
+      const jsonl = join(dir, 'fake-cloud.jsonl');
+      const r = await run(['transcribe', 'samples/sample.wav', '--model', 'fake-cloud-asr', '--context', 'a speech toolkit', '--jsonl', jsonl], env);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(requests.length).toBeGreaterThan(0);
+      for (const q of requests) expect(q).toMatchObject({ auth: 'Bearer fake-key-0001', context: 'a speech toolkit' });
+      const finals = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; text: string; startMs: number; endMs: number });
+      expect(finals.map((e) => e.text).sort()).toEqual(requests.map((q) => `heard ${q.ms} ms`).sort());
+      const fileMs = (statSync(join(ROOT, 'samples/sample.wav')).size - 44) / 32;
+      let lastEnd = 0;
+      for (const e of finals) {
+        expect(e.type).toBe('final');
+        expect(e.startMs).toBeGreaterThanOrEqual(lastEnd);
+        expect(e.endMs - e.startMs).toBe(Number(/heard ([\d.]+) ms/.exec(e.text)![1]));
+        lastEnd = e.endMs;
+      }
+      expect(lastEnd).toBeLessThanOrEqual(fileMs + 1);
+      expect(requests.reduce((sum, q) => sum + q.ms, 0)).toBeGreaterThan(fileMs / 2);
+      for (const line of r.stdout.trim().split('\n')) expect(line).toMatch(/heard [\d.]+ ms/);
+
+      // Its capabilities come from its transport: it has no openStream, so it cannot stream; nor diarize.
+      const stream = await run(['transcribe', 'samples/sample.wav', '--model', 'fake-cloud-asr', '--mode', 'realtime'], env);
+      expect(stream.code).toBe(2);
+      expect(stream.stderr).toMatch(/^EARSHOT_INVALID_ARGUMENT: model fake-cloud-asr cannot stream/);
+      const diarize = await run(['transcribe', 'samples/sample.wav', '--model', 'fake-cloud-asr', '--diarize'], env);
+      expect(diarize.code).toBe(2);
+      expect(diarize.stderr).toMatch(/^EARSHOT_CAPABILITY_MISSING: /);
+    } finally {
+      await new Promise((resolveClose) => server.close(resolveClose));
+    }
+    // Without the module the model is unknown; a module that cannot be loaded is a one-line usage error.
+    const unknown = await run(['transcribe', 'samples/sample.wav', '--model', 'fake-cloud-asr']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^EARSHOT_UNKNOWN_MODEL: /);
+    const missing = await run(['models'], { EARSHOT_TRANSPORTS: join(dir, 'no-such-module.mjs') });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/^EARSHOT_INVALID_ARGUMENT: EARSHOT_TRANSPORTS: cannot load /);
   });
 });
