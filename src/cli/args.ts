@@ -84,6 +84,7 @@ Transcribe options:
   -q, --quiet          no progress on stderr
 
 Cloud models read DASHSCOPE_API_KEY and DASHSCOPE_BASE_URL (e.g. the emulator: http://127.0.0.1:PORT).
+EARSHOT_TRANSPORTS=a.js:b.js adds the models of transport modules (each exporting a descriptor as default).
 Plain text goes to stdout; errors are one line on stderr, "EARSHOT_CODE: message", with a non-zero exit code.
 
 Examples:
