@@ -44,7 +44,7 @@ export interface FakeTransportOptions {
   /** Which methods it has: `clips` (`transcribeClip`), `streams` (`openStream`) or `both` (default). */
   serves?: 'clips' | 'streams' | 'both';
   /** Capabilities besides realtime/batch (default: none, English, unbounded duration). */
-  features?: Partial<ModelFeatures>;
+  capabilities?: Partial<ModelFeatures>;
 }
 
 /** A clip the fake was sent. */
@@ -77,7 +77,7 @@ function isFailure(step: TranscriptEvent | ScriptedFailure): step is ScriptedFai
 /**
  * Make a scripted transport for tests.
  *
- * @param options - the script, latency, scheduler, which methods it has and its capabilities.
+ * @param options - the script, latency, scheduler, which methods it has, its other capabilities.
  * @returns a {@link FakeTransport}; `clips` and `sessions` record what it was sent.
  * @throws EARSHOT_INVALID_ARGUMENT for a negative latency or a bad sample rate (at once); from its methods,
  *   EARSHOT_CAPABILITY_MISSING / EARSHOT_INVALID_ARGUMENT as real transports do, AbortError on abort, and the
@@ -98,7 +98,7 @@ export function fakeTransport(options: FakeTransportOptions = {}): FakeTransport
   const steps = options.script ?? [];
   const events = steps.filter((s): s is TranscriptEvent => !isFailure(s)).sort((a, b) => a.endMs - b.endMs);
   const failures = steps.filter(isFailure);
-  const features: ModelFeatures = { wordTimes: false, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'], ...options.features };
+  const features: ModelFeatures = { wordTimes: false, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'], ...options.capabilities };
   const clips: FakeClip[] = [];
   const sessions: FakeSession[] = [];
   const live = new Set<() => void>();

@@ -20,7 +20,7 @@ function ms(n: number): Int16Array {
 describe('fakeTransport', () => {
   it('has the methods it serves, and capabilities that follow from them', () => {
     expect(fakeTransport().capabilities).toMatchObject({ realtime: true, batch: true, hotwords: false, languages: ['en'] });
-    const clips = fakeTransport({ serves: 'clips', features: { emotion: true } });
+    const clips = fakeTransport({ serves: 'clips', capabilities: { emotion: true } });
     expect(clips.openStream).toBeUndefined();
     expect(clips.capabilities).toMatchObject({ realtime: false, batch: true, emotion: true });
     const streams = fakeTransport({ serves: 'streams' });

@@ -95,7 +95,7 @@ describe('catalog', () => {
       models: {
         'fake-asr': { summary: 'A fake cloud model.', capabilities: { wordTimes: false, emotion: true, diarization: false, hotwords: false, context: true, maxDurationMs: 60_000, languages: ['en', 'fr'] } },
       },
-      create: (id) => fakeTransport({ model: id, serves: 'clips', script, features: { emotion: true, context: true, maxDurationMs: 60_000, languages: ['en', 'fr'] } }),
+      create: (id) => fakeTransport({ model: id, serves: 'clips', script, capabilities: { emotion: true, context: true, maxDurationMs: 60_000, languages: ['en', 'fr'] } }),
     };
     const unregister = registerTransport(descriptor);
     try {
