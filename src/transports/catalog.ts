@@ -92,6 +92,9 @@ function rowsOf(descriptor: AnyDescriptor): ModelInfo[] {
     // Nothing was opened, so there is nothing a failed close could report.
     probe.close?.().catch(() => undefined);
     if (!capabilities.realtime && !capabilities.batch) throw new InvalidArgumentError(`transport of model ${id} has neither openStream nor transcribeClip`);
+    if (probe.capabilities?.realtime !== capabilities.realtime || probe.capabilities?.batch !== capabilities.batch) {
+      throw new InvalidArgumentError(`transport of model ${id} states realtime/batch other than its methods: give it its capabilities with withCapabilities()`);
+    }
     return {
       id,
       provider: descriptor.provider,
@@ -132,7 +135,7 @@ export function listModels(): ModelInfo[] {
  * @param descriptor - The transport's descriptor; its `create` must do no I/O (see {@link TransportDescriptor}).
  * @returns A function that removes it again.
  * @throws EARSHOT_INVALID_ARGUMENT for a descriptor without models, a model id already known, or a transport with
- *   neither `openStream` nor `transcribeClip`.
+ *   neither `openStream` nor `transcribeClip`, or whose `realtime`/`batch` disagree with those methods.
  * @example
  * const unregister = registerTransport(myAsrDescriptor);
  * const transport = createTransport('my-asr');

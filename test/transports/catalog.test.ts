@@ -127,6 +127,10 @@ describe('catalog', () => {
     expect(() => registerTransport({ provider: 'x', api: 'x', models: {}, create: () => fakeTransport() })).toThrowError(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }) as Error);
     const mute: TransportDescriptor = { provider: 'x', api: 'x', models: { mute: { summary: 'x', capabilities: caps } }, create: (id) => ({ model: id, sampleRate: 16000, capabilities: { ...caps, realtime: false, batch: false } }) };
     expect(() => registerTransport(mute)).toThrowError(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }) as Error);
+    // realtime/batch written by hand, and wrong: the transport has no openStream.
+    const liar: TransportDescriptor = { provider: 'x', api: 'x', models: { liar: { summary: 'x', capabilities: caps } }, create: (id) => ({ ...fakeTransport({ model: id, serves: 'clips' }), capabilities: { ...caps, realtime: true, batch: true } }) };
+    expect(() => registerTransport(liar)).toThrowError(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT', message: expect.stringContaining('withCapabilities') as string }) as Error);
     expect(listModels().map((m) => m.id)).not.toContain('mute');
+    expect(listModels().map((m) => m.id)).not.toContain('liar');
   });
 });
