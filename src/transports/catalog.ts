@@ -60,6 +60,9 @@ type AnyDescriptor = TransportDescriptor<CreateTransportOptions>;
 /**
  * The built-in transports, in order of preference within each mode: the embedded engine, then the realtime and the
  * batch DashScope families. A new built-in transport is one more descriptor here.
+ *
+ * @example
+ * TRANSPORTS.map((d) => `${d.api}: ${Object.keys(d.models).join(', ')}`);
  */
 export const TRANSPORTS: readonly AnyDescriptor[] = Object.freeze([
   localDescriptor,
