@@ -36,7 +36,7 @@ export type { FromFileOptions } from './sources/file.js';
 export { fromReadable } from './sources/readable.js';
 export { fromPcm } from './sources/pcm.js';
 export type { FromPcmOptions } from './sources/pcm.js';
-export { fromRtp, rtpStreams, parseRtpUrl, codecPayloads } from './sources/rtp.js';
+export { fromRtp, rtpStreams, parseRtpUrl } from './sources/rtp.js';
 export type { RtpSourceOptions, RtpStreams, RtpStream, RtpStats, RtpStreamStats, DepacketizerOptions } from './sources/rtp.js';
 export { fromMic, defaultMicCommand } from './sources/mic.js';
 export type { FromMicOptions } from './sources/mic.js';

@@ -31,7 +31,7 @@ describe('package exports', () => {
     for (const name of ['fromFile', 'fromRtp', 'decode', 'vadChunk', 'transcribe', 'transcribeBatch', 'transcribeRealtime', 'toSrt', 'toJsonl', 'textSink', 'local', 'funAsr', 'omni', 'createTransport', 'registerTransport', 'listModels', 'chooseModel', 'withCapabilities', 'EarshotError', 'TransportError']) {
       expect(root, name).toContain(name);
     }
-    for (const name of ['EnginePool', 'DashScopeHttp', 'parseRtp', 'RtpDepacketizer', 'redactSecrets', 'formatModelTable', 'modelsJson', 'decodeStream', 'runVirtual', 'Vocabularies', 'openVad']) {
+    for (const name of ['EnginePool', 'DashScopeHttp', 'parseRtp', 'codecPayloads', 'RtpDepacketizer', 'redactSecrets', 'formatModelTable', 'modelsJson', 'decodeStream', 'runVirtual', 'Vocabularies', 'openVad']) {
       expect(root, name).not.toContain(name);
     }
     expect(exportsOf('earshot/streams')).toEqual(expect.arrayContaining(['decodeStream', 'transcribeStream', 'srtStream', 'toReadable', 'toAsyncIterable', 'fromAsyncIterable', 'operatorToTransform']));
