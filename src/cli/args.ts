@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Hotword } from '../transports/transport.js';
 import { parseHotwords } from '../transports/dashscope/vocabulary.js';
+import { parseQueueCommand, QUEUE_HELP, type QueueCommand } from './queue-args.js';
 
 export type Mode = 'batch' | 'near-realtime' | 'realtime';
 
@@ -27,6 +28,8 @@ export interface TranscribeCommand {
   language?: string;
   codec?: string;
   concurrency?: number;
+  /** Redis URL: run the chunks on queue workers (batch and near-realtime modes). */
+  queue?: string;
   quiet: boolean;
 }
 
@@ -53,7 +56,7 @@ export interface HelpCommand {
   topic?: string;
 }
 
-export type Command = TranscribeCommand | LiveCommand | ModelsCommand | EmulatorCommand | HelpCommand | { command: 'version' };
+export type Command = TranscribeCommand | LiveCommand | ModelsCommand | EmulatorCommand | HelpCommand | QueueCommand | { command: 'version' };
 
 export const HELP = `earshot — turn audio into text, offline by default or with Qwen Cloud speech models.
 
@@ -82,6 +85,9 @@ Transcribe options:
   --codec C            RTP payload: pcmu | pcma | l16 | opus
   --concurrency N      requests in flight for batch and near-realtime modes
   -q, --quiet          no progress on stderr
+  --queue URL          run the chunks on 'earshot worker' processes through Redis (see below)
+
+${QUEUE_HELP.trim()}
 
 Cloud models read DASHSCOPE_API_KEY and DASHSCOPE_BASE_URL (e.g. the emulator: http://127.0.0.1:PORT).
 EARSHOT_TRANSPORTS=a.js:b.js adds the models of transport modules (each exporting a descriptor as default).
@@ -117,6 +123,7 @@ const TRANSCRIBE_OPTIONS = {
   speakers: { type: 'string' },
   codec: { type: 'string' },
   concurrency: { type: 'string' },
+  queue: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   mic: { type: 'boolean' },
   'mic-command': { type: 'string' },
@@ -152,6 +159,7 @@ export function parseCommand(argv: readonly string[]): Command {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`--port must be 0–65535, got ${values.port}`);
       return { command: 'emulator', port, host: values.host ?? '127.0.0.1', ...(values['api-key'] ? { apiKey: values['api-key'] } : {}), ...(values.script ? { script: values.script } : {}) };
     }
+    if (name === 'worker' || name === 'submit' || name === 'status' || name === 'result') return parseQueueCommand(name, rest, parseDuration);
     if (name === 'transcribe' || name === 'live') {
       const { values, positionals } = parseArgs({ args: rest, options: TRANSCRIBE_OPTIONS, allowPositionals: true, strict: true });
       if (values.help) return { command: 'help', topic: name };
@@ -179,6 +187,7 @@ export function parseCommand(argv: readonly string[]): Command {
         ...(values.language ? { language: values.language } : {}),
         ...(codec ? { codec } : {}),
         ...(concurrency ? { concurrency } : {}),
+        ...(values.queue ? { queue: values.queue } : {}),
         quiet: values.quiet ?? false,
       };
       if (name === 'live') {

@@ -9,6 +9,7 @@ import { HELP, parseCommand, type Command } from './args.js';
 import { interruptSignal, runTranscribe, type CliIo } from './transcribe.js';
 import { printModels, registerTransportModules } from './models.js';
 import { runEmulator } from './emulator.js';
+import { runQueueCommand } from './submit.js';
 
 /** Errors that mean the command asked for something impossible: exit code 2, like a usage error. */
 const USAGE_CODES = new Set(['EARSHOT_INVALID_ARGUMENT', 'EARSHOT_CAPABILITY_MISSING', 'EARSHOT_UNKNOWN_MODEL']);
@@ -42,6 +43,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       case 'emulator':
         await runEmulator(cmd, io);
         return 0;
+      case 'worker':
+      case 'submit':
+      case 'status':
+      case 'result':
+        return await runQueueCommand(cmd, io);
       case 'transcribe':
       case 'live':
         await runTranscribe(cmd, io);

@@ -24,6 +24,7 @@ import { toVtt } from '../sinks/vtt.js';
 import { toJsonl } from '../sinks/jsonl.js';
 import { toConsole } from '../sinks/console.js';
 import { createTransport } from '../transports/catalog.js';
+import { queued } from '../transports/queued.js';
 import type { RecognitionOptions, Transport } from '../transports/transport.js';
 import type { BatchTransport } from '../transports/dashscope/fun-asr.js';
 import type { BatchProgress } from '../transports/dashscope/http.js';
@@ -106,14 +107,17 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand, io: CliIo): { tracks: Ob
  */
 export async function runTranscribe(cmd: TranscribeCommand | LiveCommand, io: CliIo): Promise<void> {
   const recognition = recognitionOf(cmd);
-  const transport = createTransport(cmd.model, { env: io.env, ...recognition });
+  const onQueue = cmd.command === 'transcribe' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: recognition }) : undefined;
+  const transport = onQueue ?? createTransport(cmd.model, { env: io.env, ...recognition });
   try {
+    await onQueue?.ready();
     const { tracks, live, path } = tracksOf(cmd, io);
     const mode = cmd.mode ?? defaultMode(transport, live);
     // An offline engine takes clips as many at a time as it has workers, and live audio as fast as it comes; a
     // network service takes 4 clips at a time, and live audio at real time with reconnects (transcribeRealtime).
+    // On a queue, enough clips in flight to keep many workers busy.
     const offline = transport.capabilities.offline === true;
-    const concurrency = cmd.concurrency ?? (offline ? undefined : 4);
+    const concurrency = cmd.concurrency ?? (onQueue ? 16 : offline ? undefined : 4);
     if (mode !== 'realtime' && !transport.transcribeClip) throw new InvalidArgumentError(`model ${transport.model} is realtime only: use --mode realtime`);
     if (mode === 'realtime' && !transport.openStream) throw new InvalidArgumentError(`model ${transport.model} cannot stream: use --mode batch or near-realtime`);
 
@@ -134,16 +138,22 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand, io: Cl
         ? wholeFile(batch.transcribeFile.bind(transport), path, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined)
         : tracks.pipe(mergeMap((t) => (t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...e, speaker: e.speaker ?? t.label! }))) : eventsOf(t.audio))));
 
-    let out = events;
-    if (cmd.emotions?.length) out = out.pipe(filterEmotion(cmd.emotions as never));
-    if (cmd.srt) out = out.pipe(toSrt(cmd.srt));
-    if (cmd.vtt) out = out.pipe(toVtt(cmd.vtt));
-    if (cmd.jsonl) out = out.pipe(toJsonl(cmd.jsonl));
-    out = out.pipe(toConsole({ stream: io.stdout as never }));
-    await lastValueFrom(out, { defaultValue: undefined });
+    await writeOutputs(cmd.emotions?.length ? events.pipe(filterEmotion(cmd.emotions as never)) : events, cmd, io);
   } finally {
     await transport.close?.();
   }
+}
+
+/**
+ * Write events to the files asked for (SRT, VTT, JSONL) and as text to stdout; resolves once every file is flushed
+ * and closed.
+ */
+export async function writeOutputs(events: Observable<TranscriptEvent>, outputs: { srt?: string; vtt?: string; jsonl?: string }, io: CliIo): Promise<void> {
+  let out = events;
+  if (outputs.srt) out = out.pipe(toSrt(outputs.srt));
+  if (outputs.vtt) out = out.pipe(toVtt(outputs.vtt));
+  if (outputs.jsonl) out = out.pipe(toJsonl(outputs.jsonl));
+  await lastValueFrom(out.pipe(toConsole({ stream: io.stdout as never })), { defaultValue: undefined });
 }
 
 /** A batch model's whole-file API (upload or URL, async task) as an Observable; progress on a terminal. */

@@ -31,6 +31,8 @@ export type ErrorCode =
   | 'EARSHOT_SINK_FAILED'
   | 'EARSHOT_RTP_FAILED'
   | 'EARSHOT_MIC_FAILED'
+  | 'EARSHOT_QUEUE_UNAVAILABLE'
+  | 'EARSHOT_RESULT_PENDING'
   | 'EARSHOT_ABORTED';
 
 export interface EarshotErrorOptions {

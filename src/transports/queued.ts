@@ -1,0 +1,156 @@
+/**
+ * `queued()`: a {@link Transport} whose clips run on worker processes (any machine) through a BullMQ queue on Redis.
+ * Every clip pipeline scales by swapping the transport: `vadChunk()` + `transcribeBatch(queued(...))`, or
+ * `nearRealtime()` likewise.
+ */
+import { randomUUID } from 'node:crypto';
+import type { QueueEvents, Queue } from 'bullmq';
+import { AbortError, EarshotError, InvalidArgumentError } from '../core/errors.js';
+import { retryPolicy, type RetryPolicy } from '../core/retry.js';
+import type { TranscriptEvent } from '../core/types.js';
+import { audioKey, deleteAudio, putAudio, AUDIO_TTL_MS } from '../queue/audio-store.js';
+import { openQueueLink, quiet, type QueueConnection, type QueueLink, type QueueLinkOptions } from '../queue/connection.js';
+import { chunkJobId, chunkJobOptions, queueFailure, queueForModel, type ChunkJobData, type ChunkJobResult } from '../queue/jobs.js';
+import { modelInfo } from './catalog.js';
+import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions, type Transport } from './transport.js';
+
+/** Options of {@link queued}. */
+export interface QueuedOptions extends QueueLinkOptions {
+  /** Redis URL (`redis://HOST:PORT`) or parts. */
+  connection: QueueConnection;
+  /** The model the workers run (`local`, or a batch cloud model such as `qwen3.5-omni-flash`). */
+  model: string;
+  /** Queue name (default: the model's queue, the one `earshot worker --model` serves). */
+  queue?: string;
+  /** Id of this input, the first half of each job id (default a random UUID). Reuse it to resume an input. */
+  inputId?: string;
+  /** Attempts and backoff of each clip, owned by the queue (default 3 attempts, 500 ms doubling to 8 s). */
+  retry?: Partial<RetryPolicy>;
+  /** Lifetime of a clip's audio key if no worker takes it, ms (default a day). */
+  audioTtlMs?: number;
+  /** Recognition options for every clip (checked against the model now). */
+  options?: RecognitionOptions;
+}
+
+/** The queued transport: clips only, plus a way to check the queue is reachable before sending. */
+export interface QueuedTransport extends Transport {
+  /** Resolves once Redis is connected and checked; rejects with EARSHOT_QUEUE_UNAVAILABLE. */
+  ready(): Promise<void>;
+  transcribeClip(job: ChunkJob, options?: { signal?: AbortSignal }): Promise<TranscriptEvent[]>;
+  close(): Promise<void>;
+}
+
+interface Parts {
+  link: QueueLink;
+  queue: Queue;
+  events: QueueEvents;
+}
+
+/**
+ * A transport that puts each clip on the model's BullMQ queue and resolves with that job's events.
+ *
+ * The clip's samples go to a binary Redis key (not the job's JSON); its job id is `inputId` + the clip's position and
+ * length, so the same clip queued twice is one job and a clip re-run after a worker crash has one result. The queue
+ * owns the clip's attempts (see `src/queue/jobs.ts`): a failure that reaches the caller is final and not retryable,
+ * so `transcribeBatch` does not retry it again. Redis unreachable at start, or lost for longer than
+ * `reconnectTimeoutMs` while clips wait, fails them with EARSHOT_QUEUE_UNAVAILABLE.
+ *
+ * @param options - connection, model, queue, input id, retry policy, timeouts.
+ * @throws EARSHOT_UNKNOWN_MODEL, EARSHOT_CAPABILITY_MISSING, EARSHOT_INVALID_ARGUMENT (a realtime-only model) now;
+ *   from `transcribeClip`: EARSHOT_QUEUE_UNAVAILABLE, the worker's code for a failed clip, EARSHOT_ABORTED.
+ * @example
+ * ```ts
+ * const transport = queued({ connection: 'redis://10.0.0.5:6379', model: 'local' });
+ * fromFile('talk.wav').pipe(decode({ sampleRate: 16000, channels: 1 }), vadChunk(), transcribeBatch(transport, { concurrency: 16 }))
+ *   .subscribe({ next: (e) => console.log(e.text), complete: () => void transport.close() });
+ * ```
+ */
+export function queued(options: QueuedOptions): QueuedTransport {
+  const { model } = options;
+  const info = modelInfo(model);
+  if (!info.capabilities.batch) throw new InvalidArgumentError(`model ${model} is realtime only; a queue carries clips of batch models`);
+  const capabilities: Capabilities = Object.freeze({ ...info.capabilities, realtime: false });
+  assertCapabilities({ model, capabilities }, options.options);
+  const policy = retryPolicy(options.retry);
+  const queueName = options.queue ?? queueForModel(model);
+  const inputId = options.inputId ?? randomUUID();
+  if (inputId.includes(':')) throw new InvalidArgumentError(`an input id cannot contain ":", got "${inputId}"`);
+  const ttlMs = options.audioTtlMs ?? AUDIO_TTL_MS;
+
+  let closed = false;
+  const parts: Promise<Parts> = (async () => {
+    const link = await openQueueLink(options.connection, options);
+    const connection = { connection: link.bullConnection, prefix: link.prefix };
+    const queue = quiet(new link.bullmq.Queue(queueName, connection));
+    const events = quiet(new link.bullmq.QueueEvents(queueName, connection));
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    return { link, queue, events };
+  })();
+  parts.catch(() => {});
+
+  /** Settle with the first of: the job's outcome, the link lost, the caller's abort. */
+  const outcome = (p: Parts, wait: Promise<ChunkJobResult>, signal: AbortSignal | undefined): Promise<ChunkJobResult> =>
+    new Promise<ChunkJobResult>((resolve, reject) => {
+      const unlisten = p.link.onLost(reject);
+      const onAbort = (): void => reject(new AbortError(signal?.reason));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      wait.then(resolve, reject).finally(() => {
+        unlisten();
+        signal?.removeEventListener('abort', onAbort);
+      });
+    });
+
+  const transport: QueuedTransport = {
+    model,
+    capabilities,
+    sampleRate: 16000,
+
+    async ready() {
+      await parts;
+    },
+
+    async transcribeClip(job, callOptions = {}) {
+      const { signal } = callOptions;
+      if (closed) throw new InvalidArgumentError('this queued transport is closed');
+      assertCapabilities(transport, job.options);
+      if (signal?.aborted) throw new AbortError(signal.reason);
+      if (job.samples.length === 0) return [];
+      const p = await parts;
+      if (p.link.lostError) throw p.link.lostError;
+      const start = Math.round((job.startMs * job.sampleRate) / 1000);
+      const jobId = chunkJobId(inputId, `${start}+${job.samples.length}`);
+      const key = audioKey(p.link.prefix, queueName, jobId);
+      const recognition = job.options ?? options.options;
+      const data: ChunkJobData = { model, audioKey: key, sampleRate: job.sampleRate, samples: job.samples.length, startMs: job.startMs, retry: policy, ...(recognition ? { options: recognition } : {}) };
+      await putAudio(p.link.redis, key, job.samples, ttlMs);
+      const added = await p.queue.add('chunk', data, { jobId, ...chunkJobOptions(policy) });
+      const wait = added.waitUntilFinished(p.events) as Promise<ChunkJobResult>;
+      try {
+        const result = await outcome(p, wait, signal);
+        return result.events;
+      } catch (err) {
+        wait.catch(() => {});
+        if (err instanceof EarshotError) {
+          if (err instanceof AbortError) {
+            // Nobody wants it any more: drop it if no worker took it yet.
+            await p.queue.remove(jobId).catch(() => 0);
+            await deleteAudio(p.link.redis, key).catch(() => {});
+          }
+          throw err;
+        }
+        throw queueFailure(err instanceof Error ? err.message : String(err), jobId, policy.attempts);
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      const p = await parts.catch(() => undefined);
+      if (!p) return;
+      const force = p.link.lostError !== undefined;
+      await Promise.all([force ? p.queue.disconnect() : p.queue.close(), force ? p.events.disconnect() : p.events.close()]).catch(() => {});
+      await p.link.close();
+    },
+  };
+  return transport;
+}
