@@ -15,6 +15,7 @@ export interface WorkerCommand {
   rate?: { max: number; duration: number } | false;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  reconnectTimeoutMs?: number;
   quiet: boolean;
 }
 
@@ -51,7 +52,8 @@ export type QueueCommand = WorkerCommand | SubmitCommand | StatusCommand | Resul
 export const QUEUE_HELP = `
 Scale out (BullMQ on Redis; needs the optional packages bullmq and ioredis):
   earshot worker --queue redis://HOST:PORT [--model local|<batch model>] [--concurrency N]
-                 [--rate N/1s | --rate none] [--lock-duration 30s] [--stalled-interval 30s] [-q]
+                 [--rate N/1s | --rate none] [--lock-duration 30s] [--stalled-interval 30s]
+                 [--reconnect-timeout 30s] [-q]
                                          run chunk jobs until SIGTERM/Ctrl-C (then finish the jobs held)
   earshot transcribe <file> --queue redis://HOST:PORT [--mode batch|near-realtime]
                                          send the chunks to the workers instead of running them here
@@ -94,7 +96,7 @@ export function parseQueueCommand(name: QueueCommand['command'], rest: readonly 
   if (name === 'worker') {
     const { values } = parseArgs({
       args: [...rest],
-      options: { ...common, model: { type: 'string' }, concurrency: { type: 'string' }, rate: { type: 'string' }, 'lock-duration': { type: 'string' }, 'stalled-interval': { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
+      options: { ...common, model: { type: 'string' }, concurrency: { type: 'string' }, rate: { type: 'string' }, 'lock-duration': { type: 'string' }, 'stalled-interval': { type: 'string' }, 'reconnect-timeout': { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
       strict: true,
     });
     if (values.help) return { command: 'help', topic: name };
@@ -107,6 +109,7 @@ export function parseQueueCommand(name: QueueCommand['command'], rest: readonly 
       ...(values.rate !== undefined ? { rate: parseRate(values.rate, parseDuration) } : {}),
       ...(values['lock-duration'] ? { lockDurationMs: parseDuration(values['lock-duration']) } : {}),
       ...(values['stalled-interval'] ? { stalledIntervalMs: parseDuration(values['stalled-interval']) } : {}),
+      ...(values['reconnect-timeout'] ? { reconnectTimeoutMs: parseDuration(values['reconnect-timeout']) } : {}),
       quiet: values.quiet ?? false,
     };
   }

@@ -21,6 +21,7 @@ export async function runWorker(cmd: WorkerCommand, io: CliIo): Promise<void> {
     ...(cmd.rate !== undefined ? { limiter: cmd.rate } : {}),
     ...(cmd.lockDurationMs ? { lockDurationMs: cmd.lockDurationMs } : {}),
     ...(cmd.stalledIntervalMs ? { stalledIntervalMs: cmd.stalledIntervalMs } : {}),
+    ...(cmd.reconnectTimeoutMs ? { reconnectTimeoutMs: cmd.reconnectTimeoutMs } : {}),
     onJob: (r) => log(r.ok ? `job ${r.id} done in ${Math.round(r.ms)} ms` : `job ${r.id} failed: ${r.error!.toLine()}`),
   });
   // Always said, even with -q: scripts wait for it.
