@@ -47,6 +47,11 @@ export interface QueueLink {
   onLost(fn: (err: EarshotError) => void): () => void;
   /** The coded error if the link was lost, else undefined. */
   readonly lostError: EarshotError | undefined;
+  /**
+   * Close BullMQ objects made on this link. After a loss it first waits for their clients to give up reconnecting
+   * (at most one retry delay, 1 s), since closing a client in the middle of a reconnect can wait forever.
+   */
+  closeAll(objects: ReadonlyArray<{ close(): Promise<void> } | undefined>): Promise<void>;
   /** Stop watching and close our client. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -57,6 +62,9 @@ interface Modules {
 }
 
 let modules: Promise<Modules> | undefined;
+
+/** Longest wait between two reconnect attempts, ms. */
+const RETRY_CAP_MS = 1000;
 
 /**
  * Import `bullmq` and `ioredis` (optional dependencies) once.
@@ -133,12 +141,14 @@ export async function openQueueLink(connection: QueueConnection, options: QueueL
   if (!prefix || prefix.includes(':')) throw new InvalidArgumentError(`a queue prefix is a non-empty name without ":", got "${prefix}"`);
   const base = redisOptions(connection);
   const { bullmq, Redis } = await loadQueueModules();
+  let stopped = false;
   const ioOptions: RedisOptions = {
     ...base,
     connectTimeout: connectTimeoutMs,
-    // BullMQ's blocking commands need null; reconnects never stop: the link's watchdog bounds the outage instead.
+    // BullMQ's blocking commands need null. Reconnects go on until the link's watchdog declares Redis lost (or the
+    // link is closed); then every client made from these options stops, so nothing waits on a dead Redis.
     maxRetriesPerRequest: null,
-    retryStrategy: (times: number) => Math.min(100 * times, 1000),
+    retryStrategy: (times: number) => (stopped ? null : Math.min(100 * times, RETRY_CAP_MS)),
   };
   const bullConnection = ioOptions as BullConnection;
   const redis = new Redis({ ...ioOptions, lazyConnect: true });
@@ -153,6 +163,7 @@ export async function openQueueLink(connection: QueueConnection, options: QueueL
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       redis.off('ready', onReady);
+      stopped = true;
       redis.disconnect();
       reject(unavailable(`did not answer within ${connectTimeoutMs} ms`, lastError));
     }, connectTimeoutMs);
@@ -179,11 +190,14 @@ export async function openQueueLink(connection: QueueConnection, options: QueueL
   let lastOk = Date.now();
   let pinging = false;
   let lostError: EarshotError | undefined;
+  let lostAt = 0;
   const listeners = new Set<(err: EarshotError) => void>();
   const watch = setInterval(() => {
     if (lostError) return;
     if (Date.now() - lastOk > reconnectTimeoutMs) {
       lostError = unavailable(`was unreachable for more than ${reconnectTimeoutMs} ms`, lastError);
+      stopped = true;
+      lostAt = Date.now();
       for (const fn of listeners) fn(lostError);
       return;
     }
@@ -217,6 +231,10 @@ export async function openQueueLink(connection: QueueConnection, options: QueueL
       }
       listeners.add(fn);
       return () => listeners.delete(fn);
+    },
+    async closeAll(objects) {
+      if (lostError) await new Promise((resolve) => setTimeout(resolve, Math.max(0, lostAt + RETRY_CAP_MS + 200 - Date.now())));
+      await Promise.all(objects.map((o) => o?.close().catch(() => {})));
     },
     close() {
       closing ??= (async () => {

@@ -161,7 +161,7 @@ export async function submit(input: string | Observable<AudioChunk>, options: Su
     if (seal && (await seal.isDelayed())) await seal.promote();
     return { id, model, chunks, durationMs };
   } finally {
-    await Promise.all([queue.close(), stitchQueue.close(), events.close(), flows.close()]).catch(() => {});
+    await link.closeAll([queue, stitchQueue, events, flows]);
     await link.close();
   }
 }
@@ -209,7 +209,7 @@ async function withParent<T>(id: string, options: LookupOptions, fn: (job: Job, 
     if (!job) throw new InvalidArgumentError(`no submitted file with id ${id} on this queue (wrong id, or its result expired)`, { details: { id } });
     return await fn(job, queue);
   } finally {
-    await queue.close().catch(() => {});
+    await link.closeAll([queue]);
     await link.close();
   }
 }

@@ -175,7 +175,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   done.catch(() => {});
   const shutdown = (force: boolean): Promise<void> => {
     closing ??= (async () => {
-      await Promise.all([worker!.close(force), stitcher?.close(force)]);
+      if (force) await Promise.all([worker!.close(true), stitcher?.close(true)]);
+      else await link.closeAll([worker, stitcher]);
       if (ownTransport) await transport!.close?.();
       await link.close();
     })();

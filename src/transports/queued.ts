@@ -84,6 +84,8 @@ export function queued(options: QueuedOptions): QueuedTransport {
     const queue = quiet(new link.bullmq.Queue(queueName, connection));
     const events = quiet(new link.bullmq.QueueEvents(queueName, connection));
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    // Redis lost for good: stop BullMQ's loops at once (waiting clips fail with the link's error).
+    link.onLost(() => void link.closeAll([queue, events]));
     return { link, queue, events };
   })();
   parts.catch(() => {});
@@ -147,8 +149,7 @@ export function queued(options: QueuedOptions): QueuedTransport {
       closed = true;
       const p = await parts.catch(() => undefined);
       if (!p) return;
-      const force = p.link.lostError !== undefined;
-      await Promise.all([force ? p.queue.disconnect() : p.queue.close(), force ? p.events.disconnect() : p.events.close()]).catch(() => {});
+      await p.link.closeAll([p.queue, p.events]);
       await p.link.close();
     },
   };
