@@ -4,6 +4,7 @@
  * chunk is sent more often than its retry policy allows; a chunk that fails for good is named in the file's result
  * and the others are kept.
  */
+import { spawn } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { from, lastValueFrom, toArray } from 'rxjs';
@@ -15,8 +16,9 @@ import { transcribeBatch } from '../../src/operators/transcribe-batch.js';
 import { result, status, submit } from '../../src/queue/submit.js';
 import { queued } from '../../src/transports/queued.js';
 import type { ChunkJob, Transport } from '../../src/transports/transport.js';
+import { ROOT } from '../helpers/dist.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { spawnWorker, startRedis, type RedisServer, type WorkerProcess } from './helpers.js';
+import { CLI, spawnWorker, startRedis, type RedisServer, type WorkerProcess } from './helpers.js';
 
 const KEY = 'sk-queue-test-000000';
 const MODEL = 'qwen3.5-omni-flash';
@@ -119,4 +121,28 @@ describe('queue workers (cloud model behind the emulator)', () => {
     expect(file.events.every((e) => e.startMs > file.failures[0]!.startMs)).toBe(true);
     expect(await client.keys('earshot:*:audio:*')).toEqual([]);
   }, 60_000);
+});
+
+describe('earshot transcribe --queue', () => {
+  for (const mode of ['batch', 'near-realtime'] as const) {
+    it(`${mode} mode: the chunks run on the workers, the text comes back in order`, async () => {
+      emu.context.faults.serverErrorFirst = 0;
+      emu.context.faults.throttleFirst = 0;
+      if (workers.length === 0) await worker(['--concurrency', '2']);
+      const speech = makeSpeech({ sentences: SENTENCES.slice(0, 3), voices: ['slt'], gapsMs: [700], leadMs: 300 });
+      const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, 'transcribe', speech.path, '--queue', redis.url, '--model', MODEL, '--mode', mode, '-q'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d));
+        child.stderr.on('data', (d: Buffer) => (stderr += d));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(out.stderr).toBe('');
+      expect(out.code).toBe(0);
+      const lines = out.stdout.trim().split('\n');
+      expect(lines.length).toBeGreaterThanOrEqual(3);
+      for (const line of lines) expect(line).toMatch(/^clip of \d+ ms$/);
+    }, 60_000);
+  }
 });
