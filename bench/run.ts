@@ -12,6 +12,7 @@ const AREAS: Array<{ name: string; module: string; fn: string }> = [
   { name: 'realtime', module: './realtime.js', fn: 'benchRealtime' },
   { name: 'batch', module: './batch.js', fn: 'benchBatch' },
   { name: 'rtp', module: './rtp.js', fn: 'benchRtp' },
+  { name: 'scale', module: './scale.js', fn: 'benchScale' },
 ];
 
 const wanted = process.argv.slice(2);

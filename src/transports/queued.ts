@@ -83,6 +83,9 @@ export function queued(options: QueuedOptions): QueuedTransport {
     const connection = { connection: link.bullConnection, prefix: link.prefix };
     const queue = quiet(new link.bullmq.Queue(queueName, connection));
     const events = quiet(new link.bullmq.QueueEvents(queueName, connection));
+    // One listener per clip in flight (bounded by the caller's concurrency, not by these emitters).
+    queue.setMaxListeners(0);
+    events.setMaxListeners(0);
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     // Redis lost for good: stop BullMQ's loops at once (waiting clips fail with the link's error).
     link.onLost(() => void link.closeAll([queue, events]));

@@ -16,9 +16,11 @@ import { transcribeBatch } from '../../src/operators/transcribe-batch.js';
 import { result, status, submit } from '../../src/queue/submit.js';
 import { queued } from '../../src/transports/queued.js';
 import type { ChunkJob, Transport } from '../../src/transports/transport.js';
-import { ROOT } from '../helpers/dist.js';
+import { built, ROOT } from '../helpers/dist.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
 import { CLI, spawnWorker, startRedis, type RedisServer, type WorkerProcess } from './helpers.js';
+
+built('src/cli/main.js');
 
 const KEY = 'sk-queue-test-000000';
 const MODEL = 'qwen3.5-omni-flash';

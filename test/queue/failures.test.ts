@@ -12,8 +12,10 @@ import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { transcribeBatch } from '../../src/operators/transcribe-batch.js';
 import { openQueueLink } from '../../src/queue/connection.js';
 import { queued } from '../../src/transports/queued.js';
-import { ROOT } from '../helpers/dist.js';
+import { built, ROOT } from '../helpers/dist.js';
 import { CLI, freePort, spawnWorker, startRedis, type RedisServer, type WorkerProcess } from './helpers.js';
+
+built('src/cli/main.js');
 
 const KEY = 'sk-queue-test-000000';
 const MODEL = 'qwen3.5-omni-flash';

@@ -4,9 +4,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { built, ROOT } from '../helpers/dist.js';
+import { resolve } from 'node:path';
 
-export const CLI = built('src/cli/main.js');
+/** The repository (tests and benchmarks run from it). */
+const ROOT = process.cwd();
+/** The built CLI (tests call `built()` first; `npm run bench` builds). */
+export const CLI = resolve(ROOT, 'dist/src/cli/main.js');
 
 /** A free TCP port on 127.0.0.1 (closed again before it is returned). */
 export function freePort(): Promise<number> {

@@ -19,9 +19,11 @@ import { fromFile } from '../../src/sources/file.js';
 import { local } from '../../src/transports/local.js';
 import { queued } from '../../src/transports/queued.js';
 import { result, status } from '../../src/queue/submit.js';
-import { ROOT } from '../helpers/dist.js';
+import { built, ROOT } from '../helpers/dist.js';
 import { makeSpeech, SENTENCES, type SpeechFile } from '../helpers/speech.js';
 import { CLI, comparable, spawnWorker, startRedis, type RedisServer, type WorkerProcess } from './helpers.js';
+
+built('src/cli/main.js');
 
 let redis: RedisServer;
 let client: Redis;
