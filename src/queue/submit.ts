@@ -224,11 +224,13 @@ async function withParent<T>(id: string, options: LookupOptions, fn: (job: Job, 
 export async function status(id: string, options: LookupOptions): Promise<SubmitStatus> {
   return withParent(id, options, async (job, queue) => {
     const [state, counts, seal] = await Promise.all([job.getState(), job.getDependenciesCount(), queue.getJob(chunkJobId(id, 'seal'))]);
-    const sealed = !seal || !(await seal.isDelayed());
+    // The seal is one of the dependencies but not a chunk: processed once completed, unprocessed before.
+    const sealState = seal ? await seal.getState() : 'completed';
+    const sealed = sealState !== 'delayed';
+    const sealProcessed = sealState === 'completed' ? 1 : 0;
     const failed = counts.ignored ?? 0;
-    // The seal is one of the dependencies: not a chunk.
-    const done = Math.max(0, (counts.processed ?? 0) - (sealed && seal ? 1 : 0)) + failed;
-    const pending = Math.max(0, (counts.unprocessed ?? 0) - (sealed ? 0 : 1));
+    const done = Math.max(0, (counts.processed ?? 0) - sealProcessed) + failed;
+    const pending = Math.max(0, (counts.unprocessed ?? 0) - (1 - sealProcessed));
     const s: SubmitStatus['state'] = state === 'completed' ? 'done' : state === 'failed' ? 'failed' : state === 'waiting-children' ? (sealed ? 'transcribing' : 'queueing') : 'stitching';
     return { id, state: s, done, pending, failed };
   });
