@@ -125,6 +125,31 @@ describe('queue workers (cloud model behind the emulator)', () => {
   }, 60_000);
 });
 
+describe('submit() flow control', () => {
+  it('holds its source while maxWaiting chunks wait, so the audio in Redis stays bounded; goes on once a worker takes them', async () => {
+    emu.context.faults.serverErrorFirst = 0;
+    await Promise.all(workers.splice(0).map((w) => w.kill()));
+    const speech = makeSpeech({ sentences: SENTENCES.slice(3, 7), voices: ['rms'], gapsMs: [700], leadMs: 300 });
+    let submitted = false;
+    const run = submit(speech.path, { connection: redis.url, model: MODEL, id: 'held', maxWaiting: 1 }).then((s) => {
+      submitted = true;
+      return s;
+    });
+    const audioKeys = async (): Promise<number> => (await client.keys(`earshot:${MODEL}:audio:held.*`)).length;
+    while ((await audioKeys()) < 2) await new Promise((r) => setTimeout(r, 50));
+    // No worker: the third chunk must not be queued however long we wait (a bounded look, 1 s).
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await audioKeys()).toBe(2);
+    expect(submitted).toBe(false);
+    await worker(['--concurrency', '1']);
+    expect((await run).chunks).toBe(4);
+    while ((await status('held', { connection: redis.url })).state !== 'done') await new Promise((r) => setTimeout(r, 100));
+    const file = await result('held', { connection: redis.url });
+    expect(file.events.map((e) => e.text)).toHaveLength(4);
+    expect(await audioKeys()).toBe(0);
+  }, 60_000);
+});
+
 describe('earshot transcribe --queue', () => {
   for (const mode of ['batch', 'near-realtime'] as const) {
     it(`${mode} mode: the chunks run on the workers, the text comes back in order`, async () => {
