@@ -84,13 +84,23 @@ afterAll(async () => {
 describe('queue workers (local engine)', () => {
   it('two worker processes give the same text and event times as the in-process run, and free the audio', async () => {
     expect(segments.length).toBeGreaterThanOrEqual(4);
-    const [a, b] = await Promise.all([worker(['--concurrency', '1']), worker(['--concurrency', '1'])]);
+    // A 2 s lock, shorter than a chunk's decode here: only a lock renewed while the engine works keeps each job on
+    // its first run (a lapsed one would be taken as stalled and started again).
+    const [a, b] = await Promise.all([worker(['--concurrency', '1', ...FAST_RECOVERY]), worker(['--concurrency', '1', ...FAST_RECOVERY])]);
     const transport = queued({ connection: redis.url, model: 'local', inputId: 'two' });
     try {
       const events = await lastValueFrom(audio().pipe(transcribeBatch(transport, { concurrency: 8 }), toArray()));
       expect(comparable(events)).toEqual(comparable(reference));
     } finally {
       await transport.close();
+    }
+    const queue = new Queue('local', { connection: { host: '127.0.0.1', port: redis.port }, prefix: 'earshot' });
+    try {
+      const jobs = (await queue.getJobs(['completed'])).filter((j) => j.id?.startsWith('two.'));
+      expect(jobs).toHaveLength(segments.length);
+      for (const job of jobs) expect(job.attemptsStarted).toBe(1);
+    } finally {
+      await queue.close();
     }
     // Both took a share of the chunks.
     expect(a!.log.match(/done in/g)?.length ?? 0).toBeGreaterThan(0);
