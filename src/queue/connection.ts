@@ -52,6 +52,11 @@ export interface QueueLink {
    * (at most one retry delay, 1 s), since closing a client in the middle of a reconnect can wait forever.
    */
   closeAll(objects: ReadonlyArray<{ close(): Promise<void> } | undefined>): Promise<void>;
+  /**
+   * Take the `error` events of a BullMQ object made on this link (a Redis reconnecting emits them): the last one is
+   * kept as the cause of the coded error the link reports if Redis stays unreachable. Returns the object.
+   */
+  adopt<T extends { on(event: 'error', fn: (err: Error) => void): unknown }>(emitter: T): T;
   /** Stop watching and close our client. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -232,6 +237,12 @@ export async function openQueueLink(connection: QueueConnection, options: QueueL
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
+    adopt(emitter) {
+      emitter.on('error', (err: Error) => {
+        lastError = err;
+      });
+      return emitter;
+    },
     async closeAll(objects) {
       if (lostError) await new Promise((resolve) => setTimeout(resolve, Math.max(0, lostAt + RETRY_CAP_MS + 200 - Date.now())));
       await Promise.all(objects.map((o) => o?.close().catch(() => {})));
@@ -246,16 +257,4 @@ export async function openQueueLink(connection: QueueConnection, options: QueueL
       return closing;
     },
   };
-}
-
-/**
- * Swallow the `error` events of a BullMQ object (a Redis reconnecting emits them); the link's watchdog reports a real
- * loss as a coded error instead. Returns the object.
- *
- * @example
- * const queue = quiet(new link.bullmq.Queue('local', { connection: link.bullConnection }));
- */
-export function quiet<T extends { on(event: 'error', fn: (err: Error) => void): unknown }>(emitter: T): T {
-  emitter.on('error', () => {});
-  return emitter;
 }

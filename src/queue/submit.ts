@@ -20,7 +20,7 @@ import { fromReadable } from '../sources/readable.js';
 import { modelInfo } from '../transports/catalog.js';
 import { assertCapabilities, type RecognitionOptions } from '../transports/transport.js';
 import { AUDIO_TTL_MS, audioKey, putAudio } from './audio-store.js';
-import { openQueueLink, quiet, type QueueConnection, type QueueLink, type QueueLinkOptions } from './connection.js';
+import { openQueueLink, type QueueConnection, type QueueLink, type QueueLinkOptions } from './connection.js';
 import { chunkJobId, chunkJobOptions, queueForModel, STITCH_QUEUE, type ChunkJobData } from './jobs.js';
 import type { FileResult, StitchJobData } from './worker.js';
 
@@ -87,10 +87,10 @@ export async function submit(input: string | Observable<AudioChunk>, options: Su
   const link = await openQueueLink(options.connection, options);
   const queueName = queueForModel(model);
   const connection = { connection: link.bullConnection, prefix: link.prefix };
-  const queue = quiet(new link.bullmq.Queue(queueName, connection));
-  const stitchQueue = quiet(new link.bullmq.Queue(STITCH_QUEUE, connection));
-  const events = quiet(new link.bullmq.QueueEvents(queueName, connection));
-  const flows = quiet(new link.bullmq.FlowProducer(connection));
+  const queue = link.adopt(new link.bullmq.Queue(queueName, connection));
+  const stitchQueue = link.adopt(new link.bullmq.Queue(STITCH_QUEUE, connection));
+  const events = link.adopt(new link.bullmq.QueueEvents(queueName, connection));
+  const flows = link.adopt(new link.bullmq.FlowProducer(connection));
   try {
     await events.waitUntilReady();
     await flows.add({
@@ -203,7 +203,7 @@ export interface LookupOptions extends QueueLinkOptions {
 
 async function withParent<T>(id: string, options: LookupOptions, fn: (job: Job, queue: Queue) => Promise<T>): Promise<T> {
   const link = await openQueueLink(options.connection, options);
-  const queue = quiet(new link.bullmq.Queue(STITCH_QUEUE, { connection: link.bullConnection, prefix: link.prefix }));
+  const queue = link.adopt(new link.bullmq.Queue(STITCH_QUEUE, { connection: link.bullConnection, prefix: link.prefix }));
   try {
     const job = await queue.getJob(id);
     if (!job) throw new InvalidArgumentError(`no submitted file with id ${id} on this queue (wrong id, or its result expired)`, { details: { id } });

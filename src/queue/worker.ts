@@ -11,7 +11,7 @@ import { shiftEvent, type TranscriptEvent } from '../core/types.js';
 import { createTransport, type CreateTransportOptions } from '../transports/catalog.js';
 import type { Transport } from '../transports/transport.js';
 import { deleteAudio, getAudio } from './audio-store.js';
-import { openQueueLink, quiet, type QueueConnection, type QueueLink, type QueueLinkOptions } from './connection.js';
+import { openQueueLink, type QueueConnection, type QueueLink, type QueueLinkOptions } from './connection.js';
 import { BACKOFF_TYPE, queueFailure, queueForModel, STITCH_QUEUE, type ChunkJobData, type ChunkJobResult } from './jobs.js';
 
 /** BullMQ's queue-wide rate limit: at most `max` jobs started per `duration` ms across every worker of the queue. */
@@ -148,7 +148,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     }
   };
 
-  worker = quiet(
+  worker = link.adopt(
     new Worker<ChunkJobData, ChunkJobResult>(queueName, processChunk, {
       ...common,
       concurrency,
@@ -164,10 +164,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   );
   worker.on('completed', (job) => {
     completed++;
+    // A delete Redis refuses now is left to the key's TTL.
     void deleteAudio(link.redis, job.data.audioKey).catch(() => {});
   });
 
-  const stitcher = options.stitch === false ? undefined : quiet(new Worker(STITCH_QUEUE, (job: Job) => stitch(link, job), { ...common, concurrency: 1 }));
+  const stitcher = options.stitch === false ? undefined : link.adopt(new Worker(STITCH_QUEUE, (job: Job) => stitch(link, job), { ...common, concurrency: 1 }));
 
   let closing: Promise<void> | undefined;
   let settle!: { resolve: () => void; reject: (err: unknown) => void };

@@ -9,7 +9,7 @@ import { AbortError, EarshotError, InvalidArgumentError } from '../core/errors.j
 import { retryPolicy, type RetryPolicy } from '../core/retry.js';
 import type { TranscriptEvent } from '../core/types.js';
 import { audioKey, deleteAudio, putAudio, AUDIO_TTL_MS } from '../queue/audio-store.js';
-import { openQueueLink, quiet, type QueueConnection, type QueueLink, type QueueLinkOptions } from '../queue/connection.js';
+import { openQueueLink, type QueueConnection, type QueueLink, type QueueLinkOptions } from '../queue/connection.js';
 import { chunkJobId, chunkJobOptions, queueFailure, queueForModel, type ChunkJobData, type ChunkJobResult } from '../queue/jobs.js';
 import { modelInfo } from './catalog.js';
 import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions, type Transport } from './transport.js';
@@ -81,8 +81,8 @@ export function queued(options: QueuedOptions): QueuedTransport {
   const parts: Promise<Parts> = (async () => {
     const link = await openQueueLink(options.connection, options);
     const connection = { connection: link.bullConnection, prefix: link.prefix };
-    const queue = quiet(new link.bullmq.Queue(queueName, connection));
-    const events = quiet(new link.bullmq.QueueEvents(queueName, connection));
+    const queue = link.adopt(new link.bullmq.Queue(queueName, connection));
+    const events = link.adopt(new link.bullmq.QueueEvents(queueName, connection));
     // One listener per clip in flight (bounded by the caller's concurrency, not by these emitters).
     queue.setMaxListeners(0);
     events.setMaxListeners(0);
@@ -137,7 +137,8 @@ export function queued(options: QueuedOptions): QueuedTransport {
         wait.catch(() => {});
         if (err instanceof EarshotError) {
           if (err instanceof AbortError) {
-            // Nobody wants it any more: drop it if no worker took it yet.
+            // Nobody wants it any more: drop it if no worker took it yet (a job already running cannot be removed,
+            // and its audio key is deleted when it completes; the TTL covers the rest).
             await p.queue.remove(jobId).catch(() => 0);
             await deleteAudio(p.link.redis, key).catch(() => {});
           }
