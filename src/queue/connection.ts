@@ -52,6 +52,8 @@ export interface QueueLink {
    * (at most one retry delay, 1 s), since closing a client in the middle of a reconnect can wait forever.
    */
   closeAll(objects: ReadonlyArray<{ close(): Promise<void> } | undefined>): Promise<void>;
+  /** A Redis command's failure as a coded error: the link's loss if that is why, else EARSHOT_QUEUE_UNAVAILABLE. */
+  failure(err: unknown): EarshotError;
   /**
    * Take the `error` events of a BullMQ object made on this link (a Redis reconnecting emits them): the last one is
    * kept as the cause of the coded error the link reports if Redis stays unreachable. Returns the object.
@@ -236,6 +238,11 @@ export async function openQueueLink(connection: QueueConnection, options: QueueL
       }
       listeners.add(fn);
       return () => listeners.delete(fn);
+    },
+    failure(err) {
+      if (lostError) return lostError;
+      if (err instanceof EarshotError) return err;
+      return unavailable(`refused a queue command: ${err instanceof Error ? err.message : String(err)}`, err);
     },
     adopt(emitter) {
       emitter.on('error', (err: Error) => {

@@ -121,10 +121,14 @@ export async function submit(input: string | Observable<AudioChunk>, options: Su
       const jobId = chunkJobId(id, index);
       const key = audioKey(link.prefix, queueName, jobId);
       const startMs = frameToMs(segment.offset, segment.sampleRate);
-      await putAudio(link.redis, key, segment.samples, options.audioTtlMs ?? AUDIO_TTL_MS);
       const data: ChunkJobData = { model, audioKey: key, sampleRate: segment.sampleRate, samples: segment.samples.length, startMs, index, retry: policy, ...(options.options ? { options: options.options } : {}) };
       outstanding++;
-      await queue.add('chunk', data, { jobId, parent, ...chunkOptions });
+      try {
+        await putAudio(link.redis, key, segment.samples, options.audioTtlMs ?? AUDIO_TTL_MS);
+        await queue.add('chunk', data, { jobId, parent, ...chunkOptions });
+      } catch (err) {
+        throw link.failure(err);
+      }
       while (outstanding > maxWaiting) {
         await Promise.race([new Promise<void>((resolve) => (wake = resolve)), lostOf(link)]);
         wake = undefined;
@@ -160,6 +164,8 @@ export async function submit(input: string | Observable<AudioChunk>, options: Su
     const seal = await stitchQueue.getJob(chunkJobId(id, 'seal'));
     if (seal && (await seal.isDelayed())) await seal.promote();
     return { id, model, chunks, durationMs };
+  } catch (err) {
+    throw link.failure(err);
   } finally {
     await link.closeAll([queue, stitchQueue, events, flows]);
     await link.close();
@@ -208,6 +214,8 @@ async function withParent<T>(id: string, options: LookupOptions, fn: (job: Job, 
     const job = await queue.getJob(id);
     if (!job) throw new InvalidArgumentError(`no submitted file with id ${id} on this queue (wrong id, or its result expired)`, { details: { id } });
     return await fn(job, queue);
+  } catch (err) {
+    throw link.failure(err);
   } finally {
     await link.closeAll([queue]);
     await link.close();

@@ -127,9 +127,14 @@ export function queued(options: QueuedOptions): QueuedTransport {
       const key = audioKey(p.link.prefix, queueName, jobId);
       const recognition = job.options ?? options.options;
       const data: ChunkJobData = { model, audioKey: key, sampleRate: job.sampleRate, samples: job.samples.length, startMs: job.startMs, retry: policy, ...(recognition ? { options: recognition } : {}) };
-      await putAudio(p.link.redis, key, job.samples, ttlMs);
-      const added = await p.queue.add('chunk', data, { jobId, ...chunkJobOptions(policy) });
-      const wait = added.waitUntilFinished(p.events) as Promise<ChunkJobResult>;
+      let wait: Promise<ChunkJobResult>;
+      try {
+        await putAudio(p.link.redis, key, job.samples, ttlMs);
+        const added = await p.queue.add('chunk', data, { jobId, ...chunkJobOptions(policy) });
+        wait = added.waitUntilFinished(p.events) as Promise<ChunkJobResult>;
+      } catch (err) {
+        throw p.link.failure(err);
+      }
       try {
         const result = await outcome(p, wait, signal);
         return result.events;
