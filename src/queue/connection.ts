@@ -45,6 +45,11 @@ export interface QueueLink {
   readonly bullConnection: BullConnection;
   /** Call `fn` once if Redis stays unreachable past `reconnectTimeoutMs` (with the coded error). Returns an unsubscribe. */
   onLost(fn: (err: EarshotError) => void): () => void;
+  /**
+   * Call `fn` each time Redis answers again after an outage shorter than `reconnectTimeoutMs` (it may have come back
+   * empty: a restart without persistence). Returns an unsubscribe.
+   */
+  onRecovered(fn: () => void): () => void;
   /** The coded error if the link was lost, else undefined. */
   readonly lostError: EarshotError | undefined;
   /**
@@ -199,6 +204,12 @@ export async function openQueueLink(connection: QueueConnection, options: QueueL
   let lostError: EarshotError | undefined;
   let lostAt = 0;
   const listeners = new Set<(err: EarshotError) => void>();
+  const recovered = new Set<() => void>();
+  redis.on('ready', () => {
+    if (lostError) return;
+    lastOk = Date.now();
+    for (const fn of recovered) fn();
+  });
   const watch = setInterval(() => {
     if (lostError) return;
     if (Date.now() - lastOk > reconnectTimeoutMs) {
@@ -231,6 +242,10 @@ export async function openQueueLink(connection: QueueConnection, options: QueueL
     get lostError() {
       return lostError;
     },
+    onRecovered(fn) {
+      recovered.add(fn);
+      return () => recovered.delete(fn);
+    },
     onLost(fn) {
       if (lostError) {
         fn(lostError);
@@ -258,6 +273,7 @@ export async function openQueueLink(connection: QueueConnection, options: QueueL
       closing ??= (async () => {
         clearInterval(watch);
         listeners.clear();
+        recovered.clear();
         if (lostError || redis.status !== 'ready') redis.disconnect();
         else await redis.quit().catch(() => redis.disconnect());
       })();

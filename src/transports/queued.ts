@@ -78,6 +78,19 @@ export function queued(options: QueuedOptions): QueuedTransport {
   const ttlMs = options.audioTtlMs ?? AUDIO_TTL_MS;
 
   let closed = false;
+  /** Clips queued and not settled, kept so that a Redis that comes back empty (a restart) gets them again. */
+  const pending = new Map<string, { data: ChunkJobData; samples: Int16Array }>();
+  const requeue = async (queue: Queue, link: QueueLink): Promise<void> => {
+    for (const [jobId, clip] of pending) {
+      try {
+        if ((await queue.getJobState(jobId)) !== 'unknown') continue;
+        await putAudio(link.redis, clip.data.audioKey, clip.samples, ttlMs);
+        await queue.add('chunk', clip.data, { jobId, ...chunkJobOptions(policy) });
+      } catch {
+        return; // Down again: the next recovery tries again, and a loss that lasts is the link's coded error.
+      }
+    }
+  };
   const parts: Promise<Parts> = (async () => {
     const link = await openQueueLink(options.connection, options);
     const connection = { connection: link.bullConnection, prefix: link.prefix };
@@ -89,6 +102,7 @@ export function queued(options: QueuedOptions): QueuedTransport {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     // Redis lost for good: stop BullMQ's loops at once (waiting clips fail with the link's error).
     link.onLost(() => void link.closeAll([queue, events]));
+    link.onRecovered(() => void requeue(queue, link));
     return { link, queue, events };
   })();
   parts.catch(() => {});
@@ -128,11 +142,13 @@ export function queued(options: QueuedOptions): QueuedTransport {
       const recognition = job.options ?? options.options;
       const data: ChunkJobData = { model, audioKey: key, sampleRate: job.sampleRate, samples: job.samples.length, startMs: job.startMs, retry: policy, ...(recognition ? { options: recognition } : {}) };
       let wait: Promise<ChunkJobResult>;
+      pending.set(jobId, { data, samples: job.samples });
       try {
         await putAudio(p.link.redis, key, job.samples, ttlMs);
         const added = await p.queue.add('chunk', data, { jobId, ...chunkJobOptions(policy) });
         wait = added.waitUntilFinished(p.events) as Promise<ChunkJobResult>;
       } catch (err) {
+        pending.delete(jobId);
         throw p.link.failure(err);
       }
       try {
@@ -150,6 +166,8 @@ export function queued(options: QueuedOptions): QueuedTransport {
           throw err;
         }
         throw queueFailure(err instanceof Error ? err.message : String(err), jobId, policy.attempts);
+      } finally {
+        pending.delete(jobId);
       }
     },
 

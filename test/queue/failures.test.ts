@@ -1,7 +1,8 @@
 /**
  * Redis failures are explicit: unreachable at start → EARSHOT_QUEUE_UNAVAILABLE within seconds (library and CLI);
  * stopped mid-run → the producer and the worker end with EARSHOT_QUEUE_UNAVAILABLE after the bounded reconnect
- * time, never a hang. A Redis that may evict keys is refused at connect.
+ * time, never a hang; restarted empty within that time → the producer queues its pending clips again and every clip
+ * comes back once. A Redis that may evict keys is refused at connect.
  */
 import { spawn } from 'node:child_process';
 import { from, lastValueFrom, toArray } from 'rxjs';
@@ -89,5 +90,24 @@ describe('queue failures', () => {
     expect(performance.now() - stoppedAt).toBeLessThan(20_000);
     expect(await w.exited).toBe(1);
     expect(w.log).toMatch(/EARSHOT_QUEUE_UNAVAILABLE: Redis at 127\.0\.0\.1:\d+ was unreachable for more than 2000 ms/);
+  }, 60_000);
+
+  it('Redis restarted empty within the reconnect time: the producer queues its pending clips again, each result once', async () => {
+    let redis: RedisServer = await startRedis();
+    cleanup.push(() => redis.stop());
+    const emu: Emulator = await startEmulator({ script: [{ text: 'a reply' }], apiKeys: [KEY], faults: { resultDelayMs: 1000 } });
+    cleanup.push(() => emu.close());
+    const w: WorkerProcess = await spawnWorker(['--queue', redis.url, '--model', MODEL, '--concurrency', '2', '--reconnect-timeout', '30s'], { DASHSCOPE_API_KEY: KEY, DASHSCOPE_BASE_URL: emu.url });
+    cleanup.push(() => w.kill('SIGKILL'));
+    const transport = queued({ connection: redis.url, model: MODEL, reconnectTimeoutMs: 30_000 });
+    cleanup.push(() => transport.close());
+    const clips = Array.from({ length: 6 }, (_, i) => segment(i * 2000, 1000));
+    const run = lastValueFrom(from(clips).pipe(transcribeBatch(transport, { concurrency: 6 }), toArray()));
+    await w.waitFor(/done in/);
+    await redis.stop();
+    redis = await startRedis(redis.port);
+    const events = await run;
+    expect(events.map((e) => e.startMs)).toEqual(clips.map((c) => (c.offset * 1000) / 16000));
+    expect(events.every((e) => e.text === 'a reply')).toBe(true);
   }, 60_000);
 });

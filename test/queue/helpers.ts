@@ -32,9 +32,9 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Start `redis-server` with persistence off on a free loopback port; resolves once it accepts connections. */
-export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
+/** Start `redis-server` with persistence off on a free loopback port (or `port`); resolves once it accepts connections. */
+export async function startRedis(fixedPort?: number): Promise<RedisServer> {
+  const port = fixedPort ?? (await freePort());
   const child = spawn('redis-server', ['--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--port', String(port), '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   await new Promise<void>((resolve, reject) => {
