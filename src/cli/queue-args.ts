@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { Hotword } from '../transports/transport.js';
 import { parseHotwords } from '../transports/dashscope/vocabulary.js';
 
+/** `earshot worker`: serve a model's chunk queue. */
 export interface WorkerCommand {
   command: 'worker';
   queue: string;
@@ -19,6 +20,7 @@ export interface WorkerCommand {
   quiet: boolean;
 }
 
+/** `earshot submit`: queue a whole file. */
 export interface SubmitCommand {
   command: 'submit';
   input: string;
@@ -31,6 +33,7 @@ export interface SubmitCommand {
   attempts?: number;
 }
 
+/** `earshot status`: progress of a submitted file. */
 export interface StatusCommand {
   command: 'status';
   id: string;
@@ -38,6 +41,7 @@ export interface StatusCommand {
   json: boolean;
 }
 
+/** `earshot result`: the stitched result of a submitted file. */
 export interface ResultCommand {
   command: 'result';
   id: string;
@@ -47,8 +51,10 @@ export interface ResultCommand {
   jsonl?: string;
 }
 
+/** Any queue command. */
 export type QueueCommand = WorkerCommand | SubmitCommand | StatusCommand | ResultCommand;
 
+/** The queue commands' part of `earshot --help`. */
 export const QUEUE_HELP = `
 Scale out (BullMQ on Redis; needs the optional packages bullmq and ioredis):
   earshot worker --queue redis://HOST:PORT [--model local|<batch model>] [--concurrency N]
