@@ -69,7 +69,7 @@ export function queued(options: QueuedOptions): QueuedTransport {
   const { model } = options;
   const info = modelInfo(model);
   if (!info.capabilities.batch) throw new InvalidArgumentError(`model ${model} is realtime only; a queue carries clips of batch models`);
-  const capabilities: Capabilities = Object.freeze({ ...info.capabilities, realtime: false });
+  const capabilities: Capabilities = Object.freeze({ ...info.capabilities, realtime: false, offline: false });
   assertCapabilities({ model, capabilities }, options.options);
   const policy = retryPolicy(options.retry);
   const queueName = options.queue ?? queueForModel(model);
