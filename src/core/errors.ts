@@ -48,7 +48,54 @@ export interface EarshotErrorOptions {
   details?: Record<string, unknown>;
 }
 
-/** Base class of every earshot error. */
+/** Codes an {@link InputError} carries: the input could not be read, decoded or received. */
+export type InputErrorCode =
+  | 'EARSHOT_FILE_NOT_FOUND'
+  | 'EARSHOT_EMPTY_INPUT'
+  | 'EARSHOT_UNSUPPORTED_FORMAT'
+  | 'EARSHOT_DECODE_FAILED'
+  | 'EARSHOT_CORRUPT_INPUT'
+  | 'EARSHOT_FFMPEG_MISSING'
+  | 'EARSHOT_RTP_FAILED'
+  | 'EARSHOT_MIC_FAILED'
+  | 'EARSHOT_CONNECTION_LOST'
+  | 'EARSHOT_LIMIT_EXCEEDED';
+
+/** Codes an {@link EngineError} carries: the embedded engine, its workers, or a WASM module failed. */
+export type EngineErrorCode = 'EARSHOT_ENGINE_FAILED' | 'EARSHOT_ENGINE_UNAVAILABLE' | 'EARSHOT_WORKER_CRASHED';
+
+/** Codes a {@link TransportError} carries: a remote API call failed. */
+export type TransportErrorCode =
+  | 'EARSHOT_UNKNOWN_MODEL'
+  | 'EARSHOT_MISSING_API_KEY'
+  | 'EARSHOT_AUTH_FAILED'
+  | 'EARSHOT_THROTTLED'
+  | 'EARSHOT_SERVER_ERROR'
+  | 'EARSHOT_REQUEST_FAILED'
+  | 'EARSHOT_TASK_FAILED'
+  | 'EARSHOT_RESULT_EXPIRED'
+  | 'EARSHOT_TIMEOUT'
+  | 'EARSHOT_CONNECTION_LOST'
+  | 'EARSHOT_PROTOCOL_ERROR'
+  | 'EARSHOT_LIMIT_EXCEEDED';
+
+/** Codes a {@link SinkError} carries. */
+export type SinkErrorCode = 'EARSHOT_SINK_FAILED';
+
+/** What {@link EarshotError.wrap} may change besides the message. */
+export interface WrapOptions {
+  /** Whether another attempt may help (default: the wrapped error's). */
+  retryable?: boolean;
+  /** Added to the wrapped error's details. */
+  details?: Record<string, unknown>;
+  /** Code for an error that is not an EarshotError (default `EARSHOT_ENGINE_FAILED`, as {@link toEarshotError}). */
+  code?: ErrorCode;
+}
+
+/**
+ * Base class of every earshot error. Each subclass fixes the codes it may carry (a `TransportError` cannot be made
+ * with `EARSHOT_SINK_FAILED`: the compiler refuses it); the base class takes any code.
+ */
 export class EarshotError extends Error {
   override name = 'EarshotError';
   readonly code: ErrorCode;
@@ -70,6 +117,36 @@ export class EarshotError extends Error {
     if (options.details !== undefined) this.details = options.details;
   }
 
+  /**
+   * The same failure told with a new message: the result has the class, code and fields (`statusCode`, `requestId`,
+   * `providerCode`, `retryAfterMs`, `details`, `retryable`) of `err`, and `err` as its `cause`. An error that is not
+   * an EarshotError becomes a plain EarshotError with `options.code`.
+   *
+   * @param err - What was thrown.
+   * @param message - The new message (redacted like every message).
+   * @param options - `retryable` to override, `details` to add, `code` for uncoded errors.
+   * @example
+   * throw EarshotError.wrap(err, `${model}: request failed after 3 attempts: ${err.message}`, { retryable: false, details: { attempts: 3 } });
+   */
+  static wrap<E extends EarshotError>(err: E, message: string, options?: WrapOptions): E;
+  static wrap(err: unknown, message: string, options?: WrapOptions): EarshotError;
+  static wrap(err: unknown, message: string, options: WrapOptions = {}): EarshotError {
+    if (!(err instanceof EarshotError)) {
+      return new EarshotError(options.code ?? 'EARSHOT_ENGINE_FAILED', message, { cause: err, ...(options.retryable !== undefined ? { retryable: options.retryable } : {}), ...(options.details ? { details: options.details } : {}) });
+    }
+    const fields: EarshotErrorOptions = { cause: err, retryable: options.retryable ?? err.retryable };
+    if (err.statusCode !== undefined) fields.statusCode = err.statusCode;
+    if (err.requestId !== undefined) fields.requestId = err.requestId;
+    if (err.providerCode !== undefined) fields.providerCode = err.providerCode;
+    if (err.retryAfterMs !== undefined) fields.retryAfterMs = err.retryAfterMs;
+    if (err.details !== undefined || options.details !== undefined) fields.details = { ...err.details, ...options.details };
+    // Built by the base constructor with the subclass as new.target: the subclass's prototype (instanceof holds)
+    // whatever its own constructor's parameters are.
+    const out = Reflect.construct(EarshotError, [err.code, message, fields], err.constructor) as EarshotError;
+    out.name = err.name;
+    return out;
+  }
+
   /** One line for a terminal: `EARSHOT_DECODE_FAILED: ffmpeg could not read talk.mp3`. */
   toLine(): string {
     return `${this.code}: ${this.message.split('\n')[0]}`;
@@ -79,6 +156,7 @@ export class EarshotError extends Error {
 /** Bad arguments or an impossible combination, thrown when the pipeline is built. */
 export class InvalidArgumentError extends EarshotError {
   override name = 'InvalidArgumentError';
+  declare readonly code: 'EARSHOT_INVALID_ARGUMENT';
   constructor(message: string, options?: EarshotErrorOptions) {
     super('EARSHOT_INVALID_ARGUMENT', message, options);
   }
@@ -87,16 +165,25 @@ export class InvalidArgumentError extends EarshotError {
 /** The input could not be read or decoded. */
 export class InputError extends EarshotError {
   override name = 'InputError';
+  declare readonly code: InputErrorCode;
+  constructor(code: InputErrorCode, message: string, options?: EarshotErrorOptions) {
+    super(code, message, options);
+  }
 }
 
 /** The embedded engine or one of its workers failed. */
 export class EngineError extends EarshotError {
   override name = 'EngineError';
+  declare readonly code: EngineErrorCode;
+  constructor(code: EngineErrorCode, message: string, options?: EarshotErrorOptions) {
+    super(code, message, options);
+  }
 }
 
 /** A transport was asked for something its model does not do (diarization on a realtime model, …). */
 export class CapabilityError extends EarshotError {
   override name = 'CapabilityError';
+  declare readonly code: 'EARSHOT_CAPABILITY_MISSING';
   constructor(model: string, capability: string) {
     super('EARSHOT_CAPABILITY_MISSING', `model ${model} does not support ${capability}`, { details: { model, capability } });
   }
@@ -105,16 +192,25 @@ export class CapabilityError extends EarshotError {
 /** A remote API call failed (HTTP, WebSocket or an async task). */
 export class TransportError extends EarshotError {
   override name = 'TransportError';
+  declare readonly code: TransportErrorCode;
+  constructor(code: TransportErrorCode, message: string, options?: EarshotErrorOptions) {
+    super(code, message, options);
+  }
 }
 
 /** A sink could not write its output. */
 export class SinkError extends EarshotError {
   override name = 'SinkError';
+  declare readonly code: SinkErrorCode;
+  constructor(code: SinkErrorCode, message: string, options?: EarshotErrorOptions) {
+    super(code, message, options);
+  }
 }
 
 /** The operation was cancelled through its AbortSignal. */
 export class AbortError extends EarshotError {
   override name = 'AbortError';
+  declare readonly code: 'EARSHOT_ABORTED';
   constructor(cause?: unknown) {
     super('EARSHOT_ABORTED', 'the operation was aborted', { cause });
   }

@@ -5,9 +5,11 @@
  *
  * Scheduling: a clip goes to a ready worker with no clip in flight and the fewest live sessions (least-busy);
  * otherwise it waits in a FIFO queue. A live session is pinned to the worker with the least load when it opens.
- * A worker that crashes or stops answering (`jobTimeoutMs`) is terminated and replaced; its clip is retried once
- * on another worker, then fails with `EARSHOT_WORKER_CRASHED`; its live sessions fail with that code. A clip's
- * events arrive in one message, so an attempt that died delivered nothing and no audio is transcribed twice.
+ * A worker that crashes or stops answering (`jobTimeoutMs`) is terminated and replaced; its clip fails with a
+ * retryable `EARSHOT_WORKER_CRASHED` and its live sessions fail with that code. The pool is a lower layer: by default
+ * it makes one attempt of a clip and the owner of the clip (`transcribeBatch`) retries it, so retries never
+ * multiply; a caller that owns clips itself may give the pool a `retry` policy. A clip's events arrive in one
+ * message, so an attempt that died delivered nothing and no audio is transcribed twice.
  *
  * Workers start on demand and are `unref()`ed while idle (once loaded), so an idle pool never keeps a process
  * alive.
@@ -17,6 +19,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AbortError, EarshotError, EngineError, InvalidArgumentError } from '../core/errors.js';
+import { retryDelay, retryPolicy, type RetryPolicy } from '../core/retry.js';
 import type { TranscriptEvent } from '../core/types.js';
 import type { DecoderConfig } from './pocketsphinx.js';
 import type { FromWorker, ToWorker, WireError, WorkerInit } from './protocol.js';
@@ -38,8 +41,11 @@ export interface EnginePoolOptions {
    * its latency while the workers use every core. 0 leaves the default priority. Default 10.
    */
   niceness?: number;
-  /** Attempts per clip when workers crash (default 2: the first try and one retry). */
-  attempts?: number;
+  /**
+   * How a clip whose worker crashed or hung is retried on a fresh worker (default `{ attempts: 1 }`: not at all;
+   * the clip fails with a retryable `EARSHOT_WORKER_CRASHED` for its owner, e.g. `transcribeBatch`, to retry).
+   */
+  retry?: Partial<RetryPolicy>;
   /** Worker entry to run instead of the built-in one (custom engines, fault injection in tests). */
   workerUrl?: URL;
   /** Passed to a custom worker entry as `workerData.extra`. */
@@ -112,9 +118,12 @@ function workerScript(url: URL): { script: string | URL; eval: boolean } {
 }
 
 function fromWire(error: WireError, fallback: 'EARSHOT_ENGINE_FAILED' | 'EARSHOT_ENGINE_UNAVAILABLE' = 'EARSHOT_ENGINE_FAILED'): EarshotError {
-  const code = error.code === 'EARSHOT_ENGINE_UNAVAILABLE' || error.code === 'EARSHOT_INVALID_ARGUMENT' ? error.code : fallback;
-  return new EngineError(code, error.message);
+  if (error.code === 'EARSHOT_INVALID_ARGUMENT') return new InvalidArgumentError(error.message);
+  return new EngineError(error.code === 'EARSHOT_ENGINE_UNAVAILABLE' ? error.code : fallback, error.message);
 }
+
+/** The pool's default: one attempt per clip (its owner retries). */
+const ONE_ATTEMPT: Readonly<RetryPolicy> = Object.freeze({ attempts: 1, baseMs: 0, maxMs: 0 });
 
 /**
  * Worker threads running the embedded engine.
@@ -131,7 +140,9 @@ export class EnginePool {
   readonly size: number;
   readonly #decoder: DecoderConfig;
   readonly #timeoutMs: number;
-  readonly #attempts: number;
+  readonly #retry: RetryPolicy;
+  /** Clips waiting to be retried after a crash. */
+  readonly #waiting = new Map<ClipJob, NodeJS.Timeout>();
   readonly #worker: { script: string | URL; eval: boolean };
   readonly #extra: unknown;
   readonly #niceness: number;
@@ -150,12 +161,11 @@ export class EnginePool {
     if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`pool size must be a positive integer, got ${size}`);
     const timeout = options.jobTimeoutMs ?? 30_000;
     if (!(timeout > 0)) throw new InvalidArgumentError(`jobTimeoutMs must be positive, got ${timeout}`);
-    const attempts = options.attempts ?? 2;
-    if (!Number.isInteger(attempts) || attempts < 1) throw new InvalidArgumentError(`attempts must be a positive integer, got ${attempts}`);
+    const retry = retryPolicy(options.retry, ONE_ATTEMPT);
     this.size = size;
     this.#decoder = options.decoder ?? {};
     this.#timeoutMs = timeout;
-    this.#attempts = attempts;
+    this.#retry = retry;
     this.#worker = workerScript(options.workerUrl ?? defaultWorkerUrl());
     this.#extra = options.workerExtra;
     const niceness = options.niceness ?? 10;
@@ -211,7 +221,7 @@ export class EnginePool {
   /**
    * Transcribe one clip (16 kHz mono) on the least-busy worker.
    *
-   * @throws {EngineError} `EARSHOT_WORKER_CRASHED` after the last attempt died, `EARSHOT_ENGINE_UNAVAILABLE`
+   * @throws {EngineError} `EARSHOT_WORKER_CRASHED` (retryable) after the last attempt died, `EARSHOT_ENGINE_UNAVAILABLE`
    *   when the engine cannot load, `EARSHOT_ENGINE_FAILED` when pocketsphinx fails.
    * @throws {AbortError} `EARSHOT_ABORTED` when `signal` aborts or the pool is closed first.
    */
@@ -292,6 +302,7 @@ export class EnginePool {
     this.#closed = true;
     const err = new AbortError(new Error('engine pool closed'));
     for (const job of this.#queue.splice(0)) this.#settle(job, err);
+    for (const job of [...this.#waiting.keys()]) this.#settle(job, err);
     const exits: Array<Promise<number>> = [];
     for (let i = 0; i < this.#slots.length; i++) {
       const slot = this.#slots[i];
@@ -502,8 +513,16 @@ export class EnginePool {
     slot.clip = undefined;
     if (job) {
       job.lastError = err;
-      if (retry && job.attempts < this.#attempts && !this.#closed) this.#queue.unshift(job);
-      else this.#settle(job, err);
+      const wait = retry && !this.#closed ? retryDelay(this.#retry, job.attempts, err) : undefined;
+      if (wait === undefined) this.#settle(job, err);
+      else {
+        const timer = setTimeout(() => {
+          this.#waiting.delete(job);
+          this.#queue.unshift(job);
+          this.#pump();
+        }, wait);
+        this.#waiting.set(job, timer);
+      }
     }
     for (const s of [...slot.sessions.values()]) {
       const waiter = s.endWaiter;
@@ -522,6 +541,8 @@ export class EnginePool {
   }
 
   #settle(job: ClipJob, err?: EarshotError, events?: TranscriptEvent[]): void {
+    clearTimeout(this.#waiting.get(job));
+    this.#waiting.delete(job);
     if (job.onAbort && job.signal) job.signal.removeEventListener('abort', job.onAbort);
     job.onAbort = undefined;
     const resolve = job.resolve;

@@ -4,30 +4,23 @@
  */
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { clockOf, type PaceClock } from '../core/clock.js';
-import { EarshotError, InvalidArgumentError, TransportError, type ErrorCode } from '../core/errors.js';
+import { EarshotError, InvalidArgumentError, TransportError } from '../core/errors.js';
+import { retryDelay, retryPolicy, type RetryPolicy } from '../core/retry.js';
 import { frameToMs, shiftEvent, type AudioSegment, type TranscriptEvent } from '../core/types.js';
 import { Backpressure, gateLimits, queueLimits, type GateLimits, type QueueLimits } from '../core/backpressure.js';
 import { assertCapabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transports/transport.js';
 import type { Provisional } from './near-realtime.js';
 
-/** Retry policy for failed requests. */
-export interface RetryOptions {
-  /** Attempts in all, the first included (default 3; 1 = no retry). */
-  attempts?: number;
-  /** Wait before the second attempt (ms, default 500); doubled for each later one. */
-  baseMs?: number;
-  /** Longest wait (ms, default 8000); a server's Retry-After is honoured up to this. */
-  maxMs?: number;
-  /** Random reduction of each wait, 0–1 (default 0.2), so that many clients do not retry in step. */
-  jitter?: number;
-}
-
 /** Options of {@link transcribeBatch}. Queue bounds use the shared vocabulary (README "Backpressure"). */
 export interface TranscribeBatchOptions extends Pick<QueueLimits, 'highWaterMs' | 'lowWaterMs' | 'maxQueuedMs'> {
   /** Requests in flight at once (default 2). */
   concurrency?: number;
-  /** Retry policy (default `{ attempts: 3, baseMs: 500, maxMs: 8000 }`). */
-  retry?: RetryOptions;
+  /**
+   * Retry policy of each segment's request (default `{ attempts: 3, baseMs: 500, maxMs: 8000 }`: full jitter, a
+   * server's Retry-After honoured up to `maxMs`). This operator owns the segment, so the transport below makes one
+   * attempt per call: a segment is sent at most `attempts` times.
+   */
+  retry?: Partial<RetryPolicy>;
   /** Recognition options for every request (checked against the transport's capabilities now). */
   options?: RecognitionOptions;
   /**
@@ -66,9 +59,11 @@ interface Job {
  * Transcribe each segment with one `transcribeClip` request: up to `concurrency` requests in flight, results
  * emitted in audio order whatever order they complete in, times shifted onto the input's time line.
  *
- * Retryable failures (`err.retryable`: 429, 5xx, timeouts, dropped sockets) are retried with exponential backoff
- * (`retryAfterMs` honoured); the final failure is a {@link TransportError} keeping the original code (or
- * EARSHOT_REQUEST_FAILED) with the last attempt as `cause`, after the results ahead of it are emitted.
+ * This operator owns each segment's request: retryable failures (`err.retryable`: 429, 5xx, timeouts, dropped
+ * sockets, a crashed engine worker) are retried under `retry` (exponential backoff with full jitter, `retryAfterMs`
+ * honoured up to `maxMs`), on `scheduler`; the final failure keeps the original error's class, code and fields
+ * ({@link EarshotError.wrap}; an uncoded error becomes a {@link TransportError} EARSHOT_REQUEST_FAILED) with the last
+ * attempt as `cause`, after the results ahead of it are emitted.
  * Queues are bounded: `concurrency` requests run, at most `2 × concurrency` results wait for order, and past
  * `highWaterMs` of waiting segments the source's FlowControl is held, so a cold 12-hour file read faster than the
  * transport works stays in constant memory; a source without flow control fails past `maxQueuedMs`.
@@ -97,10 +92,8 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
   const recognition = options.options;
   assertCapabilities(transport, recognition);
   const { concurrency = 2, scheduler = asyncScheduler, clock } = options;
-  const { attempts = 3, baseMs = 500, maxMs = 8000, jitter = 0.2 } = options.retry ?? {};
+  const policy = retryPolicy(options.retry);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`concurrency must be an integer ≥ 1, got ${concurrency}`);
-  if (!Number.isInteger(attempts) || attempts < 1) throw new InvalidArgumentError(`retry.attempts must be an integer ≥ 1, got ${attempts}`);
-  if (!(baseMs >= 0) || !(maxMs >= baseMs) || !(jitter >= 0 && jitter <= 1)) throw new InvalidArgumentError('retry needs 0 ≤ baseMs ≤ maxMs and 0 ≤ jitter ≤ 1');
   const bounds = batchQueueLimits(options, concurrency, `transcribeBatch() for transport ${transport.model}`);
   const now = clock ? clock.now : clockOf(scheduler);
   const window = 2 * concurrency;
@@ -217,10 +210,8 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
 
       const settleFailure = (job: Job, err: unknown): void => {
         delete job.controller;
-        const retryable = err instanceof EarshotError && err.retryable;
-        if (retryable && job.attempt < attempts) {
-          const backoff = Math.min(maxMs, baseMs * 2 ** (job.attempt - 1)) * (1 - jitter * Math.random());
-          const wait = err.retryAfterMs !== undefined ? Math.min(maxMs, err.retryAfterMs) : backoff;
+        const wait = retryDelay(policy, job.attempt, err);
+        if (wait !== undefined) {
           job.state = 'backoff';
           job.timer = scheduler.schedule(() => {
             delete job.timer;
@@ -300,18 +291,14 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
     });
 }
 
-function finalError(err: unknown, job: Job, model: string): TransportError {
-  const code: ErrorCode = err instanceof EarshotError ? err.code : 'EARSHOT_REQUEST_FAILED';
+/** The error a segment fails with once its attempts are spent: the last attempt's, told with where and how often. */
+function finalError(err: unknown, job: Job, model: string): EarshotError {
   const what = err instanceof Error ? err.message : String(err);
   const tries = job.attempt === 1 ? '1 attempt' : `${job.attempt} attempts`;
-  const e = err instanceof EarshotError ? err : undefined;
-  return new TransportError(code, `${model}: request for audio at ${Math.round(job.startMs)} ms failed after ${tries}: ${what}`, {
-    cause: err,
-    ...(e?.statusCode !== undefined ? { statusCode: e.statusCode } : {}),
-    ...(e?.requestId !== undefined ? { requestId: e.requestId } : {}),
-    ...(e?.providerCode !== undefined ? { providerCode: e.providerCode } : {}),
-    details: { attempts: job.attempt, startMs: job.startMs },
-  });
+  const message = `${model}: request for audio at ${Math.round(job.startMs)} ms failed after ${tries}: ${what}`;
+  const details = { attempts: job.attempt, startMs: job.startMs };
+  if (err instanceof EarshotError) return EarshotError.wrap(err, message, { retryable: false, details });
+  return new TransportError('EARSHOT_REQUEST_FAILED', message, { cause: err, details });
 }
 
 /**

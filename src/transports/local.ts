@@ -60,7 +60,8 @@ function checkRate(rate: number): void {
  *
  * Threads: `size` workers (default `os.availableParallelism()`), shared by everything this instance does; each
  * loads the model (~100 MB) once, plus one more model while two sessions share a worker. A session stays on its
- * worker; clips go to the least-busy worker. A crashed or hung worker is replaced and its clip retried once.
+ * worker; clips go to the least-busy worker. A crashed or hung worker is replaced; its clip fails with a retryable
+ * `EARSHOT_WORKER_CRASHED`, which `transcribeBatch` (the clip's owner) retries (or give the pool a `retry` policy).
  *
  * @param options - pool size, timeouts, model paths, partial cadence and flow control.
  * @throws {InvalidArgumentError} `EARSHOT_INVALID_ARGUMENT` for bad options (at once), or a sample rate other than

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { concat, EMPTY, from, lastValueFrom, Observable, Subject, throwError, toArray, VirtualTimeScheduler } from 'rxjs';
 import { PaceClock, runVirtual } from '../../src/core/clock.js';
 import { EarshotError, TransportError } from '../../src/core/errors.js';
@@ -23,6 +23,12 @@ function collect(obs: Observable<TranscriptEvent>, scheduler: VirtualTimeSchedul
   });
   return { out, sub };
 }
+
+/** Full jitter draws each wait uniformly below its ceiling; pin the draw to just under the ceiling. */
+const ceilingJitter = () => vi.spyOn(Math, 'random').mockReturnValue(0.999);
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('transcribeBatch', () => {
   it('keeps audio order when later requests finish first, with times on the input time line', async () => {
@@ -50,19 +56,20 @@ describe('transcribeBatch', () => {
     expect(out.events[0]!.latency!.addedMs).toBe(0);
   });
 
-  it('retries retryable failures with exponential backoff and honours Retry-After', async () => {
+  it('retries retryable failures with exponential backoff (full jitter) and honours Retry-After', async () => {
+    ceilingJitter();
     const scheduler = new VirtualTimeScheduler();
     const t = manualTransport({
       scheduler,
       delayMs: () => 100,
       fail: (job, n) => (job.startMs === 0 && n < 3 ? retryable() : job.startMs === 5000 && n === 1 ? new TransportError('EARSHOT_THROTTLED', '429', { retryable: true, retryAfterMs: 2500 }) : undefined),
     });
-    const { out } = collect(from([seg(0), seg(5000)]).pipe(transcribeBatch(t, { scheduler, retry: { baseMs: 500, maxMs: 8000, jitter: 0 } })), scheduler);
+    const { out } = collect(from([seg(0), seg(5000)]).pipe(transcribeBatch(t, { scheduler, retry: { baseMs: 500, maxMs: 8000 } })), scheduler);
     await runVirtual(scheduler);
     expect(out.error).toBeUndefined();
     expect(out.events.map((e) => e.text)).toEqual(['clip@0', 'clip@5000']);
-    // Attempts of the first clip: fail at 100, wait 500, fail at 700, wait 1000, succeed at 1800.
-    expect(out.events[0]!.at).toBe(1800);
+    // Attempts of the first clip: fail at 100, wait 499 (< 500), fail at 699, wait 999 (< 1000), succeed at 1798.
+    expect(out.events[0]!.at).toBe(1798);
     // The second: 429 at 100, Retry-After 2500, succeed at 2700.
     expect(out.events[1]!.at).toBe(2700);
     expect(t.calls.filter((c) => c.job.startMs === 0)).toHaveLength(3);
@@ -72,7 +79,7 @@ describe('transcribeBatch', () => {
     const scheduler = new VirtualTimeScheduler();
     const last = retryable(502);
     const t = manualTransport({ scheduler, delayMs: () => 100, fail: (job, n) => (job.startMs === 2000 ? (n === 3 ? last : retryable()) : undefined) });
-    const { out } = collect(from([seg(0), seg(2000), seg(4000)]).pipe(transcribeBatch(t, { scheduler, retry: { jitter: 0 } })), scheduler);
+    const { out } = collect(from([seg(0), seg(2000), seg(4000)]).pipe(transcribeBatch(t, { scheduler })), scheduler);
     await runVirtual(scheduler);
     expect(out.events.map((e) => e.text)).toEqual(['clip@0']);
     expect(out.error).toBeInstanceOf(TransportError);
@@ -120,10 +127,11 @@ describe('transcribeBatch', () => {
   });
 
   it('aborts every request in flight and every retry timer on early unsubscribe', async () => {
+    ceilingJitter();
     const scheduler = new VirtualTimeScheduler();
     const t = manualTransport({ scheduler, delayMs: (job) => (job.startMs === 0 ? 50 : 10_000), fail: (job) => (job.startMs === 0 ? retryable() : undefined) });
     const source = new Subject<AudioSegment>();
-    const { out, sub } = collect(source.pipe(transcribeBatch(t, { scheduler, concurrency: 2, retry: { baseMs: 5000, jitter: 0 } })), scheduler);
+    const { out, sub } = collect(source.pipe(transcribeBatch(t, { scheduler, concurrency: 2, retry: { baseMs: 5000 } })), scheduler);
     source.next(seg(0));
     source.next(seg(1000));
     source.next(seg(2000));

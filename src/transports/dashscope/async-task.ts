@@ -44,7 +44,8 @@ export interface AsyncTaskJob<R> {
 /**
  * Run one async task from upload to events, reporting `checking`, `uploading`, `submitted`, `running` (each poll),
  * `downloading` and `done`. A clip whose earlier attempt failed transiently resumes its task (`status: 'RESUMED'`)
- * instead of uploading and transcribing again; an abort cancels a task still PENDING.
+ * instead of uploading and transcribing again; an abort cancels a task still PENDING. A clip is submitted once per
+ * call (its owner retries the call); a file's submit is retried on 429 under the client's policy.
  *
  * @param service - Client, base URL, model, task memo, polling schedule and limits.
  * @param job - The source, submit body parts, result URL and mapping, signal, progress and clip key.
@@ -74,7 +75,8 @@ export async function runAsyncTask<R>(service: AsyncTaskService, job: AsyncTaskJ
     if (signal) resolveOptions.signal = signal;
     if (options.limits) resolveOptions.limits = options.limits;
     const [{ url, oss }, parameters] = await Promise.all([resolveSource(http, httpBase, model, job.source, resolveOptions), job.parameters()]);
-    taskId = await submitTask(http, httpBase, { model, input: job.input(url), parameters }, { ossResolve: oss, ...(signal ? { signal } : {}) });
+    // A clip's submit is one attempt of a unit its owner (transcribeBatch) retries; a file's is this call's to retry.
+    taskId = await submitTask(http, httpBase, { model, input: job.input(url), parameters }, { ossResolve: oss, once: clipKey !== undefined, ...(signal ? { signal } : {}) });
     memo.set(clipKey, taskId);
     report({ phase: 'submitted', taskId, status: 'PENDING' });
   }

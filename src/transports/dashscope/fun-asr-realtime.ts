@@ -4,16 +4,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TranscriptEvent, Word } from '../../core/types.js';
-import { AbortError, EarshotError, InvalidArgumentError, TransportError } from '../../core/errors.js';
-import { assertStreamOptions, connectionOf, withCapabilities, type Hotword, type ModelSpec, type StreamOptions, type StreamSession, type Transport, type TransportDescriptor, type TransportOptions } from '../transport.js';
+import { EarshotError, InvalidArgumentError, TransportError } from '../../core/errors.js';
+import { assertStreamOptions, connectionOf, withCapabilities, type ModelSpec, type StreamOptions, type StreamSession, type Transport, type TransportDescriptor, type TransportOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
-import { DashScopeSocket, httpError, pcmBytes, protocolError, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
+import { protocolError } from './errors.js';
+import { transportHttp, type DashScopeHttp, type WithRetry } from './http.js';
+import { Vocabularies } from './vocabulary.js';
+import { DashScopeSocket, pcmBytes, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
 import { sessionLife } from './session-life.js';
 import { keepaliveOption, withKeepalive } from '../keepalive.js';
 import { PARAFORMER_LANGUAGES } from './fun-asr.js';
 
 /** Options of {@link funAsrRealtime}. */
-export interface FunAsrRealtimeOptions extends DashScopeOptions, SendBufferLimits {
+export interface FunAsrRealtimeOptions extends DashScopeOptions, SendBufferLimits, WithRetry {
   /** Model id (default `fun-asr-realtime`; `paraformer-realtime-v2` and snapshots speak the same protocol). */
   model?: string;
   /** Sample rate of the audio sent (default 16000; 8000 for `*-8k-*` models). */
@@ -29,6 +32,8 @@ export interface FunAsrRealtimeOptions extends DashScopeOptions, SendBufferLimit
    * events' time line) so the service's no-audio timer (23 s) does not end it. Default 10 000; 0 turns it off.
    */
   keepaliveMs?: number;
+  /** Share an HTTP client (used for hotword vocabularies). */
+  http?: DashScopeHttp;
 }
 
 /** The models of the inference protocol with what each can do (snapshots and `-8k-` variants take their family's). */
@@ -52,10 +57,13 @@ export const funAsrRealtimeDescriptor: TransportDescriptor<TransportOptions & { 
 };
 
 /**
- * A realtime transport for `fun-asr-realtime` (hotwords by vocabulary id, a language hint, prompt context).
+ * A realtime transport for `fun-asr-realtime` (hotwords by vocabulary id, a language hint, prompt context). Inline
+ * hotwords become a vocabulary through {@link Vocabularies.ensureVocabulary} on the DashScope HTTP client (an existing
+ * list with the same hotwords is reused, across processes too; requests follow the `retry` policy), made on first use
+ * and released by `close()`.
  *
  * @param options - key and base URL (default `DASHSCOPE_API_KEY` / `DASHSCOPE_BASE_URL`), model, segmentation knobs.
- * @returns a {@link Transport} with `openStream`.
+ * @returns a {@link Transport} with `openStream` and `close`.
  * @throws EARSHOT_MISSING_API_KEY when no key is given or set; EARSHOT_INVALID_ARGUMENT for a bad option. Streams fail
  *   with EARSHOT_AUTH_FAILED, EARSHOT_UNKNOWN_MODEL, EARSHOT_REQUEST_FAILED, EARSHOT_THROTTLED (retryable),
  *   EARSHOT_TASK_FAILED, EARSHOT_CONNECTION_LOST (retryable).
@@ -75,17 +83,13 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
   }
   const features = MODELS[model.startsWith('paraformer') ? 'paraformer-realtime-v2' : 'fun-asr-realtime'].capabilities;
   const keepaliveMs = keepaliveOption(options.keepaliveMs);
-  const vocabularies = new Map<string, Promise<string>>();
-
-  const vocabularyFor = (hotwords: readonly Hotword[], signal?: AbortSignal): Promise<string> => {
-    const key = JSON.stringify(hotwords);
-    let id = vocabularies.get(key);
-    if (!id) {
-      id = createVocabulary(endpoints.httpBase, endpoints.apiKey, model, hotwords, signal);
-      id.catch(() => vocabularies.delete(key));
-      vocabularies.set(key, id);
+  let client: { vocabularies: Vocabularies; close(): Promise<void> } | undefined;
+  const vocabularies = (): Vocabularies => {
+    if (!client) {
+      const { http, close } = transportHttp(options, endpoints.apiKey);
+      client = { vocabularies: new Vocabularies({ apiKey: endpoints.apiKey, baseUrl: endpoints.httpBase, http }), close };
     }
-    return id;
+    return client.vocabularies;
   };
 
   const transport: Transport = withCapabilities(features, {
@@ -93,7 +97,7 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
     sampleRate,
     async openStream(stream: StreamOptions): Promise<StreamSession> {
       assertStreamOptions(transport, stream);
-      const vocabularyId = stream.vocabularyId ?? (stream.hotwords?.length ? await vocabularyFor(stream.hotwords, stream.signal) : undefined);
+      const vocabularyId = stream.vocabularyId ?? (stream.hotwords?.length ? await vocabularies().vocabularyFor(stream.hotwords, model, { signal: stream.signal }) : undefined);
       const socket = await DashScopeSocket.open({
         url: endpoints.inferenceWs,
         apiKey: endpoints.apiKey,
@@ -109,6 +113,11 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
         heartbeat: options.heartbeat ?? true,
         keepaliveMs,
       });
+    },
+    async close() {
+      const open = client;
+      client = undefined;
+      await open?.close();
     },
   });
   return transport;
@@ -240,33 +249,4 @@ function toEvent(sentence: Sentence, language: string | undefined): TranscriptEv
   if (language) event.language = language;
   if (sentence.emo_tag) event.emotion = sentence.emo_tag;
   return event;
-}
-
-/** Create a hotword vocabulary through the customization API; resolves its id. */
-async function createVocabulary(httpBase: string, apiKey: string, model: string, hotwords: readonly Hotword[], signal?: AbortSignal): Promise<string> {
-  let res: Response;
-  try {
-    res = await fetch(`${httpBase}/services/audio/asr/customization`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        model: 'speech-biasing',
-        input: {
-          action: 'create_vocabulary',
-          target_model: model,
-          prefix: 'earshot',
-          vocabulary: hotwords.map((h) => ({ text: h.text, weight: h.weight, ...(h.lang ? { lang: h.lang } : {}) })),
-        },
-      }),
-      ...(signal ? { signal } : {}),
-    });
-  } catch (cause) {
-    if (signal?.aborted) throw new AbortError(cause);
-    throw new TransportError('EARSHOT_CONNECTION_LOST', 'could not reach the vocabulary API', { retryable: true, cause });
-  }
-  const body = await res.text();
-  if (!res.ok) throw httpError(res.status, body, res.headers.get('retry-after') ?? undefined);
-  const id = (JSON.parse(body) as { output?: { vocabulary_id?: string } }).output?.vocabulary_id;
-  if (!id) throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'the vocabulary API returned no vocabulary_id');
-  return id;
 }

@@ -9,7 +9,7 @@ import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, type ChunkJob, type ModelFeatures, type ModelSpec, type RecognitionOptions, type Transport, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
 import { asyncTaskTransport, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
-import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
+import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type WithRetry } from './http.js';
 import { BATCH_LIMITS, type UploadSource } from './upload.js';
 import { Vocabularies } from './vocabulary.js';
 
@@ -36,7 +36,7 @@ export const funAsrDescriptor: TransportDescriptor<FunAsrOptions> = {
 };
 
 /** Options of {@link funAsr}. */
-export interface FunAsrOptions extends DashScopeOptions, RecognitionOptions, PollOptions, RetryOptions {
+export interface FunAsrOptions extends DashScopeOptions, RecognitionOptions, PollOptions, WithRetry {
   /** Model id (default `fun-asr`; `fun-asr-mtl`, `paraformer-v2`, … use the same API). */
   model?: string;
   /** Progress of each job (upload, submitted, running, downloading, done). */
@@ -111,20 +111,8 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
   const { http, close } = transportHttp(options, endpoints.apiKey);
   const service: AsyncTaskService = { http, httpBase: endpoints.httpBase, model, memo: new TaskMemo(), options };
   const vocabularies = new Vocabularies({ apiKey: endpoints.apiKey, baseUrl: endpoints.httpBase, http });
-  const vocabCache = new Map<string, Promise<string>>();
-
-  const vocabularyFor = (o: RecognitionOptions, signal?: AbortSignal): Promise<string> | undefined => {
-    if (o.vocabularyId) return Promise.resolve(o.vocabularyId);
-    if (!o.hotwords?.length) return undefined;
-    const key = JSON.stringify(o.hotwords);
-    let id = vocabCache.get(key);
-    if (!id) {
-      id = vocabularies.ensureVocabulary(o.hotwords, model, signal ? { signal } : {});
-      id.catch(() => vocabCache.delete(key));
-      vocabCache.set(key, id);
-    }
-    return id;
-  };
+  const vocabularyFor = (o: RecognitionOptions, signal?: AbortSignal): Promise<string> | undefined =>
+    o.vocabularyId ? Promise.resolve(o.vocabularyId) : o.hotwords?.length ? vocabularies.vocabularyFor(o.hotwords, model, { signal }) : undefined;
 
   async function run(source: UploadSource, call: BatchFileOptions, clipKey?: string): Promise<TranscriptEvent[]> {
     const o: RecognitionOptions = { ...recognitionOptions(options), ...recognitionOptions(call) };

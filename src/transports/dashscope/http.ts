@@ -1,15 +1,18 @@
 /**
- * The shared HTTP client of every DashScope batch transport: one undici agent, the `Authorization` header, the
- * mapping of error bodies (native §1.4 and OpenAI-compatible §1.5) to coded errors, retries of 429 (honouring
- * `Retry-After`) and 5xx with exponential backoff, OpenAI-compatible SSE, and the async task API (§1.7).
+ * The shared HTTP client of every DashScope batch transport: one undici agent, the `Authorization` header, error
+ * bodies mapped to coded errors (by the one map in `errors.ts`), retries of sub-requests (a poll, a query, an upload
+ * policy) under the client's {@link RetryPolicy}, OpenAI-compatible SSE (one attempt: the caller owns the request),
+ * and the async task API (§1.7).
  *
  * The API key is only ever put in the `Authorization` header; every error message is passed through
  * {@link redactSecrets} with the key itself as an extra secret.
  */
 import { createHash } from 'node:crypto';
 import { request, Agent, type Dispatcher } from 'undici';
-import { AbortError, EarshotError, TransportError, redactSecrets, type ErrorCode } from '../../core/errors.js';
+import { AbortError, EarshotError, TransportError, redactSecrets } from '../../core/errors.js';
+import { retry, retryPolicy, sleep, type RetryPolicy } from '../../core/retry.js';
 import type { ChunkJob } from '../transport.js';
+import { errorFromResponse } from './errors.js';
 
 /** Progress of a long job, reported through `onProgress`. */
 export interface BatchProgress {
@@ -41,18 +44,20 @@ export function progressReporter(onProgress?: (progress: BatchProgress) => void)
   return (p) => onProgress?.({ ...p, elapsedMs: Date.now() - started });
 }
 
-/** Retry policy of {@link DashScopeHttp}. */
-export interface RetryOptions {
-  /** Attempts after the first one (default 4). */
-  retries?: number;
-  /** First backoff delay in ms (default 500), doubled per attempt. */
-  backoffMs?: number;
-  /** Longest backoff delay in ms (default 8000). */
-  maxBackoffMs?: number;
+/**
+ * The default policy of a sub-request (a poll, a query, an upload policy, a download): 5 attempts, 500 ms doubling
+ * up to 8 s. A unit of work (a clip's request) is retried by its owner instead, under the owner's policy.
+ */
+export const HTTP_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({ attempts: 5, baseMs: 500, maxMs: 8000 });
+
+/** The retry option of every DashScope transport and client: how sub-requests, and the units the transport owns, are retried. */
+export interface WithRetry {
+  /** Retry policy (default {@link HTTP_RETRY_POLICY}: 5 attempts, 500 ms doubling up to 8 s, `Retry-After` capped at 8 s). */
+  retry?: Partial<RetryPolicy> | undefined;
 }
 
 /** Options of {@link DashScopeHttp}. */
-export interface DashScopeHttpOptions extends RetryOptions {
+export interface DashScopeHttpOptions extends WithRetry {
   apiKey: string;
   /** An undici dispatcher to use instead of the client's own agent. */
   dispatcher?: Dispatcher;
@@ -86,79 +91,6 @@ export interface JsonResponse<T> {
 const USER_AGENT = 'earshot/0.1 (node)';
 const RETRYABLE_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED']);
 
-/**
- * Parse a `Retry-After` header (delta seconds or an HTTP date) into milliseconds.
- *
- * @param value - The header value, if any.
- * @param now - The current time in ms (for dates).
- * @returns Milliseconds to wait, or `undefined` when absent or unreadable.
- * @example
- * parseRetryAfter('2'); // 2000
- */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined || v.trim() === '') return undefined;
-  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v.trim()) * 1000);
-  const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/**
- * Turn a non-2xx DashScope response into a coded error: 401/403 access errors and `Arrearage` → `EARSHOT_AUTH_FAILED`,
- * `ModelNotFound` → `EARSHOT_UNKNOWN_MODEL`, 429 → `EARSHOT_THROTTLED` (retryable, with `retryAfterMs`, except a spent
- * `insufficient_quota`), 5xx → `EARSHOT_SERVER_ERROR` (retryable),
- * "too long / too large" 400s → `EARSHOT_LIMIT_EXCEEDED`, anything else → `EARSHOT_REQUEST_FAILED`.
- *
- * @param status - HTTP status.
- * @param bodyText - The raw body (native `{code,message,request_id}` or compat `{error:{code,message}}`).
- * @param headers - Response headers (for `Retry-After`).
- * @param secrets - Extra strings to redact from the message (the API key).
- * @returns A {@link TransportError} carrying `statusCode`, `providerCode`, `requestId`, `retryAfterMs`.
- * @example
- * const err = errorFromResponse(429, '{"code":"Throttling","message":"slow down"}', { 'retry-after': '1' });
- * err.code; // 'EARSHOT_THROTTLED'
- */
-export function errorFromResponse(status: number, bodyText: string, headers: Record<string, string | string[] | undefined> = {}, secrets: readonly string[] = []): TransportError {
-  let providerCode: string | undefined;
-  let message = bodyText.slice(0, 500);
-  let requestId: string | undefined;
-  try {
-    const body = JSON.parse(bodyText) as Record<string, unknown>;
-    const inner = (body.error && typeof body.error === 'object' ? body.error : body) as Record<string, unknown>;
-    if (typeof inner.code === 'string') providerCode = inner.code;
-    if (typeof inner.message === 'string') message = inner.message;
-    if (typeof body.request_id === 'string') requestId = body.request_id;
-  } catch {
-    const xml = /<Code>([^<]+)<\/Code>[\s\S]*?<Message>([^<]*)<\/Message>/.exec(bodyText);
-    if (xml) {
-      providerCode = xml[1];
-      message = xml[2] ?? message;
-    }
-  }
-  let code: ErrorCode = 'EARSHOT_REQUEST_FAILED';
-  let retryable = false;
-  const lower = `${providerCode ?? ''} ${message}`.toLowerCase();
-  if (status === 401 || providerCode === 'InvalidApiKey' || providerCode === 'invalid_api_key') code = 'EARSHOT_AUTH_FAILED';
-  else if (/^arrearage$/i.test(providerCode ?? '')) code = 'EARSHOT_AUTH_FAILED';
-  else if (status === 403 && /accessdenied|unpurchased/i.test(providerCode ?? '') && !/expired/.test(lower)) code = 'EARSHOT_AUTH_FAILED';
-  else if (/^(ModelNotFound|model_not_found)$/.test(providerCode ?? '')) code = 'EARSHOT_UNKNOWN_MODEL';
-  else if (status === 429) {
-    code = 'EARSHOT_THROTTLED';
-    // A spent quota does not come back by waiting a few seconds.
-    retryable = providerCode !== 'insufficient_quota';
-  } else if (status >= 500) {
-    code = 'EARSHOT_SERVER_ERROR';
-    retryable = true;
-  } else if (status === 400 && /too long|too large|too big|exceed/.test(lower)) code = 'EARSHOT_LIMIT_EXCEEDED';
-  const retryAfterMs = parseRetryAfter(headers['retry-after']);
-  const text = redactSecrets(`HTTP ${status}${providerCode ? ` ${providerCode}` : ''}: ${message}`, secrets);
-  const options: ConstructorParameters<typeof TransportError>[2] = { retryable, statusCode: status };
-  if (providerCode !== undefined) options.providerCode = providerCode;
-  if (requestId !== undefined) options.requestId = requestId;
-  if (retryAfterMs !== undefined) options.retryAfterMs = retryAfterMs;
-  return new TransportError(code, text, options);
-}
-
 /** A network failure (socket dropped, refused) as a coded, retryable error. */
 function networkError(err: unknown, secrets: readonly string[]): EarshotError {
   if (err instanceof EarshotError) return err;
@@ -166,27 +98,6 @@ function networkError(err: unknown, secrets: readonly string[]): EarshotError {
   if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR') return new AbortError(err);
   const retryable = e?.code !== undefined && RETRYABLE_NET.has(e.code);
   return new TransportError('EARSHOT_CONNECTION_LOST', redactSecrets(`request failed: ${e?.message ?? String(err)}`, secrets), { cause: err, retryable });
-}
-
-/**
- * Wait `ms`, rejecting with an {@link AbortError} when `signal` aborts.
- *
- * @example
- * await delay(100, controller.signal);
- */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError(signal.reason));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortError(signal?.reason));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**
@@ -198,23 +109,19 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export class DashScopeHttp {
   readonly #apiKey: string;
-  readonly #retries: number;
-  readonly #backoffMs: number;
-  readonly #maxBackoffMs: number;
+  readonly #policy: RetryPolicy;
   readonly #dispatcher: Dispatcher;
   readonly #ownAgent: boolean;
   #closed = false;
 
   /**
    * @param options - API key, retry policy and an optional undici dispatcher.
-   * @throws EARSHOT_MISSING_API_KEY when the key is empty.
+   * @throws EARSHOT_MISSING_API_KEY when the key is empty; EARSHOT_INVALID_ARGUMENT for an impossible retry policy.
    */
   constructor(options: DashScopeHttpOptions) {
-    if (!options.apiKey) throw new EarshotError('EARSHOT_MISSING_API_KEY', 'no API key: set DASHSCOPE_API_KEY or pass { apiKey }');
+    if (!options.apiKey) throw new TransportError('EARSHOT_MISSING_API_KEY', 'no API key: set DASHSCOPE_API_KEY or pass { apiKey }');
     this.#apiKey = options.apiKey;
-    this.#retries = options.retries ?? 4;
-    this.#backoffMs = options.backoffMs ?? 500;
-    this.#maxBackoffMs = options.maxBackoffMs ?? 8000;
+    this.#policy = retryPolicy(options.retry, HTTP_RETRY_POLICY);
     this.#ownAgent = options.dispatcher === undefined;
     this.#dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 4000, connections: 8 });
   }
@@ -229,32 +136,24 @@ export class DashScopeHttp {
     return { authorization: `Bearer ${this.#apiKey}` };
   }
 
+  /** The client's retry policy (sub-requests, and the units a transport using this client owns). */
+  get policy(): RetryPolicy {
+    return this.#policy;
+  }
+
   /**
-   * Run `attempt` and retry it while it fails with a retryable error, waiting `Retry-After` or an exponential backoff.
-   * The final error keeps the previous attempt's error as `cause`.
+   * Run `attempt` under the client's policy (core {@link retry}: full jitter, `Retry-After` capped at `maxMs`). An error
+   * after more than one attempt is the last one told again ({@link EarshotError.wrap}), with it as `cause`.
    *
    * @throws the last attempt's error; EARSHOT_ABORTED when `signal` aborts.
    */
-  async retry<T>(attempt: (n: number) => Promise<T>, signal?: AbortSignal, policy: RetryOptions = {}): Promise<T> {
-    const retries = policy.retries ?? this.#retries;
-    const base = policy.backoffMs ?? this.#backoffMs;
-    const cap = policy.maxBackoffMs ?? this.#maxBackoffMs;
-    let last: unknown;
-    for (let n = 0; ; n++) {
-      if (signal?.aborted) throw new AbortError(signal.reason);
-      try {
-        return await attempt(n);
-      } catch (err) {
-        if (!(err instanceof EarshotError) || !err.retryable || n >= retries) {
-          if (last !== undefined && err instanceof EarshotError && err.cause === undefined) {
-            throw new TransportError(err.code, err.message, withCause(err, last));
-          }
-          throw err;
-        }
-        last = err;
-        const backoff = Math.min(cap, base * 2 ** n) * (0.75 + Math.random() * 0.5);
-        await delay(err.retryAfterMs ?? backoff, signal);
-      }
+  async retry<T>(attempt: (n: number) => Promise<T>, signal?: AbortSignal, policy: RetryPolicy = this.#policy): Promise<T> {
+    let attempts = 0;
+    try {
+      return await retry((n) => attempt((attempts = n)), policy, signal ? { signal } : {});
+    } catch (err) {
+      if (attempts < 2 || !(err instanceof EarshotError) || err instanceof AbortError) throw err;
+      throw EarshotError.wrap(err, `${err.message} (after ${attempts} attempts)`);
     }
   }
 
@@ -314,68 +213,66 @@ export class DashScopeHttp {
   /**
    * POST an OpenAI-compatible streaming request and call `onChunk` with each `data:` JSON chunk until `data: [DONE]`.
    * Errors before the stream map like {@link errorFromResponse}; an `{"error":…}` chunk mid-stream becomes the same
-   * coded error. Retries happen only before the first chunk arrived (so nothing is delivered twice).
+   * coded error. One attempt: the request is the caller's unit of work, which the caller's owner retries (a failure
+   * after a chunk arrived is final, so nothing is delivered twice).
    *
    * @throws as {@link DashScopeHttp.json}, plus EARSHOT_PROTOCOL_ERROR when the stream ends without `[DONE]`.
    */
   async sse(url: string, body: unknown, onChunk: (chunk: Record<string, unknown>) => void, signal?: AbortSignal): Promise<void> {
     let delivered = false;
-    const once = async (): Promise<void> => {
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await request(url, {
-          method: 'POST',
-          headers: { 'user-agent': USER_AGENT, ...this.authHeaders(), 'content-type': 'application/json', accept: 'text/event-stream' },
-          body: JSON.stringify(body),
-          signal,
-          dispatcher: this.#dispatcher,
-        });
-      } catch (err) {
-        throw networkError(err, this.secrets);
-      }
-      if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(res.statusCode, await res.body.text(), res.headers, this.secrets);
-      let buffer = '';
-      let done = false;
-      try {
-        res.body.setEncoding('utf8');
-        for await (const piece of res.body as AsyncIterable<string>) {
-          buffer += piece;
-          let cut: number;
-          while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
-            const block = buffer.slice(0, cut);
-            buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, '');
-            const data = block
-              .split(/\r?\n/)
-              .filter((l) => l.startsWith('data:'))
-              .map((l) => l.slice(5).replace(/^ /, ''))
-              .join('\n');
-            if (data === '') continue;
-            if (data === '[DONE]') {
-              done = true;
-              continue;
-            }
-            let chunk: Record<string, unknown>;
-            try {
-              chunk = JSON.parse(data) as Record<string, unknown>;
-            } catch (cause) {
-              throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'an SSE chunk is not JSON', { cause });
-            }
-            if (chunk.error) {
-              const embedded = /^<(\d{3})>/.exec(String((chunk.error as { message?: unknown }).message ?? ''));
-              throw errorFromResponse(embedded ? Number(embedded[1]) : 500, data, {}, this.secrets);
-            }
-            delivered = true;
-            onChunk(chunk);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method: 'POST',
+        headers: { 'user-agent': USER_AGENT, ...this.authHeaders(), 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify(body),
+        signal,
+        dispatcher: this.#dispatcher,
+      });
+    } catch (err) {
+      throw networkError(err, this.secrets);
+    }
+    if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(res.statusCode, await res.body.text(), res.headers, this.secrets);
+    let buffer = '';
+    let done = false;
+    try {
+      res.body.setEncoding('utf8');
+      for await (const piece of res.body as AsyncIterable<string>) {
+        buffer += piece;
+        let cut: number;
+        while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, '');
+          const data = block
+            .split(/\r?\n/)
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).replace(/^ /, ''))
+            .join('\n');
+          if (data === '') continue;
+          if (data === '[DONE]') {
+            done = true;
+            continue;
           }
+          let chunk: Record<string, unknown>;
+          try {
+            chunk = JSON.parse(data) as Record<string, unknown>;
+          } catch (cause) {
+            throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'an SSE chunk is not JSON', { cause });
+          }
+          if (chunk.error) {
+            const embedded = /^<(\d{3})>/.exec(String((chunk.error as { message?: unknown }).message ?? ''));
+            throw errorFromResponse(embedded ? Number(embedded[1]) : 500, data, {}, this.secrets);
+          }
+          delivered = true;
+          onChunk(chunk);
         }
-      } catch (err) {
-        res.body.destroy();
-        if (err instanceof EarshotError) throw delivered ? nonRetryable(err, 'after part of the reply arrived') : err;
-        throw delivered ? nonRetryable(networkError(err, this.secrets), 'after part of the reply arrived') : networkError(err, this.secrets);
       }
-      if (!done) throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'the SSE stream ended without [DONE]', { retryable: !delivered });
-    };
-    return this.retry(once, signal);
+    } catch (err) {
+      res.body.destroy();
+      const coded = networkError(err, this.secrets);
+      throw delivered ? nonRetryable(coded, 'after part of the reply arrived') : coded;
+    }
+    if (!done) throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'the SSE stream ended without [DONE]', { retryable: !delivered });
   }
 
   /** Close the client's own connection pool. Safe to call twice. */
@@ -387,19 +284,9 @@ export class DashScopeHttp {
   }
 }
 
+/** A retryable error made final, saying why (it may have taken effect, or part of the reply was delivered). */
 function nonRetryable(err: EarshotError, why = 'not repeated: it may have taken effect'): EarshotError {
-  if (!err.retryable) return err;
-  return new TransportError(err.code, `${err.message} (${why})`, withCause(err, err));
-}
-
-function withCause(err: EarshotError, cause: unknown): ConstructorParameters<typeof TransportError>[2] {
-  const o: ConstructorParameters<typeof TransportError>[2] = { cause, retryable: false };
-  if (err.statusCode !== undefined) o.statusCode = err.statusCode;
-  if (err.requestId !== undefined) o.requestId = err.requestId;
-  if (err.providerCode !== undefined) o.providerCode = err.providerCode;
-  if (err.retryAfterMs !== undefined) o.retryAfterMs = err.retryAfterMs;
-  if (err.details !== undefined) o.details = err.details;
-  return o;
+  return err.retryable ? EarshotError.wrap(err, `${err.message} (${why})`, { retryable: false }) : err;
 }
 
 /**
@@ -411,9 +298,9 @@ function withCause(err: EarshotError, cause: unknown): ConstructorParameters<typ
  * @example
  * const { http, close } = transportHttp(options, endpoints.apiKey);
  */
-export function transportHttp(options: RetryOptions & { http?: DashScopeHttp | undefined }, apiKey: string): { http: DashScopeHttp; close(): Promise<void> } {
+export function transportHttp(options: WithRetry & { http?: DashScopeHttp | undefined }, apiKey: string): { http: DashScopeHttp; close(): Promise<void> } {
   const shared = options.http;
-  const http = shared ?? new DashScopeHttp({ ...options, apiKey });
+  const http = shared ?? new DashScopeHttp({ apiKey, retry: options.retry });
   return { http, close: async () => (shared === undefined ? http.close() : undefined) };
 }
 
@@ -452,18 +339,19 @@ export interface PollOptions {
 
 /**
  * Submit an async transcription task (`X-DashScope-Async: enable`). Not retried on 5xx (the task may exist);
- * 429 is retried since a throttled submit creates nothing.
+ * 429 is retried since a throttled submit creates nothing — unless `once` is set: the submit of a clip is one attempt
+ * of a unit whose owner (`transcribeBatch`) retries it, so retrying here too would multiply the attempts.
  *
  * @returns The task id.
  * @throws as {@link DashScopeHttp.json}.
  * @example
  * const taskId = await submitTask(http, httpBase, { model: 'fun-asr', input: { file_urls: [url] }, parameters: {} });
  */
-export async function submitTask(http: DashScopeHttp, httpBase: string, body: unknown, options: { signal?: AbortSignal; ossResolve?: boolean } = {}): Promise<string> {
+export async function submitTask(http: DashScopeHttp, httpBase: string, body: unknown, options: { signal?: AbortSignal; ossResolve?: boolean; once?: boolean } = {}): Promise<string> {
   const headers: Record<string, string> = { 'x-dashscope-async': 'enable' };
   if (options.ossResolve) headers['x-dashscope-ossresourceresolve'] = 'enable';
   // A 5xx or dropped socket on submit may have created the task: only 429 is retried, so nothing runs twice.
-  const { body: res } = await http.json<{ output?: { task_id?: string } }>(`${httpBase}/services/audio/asr/transcription`, { body, headers, signal: options.signal, retry: 'throttled' });
+  const { body: res } = await http.json<{ output?: { task_id?: string } }>(`${httpBase}/services/audio/asr/transcription`, { body, headers, signal: options.signal, retry: options.once ? false : 'throttled' });
   const id = res.output?.task_id;
   if (!id) throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'the submit reply has no output.task_id');
   return id;
@@ -508,7 +396,7 @@ export async function waitForTask(http: DashScopeHttp, httpBase: string, taskId:
         break;
     }
     if (Date.now() - start > timeout) throw new TransportError('EARSHOT_TIMEOUT', `task ${taskId} did not finish within ${timeout} ms`, { details: { taskId } });
-    await delay(interval, options.signal);
+    await sleep(interval, options.signal);
     if (polls % 3 === 2) interval = Math.min(cap, interval * 2);
   }
 }

@@ -6,13 +6,13 @@
  * cut at pauses, sent as several requests (a few at a time, results kept in order) and stitched back on the time line.
  */
 import { basename } from 'node:path';
-import { EarshotError, InvalidArgumentError } from '../../core/errors.js';
+import { AbortError, EarshotError, InvalidArgumentError } from '../../core/errors.js';
 import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, withCapabilities, type ChunkJob, type ModelFeatures, type ModelSpec, type RecognitionOptions, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
 import { recognitionOptions } from './async-task.js';
-import { progressReporter, transportHttp, type DashScopeHttp, type BatchProgress, type RetryOptions } from './http.js';
+import { progressReporter, transportHttp, type DashScopeHttp, type BatchProgress, type WithRetry } from './http.js';
 import { QWEN_ASR_FILE_LANGUAGES } from './qwen-asr-filetrans.js';
 import { encodeWav } from './upload.js';
 import { ffmpegFailure, probeDurationMs, spawnError, spawnFfmpeg, StderrTail } from '../../media/ffmpeg.js';
@@ -30,7 +30,7 @@ export const TRANSCRIBE_INSTRUCTION = 'You are a transcription engine. Output on
 const MAX_BASE64_BYTES = 10 * 1024 * 1024;
 
 /** Options of {@link omni}. */
-export interface OmniOptions extends DashScopeOptions, RecognitionOptions, RetryOptions {
+export interface OmniOptions extends DashScopeOptions, RecognitionOptions, WithRetry {
   /** Longest audio per request in ms (default: the model's limit, capped by the 10 MB base64 payload: 3 min). */
   maxRequestMs?: number;
   /** Requests in flight at once for split audio (default 2). */
@@ -188,8 +188,11 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
     return event;
   }
 
-  /** Run pieces with bounded concurrency; events in time order. */
-  async function runPieces(pieces: AsyncIterable<{ samples: Int16Array; startMs: number }> | Iterable<{ samples: Int16Array; startMs: number }>, sampleRate: number, o: RecognitionOptions, signal: AbortSignal | undefined, progress: (done: number) => void): Promise<TranscriptEvent[]> {
+  /**
+   * Run pieces with bounded concurrency; events in time order. `owned`: this call owns the pieces (a file), so each
+   * piece's request is retried under the client's policy; a clip's pieces get one attempt each, its owner retries it.
+   */
+  async function runPieces(pieces: AsyncIterable<{ samples: Int16Array; startMs: number }> | Iterable<{ samples: Int16Array; startMs: number }>, sampleRate: number, o: RecognitionOptions, signal: AbortSignal | undefined, owned: boolean, progress: (done: number) => void): Promise<TranscriptEvent[]> {
     const results: (TranscriptEvent | undefined)[] = [];
     const running = new Set<Promise<void>>();
     let done = 0;
@@ -202,7 +205,8 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
       for await (const piece of pieces) {
         if (failure !== undefined) break;
         const i = index++;
-        const p = request(piece.samples, sampleRate, o, inner.signal).then(
+        const send = (): Promise<TranscriptEvent | undefined> => request(piece.samples, sampleRate, o, inner.signal);
+        const p = (owned ? http.retry(send, inner.signal) : send()).then(
           (event) => {
             results[i] = event && { ...event, startMs: event.startMs + piece.startMs, endMs: event.endMs + piece.startMs };
             progress(++done);
@@ -221,7 +225,7 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
       signal?.removeEventListener('abort', onAbort);
     }
     if (failure !== undefined) throw failure;
-    if (signal?.aborted) throw new EarshotError('EARSHOT_ABORTED', 'the operation was aborted');
+    if (signal?.aborted) throw new AbortError(signal.reason);
     return results.filter((e): e is TranscriptEvent => e !== undefined);
   }
 
@@ -238,7 +242,7 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
     async transcribeClip(job: ChunkJob, call: { signal?: AbortSignal } = {}) {
       const o: RecognitionOptions = { ...recognitionOptions(options), ...(job.options ?? {}) };
       assertCapabilities(transport, o);
-      return runPieces(split(job), job.sampleRate, o, call.signal, () => undefined);
+      return runPieces(split(job), job.sampleRate, o, call.signal, false, () => undefined);
     },
     async transcribeFile(source: string, call: BatchFileOptions = {}) {
       const o: RecognitionOptions = { ...recognitionOptions(options), ...recognitionOptions(call) };
@@ -248,7 +252,7 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
       const totalMs = /^https?:\/\//.test(source) ? undefined : await probeDurationMs(source);
       const expected = totalMs === undefined ? undefined : Math.max(1, Math.ceil(totalMs / maxRequestMs));
       const pieces = decodePieces(source, maxRequestMs, call.signal);
-      const events = await runPieces(pieces, 16000, o, call.signal, (done) => report({ phase: 'transcribing', ...(expected ? { fraction: Math.min(1, done / expected) } : {}) }));
+      const events = await runPieces(pieces, 16000, o, call.signal, true, (done) => report({ phase: 'transcribing', ...(expected ? { fraction: Math.min(1, done / expected) } : {}) }));
       report({ phase: 'done', fraction: 1 });
       return events;
     },
@@ -299,7 +303,7 @@ async function* decodePieces(source: string, maxMs: number, signal?: AbortSignal
       }
     }
     const { code, signal: killedBy } = await exited;
-    if (signal?.aborted) throw new EarshotError('EARSHOT_ABORTED', 'the operation was aborted');
+    if (signal?.aborted) throw new AbortError(signal.reason);
     if (code !== 0) throw ffmpegFailure(code, killedBy, stderr.text(source), basename(source));
     if (filled > 0) yield { samples: buffer.slice(0, filled), startMs: (startSample * 1000) / rate };
   } finally {

@@ -10,14 +10,14 @@ import { assertCapabilities, type ModelFeatures, type RecognitionOptions, type T
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
 import { asyncTaskTransport, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
-import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type RetryOptions } from './http.js';
+import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type WithRetry } from './http.js';
 import { BATCH_LIMITS, type UploadSource } from './upload.js';
 
 /** Languages of the Qwen3-ASR models. */
 export const QWEN_ASR_FILE_LANGUAGES = ['zh', 'yue', 'en', 'ja', 'ko', 'de', 'fr', 'ru', 'es', 'pt', 'it', 'ar', 'th', 'vi', 'id', 'ms', 'hi', 'tr', 'nl', 'sv', 'da', 'fi', 'no', 'pl', 'cs', 'tl', 'is'] as const;
 
 /** Options of {@link qwenAsrFiletrans}. */
-export interface QwenAsrFiletransOptions extends DashScopeOptions, RecognitionOptions, PollOptions, RetryOptions {
+export interface QwenAsrFiletransOptions extends DashScopeOptions, RecognitionOptions, PollOptions, WithRetry {
   /** Model id (default `qwen3-asr-flash-filetrans`). */
   model?: string;
   /** Ask for word times (default true). */

@@ -4,10 +4,10 @@
  */
 import { InvalidArgumentError, TransportError } from '../../core/errors.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
-import { transportHttp, type RetryOptions } from './http.js';
+import { transportHttp, type WithRetry } from './http.js';
 
 /** Options of {@link createTemporaryKey}. */
-export interface TemporaryKeyOptions extends DashScopeOptions, RetryOptions {
+export interface TemporaryKeyOptions extends DashScopeOptions, WithRetry {
   /** Lifetime of the temporary key in whole seconds, 1 to 1800 (default 60). */
   expireInSeconds?: number;
   signal?: AbortSignal;

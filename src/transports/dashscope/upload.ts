@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FormData } from 'undici';
 import { EarshotError, InputError, TransportError } from '../../core/errors.js';
-import { errorFromResponse, type DashScopeHttp } from './http.js';
+import type { DashScopeHttp } from './http.js';
+import { errorFromResponse } from './errors.js';
 import { probeDurationMs, transcodeFile } from '../../media/ffmpeg.js';
 
 /** The `data` of a getPolicy reply. */

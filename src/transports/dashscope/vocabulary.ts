@@ -6,7 +6,7 @@
 import { InvalidArgumentError, TransportError } from '../../core/errors.js';
 import type { Hotword } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
-import { DashScopeHttp, type RetryOptions } from './http.js';
+import { DashScopeHttp, type WithRetry } from './http.js';
 
 /** One entry of {@link Vocabularies.list}. */
 export interface VocabularySummary {
@@ -24,7 +24,7 @@ export interface VocabularyDetails extends VocabularySummary {
 }
 
 /** Options of {@link Vocabularies}. */
-export interface VocabulariesOptions extends DashScopeOptions, RetryOptions {
+export interface VocabulariesOptions extends DashScopeOptions, WithRetry {
   /** Share an HTTP client with a transport. */
   http?: DashScopeHttp;
 }
@@ -93,6 +93,8 @@ export class Vocabularies {
   readonly #http: DashScopeHttp;
   readonly #own: boolean;
   readonly #url: string;
+  /** {@link Vocabularies.vocabularyFor}'s lookups, by model and list. */
+  readonly #ensured = new Map<string, Promise<string>>();
 
   /**
    * @throws EARSHOT_MISSING_API_KEY when there is no key.
@@ -100,7 +102,7 @@ export class Vocabularies {
   constructor(options: VocabulariesOptions = {}) {
     const endpoints = resolveDashScope(options);
     this.#own = options.http === undefined;
-    this.#http = options.http ?? new DashScopeHttp({ ...options, apiKey: endpoints.apiKey });
+    this.#http = options.http ?? new DashScopeHttp({ apiKey: endpoints.apiKey, retry: options.retry });
     this.#url = `${endpoints.httpBase}/services/audio/asr/customization`;
   }
 
@@ -200,6 +202,26 @@ export class Vocabularies {
       if (summaries.length < pageSize) break;
     }
     return this.create(targetModel, hotwords, options);
+  }
+
+  /**
+   * {@link Vocabularies.ensureVocabulary} once per list and model for the life of this client: concurrent and later
+   * calls with the same hotwords share one lookup (a transport calls it for every job); a failed lookup is forgotten,
+   * so the next call tries again.
+   *
+   * @throws as {@link Vocabularies.create}.
+   * @example
+   * const id = await vocabularies.vocabularyFor([{ text: 'earshot', weight: 4 }], 'fun-asr-realtime');
+   */
+  vocabularyFor(hotwords: readonly Hotword[], targetModel: string, options: { signal?: AbortSignal | undefined } = {}): Promise<string> {
+    const key = `${targetModel}\u0000${JSON.stringify(hotwords)}`;
+    let id = this.#ensured.get(key);
+    if (!id) {
+      id = this.ensureVocabulary(hotwords, targetModel, options.signal ? { signal: options.signal } : {});
+      id.catch(() => this.#ensured.delete(key));
+      this.#ensured.set(key, id);
+    }
+    return id;
   }
 
   /** Release the client's connections (only when it made its own). */

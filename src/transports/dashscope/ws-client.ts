@@ -7,9 +7,10 @@
 import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { AbortError, EarshotError, TransportError, type ErrorCode } from '../../core/errors.js';
+import { AbortError, EarshotError, TransportError } from '../../core/errors.js';
 import type { TranscriptEvent } from '../../core/types.js';
 import type { StreamOptions, StreamSession } from '../transport.js';
+import { errorFromResponse, protocolError } from './errors.js';
 import { sessionLife } from './session-life.js';
 import { withKeepalive } from '../keepalive.js';
 
@@ -138,8 +139,8 @@ export class DashScopeSocket {
       ws.once('unexpected-response', (_req, res: IncomingMessage) => {
         const parts: Buffer[] = [];
         res.on('data', (d: Buffer) => parts.push(d));
-        res.on('end', () => settle(httpError(res.statusCode ?? 0, Buffer.concat(parts).toString('utf8'), res.headers['retry-after'])));
-        res.on('error', () => settle(httpError(res.statusCode ?? 0, '', undefined)));
+        res.on('end', () => settle(errorFromResponse(res.statusCode ?? 0, Buffer.concat(parts).toString('utf8'), res.headers, [options.apiKey])));
+        res.on('error', () => settle(errorFromResponse(res.statusCode ?? 0, '', res.headers, [options.apiKey])));
       });
       ws.once('error', (err: Error & { code?: string }) => {
         const timeout = /timed out/i.test(err.message);
@@ -230,57 +231,6 @@ export class DashScopeSocket {
     this.#ws.terminate();
     this.#release();
   }
-}
-
-/** A refused handshake as a coded error (the body is the native `{code, message, request_id}`). */
-export function httpError(status: number, body: string, retryAfter: string | string[] | undefined): EarshotError {
-  let code: string | undefined;
-  let message = '';
-  let requestId: string | undefined;
-  try {
-    const parsed = JSON.parse(body) as { code?: unknown; message?: unknown; request_id?: unknown };
-    if (typeof parsed.code === 'string') code = parsed.code;
-    if (typeof parsed.message === 'string') message = parsed.message;
-    if (typeof parsed.request_id === 'string') requestId = parsed.request_id;
-  } catch {
-    /* not JSON */
-  }
-  const retry = typeof retryAfter === 'string' && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1000 : undefined;
-  const mapped = providerError(code ?? `HTTP ${status}`, message || `HTTP ${status}`, status);
-  return new TransportError(mapped.code, `${code ?? 'HTTP error'} (${status}): ${message || 'handshake refused'}`, {
-    retryable: mapped.retryable,
-    statusCode: status,
-    ...(code ? { providerCode: code } : {}),
-    ...(requestId ? { requestId } : {}),
-    ...(retry !== undefined ? { retryAfterMs: retry } : {}),
-  });
-}
-
-/** Which earshot code a provider error code (and HTTP status, when known) maps to, and whether to retry. */
-export function providerError(code: string, message: string, status?: number): { code: ErrorCode; retryable: boolean } {
-  if (status === 401 || status === 403 || /^(InvalidApiKey|AccessDenied|Model\.AccessDenied|invalid_api_key)/.test(code)) {
-    return { code: 'EARSHOT_AUTH_FAILED', retryable: false };
-  }
-  if (status === 429 || /^Throttling|^limit_requests|rate_limit/i.test(code)) return { code: 'EARSHOT_THROTTLED', retryable: true };
-  if (/^ModelNotFound|model_not_found/.test(code) || (/^InvalidParameter/.test(code) && /model/i.test(message))) {
-    return { code: 'EARSHOT_UNKNOWN_MODEL', retryable: false };
-  }
-  if (status !== undefined && status >= 500) return { code: 'EARSHOT_SERVER_ERROR', retryable: true };
-  if (status !== undefined && status >= 400) return { code: 'EARSHOT_REQUEST_FAILED', retryable: false };
-  if (/^InvalidParameter|^BadRequest|invalid_value|invalid_request/.test(code)) return { code: 'EARSHOT_REQUEST_FAILED', retryable: false };
-  if (/^session_expired/.test(code)) return { code: 'EARSHOT_CONNECTION_LOST', retryable: true };
-  if (/^(InternalError|ResponseTimeout|internal_error|server_error)/.test(code)) return { code: 'EARSHOT_TASK_FAILED', retryable: true };
-  return { code: 'EARSHOT_TASK_FAILED', retryable: false };
-}
-
-/** A failure reported inside the protocol (task-failed, an error event) as a coded error. */
-export function protocolError(code: string, message: string, requestId?: string): EarshotError {
-  const mapped = providerError(code, message);
-  return new TransportError(mapped.code, `${code}: ${message}`, {
-    retryable: mapped.retryable,
-    providerCode: code,
-    ...(requestId ? { requestId } : {}),
-  });
 }
 
 /** The bytes of an Int16Array without copying. */

@@ -10,7 +10,7 @@ import type { BatchProgress } from '../../../src/transports/dashscope/http.js';
 import { makeSpeech, SENTENCES, wavHeader, CACHE_DIR } from '../../helpers/speech.js';
 import { fakeRecognizer, KEY, startHarness, type Harness } from '../../emulator/http/harness.js';
 
-const fast = { pollMs: 10, maxPollMs: 40, backoffMs: 10 };
+const fast = { pollMs: 10, maxPollMs: 40, retry: { baseMs: 10 } };
 let h: Harness;
 beforeEach(async () => {
   h = await startHarness({ recognizer: fakeRecognizer() });
@@ -69,7 +69,7 @@ describe('funAsr', () => {
 
   it('ends with EARSHOT_THROTTLED once retries are spent, carrying retryAfterMs', async () => {
     h.ctx.faults.throttleFirst = 100;
-    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast, retries: 1 });
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast, retry: { attempts: 2, baseMs: 10 } });
     const err = await asr.transcribeFile('http://127.0.0.1:9/x.wav').catch((e: unknown) => e);
     await asr.close();
     expect(err).toBeInstanceOf(EarshotError);
@@ -185,7 +185,7 @@ describe('funAsr', () => {
       apiKey: KEY,
       baseUrl: h.url,
       pollMs: 10,
-      retries: 0,
+      retry: { attempts: 1 },
       // Right after the submit, make the next request (the first poll) fail with a 500.
       onProgress: (p) => {
         if (p.phase === 'submitted' && failNextPoll) {
@@ -206,7 +206,7 @@ describe('funAsr', () => {
     const { from, lastValueFrom, toArray } = await import('rxjs');
     const { transcribeBatch } = await import('../../../src/operators/transcribe-batch.js');
     let armed = true;
-    const piped = funAsr({ apiKey: KEY, baseUrl: h.url, pollMs: 10, retries: 0, onProgress: (p) => {
+    const piped = funAsr({ apiKey: KEY, baseUrl: h.url, pollMs: 10, retry: { attempts: 1 }, onProgress: (p) => {
       if (p.phase === 'submitted' && armed) {
         armed = false;
         h.ctx.faults.serverErrorFirst = stateOf(h.ctx).faults.failed + 1;

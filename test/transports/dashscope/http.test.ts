@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EarshotError } from '../../../src/core/errors.js';
-import { DashScopeHttp, errorFromResponse, fetchResult, parseRetryAfter, submitTask, waitForTask } from '../../../src/transports/dashscope/http.js';
+import { errorFromResponse, parseRetryAfter } from '../../../src/transports/dashscope/errors.js';
+import { DashScopeHttp, fetchResult, submitTask, waitForTask } from '../../../src/transports/dashscope/http.js';
 
 const KEY = 'sk-http-test-secret-42';
 type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
@@ -50,7 +51,7 @@ describe('parseRetryAfter / errorFromResponse', () => {
 describe('DashScopeHttp', () => {
   it('sends the key only in Authorization, retries 5xx, waits Retry-After on 429', async () => {
     const { url, hits } = await serve((_req, res, n) => (n === 1 ? json(res, 503, {}) : n === 2 ? json(res, 429, { code: 'Throttling' }, { 'retry-after': '1' }) : json(res, 200, { output: { ok: true } })));
-    const http = new DashScopeHttp({ apiKey: KEY, backoffMs: 10 });
+    const http = new DashScopeHttp({ apiKey: KEY, retry: { baseMs: 10 } });
     const { body } = await http.json<{ output: { ok: boolean } }>(`${url}/api/v1/x`);
     await http.close();
     expect(body.output.ok).toBe(true);
@@ -61,7 +62,7 @@ describe('DashScopeHttp', () => {
 
   it('does not retry other 4xx, and ends with the last error after the retries', async () => {
     const bad = await serve((_req, res) => json(res, 400, { code: 'InvalidParameter', message: 'nope' }));
-    const http = new DashScopeHttp({ apiKey: KEY, backoffMs: 5, retries: 2 });
+    const http = new DashScopeHttp({ apiKey: KEY, retry: { attempts: 3, baseMs: 5 } });
     await expect(http.json(`${bad.url}/a`)).rejects.toMatchObject({ code: 'EARSHOT_REQUEST_FAILED', statusCode: 400 });
     expect(bad.hits).toHaveLength(1);
     await close!();
@@ -74,7 +75,7 @@ describe('DashScopeHttp', () => {
   });
 
   it('maps a refused connection to a retryable EARSHOT_CONNECTION_LOST and stops on abort during backoff', async () => {
-    const http = new DashScopeHttp({ apiKey: KEY, backoffMs: 5, retries: 0 });
+    const http = new DashScopeHttp({ apiKey: KEY, retry: { attempts: 1, baseMs: 5 } });
     const err = (await http.json('http://127.0.0.1:9/x').catch((e: unknown) => e)) as EarshotError;
     expect(err).toMatchObject({ code: 'EARSHOT_CONNECTION_LOST', retryable: true });
     const { url } = await serve((_req, res) => json(res, 429, {}, { 'retry-after': '30' }));
@@ -94,7 +95,7 @@ describe('DashScopeHttp', () => {
       else if (req.url === '/err') res.end('data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"error":{"code":"internal_error","message":"<500> boom"}}\n\n');
       else res.end('data: {"choices":[{"delta":{"content":"a"}}]}\n\n');
     });
-    const http = new DashScopeHttp({ apiKey: KEY, backoffMs: 5 });
+    const http = new DashScopeHttp({ apiKey: KEY, retry: { baseMs: 5 } });
     const got: string[] = [];
     await http.sse(`${url}/ok`, {}, (c) => got.push((c.choices as { delta: { content: string } }[])[0]!.delta.content));
     expect(got).toEqual(['a', 'b']);
@@ -118,7 +119,7 @@ describe('async task helpers', () => {
       if (req.url === '/result') return void res.writeHead(403).end('<Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>');
       json(res, 500, {});
     });
-    const http = new DashScopeHttp({ apiKey: KEY, backoffMs: 5 });
+    const http = new DashScopeHttp({ apiKey: KEY, retry: { baseMs: 5 } });
     expect(await submitTask(http, `${url}/api/v1`, { model: 'fun-asr' })).toBe('t1');
     const statuses: string[] = [];
     const out = await waitForTask(http, `${url}/api/v1`, 't1', { pollMs: 5, onStatus: (s) => statuses.push(s) });
@@ -132,7 +133,7 @@ describe('async task helpers', () => {
 
   it('does not resubmit after a 5xx on submit (the task may exist)', async () => {
     const { url, hits } = await serve((_req, res) => json(res, 500, { code: 'InternalError', message: 'x' }));
-    const http = new DashScopeHttp({ apiKey: KEY, backoffMs: 5 });
+    const http = new DashScopeHttp({ apiKey: KEY, retry: { baseMs: 5 } });
     await expect(submitTask(http, `${url}/api/v1`, {})).rejects.toMatchObject({ code: 'EARSHOT_SERVER_ERROR' });
     expect(hits).toHaveLength(1);
     await http.close();

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
+import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EarshotError } from '../../../src/core/errors.js';
 import { httpStats } from '../../../src/emulator/http/index.js';
+import { transcribeBatch } from '../../../src/operators/transcribe-batch.js';
 import { cutAtPauses, omni } from '../../../src/transports/dashscope/omni.js';
 import { makeSpeech, SENTENCES } from '../../helpers/speech.js';
 import { fakeRecognizer, KEY, startHarness, type Harness } from '../../emulator/http/harness.js';
@@ -66,13 +68,24 @@ describe('omni', () => {
     expect(fractions.at(-1)).toBe(1);
   });
 
-  it('retries 429 and 500 before the stream starts, then transcribes once', async () => {
+  it('makes one request per clip (its owner retries it) and retries the pieces of a file itself, transcribing each once', async () => {
     h = await startHarness({ recognizer: fakeRecognizer('ok'), faults: { throttleFirst: 1, serverErrorFirst: 1 } });
-    const asr = omni('qwen3-omni-flash', { apiKey: KEY, baseUrl: h.url, backoffMs: 10 });
-    const events = await asr.transcribeClip({ samples: new Int16Array(16000).fill(500), sampleRate: 16000, startMs: 0 });
+    const asr = omni('qwen3-omni-flash', { apiKey: KEY, baseUrl: h.url, retry: { baseMs: 10, maxMs: 20 } });
+    const samples = new Int16Array(16000).fill(500);
+    await expect(asr.transcribeClip({ samples, sampleRate: 16000, startMs: 0 })).rejects.toMatchObject({ code: 'EARSHOT_THROTTLED', retryable: true, retryAfterMs: 1000 });
+    expect(httpStats(h.ctx).requests).toBe(1);
+    // transcribeBatch owns the clip: it retries the 500 (Retry-After capped at its maxMs), and the clip is transcribed once
+    const segment = { kind: 'audio' as const, samples, sampleRate: 16000, channels: 1, offset: 0, cut: 'pause' as const };
+    const events = await lastValueFrom(from([segment]).pipe(transcribeBatch(asr, { retry: { attempts: 3, baseMs: 10, maxMs: 20 } }), toArray()));
+    expect(events.map((e) => e.text)).toEqual(['ok']);
+    expect(httpStats(h.ctx)).toMatchObject({ requests: 3, recognitions: 1 });
+    // a file is the transport's own unit: its pieces are retried under `retry`
+    h.ctx.faults.throttleFirst = 2;
+    h.ctx.faults.serverErrorFirst = 2;
+    const file = await asr.transcribeFile(makeSpeech({ sentences: SENTENCES.slice(0, 1) }).path);
     await asr.close();
-    expect(events[0]?.text).toBe('ok');
-    expect(httpStats(h.ctx).recognitions).toBe(1);
+    expect(file.map((e) => e.text)).toEqual(['ok']);
+    expect(httpStats(h.ctx)).toMatchObject({ requests: 6, recognitions: 2 });
   });
 
   it('maps a bad key to EARSHOT_AUTH_FAILED and refuses hotwords and diarization before any request', async () => {

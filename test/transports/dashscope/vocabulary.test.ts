@@ -6,7 +6,7 @@ let h: Harness;
 let v: Vocabularies;
 beforeEach(async () => {
   h = await startHarness({});
-  v = new Vocabularies({ apiKey: KEY, baseUrl: h.url, backoffMs: 5 });
+  v = new Vocabularies({ apiKey: KEY, baseUrl: h.url, retry: { baseMs: 5 } });
 });
 afterEach(async () => {
   await v.close();
