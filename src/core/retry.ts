@@ -24,6 +24,9 @@ export interface RetryPolicy {
 /** The default: 3 attempts, 500 ms doubling up to 8 s. */
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({ attempts: 3, baseMs: 500, maxMs: 8000 });
 
+/** One attempt, no retry: what a layer below the owner of a unit of work uses for that unit. */
+export const NO_RETRY: Readonly<RetryPolicy> = Object.freeze({ attempts: 1, baseMs: 0, maxMs: 0 });
+
 /**
  * Complete and check a policy (missing fields from `defaults`).
  *

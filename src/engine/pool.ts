@@ -19,7 +19,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AbortError, EarshotError, EngineError, InvalidArgumentError } from '../core/errors.js';
-import { retryDelay, retryPolicy, type RetryPolicy } from '../core/retry.js';
+import { NO_RETRY, retryDelay, retryPolicy, type RetryPolicy } from '../core/retry.js';
 import type { TranscriptEvent } from '../core/types.js';
 import type { DecoderConfig } from './pocketsphinx.js';
 import type { FromWorker, ToWorker, WireError, WorkerInit } from './protocol.js';
@@ -122,9 +122,6 @@ function fromWire(error: WireError, fallback: 'EARSHOT_ENGINE_FAILED' | 'EARSHOT
   return new EngineError(error.code === 'EARSHOT_ENGINE_UNAVAILABLE' ? error.code : fallback, error.message);
 }
 
-/** The pool's default: one attempt per clip (its owner retries). */
-const ONE_ATTEMPT: Readonly<RetryPolicy> = Object.freeze({ attempts: 1, baseMs: 0, maxMs: 0 });
-
 /**
  * Worker threads running the embedded engine.
  *
@@ -161,7 +158,7 @@ export class EnginePool {
     if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`pool size must be a positive integer, got ${size}`);
     const timeout = options.jobTimeoutMs ?? 30_000;
     if (!(timeout > 0)) throw new InvalidArgumentError(`jobTimeoutMs must be positive, got ${timeout}`);
-    const retry = retryPolicy(options.retry, ONE_ATTEMPT);
+    const retry = retryPolicy(options.retry, NO_RETRY);
     this.size = size;
     this.#decoder = options.decoder ?? {};
     this.#timeoutMs = timeout;

@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EnginePool } from '../../src/engine/pool.js';
+import { from, lastValueFrom, toArray } from 'rxjs';
 import { EarshotError } from '../../src/core/errors.js';
+import type { TranscriptEvent } from '../../src/core/types.js';
+import { transcribeBatch } from '../../src/operators/transcribe-batch.js';
+import { local } from '../../src/transports/local.js';
 import { SENTENCES, synthRaw } from '../helpers/speech.js';
 
 const FAULTY = new URL('./fixtures/faulty-worker.ts', import.meta.url);
@@ -31,6 +35,7 @@ describe('EnginePool', () => {
   it('validates its options when built', () => {
     expect(() => new EnginePool({ size: 0 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
     expect(() => new EnginePool({ jobTimeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    expect(() => new EnginePool({ retry: { attempts: 0 } })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
   });
 
   it('fails with EARSHOT_ENGINE_UNAVAILABLE, without respawning forever, when the worker entry cannot start', async () => {
@@ -51,9 +56,19 @@ describe('EnginePool', () => {
     expect(p.threads).toBe(1);
   });
 
-  it('replaces a worker killed mid-job and retries the job once, transcribing it once', async () => {
+  it('by default makes one attempt: a crash fails the clip with a retryable EARSHOT_WORKER_CRASHED for its owner', async () => {
     const f = faults(1, 'exit');
     const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: f });
+    await expect(p.transcribe(sentence(1))).rejects.toMatchObject({ name: 'EngineError', code: 'EARSHOT_WORKER_CRASHED', retryable: true });
+    expect(1 - f.remaining[0]!).toBe(1); // the clip went to a worker once
+    expect(p.replaced).toBe(1);
+    // The next job runs on a fresh worker.
+    expect((await p.transcribe(sentence(7)))[0]!.text).toBe(SENTENCES[7]);
+  });
+
+  it('with a retry policy, replaces a worker killed mid-job and retries the job once, transcribing it once', async () => {
+    const f = faults(1, 'exit');
+    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: f, retry: { attempts: 2 } });
     const events = await p.transcribe(sentence(1));
     expect(events).toHaveLength(1);
     expect(events[0]!.text).toBe(SENTENCES[1]);
@@ -63,7 +78,7 @@ describe('EnginePool', () => {
 
   it('fails a job that crashes its worker twice with EARSHOT_WORKER_CRASHED, and keeps serving', async () => {
     const f = faults(2, 'throw');
-    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: f });
+    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: f, retry: { attempts: 2 } });
     const err = await p.transcribe(sentence(1)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EarshotError);
     expect((err as EarshotError).code).toBe('EARSHOT_WORKER_CRASHED');
@@ -75,7 +90,7 @@ describe('EnginePool', () => {
 
   it('terminates a hung worker after jobTimeoutMs and retries elsewhere', async () => {
     const f = faults(1, 'hang');
-    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: f, jobTimeoutMs: 500 });
+    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: f, jobTimeoutMs: 500, retry: { attempts: 2 } });
     const events = await p.transcribe(sentence(1));
     expect(events[0]!.text).toBe(SENTENCES[1]);
     expect(p.replaced).toBe(1);
@@ -133,5 +148,25 @@ describe('EnginePool', () => {
     s2.write(sentence(7));
     await s2.end();
     expect(events.at(-1)).toBe(SENTENCES[7]);
+  });
+
+  it('under transcribeBatch, the operator alone retries a crashed clip: sent at most `attempts` times, never attempts × pool attempts', async () => {
+    const run = async (crashes: number) => {
+      const f = faults(crashes, 'throw');
+      const engine = local({ size: 1, workerUrl: FAULTY, workerExtra: f });
+      const samples = sentence(1);
+      const segment = { kind: 'audio' as const, samples, sampleRate: 16000, channels: 1, offset: 0, cut: 'pause' as const };
+      const out = await lastValueFrom(from([segment]).pipe(transcribeBatch(engine, { retry: { attempts: 3, baseMs: 0 } }), toArray())).catch((e: unknown) => e);
+      const sent = crashes - f.remaining[0]!;
+      const replaced = engine.pool.replaced;
+      await engine.close();
+      return { out, sent, replaced };
+    };
+    const recovered = await run(2);
+    expect((recovered.out as TranscriptEvent[]).map((e) => e.text)).toEqual([SENTENCES[1]]);
+    expect(recovered).toMatchObject({ sent: 3, replaced: 2 });
+    const spent = await run(5);
+    expect(spent.out).toMatchObject({ name: 'EngineError', code: 'EARSHOT_WORKER_CRASHED', retryable: false, details: { attempts: 3 } });
+    expect(spent).toMatchObject({ sent: 3, replaced: 3 });
   });
 });

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { request, Agent, type Dispatcher } from 'undici';
 import { AbortError, EarshotError, TransportError, redactSecrets } from '../../core/errors.js';
-import { retry, retryPolicy, sleep, type RetryPolicy } from '../../core/retry.js';
+import { NO_RETRY, retry, retryPolicy, sleep, type RetryPolicy } from '../../core/retry.js';
 import type { ChunkJob } from '../transport.js';
 import { errorFromResponse } from './errors.js';
 
@@ -77,6 +77,8 @@ export interface JsonRequest {
    * only 429, for requests that create something (a 429 created nothing; a 5xx may have).
    */
   retry?: boolean | 'throttled';
+  /** Policy of this request instead of the client's ({@link NO_RETRY}: one attempt, errors mapped as `retry` says). */
+  policy?: RetryPolicy;
   /** Which error body to expect (default `native`). */
   flavour?: 'native' | 'compat';
 }
@@ -184,9 +186,9 @@ export class DashScopeHttp {
           if (err instanceof EarshotError && err.retryable && err.code !== 'EARSHOT_THROTTLED') throw nonRetryable(err);
           throw err;
         }
-      }, init.signal);
+      }, init.signal, init.policy);
     }
-    return this.retry(once, init.signal);
+    return this.retry(once, init.signal, init.policy);
   }
 
   /**
@@ -338,9 +340,10 @@ export interface PollOptions {
 }
 
 /**
- * Submit an async transcription task (`X-DashScope-Async: enable`). Not retried on 5xx (the task may exist);
- * 429 is retried since a throttled submit creates nothing — unless `once` is set: the submit of a clip is one attempt
- * of a unit whose owner (`transcribeBatch`) retries it, so retrying here too would multiply the attempts.
+ * Submit an async transcription task (`X-DashScope-Async: enable`). A 5xx or a dropped socket is final (the task may
+ * exist: nothing runs twice); a 429 created nothing and stays retryable. It is retried here under the client's
+ * policy — unless `once` is set: a clip's submit is one attempt of a unit whose owner (`transcribeBatch`) retries it,
+ * and retrying here too would multiply the attempts.
  *
  * @returns The task id.
  * @throws as {@link DashScopeHttp.json}.
@@ -351,7 +354,7 @@ export async function submitTask(http: DashScopeHttp, httpBase: string, body: un
   const headers: Record<string, string> = { 'x-dashscope-async': 'enable' };
   if (options.ossResolve) headers['x-dashscope-ossresourceresolve'] = 'enable';
   // A 5xx or dropped socket on submit may have created the task: only 429 is retried, so nothing runs twice.
-  const { body: res } = await http.json<{ output?: { task_id?: string } }>(`${httpBase}/services/audio/asr/transcription`, { body, headers, signal: options.signal, retry: options.once ? false : 'throttled' });
+  const { body: res } = await http.json<{ output?: { task_id?: string } }>(`${httpBase}/services/audio/asr/transcription`, { body, headers, signal: options.signal, retry: 'throttled', ...(options.once ? { policy: NO_RETRY } : {}) });
   const id = res.output?.task_id;
   if (!id) throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'the submit reply has no output.task_id');
   return id;
