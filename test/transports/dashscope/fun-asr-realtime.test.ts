@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../src/emulator/server.js';
 import { funAsrRealtime } from '../../../src/transports/dashscope/fun-asr-realtime.js';
+import { Vocabularies } from '../../../src/transports/dashscope/vocabulary.js';
 import type { TranscriptEvent } from '../../../src/core/types.js';
 import type { EarshotError } from '../../../src/core/errors.js';
 import type { Transport } from '../../../src/transports/transport.js';
@@ -102,6 +105,45 @@ describe('funAsrRealtime', () => {
     expect(events.filter((e) => e.type === 'final').map((e) => e.text)).toEqual(['the weather will be cold']);
     const noop = { sampleRate: 16000, onEvent: () => {}, onError: () => {} };
     await expect(t.openStream!({ ...noop, vocabularyId: 'vocab-nope-00000000000000000000000000000000' })).rejects.toMatchObject({ code: 'EARSHOT_REQUEST_FAILED', providerCode: 'InvalidParameter' });
+  });
+
+  it('two runs with the same hotwords create one vocabulary (ensureVocabulary on the shared HTTP client reuses the list)', async () => {
+    emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'the weather will be cold' }] });
+    const hotwords = [{ text: 'weather', weight: 4, lang: 'en' }, { text: 'Model Studio', weight: 5 }];
+    const used: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      // a fresh transport each time, as a new process would make
+      const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url });
+      const s = await t.openStream!({ sampleRate: 16000, hotwords, onEvent: () => {}, onError: () => {} });
+      await s.end();
+      await t.close!();
+    }
+    const vocabularies = new Vocabularies({ apiKey: KEY, baseUrl: emu.url });
+    const lists = await vocabularies.list();
+    for (const l of lists) used.push((await vocabularies.query(l.vocabularyId)).targetModel);
+    await vocabularies.close();
+    expect(lists).toHaveLength(1);
+    expect(used).toEqual(['fun-asr-realtime']);
+  });
+
+  it('vocabulary requests follow the retry policy and a reply that is not JSON is a coded error', async () => {
+    let hits = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      hits++;
+      if (hits === 1) res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' }).end('{"code":"Throttling","message":"slow"}');
+      else res.writeHead(200, { 'content-type': 'text/html' }).end('<html>gateway</html>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const t = funAsrRealtime({ apiKey: KEY, baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, retry: { baseMs: 1 } });
+      await expect(t.openStream!({ sampleRate: 16000, hotwords: [{ text: 'weather', weight: 4 }], onEvent: () => {}, onError: () => {} })).rejects.toMatchObject({ name: 'TransportError', code: 'EARSHOT_PROTOCOL_ERROR' });
+      await t.close!();
+      expect(hits).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('write() waits while the socket is above its high-water mark: a stalled engine pushes back through TCP to the client', async () => {
