@@ -2,7 +2,7 @@
  * Streaming sample-rate conversion of interleaved s16 audio with the Speex resampler (WASM).
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { EarshotError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
+import { EngineError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
 import { frameCount, frameToMs, type AudioChunk } from '../core/types.js';
 import { BoundedQueue, queueLimits, type QueueLimits } from '../core/backpressure.js';
 import { loadSpeex, speexLoaded, SpeexResampler } from '../media/speex.js';
@@ -29,7 +29,7 @@ const MAX_RATE = 1_000_000;
  * one-shot output sample for sample. Offsets are rescaled to the new time line (`offset * rate / inputRate`,
  * exact whenever that is an integer). Any channel count is kept as is (interleaved). Chunks already at `rate` pass
  * through untouched. A jump in offsets, or a change of rate or channel count, flushes the state and starts anew.
- * `flow` is passed on. On a source error the audio already received is flushed before the error is forwarded.
+ * `flow` is passed on. On a source error the audio already received is flushed before the error is forwarded unchanged (the same object).
  * Teardown frees the WASM state.
  *
  * Chunks that arrive while the WASM module loads wait in a bounded queue: a cold source is held meanwhile; a hot one
@@ -106,13 +106,14 @@ export function resample(rate: number, options: ResampleOptions = {}): OperatorF
         const out = emitChunk(state.process(chunk.samples), channels);
         if (out) subscriber.next(out);
       };
-      const fail = (err: unknown): void => {
+      /** End with an error: its own (coded), or the source's passed on as it is (`upstream`), after flushing. */
+      const fail = (err: unknown, upstream = false): void => {
         try {
           endRun();
         } catch {
           // the original error is what matters
         }
-        subscriber.error(err instanceof EarshotError ? err : toEarshotError(err, 'EARSHOT_DECODE_FAILED'));
+        subscriber.error(upstream ? err : toEarshotError(err, 'EARSHOT_DECODE_FAILED'));
       };
       const drain = (): void => {
         try {
@@ -122,7 +123,7 @@ export function resample(rate: number, options: ResampleOptions = {}): OperatorF
           if (ended === 'complete') {
             endRun();
             subscriber.complete();
-          } else fail(ended.err);
+          } else fail(ended.err, true);
         } catch (err) {
           fail(err);
         }
@@ -135,7 +136,7 @@ export function resample(rate: number, options: ResampleOptions = {}): OperatorF
             drain();
           },
           (err: unknown) => {
-            if (!closed) subscriber.error(new EarshotError('EARSHOT_ENGINE_UNAVAILABLE', 'cannot load the WASM resampler', { cause: err }));
+            if (!closed) subscriber.error(new EngineError('EARSHOT_ENGINE_UNAVAILABLE', 'cannot load the WASM resampler', { cause: err }));
           },
         );
       }
@@ -160,7 +161,7 @@ export function resample(rate: number, options: ResampleOptions = {}): OperatorF
         },
         error: (err: unknown) => {
           if (!ready) ended = { err };
-          else fail(err);
+          else fail(err, true);
         },
         complete: () => {
           if (!ready) {

@@ -28,7 +28,9 @@ export interface TranscribeOptions extends RecognitionOptions, Pick<QueueLimits,
  *
  * Events carry times in ms of audio time from the start of the input (the first chunk's `offset` is honoured).
  * When the source completes, the session is ended and the operator completes after the last final. When the source
- * fails, the finals of audio already sent are still emitted before the error. Unsubscribing closes the session.
+ * fails, the finals of audio already sent are still emitted before the source's error, which is passed on unchanged
+ * (the same object). A failure of the session arrives as the transport's coded error (an uncoded one as
+ * EARSHOT_ENGINE_FAILED). Unsubscribing closes the session.
  *
  * @param transport - a transport with `openStream` (e.g. `local()`).
  * @param options - recognition options (checked against the transport's capabilities now) and queue bounds.
@@ -64,10 +66,12 @@ export function transcribe(transport: Transport, options: TranscribeOptions = {}
       /** The deadline for the finals after a source error; cleared by the teardown too. */
       let flushTimer: NodeJS.Timeout | undefined;
 
-      const fail = (err: unknown): void => {
+      /** End with an error: the session's (coded), or the source's passed on as it is (`upstream`). */
+      const fail = (err: unknown, upstream = false): void => {
+        clearTimeout(flushTimer);
         if (failed || closed) return;
         failed = true;
-        subscriber.error(toEarshotError(err, 'EARSHOT_ENGINE_FAILED'));
+        subscriber.error(upstream ? err : toEarshotError(err, 'EARSHOT_ENGINE_FAILED'));
       };
 
       const open = (chunk: AudioChunk): Promise<StreamSession> => {
@@ -82,7 +86,7 @@ export function transcribe(transport: Transport, options: TranscribeOptions = {}
             if (event.type === 'partial' && !partials) return;
             subscriber.next(shiftEvent(event, baseMs));
           },
-          onError: fail,
+          onError: (err) => fail(err),
         }).then((s) => {
           session = s;
           if (closed) s.close();
@@ -118,12 +122,9 @@ export function transcribe(transport: Transport, options: TranscribeOptions = {}
         error: (err: unknown) => {
           // Keep what was already sent: let the session flush its finals, then report the source's error.
           const flush = opening ? chain.then(() => opening!).then((s) => s.end()) : Promise.resolve();
-          flushTimer = setTimeout(() => fail(err), flushOnErrorMs);
-          const done = (): void => {
-            clearTimeout(flushTimer);
-            fail(err);
-          };
-          flush.then(done, done);
+          flushTimer = setTimeout(() => fail(err, true), flushOnErrorMs);
+          const passOn = (): void => fail(err, true);
+          flush.then(passOn, passOn);
         },
         complete: () => {
           chain

@@ -3,7 +3,7 @@ import { from, lastValueFrom, Observable, Subject, throwError, concat, toArray, 
 import { resample } from '../../src/operators/resample.js';
 import { FlowControl } from '../../src/core/flow.js';
 import type { AudioChunk } from '../../src/core/types.js';
-import type { EarshotError } from '../../src/core/errors.js';
+import { InputError, type EarshotError } from '../../src/core/errors.js';
 import type { DropInfo } from '../../src/core/backpressure.js';
 import { joinSamples } from '../helpers/audio.js';
 
@@ -138,9 +138,17 @@ describe('resample', () => {
         .pipe(resample(16000))
         .subscribe({ next: (c) => got.push(c), error: res, complete: () => res(undefined) }),
     );
-    expect((err as EarshotError).code).toBe('EARSHOT_DECODE_FAILED');
-    expect((err as EarshotError).cause).toBe(boom);
+    // An upstream error is the source's to describe: it arrives as it was raised.
+    expect(err).toBe(boom);
     expect(joinSamples(got).length).toBe(1600);
+  });
+
+  it('passes an upstream coded error on unchanged (the same object), also while the resampler loads', async () => {
+    const coded = new InputError('EARSHOT_CORRUPT_INPUT', 'bad frame');
+    const audio = { kind: 'audio', samples: tone([440], 48000, 4800), sampleRate: 48000, channels: 1, offset: 0 } as AudioChunk;
+    await expect(lastValueFrom(concat(from([audio]), throwError(() => coded)).pipe(resample(16000)))).rejects.toBe(coded);
+    // An error that arrives before any audio (queued while the WASM module may still load) is passed on the same way.
+    await expect(lastValueFrom(throwError(() => coded).pipe(resample(16000)))).rejects.toBe(coded);
   });
 
   it('errors with EARSHOT_INVALID_ARGUMENT on a chunk with a bad layout', async () => {

@@ -1,7 +1,7 @@
 /** Shared by the near-realtime tests: read test WAVs, cut them into chunks, and fake batch transports. */
 import { readFileSync } from 'node:fs';
 import type { SchedulerLike } from 'rxjs';
-import { EarshotError } from '../../src/core/errors.js';
+import { AbortError } from '../../src/core/errors.js';
 import type { FlowControl } from '../../src/core/flow.js';
 import type { AudioChunk, TranscriptEvent } from '../../src/core/types.js';
 import type { Capabilities, ChunkJob, Transport } from '../../src/transports/transport.js';
@@ -67,7 +67,7 @@ export function manualTransport(auto?: { scheduler: SchedulerLike; delayMs(job: 
           },
         };
         calls.push(call);
-        options?.signal?.addEventListener('abort', () => reject(new EarshotError('EARSHOT_ABORTED', 'aborted')));
+        options?.signal?.addEventListener('abort', () => reject(new AbortError('aborted')));
         if (auto) {
           const n = (attempts.get(job.startMs) ?? 0) + 1;
           attempts.set(job.startMs, n);

@@ -97,6 +97,31 @@ describe('transcribe', () => {
     }
   });
 
+  it('passes an upstream error on unchanged (the same object): coded or not, never relabelled EARSHOT_ENGINE_FAILED', async () => {
+    for (const upstream of [new EarshotError('EARSHOT_DECODE_FAILED', 'broken input'), new Error('socket closed')]) {
+      const { transport } = countingTransport();
+      const src = new Observable<AudioChunk>((s) => {
+        s.next(chunk(0));
+        s.error(upstream);
+      });
+      await expect(lastValueFrom(src.pipe(transcribe(transport)))).rejects.toBe(upstream);
+      // before any audio, too (no session was opened)
+      await expect(lastValueFrom(new Observable<AudioChunk>((s) => s.error(upstream)).pipe(transcribe(transport)))).rejects.toBe(upstream);
+    }
+  });
+
+  it('a session failure arrives as the transport raised it (the same object)', async () => {
+    const sessionError = new EarshotError('EARSHOT_CONNECTION_LOST', 'dropped', { retryable: true });
+    const failing: Transport = {
+      ...countingTransport().transport,
+      async openStream(o: StreamOptions) {
+        setImmediate(() => o.onError(sessionError));
+        return { write: async () => undefined, end: () => new Promise<void>(() => undefined), close: () => undefined };
+      },
+    };
+    await expect(lastValueFrom(new Observable<AudioChunk>((s) => s.next(chunk(0))).pipe(transcribe(failing)))).rejects.toBe(sessionError);
+  });
+
   it('holds a cold source while the session is busy and closes the session on early unsubscribe', async () => {
     const { transport, calls } = countingTransport(20);
     const flow = new FlowControl();
