@@ -6,7 +6,7 @@
  * to `wss://`. The key comes from `DASHSCOPE_API_KEY` unless given; it is read when a transport is made, never at
  * import time, and never appears in an error or log.
  */
-import { EarshotError } from '../../core/errors.js';
+import { InvalidArgumentError, TransportError } from '../../core/errors.js';
 
 export interface DashScopeOptions {
   /** API key; defaults to `DASHSCOPE_API_KEY`. */
@@ -36,7 +36,7 @@ export function resolveDashScope(options: DashScopeOptions = {}): DashScopeEndpo
   const env = options.env ?? process.env;
   const apiKey = options.apiKey ?? env.DASHSCOPE_API_KEY;
   if (!apiKey) {
-    throw new EarshotError('EARSHOT_MISSING_API_KEY', 'no API key: set DASHSCOPE_API_KEY or pass { apiKey }');
+    throw new TransportError('EARSHOT_MISSING_API_KEY', 'no API key: set DASHSCOPE_API_KEY or pass { apiKey }');
   }
   let base = (options.baseUrl ?? env.DASHSCOPE_BASE_URL ?? DEFAULT_BASE_URL).trim().replace(/\/+$/, '');
   base = base.replace(/\/(api\/v1|compatible-mode\/v1|api-ws\/v1(\/inference|\/realtime)?)$/, '');
@@ -44,7 +44,7 @@ export function resolveDashScope(options: DashScopeOptions = {}): DashScopeEndpo
   try {
     url = new URL(base);
   } catch (cause) {
-    throw new EarshotError('EARSHOT_INVALID_ARGUMENT', `DASHSCOPE_BASE_URL is not a URL: ${base}`, { cause });
+    throw new InvalidArgumentError(`DASHSCOPE_BASE_URL is not a URL: ${base}`, { cause });
   }
   const httpOrigin = url.protocol === 'wss:' ? `https://${url.host}${url.pathname}` : url.protocol === 'ws:' ? `http://${url.host}${url.pathname}` : base;
   const wsOrigin = httpOrigin.replace(/^https:/, 'wss:').replace(/^http:/, 'ws:');
