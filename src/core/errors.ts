@@ -4,36 +4,17 @@
  * The error decides whether a retry makes sense (`retryable`).
  */
 
+/** Every code: those of each class (the remote-API, input, engine and sink families) and the ones of no family. */
 export type ErrorCode =
   | 'EARSHOT_INVALID_ARGUMENT'
-  | 'EARSHOT_FILE_NOT_FOUND'
-  | 'EARSHOT_EMPTY_INPUT'
-  | 'EARSHOT_UNSUPPORTED_FORMAT'
-  | 'EARSHOT_DECODE_FAILED'
-  | 'EARSHOT_CORRUPT_INPUT'
-  | 'EARSHOT_FFMPEG_MISSING'
-  | 'EARSHOT_ENGINE_FAILED'
-  | 'EARSHOT_ENGINE_UNAVAILABLE'
-  | 'EARSHOT_WORKER_CRASHED'
   | 'EARSHOT_CAPABILITY_MISSING'
-  | 'EARSHOT_UNKNOWN_MODEL'
-  | 'EARSHOT_MISSING_API_KEY'
-  | 'EARSHOT_AUTH_FAILED'
-  | 'EARSHOT_THROTTLED'
-  | 'EARSHOT_SERVER_ERROR'
-  | 'EARSHOT_REQUEST_FAILED'
-  | 'EARSHOT_TASK_FAILED'
-  | 'EARSHOT_RESULT_EXPIRED'
-  | 'EARSHOT_TIMEOUT'
-  | 'EARSHOT_CONNECTION_LOST'
-  | 'EARSHOT_PROTOCOL_ERROR'
-  | 'EARSHOT_LIMIT_EXCEEDED'
-  | 'EARSHOT_SINK_FAILED'
-  | 'EARSHOT_RTP_FAILED'
-  | 'EARSHOT_MIC_FAILED'
   | 'EARSHOT_QUEUE_UNAVAILABLE'
   | 'EARSHOT_RESULT_PENDING'
-  | 'EARSHOT_ABORTED';
+  | 'EARSHOT_ABORTED'
+  | InputErrorCode
+  | EngineErrorCode
+  | TransportErrorCode
+  | SinkErrorCode;
 
 export interface EarshotErrorOptions {
   cause?: unknown;

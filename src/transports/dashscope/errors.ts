@@ -42,7 +42,8 @@ export interface DashScopeClass {
  *
  * - 401, `InvalidApiKey`, `invalid_api_key`, `Arrearage`, and 403 / `AccessDenied*` / `Model.AccessDenied` (§1.2,
  *   §1.4) → EARSHOT_AUTH_FAILED, final; a 403 about an expired policy/URL or a synchronous call → EARSHOT_REQUEST_FAILED.
- * - `ModelNotFound`, `model_not_found`, `InvalidParameter` naming the model (§1.4, §1.5, §2.11) → EARSHOT_UNKNOWN_MODEL.
+ * - `ModelNotFound`, `model_not_found`, `InvalidParameter` "Model not exist" / "Invalid model" (§1.4, §1.5, §2.11) →
+ *   EARSHOT_UNKNOWN_MODEL.
  * - `insufficient_quota` (§1.5) → EARSHOT_THROTTLED, final; 429, `Throttling*`, `limit_requests`, `rate_limit*`
  *   (§1.4, §1.5, §2.11) → EARSHOT_THROTTLED, retryable.
  * - 5xx → EARSHOT_SERVER_ERROR, retryable.
@@ -64,7 +65,7 @@ export function classifyDashScope(failure: Pick<DashScopeFailure, 'status' | 'pr
   if (status === 403 || /^(AccessDenied|Model\.AccessDenied)/.test(code)) {
     return /expired|synchronous|policy/.test(text) ? final('EARSHOT_REQUEST_FAILED') : final('EARSHOT_AUTH_FAILED');
   }
-  if (/^(ModelNotFound|model_not_found)/.test(code) || (/^InvalidParameter/.test(code) && /model/.test(text))) return final('EARSHOT_UNKNOWN_MODEL');
+  if (/^(ModelNotFound|model_not_found)/.test(code) || (/^InvalidParameter/.test(code) && /model not exist|invalid model|model \S* ?(not found|does not exist)/.test(text))) return final('EARSHOT_UNKNOWN_MODEL');
   if (code === 'insufficient_quota') return final('EARSHOT_THROTTLED');
   if (status === 429 || /^Throttling|^limit_requests|rate_limit/i.test(code)) return { code: 'EARSHOT_THROTTLED', retryable: true };
   if (status !== undefined) {

@@ -27,6 +27,8 @@ const TABLE: Array<{ ref: string; status?: number; providerCode?: string; messag
   { ref: '§1.4 404 ModelNotFound', status: 404, providerCode: 'ModelNotFound', message: 'Model not exist.', code: 'EARSHOT_UNKNOWN_MODEL', retryable: false },
   { ref: '§1.5 404 model_not_found', status: 404, providerCode: 'model_not_found', code: 'EARSHOT_UNKNOWN_MODEL', retryable: false },
   { ref: '§2.11 task-failed InvalidParameter "Invalid model"', providerCode: 'InvalidParameter', message: 'Model not exist: fun-asr-x', code: 'EARSHOT_UNKNOWN_MODEL', retryable: false },
+  { ref: '§1.4 400 InvalidParameter "Model not exist." (native)', status: 400, providerCode: 'InvalidParameter', message: 'Model not exist.', code: 'EARSHOT_UNKNOWN_MODEL', retryable: false },
+  { ref: '§4.5 400 InvalidParameter naming a model, not unknown (vocabulary for another model)', status: 400, providerCode: 'InvalidParameter', message: 'vocabulary target_model fun-asr does not match model paraformer-v2', code: 'EARSHOT_REQUEST_FAILED', retryable: false },
   // §1.4 / §1.5 / §2.11: throttling and quota
   { ref: '§1.4 429 Throttling.RateQuota', status: 429, providerCode: 'Throttling.RateQuota', code: 'EARSHOT_THROTTLED', retryable: true },
   { ref: '§1.5 429 limit_requests', status: 429, providerCode: 'limit_requests', code: 'EARSHOT_THROTTLED', retryable: true },
