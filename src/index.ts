@@ -25,7 +25,7 @@ export {
   isRetryable,
   toEarshotError,
 } from './core/errors.js';
-export type { ErrorCode, EarshotErrorOptions } from './core/errors.js';
+export type { ErrorCode, EarshotErrorOptions, InputErrorCode, EngineErrorCode, TransportErrorCode, SinkErrorCode, WrapOptions } from './core/errors.js';
 export { FlowControl } from './core/flow.js';
 export type { DropInfo, OverflowPolicy, QueueLimits } from './core/backpressure.js';
 export { PaceClock } from './core/clock.js';
