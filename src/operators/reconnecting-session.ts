@@ -318,13 +318,8 @@ class Reconnecting implements ReconnectingSession {
   }
 }
 
-/** The error to surface once reconnecting stops: the last attempt's error, with the reconnect count. */
+/** The error to surface once reconnecting stops: the last attempt's error (class, code, fields), with the reconnect count. */
 function finalError(error: EarshotError, reconnects: number): EarshotError {
   if (reconnects <= 0) return error;
-  return new EarshotError(error.code, `${error.message} (gave up after ${reconnects} reconnect attempt${reconnects === 1 ? '' : 's'})`, {
-    cause: error,
-    retryable: false,
-    ...(error.statusCode !== undefined ? { statusCode: error.statusCode } : {}),
-    ...(error.providerCode !== undefined ? { providerCode: error.providerCode } : {}),
-  });
+  return EarshotError.wrap(error, `${error.message} (gave up after ${reconnects} reconnect attempt${reconnects === 1 ? '' : 's'})`, { retryable: false });
 }

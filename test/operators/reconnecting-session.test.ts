@@ -80,6 +80,8 @@ describe('transcribeRealtime on virtual time (scripted transport)', () => {
     const failed = await run(pcm, { dropAfterFrames: (n) => (n === 0 ? 16_000 * 4 : 8000) }, { reconnect: { attempts: 3, baseMs: 100, maxMs: 100 } });
     expect(failed.completed).toBe(false);
     expect(failed.error).toMatchObject({ code: 'EARSHOT_CONNECTION_LOST', retryable: false });
+    // told again with EarshotError.wrap: the last error's class is kept
+    expect(failed.error).toBeInstanceOf(TransportError);
     expect((failed.error as Error).message).toMatch(/gave up after 2 reconnect attempts/);
     expect((failed.error as Error).cause).toBeInstanceOf(TransportError);
     expect(failed.sessions).toHaveLength(3);
