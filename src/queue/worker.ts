@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { Job, Worker } from 'bullmq';
 import { EarshotError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
-import { retryDelay } from '../core/retry.js';
+import { NO_RETRY, retryDelay } from '../core/retry.js';
 import { shiftEvent, type TranscriptEvent } from '../core/types.js';
 import { createTransport, type CreateTransportOptions } from '../transports/catalog.js';
 import type { Transport } from '../transports/transport.js';
@@ -32,7 +32,7 @@ export interface StartWorkerOptions extends QueueLinkOptions {
   concurrency?: number;
   /** A ready transport for `model` instead of making one (the worker does not close it). */
   transport?: Transport;
-  /** Options for `createTransport` (key, base URL, `env`); the worker sets cloud retries to 0 (the queue retries). */
+  /** Options for `createTransport` (key, base URL, `env`); the worker gives cloud transports `retry: NO_RETRY` (the queue retries). */
   transportOptions?: CreateTransportOptions;
   /** Queue-wide rate limit (default `{ max: 20, duration: 1000 }` for cloud models, none for `local`); `false`: none. */
   limiter?: QueueLimiter | false;
@@ -100,7 +100,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   let transport = options.transport;
   const ownTransport = !transport;
   try {
-    transport ??= createTransport(model, { ...options.transportOptions, retries: 0, local: { size: concurrency, ...options.transportOptions?.local } });
+    transport ??= createTransport(model, { ...options.transportOptions, retry: NO_RETRY, local: { size: concurrency, ...options.transportOptions?.local } });
   } catch (err) {
     await link.close();
     throw err;
