@@ -4,6 +4,7 @@
  * Each line is written whole, so a file left by a failed run holds only whole lines.
  */
 import type { MonoTypeOperatorFunction, OperatorFunction } from 'rxjs';
+import { InputError } from '../core/errors.js';
 import { isSpeechEdge, type TranscriptEvent } from '../core/types.js';
 import { formatText, textSink, type SinkOptions, type SinkTarget, type TextFormat } from './text-sink.js';
 
@@ -99,4 +100,52 @@ export function toJsonl(target: SinkTarget, options: JsonlOptions = {}): MonoTyp
  */
 export function jsonlText(options: JsonlFormatOptions = {}): OperatorFunction<TranscriptEvent, string> {
   return formatText(() => jsonlFormat(options));
+}
+
+/**
+ * Read one line of the JSONL contract back into an event (the inverse of {@link formatJsonlLine}); unknown keys
+ * are ignored.
+ *
+ * @param line - one JSON line (without or with its newline).
+ * @param where - where it came from, for the error message (e.g. `talk.jsonl:12`).
+ * @throws InputError (`EARSHOT_CORRUPT_INPUT`) when the line is not JSON or not a transcript event.
+ * @example
+ * ```ts
+ * parseJsonlLine('{"type":"final","text":"hi","startMs":0,"endMs":900}'); // { type: 'final', text: 'hi', startMs: 0, endMs: 900 }
+ * ```
+ */
+export function parseJsonlLine(line: string, where = 'line'): TranscriptEvent {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch (err) {
+    throw new InputError('EARSHOT_CORRUPT_INPUT', `${where}: not JSON`, { cause: err });
+  }
+  const bad = (why: string): InputError => new InputError('EARSHOT_CORRUPT_INPUT', `${where}: not a transcript event (${why})`);
+  if (typeof raw !== 'object' || raw === null) throw bad('not an object');
+  const o = raw as Record<string, unknown>;
+  const time = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (o.type !== 'partial' && o.type !== 'final') throw bad('type must be partial or final');
+  if (typeof o.text !== 'string') throw bad('text must be a string');
+  if (!time(o.startMs) || !time(o.endMs)) throw bad('startMs and endMs must be numbers');
+  const event: TranscriptEvent = { type: o.type, text: o.text, startMs: o.startMs, endMs: o.endMs };
+  if (o.words !== undefined) {
+    if (!Array.isArray(o.words)) throw bad('words must be an array');
+    event.words = o.words.map((w: unknown) => {
+      const x = (w ?? {}) as Record<string, unknown>;
+      if (typeof x.text !== 'string' || !time(x.startMs) || !time(x.endMs)) throw bad('a word needs text, startMs and endMs');
+      return { text: x.text, startMs: x.startMs, endMs: x.endMs };
+    });
+  }
+  if (typeof o.speaker === 'string') event.speaker = o.speaker;
+  if (typeof o.channel === 'number') event.channel = o.channel;
+  if (typeof o.emotion === 'string') event.emotion = o.emotion;
+  if (typeof o.language === 'string') event.language = o.language;
+  if (typeof o.latency === 'object' && o.latency !== null) {
+    const l = o.latency as Record<string, unknown>;
+    event.latency = {};
+    if (time(l.endOfSpeechMs)) event.latency.endOfSpeechMs = l.endOfSpeechMs;
+    if (time(l.addedMs)) event.latency.addedMs = l.addedMs;
+  }
+  return event;
 }
