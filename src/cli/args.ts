@@ -3,6 +3,7 @@
  * unit-testable without spawning it.
  */
 import { parseArgs } from 'node:util';
+import { basename, extname } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Hotword } from '../transports/transport.js';
 import { parseHotwords } from '../transports/dashscope/vocabulary.js';
@@ -38,6 +39,14 @@ export interface LiveCommand extends Omit<TranscribeCommand, 'command' | 'input'
   micCommand?: string;
 }
 
+/** `earshot report`: transcribe (or read `events`) and write the HTML report of the run. */
+export interface ReportCommand extends Omit<TranscribeCommand, 'command'> {
+  command: 'report';
+  out: string;
+  /** A JSONL of an earlier run to show instead of transcribing. */
+  events?: string;
+}
+
 export interface ModelsCommand {
   command: 'models';
   json: boolean;
@@ -56,7 +65,7 @@ export interface HelpCommand {
   topic?: string;
 }
 
-export type Command = TranscribeCommand | LiveCommand | ModelsCommand | EmulatorCommand | HelpCommand | QueueCommand | { command: 'version' };
+export type Command = TranscribeCommand | LiveCommand | ReportCommand | ModelsCommand | EmulatorCommand | HelpCommand | QueueCommand | { command: 'version' };
 
 export const HELP = `earshot — turn audio into text, offline by default or with Qwen Cloud speech models.
 
@@ -64,6 +73,9 @@ Usage:
   earshot transcribe <input> [options]   transcribe a file (any format ffmpeg reads), '-' for stdin,
                                          or rtp://HOST:PORT to caption a live RTP stream until Ctrl-C
   earshot live --mic [options]           live captions from the microphone until Ctrl-C
+  earshot report <input> [options]       transcribe a file and write an HTML report of the run (waveform, VAD,
+                                         windows, words, partials, captions, latency): --out FILE (default
+                                         <name>.report.html), --events FILE to show an earlier run's JSONL instead
   earshot models [--json]                list the speech models and what each can do
   earshot emulator [--port N]            run the offline emulator of the Qwen Cloud speech APIs
   earshot --help | --version
@@ -130,6 +142,14 @@ const TRANSCRIBE_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+const REPORT_OPTIONS = { ...TRANSCRIBE_OPTIONS, out: { type: 'string' }, events: { type: 'string' } } as const;
+
+function reportCommand(input: string, common: Omit<ReportCommand, 'command' | 'input' | 'out' | 'events'>, values: Record<string, unknown>): ReportCommand {
+  if (input === '-' || input.startsWith('rtp://')) throw new InvalidArgumentError('earshot report needs an audio file (its waveform and audio go into the page)');
+  const out = typeof values.out === 'string' ? values.out : `${basename(input, extname(input))}.report.html`;
+  return { command: 'report', input, ...common, out, ...(typeof values.events === 'string' ? { events: values.events } : {}) };
+}
+
 function positiveInt(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
@@ -160,8 +180,8 @@ export function parseCommand(argv: readonly string[]): Command {
       return { command: 'emulator', port, host: values.host ?? '127.0.0.1', ...(values['api-key'] ? { apiKey: values['api-key'] } : {}), ...(values.script ? { script: values.script } : {}) };
     }
     if (name === 'worker' || name === 'submit' || name === 'status' || name === 'result') return parseQueueCommand(name, rest, parseDuration);
-    if (name === 'transcribe' || name === 'live') {
-      const { values, positionals } = parseArgs({ args: rest, options: TRANSCRIBE_OPTIONS, allowPositionals: true, strict: true });
+    if (name === 'transcribe' || name === 'live' || name === 'report') {
+      const { values, positionals } = parseArgs({ args: rest, options: name === 'report' ? REPORT_OPTIONS : TRANSCRIBE_OPTIONS, allowPositionals: true, strict: true });
       if (values.help) return { command: 'help', topic: name };
       const mode = values.mode as Mode | undefined;
       if (mode !== undefined && !['batch', 'near-realtime', 'realtime'].includes(mode)) {
@@ -197,6 +217,7 @@ export function parseCommand(argv: readonly string[]): Command {
       const input = positionals[0];
       if (!input) throw new InvalidArgumentError('earshot transcribe needs an input: a file, - for stdin, or rtp://HOST:PORT');
       if (positionals.length > 1) throw new InvalidArgumentError(`one input at a time, got ${positionals.length}`);
+      if (name === 'report') return reportCommand(input, common, values);
       return { command: 'transcribe', input, ...common };
     }
   } catch (err) {

@@ -10,6 +10,7 @@ import { interruptSignal, runTranscribe, type CliIo } from './transcribe.js';
 import { printModels, registerTransportModules } from './models.js';
 import { runEmulator } from './emulator.js';
 import { runQueueCommand } from './submit.js';
+import { runReport } from './report.js';
 
 /** Errors that mean the command asked for something impossible: exit code 2, like a usage error. */
 const USAGE_CODES = new Set(['EARSHOT_INVALID_ARGUMENT', 'EARSHOT_CAPABILITY_MISSING', 'EARSHOT_UNKNOWN_MODEL']);
@@ -29,7 +30,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return 2;
   }
   try {
-    if (cmd.command === 'models' || cmd.command === 'transcribe' || cmd.command === 'live') await registerTransportModules(io.env);
+    if (cmd.command === 'models' || cmd.command === 'transcribe' || cmd.command === 'live' || cmd.command === 'report') await registerTransportModules(io.env);
     switch (cmd.command) {
       case 'help':
         io.stdout.write(HELP);
@@ -51,6 +52,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       case 'transcribe':
       case 'live':
         await runTranscribe(cmd, io);
+        return 0;
+      case 'report':
+        await runReport(cmd, io);
         return 0;
     }
   } catch (err) {

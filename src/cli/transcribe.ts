@@ -2,9 +2,9 @@
  * The pipelines behind `earshot transcribe` and `earshot live`: pick a source for the input, a transport for the
  * model, an operator chain for the mode, and the sinks for the outputs.
  */
-import { fromEvent, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type OperatorFunction } from 'rxjs';
+import { fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
 import { InvalidArgumentError } from '../core/errors.js';
-import { frameToMs, type AudioChunk, type TranscriptEvent } from '../core/types.js';
+import { frameToMs, type AudioChunk, type AudioSegment, type TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
 import { fromFile } from '../sources/file.js';
 import { fromReadable } from '../sources/readable.js';
@@ -14,7 +14,7 @@ import { decode } from '../operators/decode.js';
 import { resample } from '../operators/resample.js';
 import { pace } from '../operators/pace.js';
 import { vadChunk } from '../operators/vad-chunk.js';
-import { nearRealtime } from '../operators/near-realtime.js';
+import { nearRealtime, type WindowSegment } from '../operators/near-realtime.js';
 import { transcribe } from '../operators/transcribe.js';
 import { transcribeBatch } from '../operators/transcribe-batch.js';
 import { transcribeRealtime } from '../operators/transcribe-realtime.js';
@@ -28,7 +28,7 @@ import { queued } from '../transports/queued.js';
 import type { RecognitionOptions, Transport } from '../transports/transport.js';
 import type { BatchTransport } from '../transports/dashscope/fun-asr.js';
 import type { BatchProgress } from '../transports/dashscope/http.js';
-import type { LiveCommand, Mode, TranscribeCommand } from './args.js';
+import type { LiveCommand, Mode, ReportCommand, TranscribeCommand } from './args.js';
 
 /** What the CLI needs from its process: streams and an interrupt signal, so tests can drive it. */
 export interface CliIo {
@@ -40,7 +40,7 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
 }
 
-function recognitionOf(cmd: TranscribeCommand | LiveCommand): RecognitionOptions {
+function recognitionOf(cmd: TranscribeCommand | LiveCommand | ReportCommand): RecognitionOptions {
   return {
     ...(cmd.language ? { language: cmd.language } : {}),
     ...(cmd.hotwords ? { hotwords: cmd.hotwords } : {}),
@@ -48,6 +48,18 @@ function recognitionOf(cmd: TranscribeCommand | LiveCommand): RecognitionOptions
     ...(cmd.diarize ? { diarize: true } : {}),
     ...(cmd.speakers ? { speakers: cmd.speakers } : {}),
   };
+}
+
+/** Operators `earshot report` inserts to watch the pipeline; each passes its input on unchanged. */
+export interface PipelineTaps {
+  /** The decoded audio, before pacing. */
+  audio?: MonoTypeOperatorFunction<AudioChunk>;
+  /** The segments of `vadChunk()` (batch mode). */
+  vad?: MonoTypeOperatorFunction<AudioSegment>;
+  /** The windows of `nearRealtime()` (near-realtime mode). */
+  windows?: MonoTypeOperatorFunction<WindowSegment>;
+  /** The events, after the emotion filter, before the sinks. */
+  events?: MonoTypeOperatorFunction<TranscriptEvent>;
 }
 
 /** The mode a model runs in when none is given: whole-file batch, or realtime for realtime-only models. */
@@ -82,7 +94,7 @@ interface Track {
 }
 
 /** The input as tracks: one for a file, stdin or the mic; one per participant (SSRC) for RTP. */
-function tracksOf(cmd: TranscribeCommand | LiveCommand, io: CliIo): { tracks: Observable<Track>; live: boolean; path?: string } {
+function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliIo): { tracks: Observable<Track>; live: boolean; path?: string } {
   if (cmd.command === 'live') {
     // --mic-command is split on spaces (no shell): e.g. "ffmpeg -re -i talk.wav -f s16le -ar 16000 -ac 1 -".
     const command = cmd.micCommand?.split(/\s+/).filter(Boolean);
@@ -105,9 +117,9 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand, io: CliIo): { tracks: Ob
  * Run `earshot transcribe` / `earshot live` to the end: resolves when every output is flushed and closed.
  * @throws the pipeline's EarshotError (the CLI prints its code and message).
  */
-export async function runTranscribe(cmd: TranscribeCommand | LiveCommand, io: CliIo): Promise<void> {
+export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliIo, taps: PipelineTaps = {}): Promise<void> {
   const recognition = recognitionOf(cmd);
-  const onQueue = cmd.command === 'transcribe' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: recognition }) : undefined;
+  const onQueue = cmd.command !== 'live' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: recognition }) : undefined;
   const transport = onQueue ?? createTransport(cmd.model, { env: io.env, ...recognition });
   try {
     await onQueue?.ready();
@@ -123,10 +135,10 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand, io: Cl
 
     const eventsOf = (raw: Observable<AudioChunk>): Observable<TranscriptEvent> => {
       const clock = new PaceClock();
-      const audio = raw.pipe(progress(io, cmd.quiet || live), cmd.pace ? pace({ clock }) : (s) => s);
+      const audio = raw.pipe(taps.audio ?? identity, progress(io, cmd.quiet || live), cmd.pace ? pace({ clock }) : (s) => s);
       const batchOptions = { options: recognition, ...(concurrency ? { concurrency } : {}), ...(cmd.pace ? { clock } : {}) };
-      if (mode === 'batch') return audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), transcribeBatch(transport, batchOptions));
-      if (mode === 'near-realtime') return audio.pipe(nearRealtime({ windowMs: cmd.windowMs }), transcribeBatch(transport, batchOptions));
+      if (mode === 'batch') return audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), taps.vad ?? identity, transcribeBatch(transport, batchOptions));
+      if (mode === 'near-realtime') return audio.pipe(nearRealtime({ windowMs: cmd.windowMs }), taps.windows ?? identity, transcribeBatch(transport, batchOptions));
       return offline
         ? audio.pipe(transcribe(transport, recognition))
         : audio.pipe(transcribeRealtime(transport, { options: recognition, pace: !live && !cmd.pace }));
@@ -138,7 +150,9 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand, io: Cl
         ? wholeFile(batch.transcribeFile.bind(transport), path, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined)
         : tracks.pipe(mergeMap((t) => (t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...e, speaker: e.speaker ?? t.label! }))) : eventsOf(t.audio))));
 
-    await writeOutputs(cmd.emotions?.length ? events.pipe(filterEmotion(cmd.emotions as never)) : events, cmd, io);
+    let out = cmd.emotions?.length ? events.pipe(filterEmotion(cmd.emotions as never)) : events;
+    if (taps.events) out = out.pipe(taps.events);
+    await writeOutputs(out, cmd, io);
   } finally {
     await transport.close?.();
   }

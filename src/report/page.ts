@@ -122,6 +122,9 @@ main { padding:8px 16px 24px; }
 #wave { display:block; position:sticky; left:0; height:110px; cursor:pointer; }
 .lane { position:relative; border-bottom:1px solid var(--line); overflow:hidden; }
 .lane:nth-child(odd) { background:var(--lane); }
+.tile { position:absolute; top:0; bottom:0; left:calc(var(--ts) * var(--pps) * 1px); width:0; }
+.tile[hidden] { display:none; }
+.lc { position:sticky; left:0; display:none; cursor:pointer; }
 .it { position:absolute; left:calc(var(--s) * var(--pps) * 1px); width:max(1px, calc(var(--d) * var(--pps) * 1px)); overflow:hidden; white-space:nowrap; text-overflow:clip; border-radius:2px; }
 .vad { top:4px; height:14px; background:#59a14f; opacity:.75; border-right:1px solid #fff; }
 .vad.cut-max-length { background:#f28e2b; }
@@ -136,8 +139,8 @@ main { padding:8px 16px 24px; }
 .hit { box-shadow: inset 0 0 0 2px #ffd400; background:#fff3a3 !important; }
 .final { top:3px; height:20px; font-size:11px; line-height:18px; padding:0 3px; background:#fff; border:1px solid #9aa6bf; cursor:pointer; }
 .final.sel { border-color:#e15759; box-shadow:0 0 0 1px #e15759; }
-.partial { height:6px; background:#b07aa1; opacity:.55; }
-.partial.p0 { top:3px; } .partial.p1 { top:10px; } .partial.p2 { top:17px; }
+.partial { height:10px; background:#b07aa1; font-size:8px; line-height:10px; color:#fff; padding-left:1px; }
+.partial.p0 { top:3px; } .partial.p1 { top:14px; background:#c9a3c0; }
 .cue { top:3px; height:36px; font-size:10px; line-height:12px; padding:2px 3px; background:#fff; border:1px solid #c9cfdc; white-space:pre; }
 .lat { top:5px; height:12px; background:#e15759; opacity:.8; font-size:10px; line-height:12px; color:#fff; padding-left:2px; }
 #cursor { position:absolute; top:0; bottom:0; width:2px; background:#e15759; left:calc(var(--t, 0) * var(--pps) * 1px); pointer-events:none; z-index:5; }
@@ -185,74 +188,119 @@ const JS = String.raw`
     if (s < 10) ss = '0' + ss;
     return (h ? h + ':' + (m < 10 ? '0' : '') : '') + m + ':' + ss;
   }
-  function pos(s, e) { return '--s:' + (s / 1000).toFixed(3) + ';--d:' + (Math.max(0, e - s) / 1000).toFixed(3); }
-
-  // ---- lanes ----
+  // ---- lanes: every item is in the DOM, in tiles of TILE_MS shown only near the view when zoomed in to at most
+  // DOM_MAX_SEC of audio; zoomed out further, each lane is drawn on its own canvas instead (fast at any length).
+  var TILE_MS = 20000, DOM_MAX_SEC = 300;
+  var nTiles = Math.max(1, Math.ceil(D.durationMs / TILE_MS));
   var lanes = [];
-  function lane(label, height, html) { lanes.push({ label: label, height: height, html: html }); }
-  var parts = [];
+  function lane(label, height) {
+    var l = { label: label, height: height, tiles: [], rects: [] };
+    for (var i = 0; i < nTiles; i++) l.tiles.push([]);
+    lanes.push(l);
+    return l;
+  }
+  // One item: its element (class, extra style, attributes, content) and its rectangle for the overview canvas.
+  function add(l, s, e, cls, style, attrs, inner, y, h, color) {
+    var ti = Math.min(nTiles - 1, Math.max(0, Math.floor(s / TILE_MS))), ts = ti * TILE_MS;
+    l.tiles[ti].push('<div class="it ' + cls + '" style="--s:' + ((s - ts) / 1000).toFixed(3) + ';--d:' + (Math.max(0, e - s) / 1000).toFixed(3) + (style ? ';' + style : '') + '"' + attrs + '>' + inner + '</div>');
+    l.rects.push(s, e, y, h, color);
+  }
+  var CUT = { pause: '#4e79a7', 'max-length': '#f28e2b', end: '#76b7b2' };
+  var L = lane('VAD (' + D.vad.source + ')', 22);
   D.vad.segments.forEach(function (v) {
-    parts.push('<div class="it vad cut-' + v[2] + '" style="' + pos(v[0], v[1]) + '" data-start-ms="' + v[0] + '" data-end-ms="' + v[1] + '" data-cut="' + v[2] + '" title="speech ' + clock(v[0]) + '–' + clock(v[1]) + ' (' + v[2] + ')"></div>');
+    add(L, v[0], v[1], 'vad cut-' + v[2], '', ' data-start-ms="' + v[0] + '" data-end-ms="' + v[1] + '" data-cut="' + v[2] + '" title="speech ' + clock(v[0]) + '–' + clock(v[1]) + ' (' + v[2] + ')"', '', 4, 14, v[2] === 'max-length' ? '#f28e2b' : '#59a14f');
   });
-  lane('VAD (' + D.vad.source + ')', 22, parts.join(''));
   if (D.windows) {
-    parts = [];
+    L = lane('windows', 36);
     D.windows.forEach(function (w) {
       var row = w[4] === 'revoked' ? 1 : 0;
       var why = w[2] + (w[3] ? ', speculative' : '') + (w[4] === 'revoked' ? ', revoked' : '');
-      parts.push('<div class="it win r' + row + ' cut-' + w[2] + (w[3] ? ' spec' : '') + ' fate-' + w[4] + '" style="' + pos(w[0], w[1]) + '" data-start-ms="' + w[0] + '" data-end-ms="' + w[1] + '" data-cut="' + w[2] + '" data-fate="' + w[4] + '" title="window ' + clock(w[0]) + '–' + clock(w[1]) + ' (' + why + ')">' + esc(w[2]) + '</div>');
+      add(L, w[0], w[1], 'win r' + row + ' cut-' + w[2] + (w[3] ? ' spec' : '') + ' fate-' + w[4], '', ' data-start-ms="' + w[0] + '" data-end-ms="' + w[1] + '" data-cut="' + w[2] + '" data-fate="' + w[4] + '" title="window ' + clock(w[0]) + '–' + clock(w[1]) + ' (' + why + ')"', esc(w[2]), row ? 19 : 3, 14, row ? '#e15759' : CUT[w[2]] || '#4e79a7');
     });
-    lane('windows', 36, parts.join(''));
   }
   var words = [];
   D.lanes.forEach(function (name, li) {
-    parts = [];
+    L = lane(name || 'words', 26);
     D.finals.forEach(function (f, fi) {
       if (f.lane !== li) return;
       var color = EMO[f.emo] || (f.emo ? '#c7b8a1' : '#a0b4cc');
       f.words.forEach(function (w) {
         var wi = words.length;
         words.push({ s: w[0], e: w[1], t: w[2], f: fi });
-        parts.push('<div class="it word" id="w' + wi + '" style="' + pos(w[0], w[1]) + ';--emo:' + color + '" data-i="' + wi + '" data-start-ms="' + w[0] + '" data-end-ms="' + w[1] + '" title="' + esc(w[2]) + ' ' + clock(w[0]) + (f.emo ? ' · ' + esc(f.emo) : '') + '">' + esc(w[2]) + '</div>');
+        add(L, w[0], w[1], 'word', '--emo:' + color, ' id="w' + wi + '" data-i="' + wi + '" data-start-ms="' + w[0] + '" data-end-ms="' + w[1] + '" title="' + esc(w[2]) + ' ' + clock(w[0]) + (f.emo ? ' · ' + esc(f.emo) : '') + '"', esc(w[2]), 3, 20, color);
       });
     });
-    lane(name || 'words', 26, parts.join(''));
   });
-  parts = [];
-  var partialHtml = [];
-  var partialCount = 0;
-  function partial(p, k, title) {
-    partialCount++;
-    partialHtml.push('<div class="it partial p' + (k % 3) + '" style="' + pos(p[0], p[1]) + '" title="' + esc(title + p[2]) + '"></div>');
+  L = lane('finals', 26);
+  var P = lane('partials', 26), partialCount = 0;
+  // A partial is drawn over the audio it added since the one before it (its text grows over its whole span).
+  function partials(list, title) {
+    var prevEnd = -1;
+    list.forEach(function (p, k) {
+      partialCount++;
+      var s = Math.max(p[0], prevEnd);
+      prevEnd = Math.max(prevEnd, p[1]);
+      add(P, s, p[1], 'partial p' + (k % 2), '', ' title="' + esc(title + clock(p[1]) + ': ' + p[2]) + '"', esc(p[2].split(' ').pop() || ''), k % 2 ? 14 : 3, 10, k % 2 ? '#c9a3c0' : '#b07aa1');
+    });
   }
   D.finals.forEach(function (f, fi) {
-    parts.push('<div class="it final" id="f' + fi + '" data-f="' + fi + '" style="' + pos(f.s, f.e) + '" title="' + esc(f.t) + '">' + esc(f.t) + '</div>');
-    f.partials.forEach(function (p, k) { partial(p, k, 'partial before final ' + (fi + 1) + ': '); });
+    add(L, f.s, f.e, 'final', '', ' id="f' + fi + '" data-f="' + fi + '" data-start-ms="' + f.s + '" data-end-ms="' + f.e + '" title="' + esc(f.t) + '"', esc(f.t), 3, 20, '#9aa6bf');
+    partials(f.partials, 'partial before final ' + (fi + 1) + ' at ');
   });
-  D.trailingPartials.forEach(function (p, k) { partial(p, k, 'partial (no final followed): '); });
-  lane('finals', 26, parts.join(''));
-  if (partialCount) lane('partials', 26, partialHtml.join(''));
-  parts = D.cues.map(function (c) {
-    return '<div class="it cue" style="' + pos(c[0], c[1]) + '" data-start-ms="' + c[0] + '" data-end-ms="' + c[1] + '" title="' + esc(clock(c[0]) + ' → ' + clock(c[1]) + (c[3] ? ' · ' + c[3] : '')) + '">' + esc(c[2]) + '</div>';
+  partials(D.trailingPartials, 'partial (no final followed) at ');
+  if (!partialCount) lanes.splice(lanes.indexOf(P), 1);
+  L = lane('captions', 44);
+  D.cues.forEach(function (c) {
+    add(L, c[0], c[1], 'cue', '', ' data-start-ms="' + c[0] + '" data-end-ms="' + c[1] + '" title="' + esc(clock(c[0]) + ' → ' + clock(c[1]) + (c[3] ? ' · ' + c[3] : '')) + '"', esc(c[2]), 3, 36, '#c9cfdc');
   });
-  lane('captions', 44, parts.join(''));
   var lats = [];
-  parts = [];
+  L = lane('latency (ms)', 22);
   D.finals.forEach(function (f) {
     if (f.eos === undefined) return;
     lats.push(f.eos);
-    parts.push('<div class="it lat" style="' + pos(f.e, f.e + f.eos) + '" title="end of speech → final: ' + Math.round(f.eos) + ' ms">' + Math.round(f.eos) + '</div>');
+    add(L, f.e, f.e + f.eos, 'lat', '', ' title="end of speech → final: ' + Math.round(f.eos) + ' ms"', String(Math.round(f.eos)), 5, 12, '#e15759');
   });
-  if (lats.length) lane('latency (ms)', 22, parts.join(''));
+  if (!lats.length) lanes.pop();
 
   var laneHtml = [], labelHtml = ['<div style="height:' + WAVE_H + 'px">waveform</div>'];
   lanes.forEach(function (l) {
-    laneHtml.push('<div class="lane" style="height:' + l.height + 'px">' + l.html + '</div>');
+    laneHtml.push('<div class="lane" style="height:' + l.height + 'px"><canvas class="lc" height="' + l.height + '"></canvas>');
+    l.tiles.forEach(function (items, ti) { if (items.length) laneHtml.push('<div class="tile" hidden data-ti="' + ti + '" style="--ts:' + (ti * TILE_MS / 1000) + '">' + items.join('') + '</div>'); });
+    laneHtml.push('</div>');
     labelHtml.push('<div style="height:' + l.height + 'px" title="' + esc(l.label) + '">' + esc(l.label) + '</div>');
   });
   lanesEl.innerHTML = laneHtml.join('');
   labelsEl.innerHTML = labelHtml.join('');
   track.style.setProperty('--dur', dur.toFixed(3));
+  var tilesAt = [];
+  for (var ti = 0; ti < nTiles; ti++) tilesAt.push([]);
+  Array.prototype.forEach.call(lanesEl.querySelectorAll('.tile'), function (el) { tilesAt[+el.dataset.ti].push(el); });
+  var laneCanvases = lanesEl.querySelectorAll('canvas.lc');
+  var shown = {}, domMode = null;
+  // Show the tiles near the view (or none, zoomed out) and draw the overview canvases.
+  function view() {
+    var W = scroll.clientWidth, left = scroll.scrollLeft / pps, span = W / pps;
+    var dom = span <= DOM_MAX_SEC;
+    var a = dom ? Math.floor((left - span / 2) * 1000 / TILE_MS) : 0, b = dom ? Math.floor((left + span * 1.5) * 1000 / TILE_MS) : -1;
+    Object.keys(shown).forEach(function (k) { if (k < a || k > b) { tilesAt[k].forEach(function (el) { el.hidden = true; }); delete shown[k]; } });
+    for (var k = Math.max(0, a); k <= Math.min(nTiles - 1, b); k++) if (!shown[k]) { shown[k] = 1; tilesAt[k].forEach(function (el) { el.hidden = false; }); }
+    if (dom !== domMode) { domMode = dom; Array.prototype.forEach.call(laneCanvases, function (c) { c.style.display = dom ? 'none' : 'block'; }); }
+    if (!dom) lanes.forEach(function (l, i) { drawLane(laneCanvases[i], l, left, W); });
+    draw();
+  }
+  function drawLane(c, l, left, W) {
+    var dpr = window.devicePixelRatio || 1;
+    if (c.width !== Math.round(W * dpr)) { c.width = Math.round(W * dpr); c.height = Math.round(l.height * dpr); c.style.width = W + 'px'; c.style.height = l.height + 'px'; }
+    var g = c.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, W, l.height);
+    var r = l.rects, lo = left * 1000, hi = (left + W / pps) * 1000;
+    for (var i = 0; i < r.length; i += 5) {
+      if (r[i + 1] < lo || r[i] > hi) continue;
+      g.fillStyle = r[i + 4];
+      g.fillRect((r[i] - lo) / 1000 * pps, r[i + 2], Math.max(1, (r[i + 1] - r[i]) / 1000 * pps), r[i + 3]);
+    }
+  }
 
   // ---- stats and legend ----
   function pct(a, q) { if (!a.length) return 0; var s = a.slice().sort(function (x, y) { return x - y; }); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; }
@@ -292,7 +340,7 @@ const JS = String.raw`
     pps = next;
     track.style.setProperty('--pps', String(pps));
     scroll.scrollLeft = Math.max(0, at * pps - anchorX);
-    draw();
+    view();
   }
   var peaks = null, gain = 1;
   var ctx = canvas.getContext('2d');
@@ -406,6 +454,7 @@ const JS = String.raw`
 
   // ---- clicks ----
   lanesEl.addEventListener('click', function (ev) {
+    if (ev.target.classList.contains('lc')) { playFrom((scroll.scrollLeft + ev.clientX - ev.target.getBoundingClientRect().left) / pps * 1000); return; }
     var el = ev.target.closest('.word, .final');
     if (!el) return;
     if (el.classList.contains('word')) {
@@ -422,7 +471,8 @@ const JS = String.raw`
     var x = ev.clientX - canvas.getBoundingClientRect().left;
     playFrom((scroll.scrollLeft + x) / pps * 1000);
   });
-  scroll.addEventListener('scroll', function () { requestAnimationFrame(draw); });
+  var viewQueued = false;
+  scroll.addEventListener('scroll', function () { if (!viewQueued) { viewQueued = true; requestAnimationFrame(function () { viewQueued = false; view(); }); } });
   scroll.addEventListener('wheel', function (ev) {
     if (ev.ctrlKey || ev.metaKey) {
       ev.preventDefault();
@@ -471,6 +521,7 @@ const JS = String.raw`
     var h = hits[k];
     if (!h) return;
     hitAt = k;
+    if (!domMode) setPps(scroll.clientWidth / 60);
     audio.currentTime = h.ms / 1000;
     setCursor(h.ms / 1000);
     scroll.scrollLeft = Math.max(0, h.ms / 1000 * pps - scroll.clientWidth / 3);
@@ -484,7 +535,7 @@ const JS = String.raw`
   // ---- first paint ----
   pps = fitPps();
   track.style.setProperty('--pps', String(pps));
-  draw();
+  view();
   loadPeaks().then(function () {
     draw();
     document.body.dataset.renderMs = String(Math.round(performance.now() - t0));
