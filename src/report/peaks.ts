@@ -53,8 +53,8 @@ export class PeakBuilder {
   #frames = 0;
   #origin = -1;
   #inBucket = 0;
-  #min = 0;
-  #max = 0;
+  #min = 32767;
+  #max = -32768;
 
   /**
    * @param options - see {@link PeakOptions}.
@@ -104,8 +104,8 @@ export class PeakBuilder {
       if (inBucket === B) {
         this.#close(min, max);
         inBucket = 0;
-        min = 0;
-        max = 0;
+        min = 32767;
+        max = -32768;
       }
     }
     this.#inBucket = inBucket;
@@ -147,14 +147,16 @@ export class PeakBuilder {
     let left = frames;
     while (left > 0) {
       const take = Math.min(left, this.#bucketFrames - this.#inBucket);
+      if (this.#min > 0) this.#min = 0;
+      if (this.#max < 0) this.#max = 0;
       this.#inBucket += take;
       this.#frames += take;
       left -= take;
       if (this.#inBucket === this.#bucketFrames) {
         this.#close(this.#min, this.#max);
         this.#inBucket = 0;
-        this.#min = 0;
-        this.#max = 0;
+        this.#min = 32767;
+        this.#max = -32768;
       }
     }
   }
