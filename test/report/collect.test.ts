@@ -22,10 +22,10 @@ beforeAll(async () => {
   }
 });
 
-const ms = (s: { offset: number; sampleRate: number; samples: Int16Array }): ReportSegment => ({
+const ms = (s: { offset: number; sampleRate: number; samples: Int16Array; cut: ReportSegment['cut'] }): ReportSegment => ({
   startMs: (s.offset * 1000) / s.sampleRate,
   endMs: ((s.offset + s.samples.length) * 1000) / s.sampleRate,
-  cut: (s as { cut: ReportSegment['cut'] }).cut,
+  cut: s.cut,
 });
 
 describe('ReportCollector', () => {

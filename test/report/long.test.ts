@@ -1,0 +1,97 @@
+/**
+ * A 2-hour input: the report stays small (peaks, not samples; audio linked) and opens fast in the system Chromium.
+ * The audio is the bundled sample looped for 2 h under pink noise (so the peaks do not compress away); the
+ * transcript is the engine's result for one loop, repeated, so the engine need not run for 2 h.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { lastValueFrom, toArray } from 'rxjs';
+import type { Browser } from 'playwright-core';
+import { shiftEvent, type TranscriptEvent } from '../../src/core/types.js';
+import { fromFile } from '../../src/sources/file.js';
+import { decode } from '../../src/operators/decode.js';
+import { vadChunk } from '../../src/operators/vad-chunk.js';
+import { transcribeBatch } from '../../src/operators/transcribe-batch.js';
+import { local } from '../../src/transports/local.js';
+import { formatJsonlLine } from '../../src/sinks/jsonl.js';
+import { report } from '../../src/report/index.js';
+import { launchBrowser, openPage } from '../helpers/browser.js';
+import { ROOT } from '../helpers/dist.js';
+
+/** What the README states for a 2-hour input. */
+const MAX_BYTES = 4 * 1024 * 1024;
+const MAX_RENDER_MS = 5000;
+const HOURS_2 = 7_200_000;
+const LOOP_MS = 9470; // samples/sample.wav
+
+const dir = mkdtempSync(join(tmpdir(), 'earshot-report-long-'));
+const audio = join(dir, 'two-hours.wav');
+const jsonl = join(dir, 'two-hours.jsonl');
+let browser: Browser;
+let words = 0;
+let milk = 0;
+
+beforeAll(async () => {
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', '-1', '-i', join(ROOT, 'samples/sample.wav'), '-f', 'lavfi', '-i', 'anoisesrc=a=0.02:c=pink:r=16000:seed=7',
+    '-filter_complex', '[0:a][1:a]amix=inputs=2:duration=shortest:normalize=0', '-t', String(HOURS_2 / 1000), '-ac', '1', '-ar', '16000', audio]);
+  const engine = local();
+  let once: TranscriptEvent[];
+  try {
+    once = await lastValueFrom(fromFile(join(ROOT, 'samples/sample.wav')).pipe(decode(), vadChunk(), transcribeBatch(engine), toArray()));
+  } finally {
+    await engine.close();
+  }
+  const lines: string[] = [];
+  for (let at = 0; at + LOOP_MS <= HOURS_2; at += LOOP_MS) {
+    for (const e of once) {
+      lines.push(formatJsonlLine(shiftEvent(e, at)));
+      words += e.words?.length ?? 0;
+      milk += e.words?.filter((w) => w.text.includes('milk')).length ?? 0;
+    }
+  }
+  writeFileSync(jsonl, lines.join(''));
+  browser = await launchBrowser();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a 2-hour report', () => {
+  it(`is under ${MAX_BYTES / 1048576} MB and renders in under ${MAX_RENDER_MS / 1000} s`, async () => {
+    const out = join(dir, 'two-hours.html');
+    const built = performance.now();
+    const r = await report({ audio, events: jsonl, out });
+    const buildMs = performance.now() - built;
+    expect(r.durationMs).toBe(HOURS_2);
+    expect(r.audio).toBe('linked');
+    expect(r.words).toBe(words);
+    expect(r.bytes).toBeLessThan(MAX_BYTES);
+
+    const opened = performance.now();
+    const { page, errors } = await openPage(browser, pathToFileURL(out).href, 'body[data-ready]');
+    const renderMs = performance.now() - opened;
+    try {
+      console.log(`2-hour report: ${(r.bytes / 1048576).toFixed(2)} MB, ${r.words} words, built in ${(buildMs / 1000).toFixed(1)} s, rendered in ${Math.round(renderMs)} ms (page's own ${await page.evaluate('document.body.dataset.renderMs')} ms)`);
+      expect(renderMs).toBeLessThan(MAX_RENDER_MS);
+      expect(await page.locator('.word').count()).toBe(words);
+      // Zoomed out, the lanes are drawn on canvases; a search zooms in to the hit and shows its words.
+      expect(await page.locator('.word:visible').count()).toBe(0);
+      expect(milk).toBeGreaterThan(0);
+      await page.fill('#search', 'milk');
+      await page.press('#search', 'Enter');
+      await page.waitForSelector('.word.hit', { state: 'visible' });
+      expect(await page.locator('.word:visible').count()).toBeGreaterThan(0);
+      expect(await page.locator('.word:visible').count()).toBeLessThan(2000);
+      expect(await page.textContent('#search-count')).toBe(`${milk} matches`);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
