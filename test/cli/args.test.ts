@@ -35,4 +35,12 @@ describe('cli args', () => {
     expect(parseCommand(['live', '--mic', '--model', 'fun-asr-realtime'])).toMatchObject({ command: 'live', model: 'fun-asr-realtime' });
     expect(parseCommand([])).toEqual({ command: 'help' });
   });
+
+  it('parses a report command: transcribe options plus --out and --events, a file input only', () => {
+    expect(parseCommand(['report', 'dir/talk.mp3', '--mode', 'near-realtime', '--window', '3s'])).toMatchObject({ command: 'report', input: 'dir/talk.mp3', out: 'talk.report.html', mode: 'near-realtime', windowMs: 3000 });
+    expect(parseCommand(['report', 'a.wav', '--out', 'r.html', '--events', 'a.jsonl', '--jsonl', 'b.jsonl'])).toMatchObject({ out: 'r.html', events: 'a.jsonl', jsonl: 'b.jsonl' });
+    expect(() => parseCommand(['report', '-'])).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    expect(() => parseCommand(['report', 'rtp://127.0.0.1:5004'])).toThrow(/audio file/);
+    expect(() => parseCommand(['transcribe', 'a.wav', '--out', 'r.html'])).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+  });
 });

@@ -3,7 +3,7 @@ import { concat, from, lastValueFrom, Subject, throwError, toArray } from 'rxjs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EarshotError } from '../../src/core/errors.js';
 import type { TranscriptEvent } from '../../src/core/types.js';
-import { formatJsonlLine, jsonlText, toJsonl } from '../../src/sinks/jsonl.js';
+import { formatJsonlLine, jsonlText, parseJsonlLine, toJsonl } from '../../src/sinks/jsonl.js';
 import { isOpen, tempDir, until } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -67,5 +67,20 @@ describe('toJsonl', () => {
     sub.unsubscribe();
     await until(() => !isOpen(path), 5000, 'file closed');
     expect(readFileSync(path, 'utf8')).toBe(formatJsonlLine(EVENTS[0]!));
+  });
+});
+
+describe('parseJsonlLine', () => {
+  it('reads back what formatJsonlLine writes, latency included; takes channel, ignores unknown keys', () => {
+    const event: TranscriptEvent = { ...EVENTS[1]!, startMs: 0, endMs: 500, words: [{ text: 'hello', startMs: 0, endMs: 500 }], latency: { endOfSpeechMs: 250, addedMs: 1.5 } };
+    expect(parseJsonlLine(formatJsonlLine(event, { latency: true }).trim())).toEqual(event);
+    expect(parseJsonlLine('{"type":"partial","text":"a","startMs":1,"endMs":2,"channel":1,"extra":true}')).toEqual({ type: 'partial', text: 'a', startMs: 1, endMs: 2, channel: 1 });
+  });
+
+  it('refuses what is not an event with EARSHOT_CORRUPT_INPUT and where it was', () => {
+    expect(() => parseJsonlLine('nope', 'a.jsonl:3')).toThrow(expect.objectContaining({ code: 'EARSHOT_CORRUPT_INPUT', message: 'a.jsonl:3: not JSON' }));
+    for (const bad of ['[]', '{"type":"x","text":"","startMs":0,"endMs":1}', '{"type":"final","startMs":0,"endMs":1}', '{"type":"final","text":"","startMs":"0","endMs":1}', '{"type":"final","text":"","startMs":0,"endMs":1,"words":[{"text":"a"}]}']) {
+      expect(() => parseJsonlLine(bad)).toThrow(expect.objectContaining({ code: 'EARSHOT_CORRUPT_INPUT' }));
+    }
   });
 });
