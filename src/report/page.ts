@@ -142,7 +142,8 @@ main { padding:8px 16px 24px; }
 .partial { height:10px; background:#b07aa1; font-size:8px; line-height:10px; color:#fff; padding-left:1px; }
 .partial.p0 { top:3px; } .partial.p1 { top:14px; background:#c9a3c0; }
 .cue { top:3px; height:36px; font-size:10px; line-height:12px; padding:2px 3px; background:#fff; border:1px solid #c9cfdc; white-space:pre; }
-.lat { top:5px; height:12px; background:#e15759; opacity:.8; font-size:10px; line-height:12px; color:#fff; padding-left:2px; }
+.lat { height:11px; background:#e15759; opacity:.8; font-size:9px; line-height:11px; color:#fff; padding-left:2px; border-left:2px solid #7a1c1d; }
+.lat.l1 { top:3px; } .lat.l0 { top:16px; }
 #cursor { position:absolute; top:0; bottom:0; width:2px; background:#e15759; left:calc(var(--t, 0) * var(--pps) * 1px); pointer-events:none; z-index:5; }
 #legend { margin:6px 0; color:var(--muted); font-size:12px; display:flex; flex-wrap:wrap; gap:4px 14px; }
 #legend i { display:inline-block; width:12px; height:12px; border-radius:2px; vertical-align:-2px; margin-right:4px; }
@@ -254,11 +255,11 @@ const JS = String.raw`
     add(L, c[0], c[1], 'cue', '', ' data-start-ms="' + c[0] + '" data-end-ms="' + c[1] + '" title="' + esc(clock(c[0]) + ' → ' + clock(c[1]) + (c[3] ? ' · ' + c[3] : '')) + '"', esc(c[2]), 3, 36, '#c9cfdc');
   });
   var lats = [];
-  L = lane('latency (ms)', 22);
+  L = lane('latency', 30);
   D.finals.forEach(function (f) {
     if (f.eos === undefined) return;
-    lats.push(f.eos);
-    add(L, f.e, f.e + f.eos, 'lat', '', ' title="end of speech → final: ' + Math.round(f.eos) + ' ms"', String(Math.round(f.eos)), 5, 12, '#e15759');
+    var row = lats.push(f.eos) % 2;
+    add(L, f.e, f.e + f.eos, 'lat l' + row, '', ' title="end of speech ' + clock(f.e) + ' → final: ' + Math.round(f.eos) + ' ms"', String(Math.round(f.eos)) + ' ms', row ? 3 : 16, 11, '#e15759');
   });
   if (!lats.length) lanes.pop();
 
@@ -311,12 +312,13 @@ const JS = String.raw`
   }
   if (lats.length) stats.push('end of speech → final: median <b>' + Math.round(pct(lats, 0.5)) + ' ms</b>, p95 <b>' + Math.round(pct(lats, 0.95)) + ' ms</b>');
   document.getElementById('stats').innerHTML = stats.join(' · ');
-  var legend = ['<span><i style="background:#59a14f"></i>speech (VAD)</span>'];
+  var legend = ['<span><i style="background:#59a14f"></i>speech (VAD)</span><span><i style="background:#f28e2b"></i>VAD segment cut at its max length</span>'];
   if (D.windows) legend.push('<span><i style="background:#4e79a7"></i>window cut at a pause</span><span><i style="background:#f28e2b"></i>cut at max length</span><span><i style="background:#76b7b2"></i>cut at the end</span><span><i style="border:1px dashed #1d2330"></i>sent speculatively</span><span><i style="background:repeating-linear-gradient(45deg,#e15759 0 3px,#f6c1c2 3px 6px)"></i>revoked</span>');
   var emos = {};
   D.finals.forEach(function (f) { if (f.emo) emos[f.emo] = 1; });
   Object.keys(emos).forEach(function (e) { legend.push('<span><i style="background:' + (EMO[e] || '#c7b8a1') + '"></i>' + esc(e) + '</span>'); });
-  legend.push('<span><i style="background:#b07aa1"></i>partial</span>');
+  if (partialCount) legend.push('<span><i style="background:#b07aa1"></i>partial</span>');
+  if (lats.length) legend.push('<span><i style="background:#e15759"></i>end of speech → final (wall ms, paced run)</span>');
   document.getElementById('legend').innerHTML = legend.join('');
   document.getElementById('audio-note').textContent = D.audio.note;
 
@@ -445,7 +447,7 @@ const JS = String.raw`
     if (f.added !== undefined) meta.push('added ' + f.added.toFixed(2) + ' ms');
     var html = '<h3>Final ' + (fi + 1) + '</h3><div class="meta">' + meta.join(' · ') + '</div><div>' + esc(f.t) + '</div>';
     if (f.partials.length) {
-      html += '<div class="meta" style="margin-top:8px">' + f.partials.length + ' partials before it:</div><ol>';
+      html += '<div class="meta" style="margin-top:8px">' + f.partials.length + (f.partials.length === 1 ? ' partial' : ' partials') + ' before it:</div><ol>';
       f.partials.forEach(function (p) { html += '<li>' + clock(p[1]) + ' ' + esc(p[2]) + '</li>'; });
       html += '</ol>';
     }
@@ -513,7 +515,7 @@ const JS = String.raw`
     hits.sort(function (a, b) { return a.ms - b.ms; });
     hits.forEach(function (h) { h.el.classList.add('hit'); marked.push(h.el); });
     document.getElementById('search-count').textContent = hits.length + (hits.length === 1 ? ' match' : ' matches');
-    var html = ['<h3>' + hits.length + ' matches for “' + esc(q) + '”</h3>'];
+    var html = ['<h3>' + hits.length + (hits.length === 1 ? ' match' : ' matches') + ' for “' + esc(q) + '”</h3>'];
     hits.slice(0, 200).forEach(function (h, k) { html.push('<a data-k="' + k + '"><span>' + clock(h.ms) + '</span>' + esc(h.text) + '</a>'); });
     out.innerHTML = html.join('');
   }

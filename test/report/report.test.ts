@@ -126,7 +126,7 @@ describe('report page', () => {
       expect(await page.locator('.lat').count()).toBe(finals.length);
       expect(await page.locator('.partial').count()).toBe(finals.length);
       await page.locator('.final').nth(1).click();
-      expect(await page.textContent('#details')).toContain('1 partials before it');
+      expect(await page.textContent('#details')).toContain('1 partial before it');
       expect(await page.textContent('#stats')).toContain('median');
       // Linked, not embedded: the audio comes from the file next to the page.
       expect(String(await page.evaluate('document.getElementById("audio").src'))).toMatch(/^file:.*sample\.wav$/);
