@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { lastValueFrom, NEVER, Observable, Subject, concat, of, throwError, toArray } from 'rxjs';
+import { EMPTY, lastValueFrom, NEVER, Observable, Subject, concat, of, throwError, toArray } from 'rxjs';
 import type { AudioChunk, TranscriptEvent } from '../../src/core/types.js';
 import { fromFile } from '../../src/sources/file.js';
 import { fromPcm } from '../../src/sources/pcm.js';
@@ -102,5 +102,20 @@ describe('ReportCollector', () => {
     const tap = seen.audio();
     await lastValueFrom(fromPcm(pcm.subarray(0, 160), { sampleRate: 16000 }).pipe(tap), { defaultValue: undefined });
     await expect(lastValueFrom(fromPcm(pcm.subarray(0, 160), { sampleRate: 16000 }).pipe(tap))).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT' });
+  });
+
+  it('vad(), windows() and events() pass errors on, complete on empty input and let go on unsubscribe', async () => {
+    const seen = new ReportCollector();
+    const taps = [seen.vad(), seen.windows(), seen.events()] as Array<(s: Observable<unknown>) => Observable<unknown>>;
+    for (const tap of taps) {
+      await expect(lastValueFrom(throwError(() => new Error('boom')).pipe(tap))).rejects.toThrow('boom');
+      expect(await lastValueFrom(EMPTY.pipe(tap), { defaultValue: 'empty' })).toBe('empty');
+      const source = new Subject<unknown>();
+      const sub = source.pipe(tap).subscribe();
+      expect(source.observed).toBe(true);
+      sub.unsubscribe();
+      expect(source.observed).toBe(false);
+    }
+    expect(seen.collected()).toMatchObject({ vad: { segments: [], source: 'pipeline' }, windows: [], events: [] });
   });
 });

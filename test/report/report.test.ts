@@ -92,6 +92,12 @@ describe('report page', () => {
       expect(Math.abs(Number(await page.evaluate('window.__seeked')) - target.startMs / 1000)).toBeLessThanOrEqual(0.05);
       expect(await page.locator('#details').textContent()).toContain(events.find((e) => e.words?.includes(target))!.text);
 
+      // It plays from there, and the cursor follows the audio.
+      await page.waitForFunction(`document.getElementById("audio").currentTime > ${target.startMs / 1000 + 0.5}`);
+      const [left, pps] = (await page.evaluate('document.getElementById("audio").pause(); [parseFloat(getComputedStyle(document.getElementById("cursor")).left), parseFloat(getComputedStyle(document.getElementById("track")).getPropertyValue("--pps"))]')) as number[];
+      await page.waitForFunction('Math.abs(parseFloat(getComputedStyle(document.getElementById("cursor")).left) - document.getElementById("audio").currentTime * ' + pps + ') < 2');
+      expect(left).toBeGreaterThan((target.startMs / 1000) * pps!);
+
       // Search over the text.
       const word = target.text;
       await page.fill('#search', word);
