@@ -166,4 +166,15 @@ describe('report page', () => {
     expect(r2.status).toBe(1);
     expect(r2.stderr).toMatch(/^EARSHOT_FILE_NOT_FOUND: [^\n]*\n$/);
   });
+
+  it('report() refuses misuse with coded errors and stops when aborted', async () => {
+    await expect(report({ audio: '', events: [] })).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT' });
+    await expect(report({ audio: SAMPLE })).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT' });
+    await expect(report({ audio: SAMPLE, events: [], embedAudio: { bitrateKbps: 1 } })).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT' });
+    await expect(report({ audio: SAMPLE, events: join(dir, 'missing.jsonl') })).rejects.toMatchObject({ code: 'EARSHOT_FILE_NOT_FOUND' });
+    const ac = new AbortController();
+    ac.abort();
+    await expect(report({ audio: SAMPLE, events: [], signal: ac.signal })).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+    await expect(report({ audio: SAMPLE, events: [], out: join(dir, 'no-such-dir', 'r.html') })).rejects.toMatchObject({ code: 'EARSHOT_SINK_FAILED' });
+  });
 });
