@@ -34,7 +34,9 @@ interface FvadWasm {
   _fvad_process(inst: number, frame: number, length: number): number;
 }
 
-const RATES: readonly number[] = [8000, 16000, 32000, 48000];
+/** The sample rates WebRTC VAD takes. */
+export const VAD_SAMPLE_RATES: readonly VadSampleRate[] = [8000, 16000, 32000, 48000];
+const RATES: readonly number[] = VAD_SAMPLE_RATES;
 
 // Cache of the compiled module: immutable once loaded, shared by every detector (each has its own state).
 let wasm: FvadWasm | undefined;

@@ -6,6 +6,7 @@ import { Observable, Subject, type MonoTypeOperatorFunction } from 'rxjs';
 import { InvalidArgumentError } from '../core/errors.js';
 import { frameCount, frameToMs, type AudioChunk, type AudioSegment, type TranscriptEvent } from '../core/types.js';
 import { vadChunk, type VadChunkOptions } from '../operators/vad-chunk.js';
+import { VAD_SAMPLE_RATES } from '../media/vad.js';
 import type { ProvisionalState, WindowSegment } from '../operators/near-realtime.js';
 import { PeakBuilder, type PeakOptions, type Peaks } from './peaks.js';
 
@@ -31,7 +32,7 @@ export interface Collected {
   /** Waveform peaks, when the audio went through {@link ReportCollector.audio}. */
   peaks?: Peaks;
   /** VAD segments: the pipeline's own `vadChunk()` (`pipeline`) or one run beside it on the same audio (`analysis`). */
-  vad?: { segments: ReportSegment[]; source: 'pipeline' | 'analysis'; options?: VadChunkOptions };
+  vad?: { segments: ReportSegment[]; source: 'pipeline' | 'analysis'; options?: VadChunkOptions; skipped?: string };
   /** Near-realtime windows, when the pipeline had them. */
   windows?: ReportWindow[];
   /** Every event, in the order the pipeline emitted them. */
@@ -68,13 +69,14 @@ function segmentOf(s: AudioSegment): ReportSegment {
 export class ReportCollector {
   #peaks: PeakBuilder | undefined;
   #pipelineVad: ReportSegment[] | undefined;
-  #analysisVad: { segments: ReportSegment[]; options: VadChunkOptions } | undefined;
+  #analysisVad: { segments: ReportSegment[]; options: VadChunkOptions; skipped?: string } | undefined;
   #windows: ReportWindow[] | undefined;
   #events: TranscriptEvent[] = [];
 
   /**
    * Tap the decoded audio (one mono or multi-channel stream at one rate): peaks for the waveform and, unless the
-   * pipeline has a {@link vad} tap, the VAD's segments from `vadChunk()` run beside it on the same chunks. The
+   * pipeline has a {@link vad} tap, the VAD's segments from `vadChunk()` run beside it on the same chunks (mono
+   * audio at 8, 16, 32 or 48 kHz; other audio gets no VAD lane, and `collected().vad.skipped` says why). The
    * returned operator completes once that side `vadChunk()` has emitted its last segment; its errors are passed on.
    *
    * @param options - see {@link AudioTapOptions}.
@@ -119,6 +121,12 @@ export class ReportCollector {
             } catch (err) {
               subscriber.error(err);
               return;
+            }
+            if (side && this.#analysisVad && (chunk.channels !== 1 || !(VAD_SAMPLE_RATES as readonly number[]).includes(chunk.sampleRate))) {
+              this.#analysisVad.skipped = `the VAD needs mono audio at 8, 16, 32 or 48 kHz, got ${chunk.channels} ch at ${chunk.sampleRate} Hz`;
+              const s = side;
+              side = undefined;
+              s.complete();
             }
             side?.next(chunk);
             subscriber.next(chunk);
@@ -209,7 +217,7 @@ export class ReportCollector {
     const out: Collected = { events: this.#events };
     if (this.#peaks) out.peaks = this.#peaks.finish();
     if (this.#pipelineVad) out.vad = { segments: this.#pipelineVad, source: 'pipeline' };
-    else if (this.#analysisVad) out.vad = { segments: this.#analysisVad.segments, source: 'analysis', options: this.#analysisVad.options };
+    else if (this.#analysisVad) out.vad = { source: 'analysis', ...this.#analysisVad };
     if (this.#windows) out.windows = this.#windows;
     return out;
   }

@@ -223,7 +223,7 @@ function pageData(options: ReportOptions, c: Collected, audio: PageData['audio']
     durationMs,
     audio,
     peaks: peaksOf(peaks),
-    vad: { source: c.vad?.source === 'pipeline' ? 'pipeline' : 'vadChunk', segments: (c.vad?.segments ?? []).map((s) => [r(s.startMs), r(s.endMs), s.cut]) },
+    vad: { source: c.vad?.source === 'pipeline' ? 'pipeline' : c.vad?.skipped ? 'not run' : 'vadChunk', segments: (c.vad?.segments ?? []).map((s) => [r(s.startMs), r(s.endMs), s.cut]) },
     windows: c.windows ? c.windows.map((w) => [r(w.startMs), r(w.endMs), w.cut, w.speculative ? 1 : 0, w.fate]) : null,
     lanes,
     finals,

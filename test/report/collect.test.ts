@@ -118,4 +118,14 @@ describe('ReportCollector', () => {
     }
     expect(seen.collected()).toMatchObject({ vad: { segments: [], source: 'pipeline' }, windows: [], events: [] });
   });
+
+  it('runs no VAD beside audio it cannot take (stereo, 44.1 kHz), and says why', async () => {
+    const seen = new ReportCollector();
+    const stereo = new Int16Array(44100 * 2);
+    const out = await lastValueFrom(fromPcm(stereo, { sampleRate: 44100, channels: 2 }).pipe(seen.audio(), toArray()));
+    expect(out.reduce((n, c) => n + c.samples.length, 0)).toBe(stereo.length);
+    const c = seen.collected();
+    expect(c.peaks!.frames).toBe(44100);
+    expect(c.vad).toMatchObject({ source: 'analysis', segments: [], skipped: expect.stringContaining('2 ch at 44100 Hz') });
+  });
 });
