@@ -187,7 +187,8 @@ async function audioOf(options: ReportOptions, durationMs: number): Promise<Page
     const src = options.out
       ? relative(dirname(resolve(options.out)), resolve(options.audio)).split(sep).map(encodeURIComponent).join('/')
       : pathToFileURL(resolve(options.audio)).href;
-    return { src, embedded: false, note: `Audio linked, not embedded (${why}): ${basename(options.audio)} must stay at ${decodeURIComponent(src)} next to this page.` };
+    const where = options.out ? `${decodeURIComponent(src)}, relative to this page` : resolve(options.audio);
+    return { src, embedded: false, note: `Audio linked, not embedded (${why}): ${where}.` };
   };
   if (!embed) return link('embedding off');
   const maxBytes = embed.maxBytes ?? DEFAULT_EMBED_MAX_BYTES;
