@@ -134,10 +134,11 @@ main { padding:8px 16px 24px; }
 .win.spec { border:1px dashed #1d2330; }
 .win.fate-revoked { background:repeating-linear-gradient(45deg,#e15759 0 4px,#f6c1c2 4px 8px); color:#7a1c1d; }
 .word { top:3px; height:20px; font-size:11px; line-height:20px; padding:0 2px; cursor:pointer; background:var(--emo,#a0b4cc); color:#10131a; border-right:1px solid rgba(255,255,255,.8); }
+.utt { top:3px; height:20px; font-size:11px; line-height:20px; padding:0 3px; cursor:pointer; background:var(--emo,#a0b4cc); opacity:.8; }
 .word:hover { outline:2px solid #1d2330; z-index:2; }
 .word.now { outline:2px solid #e15759; z-index:3; }
 .hit { box-shadow: inset 0 0 0 2px #ffd400; background:#fff3a3 !important; }
-.final { top:3px; height:20px; font-size:11px; line-height:18px; padding:0 3px; background:#fff; border:1px solid #9aa6bf; cursor:pointer; }
+.final { top:3px; height:20px; font-size:11px; line-height:18px; padding:0 3px; background:var(--emo, #fff); border:1px solid #9aa6bf; cursor:pointer; }
 .final.sel { border-color:#e15759; box-shadow:0 0 0 1px #e15759; }
 .partial { height:10px; background:#b07aa1; font-size:8px; line-height:10px; color:#fff; padding-left:1px; }
 .partial.p0 { top:3px; } .partial.p1 { top:14px; background:#c9a3c0; }
@@ -225,6 +226,8 @@ const JS = String.raw`
     D.finals.forEach(function (f, fi) {
       if (f.lane !== li) return;
       var color = EMO[f.emo] || (f.emo ? '#c7b8a1' : '#a0b4cc');
+      // Without word times the whole final stands in its speaker's lane.
+      if (!f.words.length) add(L, f.s, f.e, 'utt', '--emo:' + color, ' data-f="' + fi + '" title="' + esc(f.t) + '"', esc(f.t), 3, 20, color);
       f.words.forEach(function (w) {
         var wi = words.length;
         words.push({ s: w[0], e: w[1], t: w[2], f: fi });
@@ -245,7 +248,8 @@ const JS = String.raw`
     });
   }
   D.finals.forEach(function (f, fi) {
-    add(L, f.s, f.e, 'final', '', ' id="f' + fi + '" data-f="' + fi + '" data-start-ms="' + f.s + '" data-end-ms="' + f.e + '" title="' + esc(f.t) + '"', esc(f.t), 3, 20, '#9aa6bf');
+    var emo = f.emo ? EMO[f.emo] || '#c7b8a1' : '';
+    add(L, f.s, f.e, 'final', emo ? '--emo:' + emo : '', ' id="f' + fi + '" data-f="' + fi + '" data-start-ms="' + f.s + '" data-end-ms="' + f.e + '" title="' + esc(f.t + (f.emo ? ' · ' + f.emo : '')) + '"', esc(f.t), 3, 20, emo || '#9aa6bf');
     partials(f.partials, 'partial before final ' + (fi + 1) + ' at ');
   });
   partials(D.trailingPartials, 'partial (no final followed) at ');
@@ -457,7 +461,7 @@ const JS = String.raw`
   // ---- clicks ----
   lanesEl.addEventListener('click', function (ev) {
     if (ev.target.classList.contains('lc')) { playFrom((scroll.scrollLeft + ev.clientX - ev.target.getBoundingClientRect().left) / pps * 1000); return; }
-    var el = ev.target.closest('.word, .final');
+    var el = ev.target.closest('.word, .final, .utt');
     if (!el) return;
     if (el.classList.contains('word')) {
       var w = words[+el.dataset.i];
