@@ -53,11 +53,11 @@ export interface ReportOptions {
   out?: string;
   /** Title of the page (default: the audio file's name). */
   title?: string;
-  /** Options of the `vadChunk()` run over the audio when the pipeline had none (default `{}`). */
+  /** Options of the `vadChunk()` run when the audio is read here, i.e. the collector did not see it (default `{}`). */
   vad?: VadChunkOptions;
   /**
-   * Re-cut the audio with `nearRealtime(windows)` to show its windows (with speculation and revocations, which
-   * depend only on the audio) when the collector has none: for a JSONL from a near-realtime run.
+   * When the audio is read here: cut it with `nearRealtime(windows)` too, to show the windows of a near-realtime
+   * run from its JSONL (they, their speculation and their revocations depend only on the audio).
    */
   windows?: NearRealtimeOptions;
   /** Caption limits for the cues lane (default: the SRT/WebVTT sinks' defaults). */
