@@ -9,7 +9,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 
 /** Launch the system Chromium, headless. */
 export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 }
 
 export interface OpenedPage {
