@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { lastValueFrom, Observable } from 'rxjs';
 import { AbortError, InputError, InvalidArgumentError, SinkError } from '../core/errors.js';
-import { frameToMs, type TranscriptEvent } from '../core/types.js';
+import { frameToMs, isSpeechEdge, type TranscriptEvent } from '../core/types.js';
 import { fromFile } from '../sources/file.js';
 import { decode } from '../operators/decode.js';
 import { nearRealtime, type NearRealtimeOptions } from '../operators/near-realtime.js';
@@ -150,6 +150,7 @@ function finalsOf(events: readonly TranscriptEvent[]): { lanes: string[]; finals
   const waiting = new Map<string, PageSpan[]>();
   const finals: PageFinal[] = [];
   for (const e of events) {
+    if (isSpeechEdge(e)) continue;
     const key = laneOf(e);
     if (e.type === 'partial') {
       let list = waiting.get(key);
@@ -172,6 +173,21 @@ function finalsOf(events: readonly TranscriptEvent[]): { lanes: string[]; finals
   }
   if (lanes.length === 0) lanes.push('');
   return { lanes, finals, trailing: [...waiting.values()].flat() };
+}
+
+/** Speech as the transcription service heard it: `speech-start` … `speech-end` pairs (an open one ends at `endMs`). */
+function serviceSpeechOf(events: readonly TranscriptEvent[], endMs: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let open: number | undefined;
+  for (const e of events) {
+    if (e.type === 'speech-start') open ??= e.startMs;
+    else if (e.type === 'speech-end' && open !== undefined) {
+      out.push([Math.round(open), Math.round(Math.max(open, e.startMs))]);
+      open = undefined;
+    }
+  }
+  if (open !== undefined) out.push([Math.round(open), Math.round(Math.max(open, endMs))]);
+  return out;
 }
 
 function peaksOf(peaks: Peaks): PageData['peaks'] {
@@ -225,6 +241,7 @@ function pageData(options: ReportOptions, c: Collected, audio: PageData['audio']
     audio,
     peaks: peaksOf(peaks),
     vad: { source: c.vad?.source === 'pipeline' ? 'pipeline' : c.vad?.skipped ? 'not run' : 'vadChunk', segments: (c.vad?.segments ?? []).map((s) => [r(s.startMs), r(s.endMs), s.cut]) },
+    serviceSpeech: serviceSpeechOf(c.events, durationMs),
     windows: c.windows ? c.windows.map((w) => [r(w.startMs), r(w.endMs), w.cut, w.speculative ? 1 : 0, w.fate]) : null,
     lanes,
     finals,

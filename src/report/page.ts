@@ -37,6 +37,8 @@ export interface PageData {
   audio: { src: string; embedded: boolean; note: string };
   peaks: { sampleRate: number; bucketFrames: number[]; lengths: number[]; gzipBase64: string };
   vad: { source: string; segments: PageSegment[] };
+  /** Speech as the service heard it (`speech-start` … `speech-end` events), `[startMs, endMs]`. */
+  serviceSpeech: Array<[number, number]>;
   windows: PageWindow[] | null;
   lanes: string[];
   finals: PageFinal[];
@@ -128,6 +130,7 @@ main { padding:8px 16px 24px; }
 .it { position:absolute; left:calc(var(--s) * var(--pps) * 1px); width:max(1px, calc(var(--d) * var(--pps) * 1px)); overflow:hidden; white-space:nowrap; text-overflow:clip; border-radius:2px; }
 .vad { top:4px; height:14px; background:#59a14f; opacity:.75; border-right:1px solid #fff; }
 .vad.cut-max-length { background:#f28e2b; }
+.svc { top:4px; height:14px; background:#8cd17d; border-right:1px solid #fff; }
 .win { height:14px; border:1px solid rgba(0,0,0,.25); font-size:10px; line-height:12px; padding-left:2px; color:#fff; }
 .win.r0 { top:3px; } .win.r1 { top:19px; }
 .win.cut-pause { background:#4e79a7; } .win.cut-max-length { background:#f28e2b; } .win.cut-end { background:#76b7b2; }
@@ -212,6 +215,12 @@ const JS = String.raw`
   D.vad.segments.forEach(function (v) {
     add(L, v[0], v[1], 'vad cut-' + v[2], '', ' data-start-ms="' + v[0] + '" data-end-ms="' + v[1] + '" data-cut="' + v[2] + '" title="speech ' + clock(v[0]) + '–' + clock(v[1]) + ' (' + v[2] + ')"', '', 4, 14, v[2] === 'max-length' ? '#f28e2b' : '#59a14f');
   });
+  if (D.serviceSpeech.length) {
+    L = lane('speech (service)', 22);
+    D.serviceSpeech.forEach(function (v) {
+      add(L, v[0], v[1], 'svc', '', ' data-start-ms="' + v[0] + '" data-end-ms="' + v[1] + '" title="the service heard speech ' + clock(v[0]) + '–' + clock(v[1]) + '"', '', 4, 14, '#8cd17d');
+    });
+  }
   if (D.windows) {
     L = lane('windows', 36);
     D.windows.forEach(function (w) {

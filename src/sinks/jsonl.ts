@@ -125,7 +125,7 @@ export function parseJsonlLine(line: string, where = 'line'): TranscriptEvent {
   if (typeof raw !== 'object' || raw === null) throw bad('not an object');
   const o = raw as Record<string, unknown>;
   const time = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-  if (o.type !== 'partial' && o.type !== 'final') throw bad('type must be partial or final');
+  if (o.type !== 'partial' && o.type !== 'final' && o.type !== 'speech-start' && o.type !== 'speech-end') throw bad('type must be partial, final, speech-start or speech-end');
   if (typeof o.text !== 'string') throw bad('text must be a string');
   if (!time(o.startMs) || !time(o.endMs)) throw bad('startMs and endMs must be numbers');
   const event: TranscriptEvent = { type: o.type, text: o.text, startMs: o.startMs, endMs: o.endMs };

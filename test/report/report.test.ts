@@ -115,9 +115,11 @@ describe('report page', () => {
     }
   });
 
-  it('draws speakers as lanes, emotions as colours, latency, and the partials before each final', async () => {
+  it('draws speakers as lanes, emotions as colours, latency, the service’s speech edges, and the partials before each final', async () => {
     const finals = events.filter((e) => e.type === 'final');
     const shaped: TranscriptEvent[] = finals.flatMap((e, i) => [
+      { type: 'speech-start' as const, text: '', startMs: e.startMs, endMs: e.startMs },
+      { type: 'speech-end' as const, text: '', startMs: e.endMs, endMs: e.endMs },
       { type: 'partial' as const, text: e.text.split(' ').slice(0, 2).join(' '), startMs: e.startMs, endMs: e.startMs + 500, speaker: `Speaker ${(i % 2) + 1}` },
       { ...e, speaker: `Speaker ${(i % 2) + 1}`, emotion: i % 2 ? 'angry' : 'happy', latency: { endOfSpeechMs: 400 + i * 100, addedMs: 0.05 } },
     ]);
@@ -131,6 +133,7 @@ describe('report page', () => {
       expect(colours.length).toBe(2);
       expect(await page.locator('.lat').count()).toBe(finals.length);
       expect(await page.locator('.partial').count()).toBe(finals.length);
+      expect(await page.locator('.svc').count()).toBe(finals.length);
       await page.locator('.final').nth(1).click();
       expect(await page.textContent('#details')).toContain('1 partial before it');
       expect(await page.textContent('#stats')).toContain('median');

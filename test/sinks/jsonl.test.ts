@@ -75,6 +75,7 @@ describe('parseJsonlLine', () => {
     const event: TranscriptEvent = { ...EVENTS[1]!, startMs: 0, endMs: 500, words: [{ text: 'hello', startMs: 0, endMs: 500 }], latency: { endOfSpeechMs: 250, addedMs: 1.5 } };
     expect(parseJsonlLine(formatJsonlLine(event, { latency: true }).trim())).toEqual(event);
     expect(parseJsonlLine('{"type":"partial","text":"a","startMs":1,"endMs":2,"channel":1,"extra":true}')).toEqual({ type: 'partial', text: 'a', startMs: 1, endMs: 2, channel: 1 });
+    expect(parseJsonlLine('{"type":"speech-end","text":"","startMs":5,"endMs":5}')).toEqual({ type: 'speech-end', text: '', startMs: 5, endMs: 5 });
   });
 
   it('refuses what is not an event with EARSHOT_CORRUPT_INPUT and where it was', () => {
