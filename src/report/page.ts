@@ -240,7 +240,8 @@ const JS = String.raw`
       f.words.forEach(function (w) {
         var wi = words.length;
         words.push({ s: w[0], e: w[1], t: w[2], f: fi });
-        add(L, w[0], w[1], 'word', '--emo:' + color, ' id="w' + wi + '" data-i="' + wi + '" data-start-ms="' + w[0] + '" data-end-ms="' + w[1] + '" title="' + esc(w[2]) + ' ' + clock(w[0]) + (f.emo ? ' · ' + esc(f.emo) : '') + '"', esc(w[2]), 3, 20, color);
+        // Kept lean (a long file has tens of thousands): the tooltip is made on hover.
+        add(L, w[0], w[1], 'word', f.emo ? '--emo:' + color : '', ' id="w' + wi + '" data-i="' + wi + '" data-start-ms="' + w[0] + '"', esc(w[2]), 3, 20, color);
       });
     });
   });
@@ -468,6 +469,12 @@ const JS = String.raw`
   }
 
   // ---- clicks ----
+  lanesEl.addEventListener('mouseover', function (ev) {
+    var el = ev.target;
+    if (!el.classList.contains('word') || el.title) return;
+    var w = words[+el.dataset.i], emo = D.finals[w.f].emo;
+    el.title = w.t + ' ' + clock(w.s) + '–' + clock(w.e) + (emo ? ' · ' + emo : '');
+  });
   lanesEl.addEventListener('click', function (ev) {
     if (ev.target.classList.contains('lc')) { playFrom((scroll.scrollLeft + ev.clientX - ev.target.getBoundingClientRect().left) / pps * 1000); return; }
     var el = ev.target.closest('.word, .final, .utt');
