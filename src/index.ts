@@ -113,3 +113,8 @@ export { buildCues, captions } from './sinks/captions.js';
 export type { CaptionOptions, Cue } from './sinks/captions.js';
 export { textSink } from './sinks/text-sink.js';
 export type { SinkOptions, SinkTarget, TextFormat } from './sinks/text-sink.js';
+
+// Call audio from media servers (Twilio-style media streams, FreeSWITCH audio fork, Asterisk, Jambonz)
+export { fromTwilioMediaStream, fromTelnyxMediaStream, fromPlivoAudioStream, fromExotelStream } from './sources/twilio.js';
+export type { MediaStreamFlavor, MediaStreamOptions } from './sources/twilio.js';
+export type { CallControlEvent, CallInfo, CallProtocol, CallSourceOptions, CallStats, CallStream, CallTrack } from './sources/call.js';

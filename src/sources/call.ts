@@ -1,0 +1,540 @@
+/**
+ * Live call audio from media servers, the shared half: the shapes every call source emits ({@link CallStream},
+ * {@link CallTrack}, {@link CallInfo}, {@link CallStats}) and the machinery the protocol parsers share: a time line
+ * per track that places audio by the protocol's own clock and fills gaps with silence, a bounded hold for a track's
+ * first subscriber, one set of counters, and the WebSocket plumbing.
+ *
+ * Each protocol lives in its own file (`twilio.ts`, `audio-fork.ts`, `audiosocket.ts`, `asterisk.ts`,
+ * `jambonz.ts`); they all take a connection the host's own server accepted and return a {@link CallStream}.
+ *
+ * Call sources are hot: a media server cannot be paused. They listen from the moment they are called (nothing
+ * sent between accepting the connection and subscribing is lost), carry no FlowControl, keep at most
+ * `bufferMs` of audio per track for a subscriber still to come (dropping the oldest, counted in
+ * `stats().overflowDropped`), and hand audio on synchronously once a track is subscribed.
+ */
+import { Observable, type Subscriber } from 'rxjs';
+import type { RawData, WebSocket } from 'ws';
+import { EarshotError, InputError, InvalidArgumentError } from '../core/errors.js';
+import type { AudioChunk, TranscriptEvent } from '../core/types.js';
+import { ULAW_TABLE, ALAW_TABLE } from '../rtp/codecs.js';
+
+/** The call-audio protocols earshot speaks. */
+export type CallProtocol = 'twilio' | 'telnyx' | 'plivo' | 'exotel' | 'audio-fork' | 'audiosocket' | 'asterisk' | 'jambonz' | 'jambonz-stt';
+
+/** What the media server told about the call. */
+export interface CallInfo {
+  readonly protocol: CallProtocol;
+  /** The call's id as the media server names it (Twilio callSid, FreeSWITCH/Asterisk channel UUID, Jambonz call_sid). */
+  readonly callId: string;
+  /** The stream's own id where the protocol has one (Twilio streamSid, Telnyx stream_id). */
+  readonly streamId?: string;
+  /** Parameters the application attached to the stream (Twilio `<Parameter>`, Jambonz `metadata`), as strings. */
+  readonly customParameters: Readonly<Record<string, string>>;
+  /** Everything else the protocol's start message carried, verbatim (secrets are the host's concern: never logged here). */
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/** One direction (or channel) of a call: mono audio on the protocol's clock. */
+export interface CallTrack {
+  readonly call: CallInfo;
+  /** The protocol's name for it: `inbound`/`outbound` (Twilio family), `caller`/`callee` (stereo), `mixed`, `mono`. */
+  readonly track: string;
+  /** 0-based index of the track in the call (the `channel` of the transcript events made from it). */
+  readonly channel: number;
+  /** Sample rate of `audio$`, Hz. */
+  readonly sampleRate: number;
+  /**
+   * Mono s16 chunks; `offset` counts frames on the protocol's own clock from the start of the stream, gaps filled
+   * with silence. Hot and multicast: up to `bufferMs` is kept for the first subscriber. Completes when the call ends.
+   */
+  readonly audio$: Observable<AudioChunk>;
+}
+
+/** Counters of a call (a snapshot). */
+export interface CallStats {
+  /** Messages (WebSocket frames, AudioSocket frames) received. */
+  frames: number;
+  /** Bytes received in them. */
+  bytes: number;
+  /** Frames that carried audio and were used. */
+  mediaFrames: number;
+  /** Frames that could not be understood (bad JSON, a bad field, a payload of the wrong size, an unknown kind): skipped. */
+  malformed: number;
+  /** Frames larger than `maxFrameBytes`: skipped (also counted in `malformed`). */
+  oversized: number;
+  /** Gaps in the protocol's clock filled with silence. */
+  gapsFilled: number;
+  /** Silence inserted for those gaps, ms. */
+  silenceMs: number;
+  /** Audio that came after its place on the time line had been played (late, duplicated or reordered beyond the window): dropped. */
+  lateDropped: number;
+  /** Audio chunks dropped because no one had subscribed to the track yet and `bufferMs` was full (oldest first). */
+  overflowDropped: number;
+  /** Clock jumps beyond `maxGapMs` (the time line went on where it was instead of filling). */
+  discontinuities: number;
+  /** DTMF digits seen. */
+  dtmf: number;
+  /** Transcript replies sent back to the media server. */
+  replies: number;
+}
+
+/** A control event of the protocol that is not audio. */
+export type CallControlEvent =
+  | { readonly type: 'dtmf'; readonly digit: string; readonly track?: string }
+  | { readonly type: 'mark'; readonly name: string }
+  | { readonly type: 'flow'; readonly state: 'xoff' | 'xon' };
+
+/** Settings shared by every call source. */
+export interface CallSourceOptions {
+  /** Largest frame accepted, bytes; a larger one is counted (`oversized`) and skipped. Default 1 MiB. */
+  maxFrameBytes?: number;
+  /** Audio a track keeps for its first subscriber, ms; beyond it the oldest is dropped (`overflowDropped`). Default 2000. */
+  bufferMs?: number;
+  /** Longest clock gap filled with silence, ms; a larger jump goes on where the time line was (`discontinuities`). Default 60000. */
+  maxGapMs?: number;
+  /** Clock jitter absorbed without filling or trimming, ms (timestamps of a few ms off the sample count). Default 10. */
+  clockToleranceMs?: number;
+  /** Ends the call (closing the connection) when aborted. */
+  signal?: AbortSignal;
+  /** Called for DTMF digits, marks and flow-control messages, synchronously from the socket handler. */
+  onEvent?: (event: CallControlEvent) => void;
+}
+
+/** A call: an Observable of its tracks that can answer and count. */
+export interface CallStream extends Observable<CallTrack> {
+  /**
+   * Send a transcript event back in the protocol's own shape where it has one (audio fork, Jambonz STT); a no-op
+   * for protocols without one. Never throws (a closed connection is ignored).
+   */
+  reply(event: TranscriptEvent, track?: CallTrack): void;
+  /** Counters of this call so far. */
+  stats(): CallStats;
+  /** What the media server told about the call, once it has (undefined before its start message). */
+  info(): CallInfo | undefined;
+  /** End the call from this side: close the connection (WebSocket close `code`, default 1000) and complete every track. */
+  close(code?: number, reason?: string): void;
+}
+
+function zeroStats(): CallStats {
+  return { frames: 0, bytes: 0, mediaFrames: 0, malformed: 0, oversized: 0, gapsFilled: 0, silenceMs: 0, lateDropped: 0, overflowDropped: 0, discontinuities: 0, dtmf: 0, replies: 0 };
+}
+
+interface Limits {
+  readonly maxFrameBytes: number;
+  readonly bufferMs: number;
+  readonly maxGapMs: number;
+  readonly toleranceMs: number;
+}
+
+/** Validate the shared options (misuse throws when the source is built). */
+export function callLimits(options: CallSourceOptions): Limits {
+  const num = (v: number | undefined, d: number, name: string, min: number): number => {
+    if (v === undefined) return d;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}`, { details: { [name]: v } });
+    return v;
+  };
+  return {
+    maxFrameBytes: num(options.maxFrameBytes, 1 << 20, 'maxFrameBytes', 1),
+    bufferMs: num(options.bufferMs, 2000, 'bufferMs', 0),
+    maxGapMs: num(options.maxGapMs, 60000, 'maxGapMs', 0),
+    toleranceMs: num(options.clockToleranceMs, 10, 'clockToleranceMs', 0),
+  };
+}
+
+/**
+ * One track's time line and subscribers. Audio is placed at a frame position on the protocol's clock: a gap is
+ * filled with silence (up to `maxGapMs`), audio before the write head is trimmed or dropped as late.
+ */
+export class TrackState implements CallTrack {
+  readonly audio$: Observable<AudioChunk>;
+  #write = 0;
+  #ended: { done: true } | undefined;
+  #everSubscribed = false;
+  #backlog: AudioChunk[] = [];
+  #backlogFrames = 0;
+  readonly #subscribers = new Set<Subscriber<AudioChunk>>();
+  readonly #toleranceFrames: number;
+  readonly #maxGapFrames: number;
+  readonly #backlogMax: number;
+
+  constructor(
+    readonly call: CallInfo,
+    readonly track: string,
+    readonly channel: number,
+    readonly sampleRate: number,
+    limits: Limits,
+    private readonly counters: CallStats,
+  ) {
+    this.#toleranceFrames = Math.round((limits.toleranceMs * sampleRate) / 1000);
+    this.#maxGapFrames = Math.round((limits.maxGapMs * sampleRate) / 1000);
+    this.#backlogMax = Math.round((limits.bufferMs * sampleRate) / 1000);
+    this.audio$ = new Observable<AudioChunk>((subscriber) => {
+      const first = !this.#everSubscribed;
+      this.#everSubscribed = true;
+      if (first) for (const chunk of this.#takeBacklog()) subscriber.next(chunk);
+      if (this.#ended) {
+        subscriber.complete();
+        return;
+      }
+      this.#subscribers.add(subscriber);
+      return () => {
+        this.#subscribers.delete(subscriber);
+      };
+    });
+  }
+
+  /** Frames written so far (the time line's head). */
+  get position(): number {
+    return this.#write;
+  }
+
+  /**
+   * Place decoded samples at frame `at` on the clock (default: right after the previous audio).
+   * Never throws.
+   */
+  place(samples: Int16Array, at: number = this.#write): void {
+    if (this.#ended || samples.length === 0) return;
+    let pos = Math.round(at);
+    let gap = pos - this.#write;
+    if (gap > this.#maxGapFrames || (gap < 0 && -gap > samples.length + this.#maxGapFrames)) {
+      // A jump no call makes: keep the audio, not the clock.
+      this.counters.discontinuities++;
+      pos = this.#write;
+      gap = 0;
+    }
+    if (gap > this.#toleranceFrames) {
+      this.counters.gapsFilled++;
+      this.counters.silenceMs += (gap * 1000) / this.sampleRate;
+      this.#silence(gap);
+    } else if (gap < -this.#toleranceFrames) {
+      const trim = -gap;
+      if (trim >= samples.length) {
+        this.counters.lateDropped++;
+        return;
+      }
+      samples = samples.subarray(trim);
+    }
+    this.#emit(samples);
+  }
+
+  /** Complete the track (idempotent). What a subscriber still to come would get stays for it. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = { done: true };
+    const subs = [...this.#subscribers];
+    this.#subscribers.clear();
+    for (const s of subs) s.complete();
+    if (this.#everSubscribed) this.#takeBacklog();
+  }
+
+  #silence(frames: number): void {
+    const piece = this.sampleRate; // at most one second per chunk
+    while (frames > 0) {
+      const n = Math.min(frames, piece);
+      this.#emit(new Int16Array(n));
+      frames -= n;
+    }
+  }
+
+  #emit(samples: Int16Array): void {
+    const chunk: AudioChunk = { kind: 'audio', samples, sampleRate: this.sampleRate, channels: 1, offset: this.#write };
+    this.#write += samples.length;
+    if (this.#subscribers.size === 0) {
+      if (this.#everSubscribed) return; // subscribers came and went: nobody listens any more
+      this.#backlog.push(chunk);
+      this.#backlogFrames += samples.length;
+      while (this.#backlogFrames > this.#backlogMax && this.#backlog.length > 0) {
+        this.#backlogFrames -= this.#backlog.shift()!.samples.length;
+        this.counters.overflowDropped++;
+      }
+      return;
+    }
+    for (const s of this.#subscribers) s.next(chunk);
+  }
+
+  #takeBacklog(): AudioChunk[] {
+    const b = this.#backlog;
+    this.#backlog = [];
+    this.#backlogFrames = 0;
+    return b;
+  }
+}
+
+/** What a protocol parser uses to build its call. */
+export interface CallContext {
+  readonly protocol: CallProtocol;
+  readonly limits: Limits;
+  /** The counters (the parser bumps `malformed`, `mediaFrames`, `dtmf`…). */
+  readonly stats: CallStats;
+  /** The call's info, once `begin` has been called. */
+  readonly call: CallInfo | undefined;
+  /** True once the call has ended. */
+  readonly ended: boolean;
+  /** Declare the call (once, from the protocol's start message). */
+  begin(info: Omit<CallInfo, 'protocol'>): CallInfo;
+  /** Open a track (after `begin`); it is emitted to subscribers at once. */
+  openTrack(track: string, channel: number, sampleRate: number): TrackState;
+  /** Count a frame that could not be understood; the call goes on. */
+  malformed(): void;
+  /** Pass a control event to `onEvent` (a throwing handler is isolated). */
+  event(event: CallControlEvent): void;
+  /** End the call: tracks complete; the CallStream completes, or errors with `error`. Idempotent. */
+  end(error?: EarshotError): void;
+}
+
+/** What a protocol parser gives back: how to answer and how to hang up. */
+export interface CallBinding {
+  reply?(event: TranscriptEvent, track: CallTrack | undefined): boolean;
+  close(code: number, reason: string): void;
+}
+
+/**
+ * Build a {@link CallStream}: the parser is attached at once (a hot source) through `attach`, which returns how to
+ * reply and close. Used by each protocol's source.
+ */
+export function createCallStream(protocol: CallProtocol, options: CallSourceOptions, attach: (ctx: CallContext) => CallBinding): CallStream {
+  const limits = callLimits(options);
+  const stats = zeroStats();
+  const tracks: TrackState[] = [];
+  const subscribers = new Set<Subscriber<CallTrack>>();
+  let call: CallInfo | undefined;
+  let ended: { error?: EarshotError } | undefined;
+  const onEvent = options.onEvent;
+
+  const ctx: CallContext = {
+    protocol,
+    limits,
+    stats,
+    get call() {
+      return call;
+    },
+    get ended() {
+      return ended !== undefined;
+    },
+    begin(info) {
+      call ??= Object.freeze({ protocol, ...info });
+      return call;
+    },
+    openTrack(track, channel, sampleRate) {
+      if (!call) throw new EarshotError('EARSHOT_PROTOCOL_ERROR', 'a track was opened before the call began');
+      const t = new TrackState(call, track, channel, sampleRate, limits, stats);
+      tracks.push(t);
+      for (const s of subscribers) s.next(t);
+      return t;
+    },
+    malformed() {
+      stats.malformed++;
+    },
+    event(e) {
+      if (e.type === 'dtmf') stats.dtmf++;
+      if (!onEvent) return;
+      try {
+        onEvent(e);
+      } catch {
+        // The host's handler failed: that is its concern, never the call's.
+      }
+    },
+    end(error) {
+      if (ended) return;
+      ended = error ? { error } : {};
+      options.signal?.removeEventListener('abort', onAbort);
+      for (const t of tracks) t.end();
+      const subs = [...subscribers];
+      subscribers.clear();
+      for (const s of subs) {
+        if (error) s.error(error);
+        else s.complete();
+      }
+    },
+  };
+  const binding = attach(ctx);
+  const onAbort = (): void => close(1000, 'aborted');
+  function close(code = 1000, reason = 'earshot closed the call'): void {
+    if (!ended) binding.close(code, reason);
+    ctx.end();
+  }
+  if (options.signal?.aborted) close(1000, 'aborted');
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const observable = new Observable<CallTrack>((subscriber) => {
+    for (const t of tracks) subscriber.next(t);
+    if (ended) {
+      if (ended.error) subscriber.error(ended.error);
+      else subscriber.complete();
+      return;
+    }
+    subscribers.add(subscriber);
+    return () => {
+      subscribers.delete(subscriber);
+    };
+  });
+  return Object.assign(observable, {
+    reply(event: TranscriptEvent, track?: CallTrack): void {
+      if (ended || !binding.reply) return;
+      try {
+        if (binding.reply(event, track)) stats.replies++;
+      } catch {
+        // A reply to a closing connection is lost, never thrown at the pipeline.
+      }
+    },
+    stats: (): CallStats => ({ ...stats }),
+    info: (): CallInfo | undefined => call,
+    close,
+  });
+}
+
+/** ws's ready state for an open connection. */
+const WS_OPEN = 1;
+
+/** What a WebSocket protocol parser handles. */
+export interface WebSocketHandlers {
+  text(message: string): void;
+  binary(data: Buffer): void;
+}
+
+/**
+ * Wire a `ws` WebSocket to a parser: size limit, text/binary split, a handler that throws is contained (counted as
+ * malformed, the call goes on), close ends the call, a socket error ends it with a coded error.
+ */
+export function bindWebSocket(ws: WebSocket, ctx: CallContext, handlers: WebSocketHandlers): Pick<CallBinding, 'close'> & { send(text: string): boolean } {
+  const onMessage = (data: RawData, isBinary: boolean): void => {
+    if (ctx.ended) return;
+    const buf = toBuffer(data);
+    ctx.stats.frames++;
+    ctx.stats.bytes += buf.length;
+    if (buf.length > ctx.limits.maxFrameBytes) {
+      ctx.stats.oversized++;
+      ctx.malformed();
+      return;
+    }
+    try {
+      if (isBinary) handlers.binary(buf);
+      else handlers.text(buf.toString('utf8'));
+    } catch (err) {
+      if (err instanceof EarshotError && err.code === 'EARSHOT_PROTOCOL_ERROR') ctx.end(err);
+      else ctx.malformed();
+    }
+  };
+  const onClose = (): void => {
+    detach();
+    ctx.end();
+  };
+  const onError = (err: Error & { code?: string }): void => {
+    detach();
+    const code = typeof err.code === 'string' && err.code.startsWith('WS_ERR_') ? 'EARSHOT_PROTOCOL_ERROR' : 'EARSHOT_CONNECTION_LOST';
+    ctx.end(new InputError(code, `${ctx.protocol} connection failed: ${err.message}`, { cause: err, details: { protocol: ctx.protocol } }));
+  };
+  function detach(): void {
+    ws.off('message', onMessage);
+    ws.off('close', onClose);
+    ws.off('error', onError);
+  }
+  ws.on('message', onMessage);
+  ws.on('close', onClose);
+  ws.on('error', onError);
+  if (ws.readyState > WS_OPEN) queueMicrotask(onClose);
+  return {
+    send(text: string): boolean {
+      if (ws.readyState !== WS_OPEN) return false;
+      ws.send(text);
+      return true;
+    },
+    close(code: number, reason: string): void {
+      detach();
+      if (ws.readyState <= WS_OPEN) ws.close(code, reason.slice(0, 120));
+    },
+  };
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/** A protocol error that ends the call (thrown inside a parser, caught by the socket binding). */
+export function protocolError(protocol: CallProtocol, message: string, details: Record<string, unknown> = {}): InputError {
+  return new InputError('EARSHOT_PROTOCOL_ERROR', `${protocol}: ${message}`, { details: { protocol, ...details } });
+}
+
+/** Parse a JSON text frame into an object, or undefined (counted by the caller) for anything else. */
+export function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** A field as an object, or undefined. */
+export function objectField(obj: Record<string, unknown> | undefined, key: string): Record<string, unknown> | undefined {
+  const v = obj?.[key];
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** A field as a string (numbers are taken too: counters arrive as either), or undefined. */
+export function stringField(obj: Record<string, unknown> | undefined, key: string): string | undefined {
+  const v = obj?.[key];
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+/** A field as a finite number, whether sent as a number or a numeric string (`"5"`), or undefined. */
+export function numberField(obj: Record<string, unknown> | undefined, key: string): number | undefined {
+  const v = obj?.[key];
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v === 'string' && /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v.trim())) {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+/** Every string-valued (or number-valued) entry of an object, as strings. */
+export function stringRecord(obj: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!obj) return out;
+  for (const [k, v] of Object.entries(obj)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
+  }
+  return out;
+}
+
+/** Strict base64 (standard alphabet, padding optional): bytes, or undefined for anything else. */
+export function decodeBase64(text: string): Buffer | undefined {
+  if (text.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 === 1) return undefined;
+  return Buffer.from(text, 'base64');
+}
+
+/** G.711 µ-law bytes → samples. */
+export function decodeUlaw(bytes: Uint8Array): Int16Array {
+  return decodeTable(bytes, ULAW_TABLE);
+}
+
+/** G.711 A-law bytes → samples. */
+export function decodeAlaw(bytes: Uint8Array): Int16Array {
+  return decodeTable(bytes, ALAW_TABLE);
+}
+
+function decodeTable(bytes: Uint8Array, table: Int16Array): Int16Array {
+  const out = new Int16Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = table[bytes[i]!]!;
+  return out;
+}
+
+/**
+ * Signed 16-bit PCM bytes → samples, de-interleaved into `channels` mono arrays. A trailing partial frame is
+ * ignored (the caller decides whether that makes the frame malformed).
+ */
+export function decodeL16(bytes: Uint8Array, littleEndian: boolean, channels = 1): Int16Array[] {
+  const frames = Math.floor(bytes.length / (2 * channels));
+  const out: Int16Array[] = [];
+  for (let c = 0; c < channels; c++) out.push(new Int16Array(frames));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (let f = 0, p = 0; f < frames; f++) for (let c = 0; c < channels; c++, p += 2) out[c]![f] = view.getInt16(p, littleEndian);
+  return out;
+}
