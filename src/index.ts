@@ -117,4 +117,6 @@ export type { SinkOptions, SinkTarget, TextFormat } from './sinks/text-sink.js';
 // Call audio from media servers (Twilio-style media streams, FreeSWITCH audio fork, Asterisk, Jambonz)
 export { fromTwilioMediaStream, fromTelnyxMediaStream, fromPlivoAudioStream, fromExotelStream } from './sources/twilio.js';
 export type { MediaStreamFlavor, MediaStreamOptions } from './sources/twilio.js';
+export { fromAudioFork } from './sources/audio-fork.js';
+export type { AudioForkOptions, MixType } from './sources/audio-fork.js';
 export type { CallControlEvent, CallInfo, CallProtocol, CallSourceOptions, CallStats, CallStream, CallTrack } from './sources/call.js';

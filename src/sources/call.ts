@@ -82,7 +82,9 @@ export interface CallStats {
 export type CallControlEvent =
   | { readonly type: 'dtmf'; readonly digit: string; readonly track?: string }
   | { readonly type: 'mark'; readonly name: string }
-  | { readonly type: 'flow'; readonly state: 'xoff' | 'xon' };
+  | { readonly type: 'flow'; readonly state: 'xoff' | 'xon' }
+  /** A text frame the protocol passes through untouched (FreeSWITCH `uuid_audio_fork … send_text`). */
+  | { readonly type: 'text'; readonly text: string };
 
 /** Settings shared by every call source. */
 export interface CallSourceOptions {
@@ -104,7 +106,8 @@ export interface CallSourceOptions {
 export interface CallStream extends Observable<CallTrack> {
   /**
    * Send a transcript event back in the protocol's own shape where it has one (audio fork, Jambonz STT); a no-op
-   * for protocols without one. Never throws (a closed connection is ignored).
+   * for protocols without one. Works while the connection is open, also after the audio has ended (the finals of
+   * the last words come then). Never throws (a closed connection is ignored).
    */
   reply(event: TranscriptEvent, track?: CallTrack): void;
   /** Counters of this call so far. */
@@ -350,7 +353,7 @@ export function createCallStream(protocol: CallProtocol, options: CallSourceOpti
   const binding = attach(ctx);
   const onAbort = (): void => close(1000, 'aborted');
   function close(code = 1000, reason = 'earshot closed the call'): void {
-    if (!ended) binding.close(code, reason);
+    binding.close(code, reason); // idempotent; also after the audio ended (a Jambonz STT socket stays open for replies)
     ctx.end();
   }
   if (options.signal?.aborted) close(1000, 'aborted');
@@ -370,7 +373,8 @@ export function createCallStream(protocol: CallProtocol, options: CallSourceOpti
   });
   return Object.assign(observable, {
     reply(event: TranscriptEvent, track?: CallTrack): void {
-      if (ended || !binding.reply) return;
+      // Replies may follow the end of the audio (Jambonz STT answers after `stop`): the binding knows if it is open.
+      if (!binding.reply) return;
       try {
         if (binding.reply(event, track)) stats.replies++;
       } catch {
@@ -537,4 +541,38 @@ export function decodeL16(bytes: Uint8Array, littleEndian: boolean, channels = 1
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   for (let f = 0, p = 0; f < frames; f++) for (let c = 0; c < channels; c++, p += 2) out[c]![f] = view.getInt16(p, littleEndian);
   return out;
+}
+
+/**
+ * Raw 16-bit PCM frames (as media servers send them) onto one track per channel: de-interleaves, decodes little-
+ * or big-endian, and carries a partial sample frame over to the next message (a frame boundary need not fall on a
+ * sample boundary). Audio is appended on each track's time line (these protocols carry no timestamps: the media
+ * server sends audio continuously, silence included).
+ */
+export class PcmReader {
+  #carry: Buffer | undefined;
+  readonly #frameBytes: number;
+
+  constructor(
+    private readonly tracks: readonly TrackState[],
+    private readonly littleEndian: boolean,
+    private readonly stats: CallStats,
+  ) {
+    this.#frameBytes = 2 * tracks.length;
+  }
+
+  /** Take one message's bytes. */
+  push(data: Uint8Array): void {
+    let bytes: Uint8Array = data;
+    if (this.#carry) {
+      bytes = Buffer.concat([this.#carry, data]);
+      this.#carry = undefined;
+    }
+    const usable = bytes.length - (bytes.length % this.#frameBytes);
+    if (usable < bytes.length) this.#carry = Buffer.from(bytes.subarray(usable));
+    if (usable === 0) return;
+    const channels = decodeL16(bytes.subarray(0, usable), this.littleEndian, this.tracks.length);
+    this.stats.mediaFrames++;
+    channels.forEach((samples, c) => this.tracks[c]!.place(samples));
+  }
 }

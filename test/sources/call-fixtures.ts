@@ -5,15 +5,17 @@
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, tap, toArray, type MonoTypeOperatorFunction } from 'rxjs';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { decode } from '../../src/operators/decode.js';
+import { fixedChunk } from '../../src/operators/fixed-chunk.js';
 import { resample } from '../../src/operators/resample.js';
 import { transcribe } from '../../src/operators/transcribe.js';
 import { fromFile } from '../../src/sources/file.js';
 import type { CallTrack } from '../../src/sources/call.js';
 import type { Transport } from '../../src/transports/transport.js';
+import { wer } from '../helpers/speech.js';
 
 /** A WebSocket server on 127.0.0.1:0 and one client connected to it; `accepted` is the server side. */
 export interface WsPair {
@@ -98,15 +100,25 @@ export function wavSamples(path: string): Int16Array {
   return new Int16Array(d.buffer, d.byteOffset, d.length >> 1);
 }
 
+/**
+ * Both paths hand the engine the same 100 ms writes: the embedded engine's endpointing moves by a frame with the
+ * write size (a word can flip on a borderline pause), and these tests compare the audio and its clock, not that.
+ */
+const SAME_WRITES = fixedChunk({ chunkMs: 100 });
+
 /** Final events of a file transcribed at `rate` then resampled to 16 kHz: the reference for a call's audio. */
 export function transcribeFile(path: string, rate: number, engine: Transport): Promise<TranscriptEvent[]> {
-  return lastValueFrom(fromFile(path).pipe(decode({ sampleRate: rate }), resample(16000), transcribe(engine), toArray())).then(finals);
+  return lastValueFrom(fromFile(path).pipe(decode({ sampleRate: rate }), resample(16000), SAME_WRITES, transcribe(engine), toArray())).then(finals);
 }
 
-/** Final events of one call track, resampled to 16 kHz. */
-export function transcribeTrack(track: CallTrack, engine: Transport): Promise<TranscriptEvent[]> {
+/** Final events of one call track, resampled to 16 kHz; `tap` sees every event as it comes (to reply). */
+export function transcribeTrack(track: CallTrack, engine: Transport, tap?: (e: TranscriptEvent) => void): Promise<TranscriptEvent[]> {
   const audio = track.sampleRate === 16000 ? track.audio$ : track.audio$.pipe(resample(16000));
-  return lastValueFrom(audio.pipe(transcribe(engine), toArray())).then(finals);
+  return lastValueFrom(audio.pipe(SAME_WRITES, transcribe(engine), tapEvents(tap), toArray())).then(finals);
+}
+
+function tapEvents(f: ((e: TranscriptEvent) => void) | undefined): MonoTypeOperatorFunction<TranscriptEvent> {
+  return tap((e) => f?.(e));
 }
 
 export function finals(events: TranscriptEvent[]): TranscriptEvent[] {
@@ -178,4 +190,58 @@ export function mutateJson(message: string, rand: () => number): string {
   };
   visit(obj, 0);
   return JSON.stringify(obj);
+}
+
+/**
+ * The call's finals say what the file's say: WER within 2 points of the file's against `reference`, the same
+ * number of utterances, each `shiftMs` later (± 40 ms). Returns both WERs.
+ */
+export function expectLikeFile(
+  expect: (v: unknown) => { toBeLessThanOrEqual(n: number): void; toBe(v: unknown): void },
+  reference: string,
+  call: TranscriptEvent[],
+  file: TranscriptEvent[],
+  shiftMs: (fileStartMs: number) => number = () => 0,
+): { call: number; file: number } {
+  const result = { call: wer(reference, text(call)), file: wer(reference, text(file)) };
+  if (Math.abs(result.call - result.file) > 0.02) console.log(`call: ${text(call)}\nfile: ${text(file)}\n${JSON.stringify(call.map((e) => [e.startMs, e.endMs]))}\n${JSON.stringify(file.map((e) => [e.startMs, e.endMs]))}`);
+  expect(Math.abs(result.call - result.file)).toBeLessThanOrEqual(0.02);
+  expect(call.length).toBe(file.length);
+  call.forEach((e, i) => {
+    const ref = file[i]!;
+    expect(Math.abs(e.startMs - ref.startMs - shiftMs(ref.startMs))).toBeLessThanOrEqual(40);
+    expect(Math.abs(e.endMs - ref.endMs - shiftMs(ref.startMs))).toBeLessThanOrEqual(40);
+  });
+  return result;
+}
+
+/** Interleave mono channels into s16le frames (stereo when two are given), padding the shorter with silence. */
+export function interleaveLE(channels: Int16Array[]): Buffer {
+  const frames = Math.max(...channels.map((c) => c.length));
+  const out = Buffer.alloc(frames * channels.length * 2);
+  for (let f = 0; f < frames; f++) for (let c = 0; c < channels.length; c++) out.writeInt16LE(channels[c]![f] ?? 0, (f * channels.length + c) * 2);
+  return out;
+}
+
+/** Cut bytes into pieces of `size` (the last may be shorter). */
+export function slices(bytes: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, Math.min(bytes.length, i + size)));
+  return out;
+}
+
+/** Poll `check` every 10 ms until it holds (rejects after `ms`). */
+export function until(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      if (check()) {
+        clearInterval(t);
+        resolve();
+      } else if (Date.now() > deadline) {
+        clearInterval(t);
+        reject(new Error('condition not met in time'));
+      }
+    }, 10);
+  });
 }
