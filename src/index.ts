@@ -119,4 +119,5 @@ export { fromTwilioMediaStream, fromTelnyxMediaStream, fromPlivoAudioStream, fro
 export type { MediaStreamFlavor, MediaStreamOptions } from './sources/twilio.js';
 export { fromAudioFork } from './sources/audio-fork.js';
 export type { AudioForkOptions, MixType } from './sources/audio-fork.js';
+export { fromAudioSocket, audioSocketFrame, AudioSocketKind, AUDIOSOCKET_RATES } from './sources/audiosocket.js';
 export type { CallControlEvent, CallInfo, CallProtocol, CallSourceOptions, CallStats, CallStream, CallTrack } from './sources/call.js';
