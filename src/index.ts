@@ -120,4 +120,6 @@ export type { MediaStreamFlavor, MediaStreamOptions } from './sources/twilio.js'
 export { fromAudioFork } from './sources/audio-fork.js';
 export type { AudioForkOptions, MixType } from './sources/audio-fork.js';
 export { fromAudioSocket, audioSocketFrame, AudioSocketKind, AUDIOSOCKET_RATES } from './sources/audiosocket.js';
+export { fromAsteriskWebSocket } from './sources/asterisk.js';
+export type { AsteriskWebSocketOptions } from './sources/asterisk.js';
 export type { CallControlEvent, CallInfo, CallProtocol, CallSourceOptions, CallStats, CallStream, CallTrack } from './sources/call.js';
