@@ -122,4 +122,6 @@ export type { AudioForkOptions, MixType } from './sources/audio-fork.js';
 export { fromAudioSocket, audioSocketFrame, AudioSocketKind, AUDIOSOCKET_RATES } from './sources/audiosocket.js';
 export { fromAsteriskWebSocket } from './sources/asterisk.js';
 export type { AsteriskWebSocketOptions } from './sources/asterisk.js';
+export { fromJambonz, fromJambonzStt } from './sources/jambonz.js';
+export type { JambonzSttOptions } from './sources/jambonz.js';
 export type { CallControlEvent, CallInfo, CallProtocol, CallSourceOptions, CallStats, CallStream, CallTrack } from './sources/call.js';

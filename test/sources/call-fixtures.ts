@@ -3,6 +3,7 @@
  * flite speech at telephone rates, the reference transcription of the same audio from a file, and a seeded fuzzer.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { lastValueFrom, tap, toArray, type MonoTypeOperatorFunction } from 'rxjs';
@@ -22,27 +23,37 @@ export interface WsPair {
   client: WebSocket;
   accepted: WebSocket;
   server: WebSocketServer;
+  /** Every message the client received, from the handshake on. */
+  received: Buffer[];
+  /** The close code the client saw. */
+  closed: Promise<number>;
   close(): Promise<void>;
 }
 
 /** Open a ws server, connect one client (with `protocols`/`headers`), resolve once both sides are open. */
-export async function wsPair(options: { protocols?: string | string[]; headers?: Record<string, string>; onAccept?: (ws: WebSocket) => void } = {}): Promise<WsPair> {
+export async function wsPair(options: { protocols?: string | string[]; headers?: Record<string, string>; onAccept?: (ws: WebSocket, request: IncomingMessage) => void } = {}): Promise<WsPair> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   const acceptedP = new Promise<WebSocket>((resolve) =>
-    server.once('connection', (ws) => {
-      options.onAccept?.(ws); // attach a source synchronously, as a host would
+    server.once('connection', (ws, request) => {
+      options.onAccept?.(ws, request); // attach a source synchronously, as a host would
       resolve(ws);
     }),
   );
   const client = new WebSocket(`ws://127.0.0.1:${port}/`, options.protocols, options.headers ? { headers: options.headers } : {});
+  // Listen before the handshake ends: a server may answer at once.
+  const received: Buffer[] = [];
+  client.on('message', (m: Buffer) => received.push(m));
+  const closed = new Promise<number>((resolve) => client.once('close', (code) => resolve(code)));
   await once(client, 'open');
   const accepted = await acceptedP;
   return {
     client,
     accepted,
     server,
+    received,
+    closed,
     async close() {
       client.terminate();
       for (const c of server.clients) c.terminate();
