@@ -81,10 +81,10 @@ export function fromAsteriskWebSocket(ws: WebSocket, options: AsteriskWebSocketO
     const socket = bindWebSocket(ws, ctx, parser);
     return {
       close(code, reason) {
-        parser.finish();
         if (!ctx.ended) socket.send(parser.json ? JSON.stringify({ command: 'HANGUP' }) : 'HANGUP');
         socket.close(code, reason);
       },
+      finish: () => parser.finish(),
     };
   });
 }
@@ -163,7 +163,6 @@ class AsteriskParser {
     ctx.begin({ callId, customParameters: stringRecord(objectField(fields, 'channel_variables')), metadata });
     const format = stringField(fields, 'format') ?? this.defaultFormat;
     if (!format || !this.#open(format)) {
-      this.finish();
       ctx.end(new InputError('EARSHOT_UNSUPPORTED_FORMAT', `asterisk: cannot decode the channel's format ${format ?? '(none named)'}`, { details: { protocol: 'asterisk', format } }));
     }
   }

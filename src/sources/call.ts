@@ -289,6 +289,8 @@ export interface CallContext {
 export interface CallBinding {
   reply?(event: TranscriptEvent, track: CallTrack | undefined): boolean;
   close(code: number, reason: string): void;
+  /** Called once when the call ends, before its tracks complete: play out what is held, release decoders and timers. */
+  finish?(): void;
 }
 
 /**
@@ -302,6 +304,8 @@ export function createCallStream(protocol: CallProtocol, options: CallSourceOpti
   const subscribers = new Set<Subscriber<CallTrack>>();
   let call: CallInfo | undefined;
   let ended: { error?: EarshotError } | undefined;
+  let ending = false;
+  let binding: CallBinding | undefined;
   const onEvent = options.onEvent;
 
   const ctx: CallContext = {
@@ -338,7 +342,13 @@ export function createCallStream(protocol: CallProtocol, options: CallSourceOpti
       }
     },
     end(error) {
-      if (ended) return;
+      if (ended || ending) return;
+      ending = true;
+      try {
+        binding?.finish?.();
+      } catch {
+        // A parser that fails while flushing loses only what it held.
+      }
       ended = error ? { error } : {};
       options.signal?.removeEventListener('abort', onAbort);
       for (const t of tracks) t.end();
@@ -350,10 +360,11 @@ export function createCallStream(protocol: CallProtocol, options: CallSourceOpti
       }
     },
   };
-  const binding = attach(ctx);
+  binding = attach(ctx);
+  if (ended) binding.finish?.(); // the call ended while it was being attached (a refused api key)
   const onAbort = (): void => close(1000, 'aborted');
   function close(code = 1000, reason = 'earshot closed the call'): void {
-    binding.close(code, reason); // idempotent; also after the audio ended (a Jambonz STT socket stays open for replies)
+    binding!.close(code, reason); // idempotent; also after the audio ended (a Jambonz STT socket stays open for replies)
     ctx.end();
   }
   if (options.signal?.aborted) close(1000, 'aborted');
@@ -374,7 +385,7 @@ export function createCallStream(protocol: CallProtocol, options: CallSourceOpti
   return Object.assign(observable, {
     reply(event: TranscriptEvent, track?: CallTrack): void {
       // Replies may follow the end of the audio (Jambonz STT answers after `stop`): the binding knows if it is open.
-      if (!binding.reply) return;
+      if (!binding?.reply) return;
       try {
         if (binding.reply(event, track)) stats.replies++;
       } catch {

@@ -9,7 +9,7 @@
  * | twilio | camelCase, counters as strings | µ-law 8 kHz | ms since the stream started |
  * | telnyx | snake_case | the call's RTP payload (PCMU, PCMA, L16 big-endian, Opus); frames may arrive out of order | ms since the stream started |
  * | plivo | camelCase, `extra_headers` | µ-law 8 kHz or L16 little-endian 8/16 kHz | Unix ms (made relative to the first media frame) |
- * | exotel | snake_case | 16-bit little-endian PCM 8/16/24 kHz | ms since the stream started |
+ * | exotel | snake_case | 16-bit little-endian PCM 8/16/24 kHz | ms (made relative to the first media frame: the documented example gives chunk 2 the time 200) |
  *
  * Audio is placed by `media.timestamp`, not by arrival: these platforms do not always send silence, and a gap in
  * the timestamps becomes silence of the same length, so caption times stay on the call's clock.
@@ -89,12 +89,7 @@ export function fromTwilioMediaStream(ws: WebSocket, options: MediaStreamOptions
   return createCallStream(flavor, options, (ctx) => {
     const parser = new MediaStreamParser(ctx, flavor, reorderMs, options.opusSampleRate ?? 48000);
     const socket = bindWebSocket(ws, ctx, { text: (t) => parser.text(t), binary: () => ctx.malformed() });
-    return {
-      close: (code, reason) => {
-        parser.finish();
-        socket.close(code, reason);
-      },
-    };
+    return { close: (code, reason) => socket.close(code, reason), finish: () => parser.finish() };
   });
 }
 
@@ -183,6 +178,7 @@ interface Track {
 class MediaStreamParser {
   readonly #tracks = new Map<string, Track>();
   #codecSpec: CodecSpec | undefined;
+  /** Plivo and Exotel: the first media timestamp, the zero of the clock. */
   #epoch: number | undefined;
   #poll: ReturnType<typeof setInterval> | undefined;
   #finished = false;
@@ -218,7 +214,6 @@ class MediaStreamParser {
         return this.ctx.event({ type: 'mark', name });
       }
       case 'stop':
-        this.finish();
         return this.ctx.end();
       default:
         // Later additions to the protocol (Plivo's playedStream, Telnyx's error…): not audio, not ours to judge.
@@ -226,7 +221,7 @@ class MediaStreamParser {
     }
   }
 
-  /** Play out what the reorder buffers hold and release decoders. */
+  /** Play out what the reorder buffers hold and release decoders (once, when the call ends). */
   finish(): void {
     if (this.#finished) return;
     this.#finished = true;
@@ -254,7 +249,6 @@ class MediaStreamParser {
     this.ctx.begin({ callId, ...(streamId ? { streamId } : {}), customParameters, metadata });
     if (!spec) {
       const encoding = pick(format, 'encoding') ?? 'none';
-      this.finish();
       this.ctx.end(new InputError('EARSHOT_UNSUPPORTED_FORMAT', `${this.flavor}: cannot decode the stream's audio (${encoding})`, { details: { protocol: this.flavor, encoding } }));
       return;
     }
@@ -343,7 +337,7 @@ class MediaStreamParser {
     let at: number | undefined;
     if (ts !== undefined && ts >= 0) {
       let ms = ts;
-      if (this.flavor === 'plivo') {
+      if (this.flavor === 'plivo' || this.flavor === 'exotel') {
         this.#epoch ??= ts;
         ms = ts - this.#epoch;
       }
@@ -351,7 +345,8 @@ class MediaStreamParser {
     }
     const chunk = numberField(media, 'chunk');
     if (track.jitter && chunk !== undefined && at !== undefined && Number.isInteger(chunk) && chunk >= 0) {
-      track.jitter.push({ sequence: chunk & 0xffff, timestamp: at >>> 0, payloadType: 0, marker: false, payload: Uint8Array.prototype.slice.call(payload) }, Date.now());
+      const outcome = track.jitter.push({ sequence: chunk & 0xffff, timestamp: at >>> 0, payloadType: 0, marker: false, payload: Uint8Array.prototype.slice.call(payload) }, Date.now());
+      if (outcome !== 'buffered') this.ctx.stats.lateDropped++; // a repeat, or later than its place (a frame before the first one included)
       return;
     }
     this.#decodeAndPlace(track, payload, at);
