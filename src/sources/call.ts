@@ -96,6 +96,11 @@ export interface CallSourceOptions {
   maxGapMs?: number;
   /** Clock jitter absorbed without filling or trimming, ms (timestamps of a few ms off the sample count). Default 10. */
   clockToleranceMs?: number;
+  /**
+   * End the call when no frame has come for this long, ms: the connection is closed (WebSocket code 1001) and the
+   * stream errors with EARSHOT_TIMEOUT (its tracks complete with the audio so far). Default 0: no idle limit.
+   */
+  idleTimeoutMs?: number;
   /** Ends the call (closing the connection) when aborted. */
   signal?: AbortSignal;
   /** Called for DTMF digits, marks and flow-control messages, synchronously from the socket handler. */
@@ -123,6 +128,7 @@ function zeroStats(): CallStats {
 }
 
 interface Limits {
+  readonly idleMs: number;
   readonly maxFrameBytes: number;
   readonly bufferMs: number;
   readonly maxGapMs: number;
@@ -137,6 +143,7 @@ export function callLimits(options: CallSourceOptions): Limits {
     return v;
   };
   return {
+    idleMs: num(options.idleTimeoutMs, 0, 'idleTimeoutMs', 0),
     maxFrameBytes: num(options.maxFrameBytes, 1 << 20, 'maxFrameBytes', 1),
     bufferMs: num(options.bufferMs, 2000, 'bufferMs', 0),
     maxGapMs: num(options.maxGapMs, 60000, 'maxGapMs', 0),
@@ -306,6 +313,7 @@ export function createCallStream(protocol: CallProtocol, options: CallSourceOpti
   let ended: { error?: EarshotError } | undefined;
   let ending = false;
   let binding: CallBinding | undefined;
+  let idle: ReturnType<typeof setInterval> | undefined;
   const onEvent = options.onEvent;
 
   const ctx: CallContext = {
@@ -350,6 +358,7 @@ export function createCallStream(protocol: CallProtocol, options: CallSourceOpti
         // A parser that fails while flushing loses only what it held.
       }
       ended = error ? { error } : {};
+      if (idle) clearInterval(idle);
       options.signal?.removeEventListener('abort', onAbort);
       for (const t of tracks) t.end();
       const subs = [...subscribers];
@@ -369,6 +378,21 @@ export function createCallStream(protocol: CallProtocol, options: CallSourceOpti
   }
   if (options.signal?.aborted) close(1000, 'aborted');
   else options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (limits.idleMs > 0 && !ended) {
+    let frames = stats.frames;
+    let lastAt = Date.now();
+    idle = setInterval(() => {
+      const now = Date.now();
+      if (stats.frames !== frames) {
+        frames = stats.frames;
+        lastAt = now;
+      } else if (now - lastAt >= limits.idleMs) {
+        binding!.close(1001, 'idle');
+        ctx.end(new EarshotError('EARSHOT_TIMEOUT', `${protocol}: no frame for ${limits.idleMs} ms`, { details: { protocol, idleTimeoutMs: limits.idleMs } }));
+      }
+    }, Math.max(10, Math.min(1000, Math.floor(limits.idleMs / 4))));
+    idle.unref();
+  }
 
   const observable = new Observable<CallTrack>((subscriber) => {
     for (const t of tracks) subscriber.next(t);

@@ -11,8 +11,10 @@ import { fromAsteriskWebSocket, type AsteriskWebSocketOptions } from '../../src/
 import type { CallControlEvent, CallStream } from '../../src/sources/call.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { joinSamples } from '../helpers/audio.js';
+import { mutateBytes, mutateJson } from '../helpers/fuzz.js';
+import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { expectLikeFile, mutateBytes, mutateJson, prng, sendAll, slices, transcribeFile, transcribeTrack, until, wavData, wavSamples, wsPair } from './call-fixtures.js';
+import { expectLikeFile, sendAll, slices, transcribeFile, transcribeTrack, until, wavData, wavSamples, wsPair } from './call-fixtures.js';
 
 async function acceptMedia(opts: AsteriskWebSocketOptions = {}): Promise<{ client: WebSocket; call: CallStream; close(): Promise<void> }> {
   let call!: CallStream;
@@ -95,7 +97,7 @@ describe('fromAsteriskWebSocket', () => {
   });
 
   it('survives 3000 fuzzed frames: no throw, coded outcomes, audio bounded by what was sent', async () => {
-    const rand = prng(5);
+    const rand = rng(5);
     const base: Array<string | Buffer> = [JSON_START('slin16', 640), 'MEDIA_START connection_id:abc channel:WebSocket/abc format:ulaw optimal_frame_size:160', Buffer.alloc(640, 7), Buffer.alloc(160, 0xff), 'DTMF_END digit:9', 'MEDIA_XOFF'];
     for (let round = 0; round < 3; round++) {
       const { client, call, close } = await acceptMedia({ maxFrameBytes: 4096 });

@@ -12,8 +12,10 @@ import type { TranscriptEvent } from '../../src/core/types.js';
 import type { CallControlEvent, CallStream, CallTrack } from '../../src/sources/call.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { joinSamples } from '../helpers/audio.js';
+import { mutateBytes } from '../helpers/fuzz.js';
+import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { expectLikeFile, interleaveLE, mutateBytes, prng, sendAll, slices, transcribeFile, transcribeTrack, until, wavSamples, wsPair } from './call-fixtures.js';
+import { expectLikeFile, interleaveLE, sendAll, slices, transcribeFile, transcribeTrack, until, wavSamples, wsPair } from './call-fixtures.js';
 
 const CHANNEL_UUID = 'a8d3c2f0-5b7e-4c61-9f0e-2d3c4b5a6978';
 
@@ -124,7 +126,7 @@ describe('fromAudioFork', () => {
   });
 
   it('survives 3000 fuzzed frames: no throw, audio bounded by what was sent', async () => {
-    const rand = prng(7);
+    const rand = rng(7);
     const base = [JSON.stringify({ callId: CHANNEL_UUID, mixType: 'stereo', sampleRate: 16000 }), Buffer.alloc(1280, 3)];
     for (let round = 0; round < 3; round++) {
       const { client, call, close } = await acceptFork({ maxFrameBytes: 8192 });

@@ -11,8 +11,10 @@ import { audioSocketFrame, AudioSocketKind, fromAudioSocket } from '../../src/so
 import type { CallControlEvent, CallSourceOptions, CallStream } from '../../src/sources/call.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { joinSamples } from '../helpers/audio.js';
+import { mutateBytes } from '../helpers/fuzz.js';
+import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { expectLikeFile, mutateBytes, prng, tcpPair, transcribeFile, transcribeTrack, wavSamples } from './call-fixtures.js';
+import { expectLikeFile, tcpPair, transcribeFile, transcribeTrack, wavSamples } from './call-fixtures.js';
 
 const UUID = '40b2a3c1-7d6e-4f3a-9b8c-1e2d3f4a5b6c';
 const uuidFrame = (): Buffer => audioSocketFrame(AudioSocketKind.uuid, Buffer.from(UUID.replace(/-/g, ''), 'hex'));
@@ -128,7 +130,7 @@ describe('fromAudioSocket', () => {
   });
 
   it('survives 3000 fuzzed frames: no throw, coded outcomes, audio bounded by the bytes sent', async () => {
-    const rand = prng(99);
+    const rand = rng(99);
     const valid = [uuidFrame(), audioSocketFrame(AudioSocketKind.slin, Buffer.alloc(320, 5)), audioSocketFrame(AudioSocketKind.dtmf, Buffer.from('5')), audioSocketFrame(0x12, Buffer.alloc(640, 9))];
     for (let round = 0; round < 3; round++) {
       const { client, call, close } = await acceptSocket();

@@ -12,8 +12,10 @@ import type { TranscriptEvent } from '../../src/core/types.js';
 import type { CallControlEvent, CallSourceOptions, CallStream, CallTrack } from '../../src/sources/call.js';
 import { fromJambonz, fromJambonzStt, type JambonzSttOptions } from '../../src/sources/jambonz.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
+import { mutateBytes, mutateJson } from '../helpers/fuzz.js';
+import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
-import { expectLikeFile, interleaveLE, mutateBytes, mutateJson, prng, sendAll, slices, text, transcribeFile, transcribeTrack, until, wavSamples, wsPair } from './call-fixtures.js';
+import { expectLikeFile, interleaveLE, sendAll, slices, text, transcribeFile, transcribeTrack, until, wavSamples, wsPair } from './call-fixtures.js';
 
 const CALL_SID = 'b6f8c2d4-1a3e-4f5b-8c7d-9e0f1a2b3c4d';
 const API_KEY = 'foobarbazzle';
@@ -190,7 +192,7 @@ describe('fromJambonzStt (custom speech vendor)', () => {
   });
 
   it('survives 3000 fuzzed frames across both Jambonz protocols: no throw, coded outcomes', async () => {
-    const rand = prng(31);
+    const rand = rng(31);
     const listenBase: Array<string | Buffer> = [listenAttributes('stereo', 16000), Buffer.alloc(1280, 1), JSON.stringify({ event: 'dtmf', dtmf: '1' })];
     const sttBase: Array<string | Buffer> = [start(), Buffer.alloc(320, 2), JSON.stringify({ type: 'stop' })];
     for (const [kind, base] of [['listen', listenBase], ['stt', sttBase], ['listen', listenBase]] as const) {
