@@ -9,10 +9,11 @@
  *
  * Call sources are hot: a media server cannot be paused. They listen from the moment they are called (nothing
  * sent between accepting the connection and subscribing is lost), carry no FlowControl, keep at most
- * `bufferMs` of audio per track for a subscriber still to come (dropping the oldest, counted in
+ * `preSubscribeMs` of audio per track for a subscriber still to come (dropping the oldest, counted in
  * `stats().overflowDropped`), and hand audio on synchronously once a track is subscribed.
  */
 import { Observable, type Subscriber } from 'rxjs';
+import { AudioLine } from '../core/audio-line.js';
 import type { RawData, WebSocket } from 'ws';
 import { EarshotError, InputError, InvalidArgumentError } from '../core/errors.js';
 import type { AudioChunk, TranscriptEvent } from '../core/types.js';
@@ -45,7 +46,7 @@ export interface CallTrack {
   readonly sampleRate: number;
   /**
    * Mono s16 chunks; `offset` counts frames on the protocol's own clock from the start of the stream, gaps filled
-   * with silence. Hot and multicast: up to `bufferMs` is kept for the first subscriber. Completes when the call ends.
+   * with silence. Hot and multicast: up to `preSubscribeMs` is kept for the first subscriber. Completes when the call ends.
    */
   readonly audio$: Observable<AudioChunk>;
 }
@@ -68,7 +69,7 @@ export interface CallStats {
   silenceMs: number;
   /** Audio that came after its place on the time line had been played (late, duplicated or reordered beyond the window): dropped. */
   lateDropped: number;
-  /** Audio chunks dropped because no one had subscribed to the track yet and `bufferMs` was full (oldest first). */
+  /** Audio chunks dropped because no one had subscribed to the track yet and `preSubscribeMs` was full (oldest first). */
   overflowDropped: number;
   /** Clock jumps beyond `maxGapMs` (the time line went on where it was instead of filling). */
   discontinuities: number;
@@ -90,8 +91,11 @@ export type CallControlEvent =
 export interface CallSourceOptions {
   /** Largest frame accepted, bytes; a larger one is counted (`oversized`) and skipped. Default 1 MiB. */
   maxFrameBytes?: number;
-  /** Audio a track keeps for its first subscriber, ms; beyond it the oldest is dropped (`overflowDropped`). Default 2000. */
-  bufferMs?: number;
+  /**
+   * Audio a track holds for its first subscriber, ms; beyond it the oldest is dropped (`overflowDropped`): the same
+   * hold as an RTP stream's. Once subscribed, audio is handed on synchronously and held nowhere. Default 2000.
+   */
+  preSubscribeMs?: number;
   /** Longest clock gap filled with silence, ms; a larger jump goes on where the time line was (`discontinuities`). Default 60000. */
   maxGapMs?: number;
   /** Clock jitter absorbed without filling or trimming, ms (timestamps of a few ms off the sample count). Default 10. */
@@ -130,7 +134,7 @@ function zeroStats(): CallStats {
 interface Limits {
   readonly idleMs: number;
   readonly maxFrameBytes: number;
-  readonly bufferMs: number;
+  readonly preSubscribeMs: number;
   readonly maxGapMs: number;
   readonly toleranceMs: number;
 }
@@ -145,27 +149,22 @@ export function callLimits(options: CallSourceOptions): Limits {
   return {
     idleMs: num(options.idleTimeoutMs, 0, 'idleTimeoutMs', 0),
     maxFrameBytes: num(options.maxFrameBytes, 1 << 20, 'maxFrameBytes', 1),
-    bufferMs: num(options.bufferMs, 2000, 'bufferMs', 0),
+    preSubscribeMs: num(options.preSubscribeMs, 2000, 'preSubscribeMs', 0),
     maxGapMs: num(options.maxGapMs, 60000, 'maxGapMs', 0),
     toleranceMs: num(options.clockToleranceMs, 10, 'clockToleranceMs', 0),
   };
 }
 
 /**
- * One track's time line and subscribers. Audio is placed at a frame position on the protocol's clock: a gap is
- * filled with silence (up to `maxGapMs`), audio before the write head is trimmed or dropped as late.
+ * One track: an {@link AudioLine} plus placement on the protocol's clock. A gap before the audio's position is
+ * filled with silence (up to `maxGapMs`), audio before the head is trimmed or dropped as late, and jitter up to
+ * `clockToleranceMs` is absorbed.
  */
 export class TrackState implements CallTrack {
   readonly audio$: Observable<AudioChunk>;
-  #write = 0;
-  #ended: { done: true } | undefined;
-  #everSubscribed = false;
-  #backlog: AudioChunk[] = [];
-  #backlogFrames = 0;
-  readonly #subscribers = new Set<Subscriber<AudioChunk>>();
+  readonly #line: AudioLine;
   readonly #toleranceFrames: number;
   readonly #maxGapFrames: number;
-  readonly #backlogMax: number;
 
   constructor(
     readonly call: CallInfo,
@@ -177,96 +176,44 @@ export class TrackState implements CallTrack {
   ) {
     this.#toleranceFrames = Math.round((limits.toleranceMs * sampleRate) / 1000);
     this.#maxGapFrames = Math.round((limits.maxGapMs * sampleRate) / 1000);
-    this.#backlogMax = Math.round((limits.bufferMs * sampleRate) / 1000);
-    this.audio$ = new Observable<AudioChunk>((subscriber) => {
-      const first = !this.#everSubscribed;
-      this.#everSubscribed = true;
-      if (first) for (const chunk of this.#takeBacklog()) subscriber.next(chunk);
-      if (this.#ended) {
-        subscriber.complete();
-        return;
-      }
-      this.#subscribers.add(subscriber);
-      return () => {
-        this.#subscribers.delete(subscriber);
-      };
-    });
+    this.#line = new AudioLine(sampleRate, limits.preSubscribeMs, () => counters.overflowDropped++);
+    this.audio$ = this.#line.audio$;
   }
 
   /** Frames written so far (the time line's head). */
   get position(): number {
-    return this.#write;
+    return this.#line.head;
   }
 
   /**
    * Place decoded samples at frame `at` on the clock (default: right after the previous audio).
    * Never throws.
    */
-  place(samples: Int16Array, at: number = this.#write): void {
-    if (this.#ended || samples.length === 0) return;
-    let pos = Math.round(at);
-    let gap = pos - this.#write;
+  place(samples: Int16Array, at: number = this.#line.head): void {
+    if (this.#line.ended || samples.length === 0) return;
+    let gap = Math.round(at) - this.#line.head;
     if (gap > this.#maxGapFrames || (gap < 0 && -gap > samples.length + this.#maxGapFrames)) {
       // A jump no call makes: keep the audio, not the clock.
       this.counters.discontinuities++;
-      pos = this.#write;
       gap = 0;
     }
     if (gap > this.#toleranceFrames) {
       this.counters.gapsFilled++;
       this.counters.silenceMs += (gap * 1000) / this.sampleRate;
-      this.#silence(gap);
+      this.#line.silence(gap);
     } else if (gap < -this.#toleranceFrames) {
-      const trim = -gap;
-      if (trim >= samples.length) {
+      if (-gap >= samples.length) {
         this.counters.lateDropped++;
         return;
       }
-      samples = samples.subarray(trim);
+      samples = samples.subarray(-gap);
     }
-    this.#emit(samples);
+    this.#line.write(samples);
   }
 
   /** Complete the track (idempotent). What a subscriber still to come would get stays for it. */
   end(): void {
-    if (this.#ended) return;
-    this.#ended = { done: true };
-    const subs = [...this.#subscribers];
-    this.#subscribers.clear();
-    for (const s of subs) s.complete();
-    if (this.#everSubscribed) this.#takeBacklog();
-  }
-
-  #silence(frames: number): void {
-    const piece = this.sampleRate; // at most one second per chunk
-    while (frames > 0) {
-      const n = Math.min(frames, piece);
-      this.#emit(new Int16Array(n));
-      frames -= n;
-    }
-  }
-
-  #emit(samples: Int16Array): void {
-    const chunk: AudioChunk = { kind: 'audio', samples, sampleRate: this.sampleRate, channels: 1, offset: this.#write };
-    this.#write += samples.length;
-    if (this.#subscribers.size === 0) {
-      if (this.#everSubscribed) return; // subscribers came and went: nobody listens any more
-      this.#backlog.push(chunk);
-      this.#backlogFrames += samples.length;
-      while (this.#backlogFrames > this.#backlogMax && this.#backlog.length > 0) {
-        this.#backlogFrames -= this.#backlog.shift()!.samples.length;
-        this.counters.overflowDropped++;
-      }
-      return;
-    }
-    for (const s of this.#subscribers) s.next(chunk);
-  }
-
-  #takeBacklog(): AudioChunk[] {
-    const b = this.#backlog;
-    this.#backlog = [];
-    this.#backlogFrames = 0;
-    return b;
+    this.#line.end();
   }
 }
 

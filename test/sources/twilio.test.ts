@@ -240,8 +240,8 @@ describe('fromTwilioMediaStream', () => {
     await pair.close();
   });
 
-  it('keeps bufferMs of audio for a track subscribed late, dropping the oldest (counted)', async () => {
-    const { client, call, close } = await acceptCall({ bufferMs: 100 });
+  it('keeps preSubscribeMs of audio for a track subscribed late, dropping the oldest (counted)', async () => {
+    const { client, call, close } = await acceptCall({ preSubscribeMs: 100 });
     const tracks: CallTrack[] = [];
     call.subscribe((t) => tracks.push(t));
     const done = lastValueFrom(call, { defaultValue: undefined });
