@@ -8,19 +8,15 @@ import { lastValueFrom, toArray } from 'rxjs';
 import type { WebSocket } from 'ws';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { fromAsteriskWebSocket, type AsteriskWebSocketOptions } from '../../src/sources/asterisk.js';
-import type { CallControlEvent, CallStream } from '../../src/sources/call.js';
+import type { CallControlEvent } from '../../src/sources/call.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { joinSamples } from '../helpers/audio.js';
 import { mutateBytes, mutateJson } from '../helpers/fuzz.js';
 import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { expectLikeFile, sendAll, slices, transcribeFile, transcribeTrack, until, wavData, wavSamples, wsPair } from './call-fixtures.js';
+import { acceptCall, expectLikeFile, sendAll, slices, transcribeFile, transcribeTrack, until, wavData, wavSamples } from './call-fixtures.js';
 
-async function acceptMedia(opts: AsteriskWebSocketOptions = {}): Promise<{ client: WebSocket; call: CallStream; close(): Promise<void> }> {
-  let call!: CallStream;
-  const pair = await wsPair({ onAccept: (ws) => (call = fromAsteriskWebSocket(ws, opts)) });
-  return { client: pair.client, call, close: () => pair.close() };
-}
+const acceptMedia = (opts: AsteriskWebSocketOptions = {}) => acceptCall((ws) => fromAsteriskWebSocket(ws, opts));
 
 const JSON_START = (format: string, frame: number) =>
   JSON.stringify({

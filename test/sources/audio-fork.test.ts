@@ -9,21 +9,17 @@ import { lastValueFrom, toArray } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { fromAudioFork, type AudioForkOptions } from '../../src/sources/audio-fork.js';
 import type { TranscriptEvent } from '../../src/core/types.js';
-import type { CallControlEvent, CallStream, CallTrack } from '../../src/sources/call.js';
+import type { CallControlEvent, CallTrack } from '../../src/sources/call.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { joinSamples } from '../helpers/audio.js';
 import { mutateBytes } from '../helpers/fuzz.js';
 import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { expectLikeFile, interleaveLE, sendAll, slices, transcribeFile, transcribeTrack, until, wavSamples, wsPair } from './call-fixtures.js';
+import { acceptCall, expectLikeFile, interleaveLE, sendAll, slices, transcribeFile, transcribeTrack, until, wavSamples } from './call-fixtures.js';
 
 const CHANNEL_UUID = 'a8d3c2f0-5b7e-4c61-9f0e-2d3c4b5a6978';
 
-async function acceptFork(opts: AudioForkOptions = {}): Promise<{ client: WebSocket; call: CallStream; close(): Promise<void> }> {
-  let call!: CallStream;
-  const pair = await wsPair({ protocols: 'audio.drachtio.org', onAccept: (ws) => (call = fromAudioFork(ws, opts)) });
-  return { client: pair.client, call, close: () => pair.close() };
-}
+const acceptFork = (opts: AudioForkOptions = {}) => acceptCall((ws) => fromAudioFork(ws, opts), { protocols: 'audio.drachtio.org' });
 
 let engine: LocalTransport;
 beforeAll(() => {

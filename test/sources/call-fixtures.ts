@@ -14,7 +14,7 @@ import { fixedChunk } from '../../src/operators/fixed-chunk.js';
 import { resample } from '../../src/operators/resample.js';
 import { transcribe } from '../../src/operators/transcribe.js';
 import { fromFile } from '../../src/sources/file.js';
-import type { CallTrack } from '../../src/sources/call.js';
+import type { CallStream, CallTrack } from '../../src/sources/call.js';
 import type { Transport } from '../../src/transports/transport.js';
 import { wer } from '../helpers/speech.js';
 
@@ -178,18 +178,27 @@ export function slices(bytes: Buffer, size: number): Buffer[] {
   return out;
 }
 
-/** Poll `check` every 10 ms until it holds (rejects after `ms`). */
-export function until(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      if (check()) {
-        clearInterval(t);
-        resolve();
-      } else if (Date.now() > deadline) {
-        clearInterval(t);
-        reject(new Error('condition not met in time'));
-      }
-    }, 10);
-  });
+/** Re-exported: the one polling helper of the tests. */
+export { until } from '../sinks/helpers.js';
+
+/** One call accepted on a real ws server: the client side, the source, and the client's view of the socket. */
+export interface AcceptedCall {
+  client: WebSocket;
+  call: CallStream;
+  /** Every message the client received. */
+  received: Buffer[];
+  /** The close code the client saw. */
+  closed: Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Accept one connection on a ws server on 127.0.0.1:0 and attach `source` to it synchronously, as a host would.
+ * @param source - builds the call from the accepted socket and its upgrade request.
+ * @param options - the client's subprotocols and headers.
+ */
+export async function acceptCall(source: (ws: WebSocket, request: IncomingMessage) => CallStream, options: { protocols?: string; headers?: Record<string, string> } = {}): Promise<AcceptedCall> {
+  let call!: CallStream;
+  const pair = await wsPair({ ...options, onAccept: (ws, request) => (call = source(ws, request)) });
+  return { client: pair.client, call, received: pair.received, closed: pair.closed, close: () => pair.close() };
 }

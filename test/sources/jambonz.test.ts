@@ -4,18 +4,17 @@
  * (`Authorization: Bearer <apiKey>`, `start` → binary LINEAR16 → `stop`; `transcription` / `error` answers; the
  * vendor closes the socket after `stop`).
  */
-import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { WebSocket } from 'ws';
 import type { TranscriptEvent } from '../../src/core/types.js';
-import type { CallControlEvent, CallSourceOptions, CallStream, CallTrack } from '../../src/sources/call.js';
+import type { CallControlEvent, CallSourceOptions, CallTrack } from '../../src/sources/call.js';
 import { fromJambonz, fromJambonzStt, type JambonzSttOptions } from '../../src/sources/jambonz.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { mutateBytes, mutateJson } from '../helpers/fuzz.js';
 import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
-import { expectLikeFile, interleaveLE, sendAll, slices, text, transcribeFile, transcribeTrack, until, wavSamples, wsPair } from './call-fixtures.js';
+import { acceptCall, expectLikeFile, interleaveLE, sendAll, slices, text, transcribeFile, transcribeTrack, until, wavSamples } from './call-fixtures.js';
 
 const CALL_SID = 'b6f8c2d4-1a3e-4f5b-8c7d-9e0f1a2b3c4d';
 const API_KEY = 'foobarbazzle';
@@ -38,11 +37,7 @@ function listenAttributes(mixType: string, sampleRate: number): string {
   });
 }
 
-async function acceptListen(opts: CallSourceOptions = {}): Promise<{ client: WebSocket; call: CallStream; close(): Promise<void> }> {
-  let call!: CallStream;
-  const pair = await wsPair({ protocols: 'audio.jambonz.org', onAccept: (ws) => (call = fromJambonz(ws, opts)) });
-  return { client: pair.client, call, close: () => pair.close() };
-}
+const acceptListen = (opts: CallSourceOptions = {}) => acceptCall((ws) => fromJambonz(ws, opts), { protocols: 'audio.jambonz.org' });
 
 let engine: LocalTransport;
 beforeAll(() => {
@@ -103,23 +98,12 @@ describe('fromJambonz (listen)', () => {
 describe('fromJambonzStt (custom speech vendor)', () => {
   /** A server that wires each connection to fromJambonzStt, passing the upgrade request as a host would. */
   async function sttServer(opts: Omit<JambonzSttOptions, 'request'>, key: string | undefined = API_KEY) {
-    let call!: CallStream;
-    let request!: IncomingMessage;
-    const pair = await wsPair({
-      ...(key === undefined ? {} : { headers: { Authorization: `Bearer ${key}` } }),
-      onAccept: (ws, req) => {
-        request = req;
-        call = fromJambonzStt(ws, { ...opts, request });
-      },
-    });
+    const accepted = await acceptCall((ws, request) => fromJambonzStt(ws, { ...opts, request }), key === undefined ? {} : { headers: { Authorization: `Bearer ${key}` } });
     return {
-      client: pair.client,
-      call,
+      ...accepted,
       get received(): Array<Record<string, unknown>> {
-        return pair.received.map((m) => JSON.parse(m.toString()) as Record<string, unknown>);
+        return accepted.received.map((m) => JSON.parse(m.toString()) as Record<string, unknown>);
       },
-      closed: pair.closed,
-      close: () => pair.close(),
     };
   }
 

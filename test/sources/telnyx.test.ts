@@ -6,15 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
-import type { WebSocket } from 'ws';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { linearToAlaw } from '../../src/rtp/codecs.js';
-import type { CallStream } from '../../src/sources/call.js';
 import { fromTelnyxMediaStream, type MediaStreamOptions } from '../../src/sources/twilio.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { joinSamples } from '../helpers/audio.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { expectLikeFile, sendAll, slices, transcribeFile, transcribeTrack, wavData, wavSamples, wsPair } from './call-fixtures.js';
+import { acceptCall, expectLikeFile, sendAll, slices, transcribeFile, transcribeTrack, wavData, wavSamples } from './call-fixtures.js';
 
 const STREAM_ID = '32DE0DEA-53CB-4B21-89A4-9E1819C043BC';
 const CALL_CONTROL_ID = 'v2:T02llQxIyaRkhfRKxgAP8nY511EhFLizdvdUKJiSw8d6A9BborherQ';
@@ -56,11 +54,7 @@ function disorder(frames: string[]): string[] {
   return out;
 }
 
-async function acceptCall(opts: Omit<MediaStreamOptions, 'flavor'> = {}): Promise<{ client: WebSocket; call: CallStream; close(): Promise<void> }> {
-  let call!: CallStream;
-  const pair = await wsPair({ onAccept: (ws) => (call = fromTelnyxMediaStream(ws, opts)) });
-  return { client: pair.client, call, close: () => pair.close() };
-}
+const acceptTelnyx = (opts: Omit<MediaStreamOptions, 'flavor'> = {}) => acceptCall((ws) => fromTelnyxMediaStream(ws, opts));
 
 let engine: LocalTransport;
 beforeAll(() => {
@@ -73,7 +67,7 @@ afterAll(async () => {
 describe('fromTelnyxMediaStream', () => {
   it('reorders PCMU frames that arrive out of order and transcribes the call like the same audio from a file', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(9, 11), voices: ['rms'], leadMs: 300, gapsMs: [900], format: 'ulaw.wav' });
-    const { client, call, close } = await acceptCall();
+    const { client, call, close } = await acceptTelnyx();
     let heard: Promise<TranscriptEvent[]> | undefined;
     call.subscribe((t) => (heard = transcribeTrack(t, engine)));
     const tx = new TelnyxClient();
@@ -92,7 +86,7 @@ describe('fromTelnyxMediaStream', () => {
     const pcm = wavSamples(speech.path);
     const be = Buffer.alloc(pcm.length * 2);
     pcm.forEach((v, i) => be.writeInt16BE(v, i * 2));
-    const { client, call, close } = await acceptCall();
+    const { client, call, close } = await acceptTelnyx();
     let audio: Promise<Int16Array> | undefined;
     call.subscribe((t) => (audio = lastValueFrom(t.audio$.pipe(toArray())).then(joinSamples)));
     const tx = new TelnyxClient();
@@ -103,7 +97,7 @@ describe('fromTelnyxMediaStream', () => {
     expect(got.subarray(8000)).toEqual(pcm);
     await close();
 
-    const alaw = await acceptCall();
+    const alaw = await acceptTelnyx();
     let a: Promise<Int16Array> | undefined;
     alaw.call.subscribe((t) => (a = lastValueFrom(t.audio$.pipe(toArray())).then(joinSamples)));
     const bytes = Buffer.from(Array.from({ length: 320 }, (_, i) => linearToAlaw(Math.round(8000 * Math.sin(i / 5)))));
@@ -115,7 +109,7 @@ describe('fromTelnyxMediaStream', () => {
   });
 
   it('flushes what the reorder window holds when the socket closes without stop, and ends G722 as unsupported', async () => {
-    const { client, call, close } = await acceptCall({ reorderWindowMs: 10_000 });
+    const { client, call, close } = await acceptTelnyx({ reorderWindowMs: 10_000 });
     let audio: Promise<Int16Array> | undefined;
     call.subscribe((t) => (audio = lastValueFrom(t.audio$.pipe(toArray())).then(joinSamples)));
     const tx = new TelnyxClient();
@@ -125,7 +119,7 @@ describe('fromTelnyxMediaStream', () => {
     expect((await audio!).length).toBe(480);
     await close();
 
-    const g722 = await acceptCall();
+    const g722 = await acceptTelnyx();
     const outcome = lastValueFrom(g722.call, { defaultValue: undefined }).catch((e: unknown) => e);
     await sendAll(g722.client, [tx.connected(), tx.start('G722', 16000)]);
     expect(await outcome).toMatchObject({ code: 'EARSHOT_UNSUPPORTED_FORMAT' });

@@ -6,15 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
-import type { WebSocket } from 'ws';
 import type { AudioChunk } from '../../src/core/types.js';
 import { fromTwilioMediaStream } from '../../src/sources/twilio.js';
-import type { CallControlEvent, CallStream, CallTrack } from '../../src/sources/call.js';
+import type { CallControlEvent, CallTrack } from '../../src/sources/call.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { mutateJson } from '../helpers/fuzz.js';
 import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { expectLikeFile, sendAll, transcribeFile, transcribeTrack, wavData, wsPair } from './call-fixtures.js';
+import { acceptCall, expectLikeFile, sendAll, transcribeFile, transcribeTrack, wavData } from './call-fixtures.js';
 
 const STREAM_SID = 'MZ18ad3ab5a668481ce02b83e7395059f0';
 const CALL_SID = 'CA9bce1c2e1c0b4e1a8c1d2e3f4a5b6c7d';
@@ -64,11 +63,7 @@ function frames20(ulaw: Buffer): Array<{ ms: number; bytes: Buffer }> {
 }
 
 /** Accept one call on a real ws server, attaching the source as a host would (synchronously on connection). */
-async function acceptCall(opts: Parameters<typeof fromTwilioMediaStream>[1] = {}): Promise<{ client: WebSocket; call: CallStream; close(): Promise<void> }> {
-  let call!: CallStream;
-  const pair = await wsPair({ onAccept: (ws) => (call = fromTwilioMediaStream(ws, opts)) });
-  return { client: pair.client, call, close: () => pair.close() };
-}
+const acceptTwilio = (opts: Parameters<typeof fromTwilioMediaStream>[1] = {}) => acceptCall((ws) => fromTwilioMediaStream(ws, opts));
 
 let engine: LocalTransport;
 beforeAll(() => {
@@ -87,7 +82,7 @@ describe('fromTwilioMediaStream', () => {
     const cutMs = (seg[1]!.endMs + seg[2]!.startMs) / 2;
     const GAP = 2000;
 
-    const { client, call, close } = await acceptCall();
+    const { client, call, close } = await acceptTwilio();
     const tracks: CallTrack[] = [];
     const heard: Array<Promise<Awaited<ReturnType<typeof transcribeTrack>>>> = [];
     call.subscribe((t) => {
@@ -131,7 +126,7 @@ describe('fromTwilioMediaStream', () => {
     const a = makeSpeech({ sentences: SENTENCES.slice(4, 6), voices: ['slt'], leadMs: 300, gapsMs: [800], format: 'ulaw.wav' });
     const b = makeSpeech({ sentences: SENTENCES.slice(6, 8), voices: ['rms'], leadMs: 300, gapsMs: [800], format: 'ulaw.wav' });
     const OUT_START = 400; // the outbound track begins 400 ms into the stream
-    const { client, call, close } = await acceptCall();
+    const { client, call, close } = await acceptTwilio();
     const heard = new Map<string, Promise<Awaited<ReturnType<typeof transcribeTrack>>>>();
     const channels = new Map<string, number>();
     call.subscribe((t) => {
@@ -160,7 +155,7 @@ describe('fromTwilioMediaStream', () => {
 
   it('counts malformed frames and goes on; reports DTMF and marks; reply() is a no-op', async () => {
     const events: CallControlEvent[] = [];
-    const { client, call, close } = await acceptCall({ onEvent: (e) => events.push(e), maxFrameBytes: 4096 });
+    const { client, call, close } = await acceptTwilio({ onEvent: (e) => events.push(e), maxFrameBytes: 4096 });
     const chunks: AudioChunk[] = [];
     call.subscribe((t) => t.audio$.subscribe((c) => chunks.push(c)));
     const done = lastValueFrom(call, { defaultValue: undefined });
@@ -192,7 +187,7 @@ describe('fromTwilioMediaStream', () => {
   });
 
   it('ends with EARSHOT_UNSUPPORTED_FORMAT for an encoding it cannot decode, keeping the call info', async () => {
-    const { client, call, close } = await acceptCall();
+    const { client, call, close } = await acceptTwilio();
     const result = lastValueFrom(call, { defaultValue: undefined }).catch((e: unknown) => e);
     const tw = new TwilioClient();
     await sendAll(client, [tw.connected(), tw.start(['inbound'], {}, 'audio/x-g729')]);
@@ -202,7 +197,7 @@ describe('fromTwilioMediaStream', () => {
   });
 
   it('completes when the socket closes without stop, and close() / an abort signal hang up from this side', async () => {
-    const first = await acceptCall();
+    const first = await acceptTwilio();
     const ended = lastValueFrom(first.call.pipe(toArray()));
     const tw = new TwilioClient();
     await sendAll(first.client, [tw.connected(), tw.start(['inbound']), tw.media('inbound', 0, Buffer.alloc(160, 0xff))]);
@@ -211,7 +206,7 @@ describe('fromTwilioMediaStream', () => {
     await first.close();
 
     const abort = new AbortController();
-    const second = await acceptCall({ signal: abort.signal });
+    const second = await acceptTwilio({ signal: abort.signal });
     const closed = new Promise<number>((resolve) => second.client.once('close', (code) => resolve(code)));
     const done = lastValueFrom(second.call, { defaultValue: undefined });
     abort.abort();
@@ -219,7 +214,7 @@ describe('fromTwilioMediaStream', () => {
     expect(await closed).toBe(1000);
     await second.close();
 
-    const third = await acceptCall();
+    const third = await acceptTwilio();
     const closed3 = new Promise<number>((resolve) => third.client.once('close', (code) => resolve(code)));
     third.call.close(4000, 'too many calls');
     expect(await closed3).toBe(4000);
@@ -227,8 +222,8 @@ describe('fromTwilioMediaStream', () => {
   });
 
   it('ends an idle call with EARSHOT_TIMEOUT (close code 1001), keeping the audio it had', async () => {
-    let call!: CallStream;
-    const pair = await wsPair({ onAccept: (ws) => (call = fromTwilioMediaStream(ws, { idleTimeoutMs: 200 })) });
+    const pair = await acceptTwilio({ idleTimeoutMs: 200 });
+    const call = pair.call;
     let samples = 0;
     call.subscribe({ next: (t) => t.audio$.subscribe((c) => (samples += c.samples.length)), error: () => {} });
     const outcome = lastValueFrom(call, { defaultValue: undefined }).catch((e: unknown) => e);
@@ -241,7 +236,7 @@ describe('fromTwilioMediaStream', () => {
   });
 
   it('keeps preSubscribeMs of audio for a track subscribed late, dropping the oldest (counted)', async () => {
-    const { client, call, close } = await acceptCall({ preSubscribeMs: 100 });
+    const { client, call, close } = await acceptTwilio({ preSubscribeMs: 100 });
     const tracks: CallTrack[] = [];
     call.subscribe((t) => tracks.push(t));
     const done = lastValueFrom(call, { defaultValue: undefined });
@@ -266,7 +261,7 @@ describe('fromTwilioMediaStream', () => {
     let frames = 0;
     let outcomes = 0;
     for (let round = 0; round < 6; round++) {
-      const { client, call, close } = await acceptCall({ maxGapMs: 5000 });
+      const { client, call, close } = await acceptTwilio({ maxGapMs: 5000 });
       let samples = 0;
       call.subscribe({ next: (t) => t.audio$.subscribe((c) => (samples += c.samples.length)), error: () => {} });
       const outcome = lastValueFrom(call, { defaultValue: undefined }).then(
