@@ -119,7 +119,7 @@ export { fromTwilioMediaStream, fromTelnyxMediaStream, fromPlivoAudioStream, fro
 export type { MediaStreamFlavor, MediaStreamOptions } from './sources/twilio.js';
 export { fromAudioFork } from './sources/audio-fork.js';
 export type { AudioForkOptions, MixType } from './sources/audio-fork.js';
-export { fromAudioSocket, audioSocketFrame, AudioSocketKind, AUDIOSOCKET_RATES } from './sources/audiosocket.js';
+export { fromAudioSocket } from './sources/audiosocket.js';
 export { fromAsteriskWebSocket } from './sources/asterisk.js';
 export type { AsteriskWebSocketOptions } from './sources/asterisk.js';
 export { fromJambonz, fromJambonzStt } from './sources/jambonz.js';
