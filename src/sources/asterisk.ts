@@ -14,12 +14,10 @@ import { createPayloadDecoder, parsePayloadMapping, type PayloadDecoder } from '
 import {
   bindWebSocket,
   createCallStream,
-  decodeAlaw,
-  decodeUlaw,
   numberField,
   objectField,
   parseJsonObject,
-  PcmReader,
+  PcmTracks,
   stringField,
   stringRecord,
   type CallContext,
@@ -92,7 +90,7 @@ export function fromAsteriskWebSocket(ws: WebSocket, options: AsteriskWebSocketO
 class AsteriskParser {
   json = false;
   #track: TrackState | undefined;
-  #pcm: PcmReader | undefined;
+  #pcm: PcmTracks | undefined;
   #decode: ((payload: Buffer) => Int16Array | null) | undefined;
   #opus: PayloadDecoder | undefined;
 
@@ -174,18 +172,19 @@ class AsteriskParser {
     const slin = SLIN_RATES[format];
     if (slin !== undefined) {
       this.#track = ctx.openTrack('inbound', 0, slin);
-      this.#pcm = new PcmReader([this.#track], true, ctx.stats);
+      this.#pcm = new PcmTracks([this.#track], ctx.stats);
       return true;
     }
     if (format === 'opus') {
       const opus = createPayloadDecoder(parsePayloadMapping('opus/48000/2'));
-      this.#opus = opus;
+      this.#opus = opus; // native memory: released in finish()
       this.#track = ctx.openTrack('inbound', 0, opus.sampleRate);
       this.#decode = (p) => opus.decode(p);
       return true;
     }
-    this.#track = ctx.openTrack('inbound', 0, 8000);
-    this.#decode = format === 'ulaw' ? decodeUlaw : decodeAlaw;
+    const g711 = createPayloadDecoder(parsePayloadMapping(format === 'ulaw' ? 'pcmu' : 'pcma'));
+    this.#track = ctx.openTrack('inbound', 0, g711.sampleRate);
+    this.#decode = (p) => g711.decode(p);
     return true;
   }
 }

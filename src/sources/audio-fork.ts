@@ -18,7 +18,7 @@ import {
   createCallStream,
   numberField,
   parseJsonObject,
-  PcmReader,
+  PcmTracks,
   stringField,
   stringRecord,
   type CallContext,
@@ -73,13 +73,13 @@ export function forkParser(
   read: (metadata: Record<string, unknown> | undefined, text: string | undefined) => ForkStart | undefined,
   later: (text: string) => void,
 ): { text(t: string): void; binary(b: Buffer): void } {
-  let reader: PcmReader | undefined;
+  let reader: PcmTracks | undefined;
   const begin = (metadata: Record<string, unknown> | undefined, text: string | undefined): boolean => {
     const start = read(metadata, text);
     if (!start) return false;
     ctx.begin({ callId: start.callId, customParameters: start.customParameters, metadata: start.metadata });
     const names = start.mixType === 'stereo' ? ['caller', 'callee'] : [start.mixType === 'mixed' ? 'mixed' : 'caller'];
-    reader = new PcmReader(names.map((n, i) => ctx.openTrack(n, i, start.sampleRate)), true, ctx.stats);
+    reader = new PcmTracks(names.map((n, i) => ctx.openTrack(n, i, start.sampleRate)), ctx.stats);
     return true;
   };
   return {

@@ -14,7 +14,7 @@
  */
 import type { Socket } from 'node:net';
 import { InputError } from '../core/errors.js';
-import { createCallStream, PcmReader, type CallContext, type CallSourceOptions, type CallStream } from './call.js';
+import { createCallStream, PcmTracks, type CallContext, type CallSourceOptions, type CallStream } from './call.js';
 
 /** Sample rate of each AudioSocket audio kind. */
 export const AUDIOSOCKET_RATES: Readonly<Record<number, number>> = Object.freeze({
@@ -131,7 +131,7 @@ class AudioSocketParser {
   #payload: Buffer | undefined;
   #payloadHave = 0;
   #skip = 0;
-  #reader: PcmReader | undefined;
+  #reader: PcmTracks | undefined;
   #rateKind = -1;
 
   constructor(private readonly ctx: CallContext) {}
@@ -209,7 +209,7 @@ class AudioSocketParser {
     if (rate === undefined || !ctx.call) return ctx.malformed();
     if (!this.#reader) {
       this.#rateKind = kind;
-      this.#reader = new PcmReader([ctx.openTrack('inbound', 0, rate)], true, ctx.stats);
+      this.#reader = new PcmTracks([ctx.openTrack('inbound', 0, rate)], ctx.stats);
     } else if (kind !== this.#rateKind) return ctx.malformed();
     this.#reader.push(payload);
   }

@@ -17,7 +17,8 @@ import { AudioLine } from '../core/audio-line.js';
 import type { RawData, WebSocket } from 'ws';
 import { EarshotError, InputError, InvalidArgumentError } from '../core/errors.js';
 import type { AudioChunk, TranscriptEvent } from '../core/types.js';
-import { ULAW_TABLE, ALAW_TABLE } from '../rtp/codecs.js';
+import { FrameAligner } from '../media/frame-aligner.js';
+import { toS16 } from '../media/wav.js';
 
 /** The call-audio protocols earshot speaks. */
 export type CallProtocol = 'twilio' | 'telnyx' | 'plivo' | 'exotel' | 'audio-fork' | 'audiosocket' | 'asterisk' | 'jambonz' | 'jambonz-stt';
@@ -140,7 +141,7 @@ interface Limits {
 }
 
 /** Validate the shared options (misuse throws when the source is built). */
-export function callLimits(options: CallSourceOptions): Limits {
+function callLimits(options: CallSourceOptions): Limits {
   const num = (v: number | undefined, d: number, name: string, min: number): number => {
     if (v === undefined) return d;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}`, { details: { [name]: v } });
@@ -438,11 +439,6 @@ function toBuffer(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
-/** A protocol error that ends the call (thrown inside a parser, caught by the socket binding). */
-export function protocolError(protocol: CallProtocol, message: string, details: Record<string, unknown> = {}): InputError {
-  return new InputError('EARSHOT_PROTOCOL_ERROR', `${protocol}: ${message}`, { details: { protocol, ...details } });
-}
-
 /** Parse a JSON text frame into an object, or undefined (counted by the caller) for anything else. */
 export function parseJsonObject(text: string): Record<string, unknown> | undefined {
   let value: unknown;
@@ -496,65 +492,45 @@ export function decodeBase64(text: string): Buffer | undefined {
   return Buffer.from(text, 'base64');
 }
 
-/** G.711 µ-law bytes → samples. */
-export function decodeUlaw(bytes: Uint8Array): Int16Array {
-  return decodeTable(bytes, ULAW_TABLE);
-}
-
-/** G.711 A-law bytes → samples. */
-export function decodeAlaw(bytes: Uint8Array): Int16Array {
-  return decodeTable(bytes, ALAW_TABLE);
-}
-
-function decodeTable(bytes: Uint8Array, table: Int16Array): Int16Array {
-  const out = new Int16Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) out[i] = table[bytes[i]!]!;
-  return out;
-}
-
 /**
- * Signed 16-bit PCM bytes → samples, de-interleaved into `channels` mono arrays. A trailing partial frame is
- * ignored (the caller decides whether that makes the frame malformed).
+ * Raw 16-bit little-endian PCM (as media servers send it) onto one track per channel: whole sample frames only, a
+ * partial frame carried over to the next message (a message boundary need not fall on a sample boundary), two
+ * channels de-interleaved. Audio is appended on each track's time line (these protocols carry no timestamps: the
+ * media server sends audio continuously, silence included).
+ *
+ * @example
+ * ```ts
+ * const pcm = new PcmTracks([ctx.openTrack('caller', 0, 16000), ctx.openTrack('callee', 1, 16000)], ctx.stats);
+ * pcm.push(binaryFrame);
+ * ```
  */
-export function decodeL16(bytes: Uint8Array, littleEndian: boolean, channels = 1): Int16Array[] {
-  const frames = Math.floor(bytes.length / (2 * channels));
-  const out: Int16Array[] = [];
-  for (let c = 0; c < channels; c++) out.push(new Int16Array(frames));
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  for (let f = 0, p = 0; f < frames; f++) for (let c = 0; c < channels; c++, p += 2) out[c]![f] = view.getInt16(p, littleEndian);
-  return out;
-}
+export class PcmTracks {
+  readonly #aligner: FrameAligner;
 
-/**
- * Raw 16-bit PCM frames (as media servers send them) onto one track per channel: de-interleaves, decodes little-
- * or big-endian, and carries a partial sample frame over to the next message (a frame boundary need not fall on a
- * sample boundary). Audio is appended on each track's time line (these protocols carry no timestamps: the media
- * server sends audio continuously, silence included).
- */
-export class PcmReader {
-  #carry: Buffer | undefined;
-  readonly #frameBytes: number;
-
+  /**
+   * @param tracks - one track per interleaved channel, in channel order.
+   * @param stats - the call's counters (`mediaFrames` is counted here).
+   */
   constructor(
     private readonly tracks: readonly TrackState[],
-    private readonly littleEndian: boolean,
     private readonly stats: CallStats,
   ) {
-    this.#frameBytes = 2 * tracks.length;
+    this.#aligner = new FrameAligner(2 * tracks.length);
   }
 
   /** Take one message's bytes. */
-  push(data: Uint8Array): void {
-    let bytes: Uint8Array = data;
-    if (this.#carry) {
-      bytes = Buffer.concat([this.#carry, data]);
-      this.#carry = undefined;
-    }
-    const usable = bytes.length - (bytes.length % this.#frameBytes);
-    if (usable < bytes.length) this.#carry = Buffer.from(bytes.subarray(usable));
-    if (usable === 0) return;
-    const channels = decodeL16(bytes.subarray(0, usable), this.littleEndian, this.tracks.length);
+  push(data: Buffer): void {
+    const bytes = this.#aligner.take(data);
+    if (!bytes) return;
+    const samples = toS16(bytes, 's16le');
     this.stats.mediaFrames++;
-    channels.forEach((samples, c) => this.tracks[c]!.place(samples));
+    const n = this.tracks.length;
+    if (n === 1) return this.tracks[0]!.place(samples);
+    const frames = samples.length / n;
+    for (let c = 0; c < n; c++) {
+      const mono = new Int16Array(frames);
+      for (let f = 0, i = c; f < frames; f++, i += n) mono[f] = samples[i]!;
+      this.tracks[c]!.place(mono);
+    }
   }
 }

@@ -22,7 +22,7 @@ import {
   numberField,
   objectField,
   parseJsonObject,
-  PcmReader,
+  PcmTracks,
   stringField,
   stringRecord,
   type CallSourceOptions,
@@ -124,7 +124,7 @@ export function fromJambonzStt(ws: WebSocket, options: JambonzSttOptions = {}): 
   if (apiKey !== undefined && !request) throw new InvalidArgumentError('fromJambonzStt needs the upgrade request to check the api key');
   if (typeof stopGraceMs !== 'number' || !(stopGraceMs >= 0)) throw new InvalidArgumentError('stopGraceMs must be zero or more');
   return createCallStream('jambonz-stt', options, (ctx) => {
-    let reader: PcmReader | undefined;
+    let reader: PcmTracks | undefined;
     let interim = false;
     let language: string | undefined;
     let grace: ReturnType<typeof setTimeout> | undefined;
@@ -152,7 +152,7 @@ export function fromJambonzStt(ws: WebSocket, options: JambonzSttOptions = {}): 
       const boost = numberField(opts, 'hintsBoost');
       if (boost !== undefined) customParameters['hintsBoost'] = String(boost);
       ctx.begin({ callId: randomUUID(), customParameters, metadata: msg });
-      reader = new PcmReader([ctx.openTrack('mono', 0, rate)], true, ctx.stats);
+      reader = new PcmTracks([ctx.openTrack('mono', 0, rate)], ctx.stats);
     };
     const stop = (): void => {
       ctx.end();

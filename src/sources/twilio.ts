@@ -18,11 +18,11 @@ import type { WebSocket } from 'ws';
 import { InputError, InvalidArgumentError } from '../core/errors.js';
 import { createPayloadDecoder, parsePayloadMapping, type PayloadDecoder } from '../rtp/codecs.js';
 import { JitterBuffer, type ReleasedPacket } from '../rtp/jitter-buffer.js';
+import { toS16 } from '../media/wav.js';
 import {
   bindWebSocket,
   createCallStream,
   decodeBase64,
-  decodeL16,
   numberField,
   objectField,
   parseJsonObject,
@@ -367,7 +367,7 @@ class MediaStreamParser {
 
 function makeCodec(spec: CodecSpec): TrackCodec {
   if (spec.kind === 'l16le') {
-    return { rate: spec.rate, decode: (p) => (p.length % 2 === 0 ? decodeL16(p, true, 1)[0]! : null), close() {} };
+    return { rate: spec.rate, decode: (p) => (p.length % 2 === 0 ? toS16(Buffer.from(p.buffer, p.byteOffset, p.length), 's16le') : null), close() {} };
   }
   const mapping = spec.kind === 'ulaw' ? 'pcmu' : spec.kind === 'alaw' ? 'pcma' : spec.kind === 'l16be' ? 'l16' : 'opus';
   const clock = spec.kind === 'opus' ? 48000 : spec.rate;
