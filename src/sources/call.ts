@@ -159,7 +159,13 @@ function callLimits(options: CallSourceOptions): Limits {
 /**
  * One track: an {@link AudioLine} plus placement on the protocol's clock. A gap before the audio's position is
  * filled with silence (up to `maxGapMs`), audio before the head is trimmed or dropped as late, and jitter up to
- * `clockToleranceMs` is absorbed.
+ * `clockToleranceMs` is absorbed. Made by `ctx.openTrack()`.
+ *
+ * @example
+ * ```ts
+ * const track = ctx.openTrack('inbound', 0, 8000);
+ * track.place(samples, Math.round(timestampMs * 8)); // at its place on Twilio's clock
+ * ```
  */
 export class TrackState implements CallTrack {
   readonly audio$: Observable<AudioChunk>;
@@ -250,7 +256,21 @@ export interface CallBinding {
 
 /**
  * Build a {@link CallStream}: the parser is attached at once (a hot source) through `attach`, which returns how to
- * reply and close. Used by each protocol's source.
+ * reply, close and finish. Used by each protocol's source; the stream replays the tracks opened so far to each
+ * subscriber and completes (or errors) when `ctx.end()` is called.
+ *
+ * @param protocol - the protocol's name, for `CallInfo` and messages.
+ * @param options - the shared options (checked here).
+ * @param attach - wires the connection to a parser; returns the binding.
+ * @returns the call.
+ * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) for a bad shared option.
+ * @example
+ * ```ts
+ * return createCallStream('asterisk', options, (ctx) => {
+ *   const socket = bindWebSocket(ws, ctx, { text: (t) => …, binary: (b) => … });
+ *   return { close: (code, reason) => socket.close(code, reason) };
+ * });
+ * ```
  */
 export function createCallStream(protocol: CallProtocol, options: CallSourceOptions, attach: (ctx: CallContext) => CallBinding): CallStream {
   const limits = callLimits(options);
@@ -381,7 +401,18 @@ export interface WebSocketHandlers {
 
 /**
  * Wire a `ws` WebSocket to a parser: size limit, text/binary split, a handler that throws is contained (counted as
- * malformed, the call goes on), close ends the call, a socket error ends it with a coded error.
+ * malformed, the call goes on; an EarshotError EARSHOT_PROTOCOL_ERROR ends it), close ends the call, a socket
+ * error ends it with EARSHOT_PROTOCOL_ERROR (a WebSocket protocol violation, `WS_ERR_*`) or EARSHOT_CONNECTION_LOST.
+ *
+ * @param ws - the accepted WebSocket.
+ * @param ctx - the call being built.
+ * @param handlers - the parser's text and binary handlers.
+ * @returns `send` (false once the socket is not open) and an idempotent `close`.
+ * @example
+ * ```ts
+ * const socket = bindWebSocket(ws, ctx, { text: (t) => parser.text(t), binary: () => ctx.malformed() });
+ * socket.send(JSON.stringify({ type: 'transcription', data: {} }));
+ * ```
  */
 export function bindWebSocket(ws: WebSocket, ctx: CallContext, handlers: WebSocketHandlers): Pick<CallBinding, 'close'> & { send(text: string): boolean } {
   const onMessage = (data: RawData, isBinary: boolean): void => {
@@ -439,7 +470,14 @@ function toBuffer(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
-/** Parse a JSON text frame into an object, or undefined (counted by the caller) for anything else. */
+/**
+ * Parse a JSON text frame into an object, or undefined (counted by the caller) for anything else.
+ * @example
+ * ```ts
+ * parseJsonObject('{"event":"start"}'); // { event: 'start' }
+ * parseJsonObject('[1]'); // undefined
+ * ```
+ */
 export function parseJsonObject(text: string): Record<string, unknown> | undefined {
   let value: unknown;
   try {
@@ -450,13 +488,25 @@ export function parseJsonObject(text: string): Record<string, unknown> | undefin
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
-/** A field as an object, or undefined. */
+/**
+ * A field as an object, or undefined.
+ * @example
+ * ```ts
+ * objectField({ start: { callSid: 'CA1' } }, 'start'); // { callSid: 'CA1' }
+ * ```
+ */
 export function objectField(obj: Record<string, unknown> | undefined, key: string): Record<string, unknown> | undefined {
   const v = obj?.[key];
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
-/** A field as a string (numbers are taken too: counters arrive as either), or undefined. */
+/**
+ * A field as a string (numbers are taken too: counters arrive as either), or undefined.
+ * @example
+ * ```ts
+ * stringField({ sequenceNumber: 4 }, 'sequenceNumber'); // '4'
+ * ```
+ */
 export function stringField(obj: Record<string, unknown> | undefined, key: string): string | undefined {
   const v = obj?.[key];
   if (typeof v === 'string') return v;
@@ -464,7 +514,14 @@ export function stringField(obj: Record<string, unknown> | undefined, key: strin
   return undefined;
 }
 
-/** A field as a finite number, whether sent as a number or a numeric string (`"5"`), or undefined. */
+/**
+ * A field as a finite number, whether sent as a number or a numeric string (`"5"`), or undefined.
+ * @example
+ * ```ts
+ * numberField({ timestamp: '5' }, 'timestamp'); // 5
+ * numberField({ timestamp: '1e999' }, 'timestamp'); // undefined
+ * ```
+ */
 export function numberField(obj: Record<string, unknown> | undefined, key: string): number | undefined {
   const v = obj?.[key];
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
@@ -475,7 +532,13 @@ export function numberField(obj: Record<string, unknown> | undefined, key: strin
   return undefined;
 }
 
-/** Every string-valued (or number-valued) entry of an object, as strings. */
+/**
+ * Every string, number or boolean entry of an object, as strings (nested objects are left out).
+ * @example
+ * ```ts
+ * stringRecord({ a: 'x', n: 42, o: {} }); // { a: 'x', n: '42' }
+ * ```
+ */
 export function stringRecord(obj: Record<string, unknown> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!obj) return out;
@@ -486,7 +549,14 @@ export function stringRecord(obj: Record<string, unknown> | undefined): Record<s
   return out;
 }
 
-/** Strict base64 (standard alphabet, padding optional): bytes, or undefined for anything else. */
+/**
+ * Strict base64 (standard alphabet, padding optional): bytes, or undefined for anything else.
+ * @example
+ * ```ts
+ * decodeBase64('/38='); // <Buffer ff 7f>
+ * decodeBase64('%%'); // undefined
+ * ```
+ */
 export function decodeBase64(text: string): Buffer | undefined {
   if (text.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 === 1) return undefined;
   return Buffer.from(text, 'base64');
