@@ -339,7 +339,9 @@ export function createCallStream(protocol: CallProtocol, options: CallSourceOpti
   };
   binding = attach(ctx);
   if (ended) binding.finish?.(); // the call ended while it was being attached (a refused api key)
-  const onAbort = (): void => close(1000, 'aborted');
+  function onAbort(): void {
+    close(1000, 'aborted');
+  }
   function close(code = 1000, reason = 'earshot closed the call'): void {
     binding!.close(code, reason); // idempotent; also after the audio ended (a Jambonz STT socket stays open for replies)
     ctx.end();

@@ -226,7 +226,7 @@ class MediaStreamParser {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#poll) clearInterval(this.#poll);
-    for (const t of this.#tracks.values()) {
+    for (const t of new Set(this.#tracks.values())) {
       t.jitter?.flush();
       t.codec.close();
     }
@@ -263,7 +263,7 @@ class MediaStreamParser {
     const channels = numberField(format, 'channels') ?? 1;
     const valid = (r: number | undefined, d: number): number | undefined => {
       const v = r ?? d;
-      return Number.isInteger(v) && v >= 8000 && v <= 48000 && v % 1000 === 0 || v === 22050 || v === 44100 ? v : undefined;
+      return (Number.isInteger(v) && v >= 8000 && v <= 48000 && v % 1000 === 0) || v === 22050 || v === 44100 ? v : undefined;
     };
     if (!Number.isInteger(channels) || channels < 1 || channels > 2) return undefined;
     switch (this.flavor) {
@@ -283,8 +283,8 @@ class MediaStreamParser {
         return { kind: 'l16le', rate: r, channels: 1 }; // "audio/x-raw", "base64", or absent: raw 16-bit PCM
       }
       case 'telnyx': {
-        if (encoding === '' || encoding === 'pcmu') return { kind: 'ulaw', rate: valid(rate, 8000) ?? 8000, channels };
-        if (encoding === 'pcma') return { kind: 'alaw', rate: valid(rate, 8000) ?? 8000, channels };
+        if (encoding === '' || encoding === 'pcmu') return { kind: 'ulaw', rate: 8000, channels }; // G.711 is 8 kHz whatever sample_rate says
+        if (encoding === 'pcma') return { kind: 'alaw', rate: 8000, channels };
         if (encoding === 'l16') {
           const r = valid(rate, 16000);
           return r === undefined ? undefined : { kind: 'l16be', rate: r, channels };

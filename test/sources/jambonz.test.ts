@@ -149,7 +149,7 @@ describe('fromJambonzStt (custom speech vendor)', () => {
   });
 
   it('refuses a wrong api key, audio before start and an unsupported start with {"type":"error"} and a coded end', async () => {
-    const wrong = await sttServer({ apiKey: API_KEY }, 'not-the-key');
+    const wrong = await sttServer({ apiKey: API_KEY, signal: new AbortController().signal }, 'not-the-key');
     await expect(lastValueFrom(wrong.call, { defaultValue: undefined })).rejects.toMatchObject({ code: 'EARSHOT_AUTH_FAILED' });
     expect(await wrong.closed).toBe(1008);
     expect(wrong.received).toEqual([{ type: 'error', error: 'unauthorized' }]);
