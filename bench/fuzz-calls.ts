@@ -63,11 +63,13 @@ const WS_SOURCES: Record<string, (ws: WebSocket) => CallStream> = {
   asterisk: (ws) => fromAsteriskWebSocket(ws, { maxFrameBytes: 64 * 1024 }),
 };
 
+/** `n` frames: the opening message (mutated in one call of four), then valid and mutated frames half and half. */
 function mutated(valid: Frame[], rand: () => number, n: number): Frame[] {
-  const out: Frame[] = [valid[0]!];
+  const mutate = (f: Frame): Frame => (typeof f === 'string' ? mutateJson(f, rand) : mutateBytes(f, rand));
+  const out: Frame[] = [rand() < 0.25 ? mutate(valid[0]!) : valid[0]!];
   while (out.length < n) {
     const f = valid[Math.floor(rand() * valid.length)]!;
-    out.push(rand() < 0.5 ? f : typeof f === 'string' ? mutateJson(f, rand) : mutateBytes(f, rand));
+    out.push(rand() < 0.5 ? f : mutate(f));
   }
   return out;
 }
