@@ -13,7 +13,7 @@
  * | `0xff` | an error; payload an optional code (Asterisk: `0x01` the caller hung up, `0x02` frame forwarding, `0x04` memory) |
  */
 import type { Socket } from 'node:net';
-import { InputError } from '../core/errors.js';
+import { EarshotError, InputError } from '../core/errors.js';
 import { createCallStream, PcmTracks, type CallContext, type CallSourceOptions, type CallStream } from './call.js';
 
 /** Sample rate of each AudioSocket audio kind. */
@@ -202,7 +202,7 @@ class AudioSocketParser {
     if (kind === AudioSocketKind.error) {
       const code = payload.length > 0 ? payload[0]! : undefined;
       if (code === 0x01) return ctx.end();
-      ctx.end(new InputError('EARSHOT_PROTOCOL_ERROR', `audiosocket: Asterisk reported error ${code === undefined ? '(no code)' : `0x${code.toString(16).padStart(2, '0')}`}`, { ...(code === undefined ? {} : { providerCode: String(code) }), details: { protocol: 'audiosocket' } }));
+      ctx.end(new EarshotError('EARSHOT_PROTOCOL_ERROR', `audiosocket: Asterisk reported error ${code === undefined ? '(no code)' : `0x${code.toString(16).padStart(2, '0')}`}`, { ...(code === undefined ? {} : { providerCode: String(code) }), details: { protocol: 'audiosocket' } }));
       return;
     }
     const rate = AUDIOSOCKET_RATES[kind];

@@ -441,8 +441,10 @@ export function bindWebSocket(ws: WebSocket, ctx: CallContext, handlers: WebSock
   };
   const onError = (err: Error & { code?: string }): void => {
     detach();
-    const code = typeof err.code === 'string' && err.code.startsWith('WS_ERR_') ? 'EARSHOT_PROTOCOL_ERROR' : 'EARSHOT_CONNECTION_LOST';
-    ctx.end(new InputError(code, `${ctx.protocol} connection failed: ${err.message}`, { cause: err, details: { protocol: ctx.protocol } }));
+    const message = `${ctx.protocol} connection failed: ${err.message}`;
+    const options = { cause: err, details: { protocol: ctx.protocol } };
+    // A WebSocket protocol violation by the media server (WS_ERR_*) is its protocol error; anything else a lost connection.
+    ctx.end(typeof err.code === 'string' && err.code.startsWith('WS_ERR_') ? new EarshotError('EARSHOT_PROTOCOL_ERROR', message, options) : new InputError('EARSHOT_CONNECTION_LOST', message, options));
   };
   function detach(): void {
     ws.off('message', onMessage);

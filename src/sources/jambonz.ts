@@ -13,7 +13,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import { InputError, InvalidArgumentError } from '../core/errors.js';
+import { EarshotError, InvalidArgumentError } from '../core/errors.js';
 import type { TranscriptEvent } from '../core/types.js';
 import { forkParser, forkRate, type MixType } from './audio-fork.js';
 import {
@@ -134,7 +134,7 @@ export function fromJambonzStt(ws: WebSocket, options: JambonzSttOptions = {}): 
     const fatal = (code: 'EARSHOT_PROTOCOL_ERROR' | 'EARSHOT_AUTH_FAILED', message: string, wsCode: number): void => {
       sendError(message);
       socket.close(wsCode, message);
-      ctx.end(new InputError(code, `jambonz-stt: ${message}`, { details: { protocol: 'jambonz-stt' }, ...(code === 'EARSHOT_AUTH_FAILED' ? { statusCode: 401 } : {}) }));
+      ctx.end(new EarshotError(code, `jambonz-stt: ${message}`, { details: { protocol: 'jambonz-stt' }, ...(code === 'EARSHOT_AUTH_FAILED' ? { statusCode: 401 } : {}) }));
     };
     const start = (msg: Record<string, unknown>): void => {
       const encoding = stringField(msg, 'encoding') ?? 'LINEAR16';
