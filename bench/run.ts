@@ -13,6 +13,7 @@ const AREAS: Array<{ name: string; module: string; fn: string }> = [
   { name: 'batch', module: './batch.js', fn: 'benchBatch' },
   { name: 'rtp', module: './rtp.js', fn: 'benchRtp' },
   { name: 'scale', module: './scale.js', fn: 'benchScale' },
+  { name: 'fuzz-calls', module: './fuzz-calls.js', fn: 'benchFuzzCalls' },
 ];
 
 const wanted = process.argv.slice(2);

@@ -113,3 +113,15 @@ export { buildCues, captions } from './sinks/captions.js';
 export type { CaptionOptions, Cue } from './sinks/captions.js';
 export { textSink } from './sinks/text-sink.js';
 export type { SinkOptions, SinkTarget, TextFormat } from './sinks/text-sink.js';
+
+// Call audio from media servers (Twilio-style media streams, FreeSWITCH audio fork, Asterisk, Jambonz)
+export { fromTwilioMediaStream, fromTelnyxMediaStream, fromPlivoAudioStream, fromExotelStream } from './sources/twilio.js';
+export type { MediaStreamFlavor, MediaStreamOptions } from './sources/twilio.js';
+export { fromAudioFork } from './sources/audio-fork.js';
+export type { AudioForkOptions, MixType } from './sources/audio-fork.js';
+export { fromAudioSocket } from './sources/audiosocket.js';
+export { fromAsteriskWebSocket } from './sources/asterisk.js';
+export type { AsteriskWebSocketOptions } from './sources/asterisk.js';
+export { fromJambonz, fromJambonzStt } from './sources/jambonz.js';
+export type { JambonzSttOptions } from './sources/jambonz.js';
+export type { CallControlEvent, CallInfo, CallProtocol, CallSourceOptions, CallStats, CallStream, CallTrack } from './sources/call.js';

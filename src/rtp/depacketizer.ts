@@ -6,7 +6,8 @@
  * It is push-based and synchronous, for a host that owns its sockets; `rtpStreams()` and `fromRtp()` wrap it as
  * Observables. Every buffer is bounded and every drop is counted in {@link RtpStats}.
  */
-import { Observable, type Subscriber } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { AudioLine } from '../core/audio-line.js';
 import type { AudioChunk } from '../core/types.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { parseRtp } from './packet.js';
@@ -132,22 +133,16 @@ class StreamState implements RtpStream {
   readonly #clockRate: number;
   readonly #ratio: number;
   readonly #maxGapFrames: number;
-  readonly #preSubscribeFrames: number;
   readonly #repeat: boolean;
   readonly #repeatFrames: number;
   #last: Int16Array | undefined;
   readonly #table: Map<number, PayloadFormat>;
   readonly #opusRate: 16000 | 48000 | undefined;
   readonly #decoders = new Map<number, PayloadDecoder>();
-  readonly #subscribers = new Set<Subscriber<AudioChunk>>();
-  #everSubscribed = false;
-  #backlog: AudioChunk[] = [];
-  #backlogFrames = 0;
+  readonly #line: AudioLine;
   #started = false;
   #tsBase = 0;
   #posBase = 0;
-  #write = 0;
-  #ended: { error?: unknown } | undefined;
 
   constructor(ssrc: number, payloadType: number, format: PayloadFormat, table: Map<number, PayloadFormat>, options: Required<Pick<DepacketizerOptions, 'windowMs' | 'jitterCapacity' | 'maxGapMs' | 'preSubscribeMs' | 'conceal'>> & { opusSampleRate: 16000 | 48000 | undefined }, now: number) {
     this.ssrc = ssrc;
@@ -158,29 +153,13 @@ class StreamState implements RtpStream {
     this.#clockRate = format.clockRate;
     this.#ratio = this.sampleRate / this.#clockRate;
     this.#maxGapFrames = Math.round((options.maxGapMs * this.sampleRate) / 1000);
-    this.#preSubscribeFrames = Math.round((options.preSubscribeMs * this.sampleRate) / 1000);
+    this.#line = new AudioLine(this.sampleRate, options.preSubscribeMs, () => this.counters.droppedOverflow++);
+    this.audio$ = this.#line.audio$;
     this.#repeat = options.conceal === 'repeat';
     this.#repeatFrames = Math.round((60 * this.sampleRate) / 1000);
     this.#table = table;
     this.lastArrival = now;
     this.jitter = new JitterBuffer({ windowMs: options.windowMs, clockRate: format.clockRate, capacity: options.jitterCapacity }, (p) => this.#play(p));
-    this.audio$ = new Observable<AudioChunk>((subscriber) => {
-      if (this.#ended) {
-        for (const chunk of this.#takeBacklog()) subscriber.next(chunk);
-        if (this.#ended.error !== undefined) subscriber.error(this.#ended.error);
-        else subscriber.complete();
-        return undefined;
-      }
-      this.#everSubscribed = true;
-      for (const chunk of this.#takeBacklog()) {
-        if (subscriber.closed) break;
-        subscriber.next(chunk);
-      }
-      this.#subscribers.add(subscriber);
-      return () => {
-        this.#subscribers.delete(subscriber);
-      };
-    });
   }
 
   stats(): RtpStreamStats {
@@ -195,25 +174,11 @@ class StreamState implements RtpStream {
     this.closed = true;
     for (const d of this.#decoders.values()) d.close();
     this.#decoders.clear();
-    this.#ended = options.error === undefined ? {} : { error: options.error };
-    const subs = [...this.#subscribers];
-    this.#subscribers.clear();
-    for (const s of subs) {
-      if (options.error !== undefined) s.error(options.error);
-      else s.complete();
-    }
-    if (this.#everSubscribed || options.abrupt) this.#takeBacklog();
+    this.#line.end(options);
   }
 
   #decoderOptions(): { opusSampleRate?: 16000 | 48000 } {
     return this.#opusRate === undefined ? {} : { opusSampleRate: this.#opusRate };
-  }
-
-  #takeBacklog(): AudioChunk[] {
-    const b = this.#backlog;
-    this.#backlog = [];
-    this.#backlogFrames = 0;
-    return b;
   }
 
   #decoder(pt: number): PayloadDecoder | undefined {
@@ -241,14 +206,14 @@ class StreamState implements RtpStream {
       this.#rebase(p.extendedTimestamp);
     }
     let pos = this.#posBase + Math.round((p.extendedTimestamp - this.#tsBase) * this.#ratio);
-    const gap = pos - this.#write;
+    const gap = pos - this.#line.head;
     if (gap > this.#maxGapFrames || gap < -this.#maxGapFrames) {
       this.counters.discontinuities++;
       this.#rebase(p.extendedTimestamp);
-      pos = this.#write;
+      pos = this.#line.head;
     }
-    if (pos > this.#write) {
-      const gap = pos - this.#write;
+    if (pos > this.#line.head) {
+      const gap = pos - this.#line.head;
       const repeated = this.#repeat && p.lostBefore > 0 && this.#last ? this.#conceal(Math.min(gap, this.#repeatFrames)) : 0;
       if (gap > repeated) this.#silence(gap - repeated);
     }
@@ -259,14 +224,14 @@ class StreamState implements RtpStream {
     }
     this.counters.decoded++;
     this.#last = samples;
-    const trim = this.#write - pos;
+    const trim = this.#line.head - pos;
     if (trim >= samples.length) return;
     this.#emit(trim > 0 ? samples.subarray(trim) : samples);
   }
 
   #rebase(extTs: number): void {
     this.#tsBase = extTs;
-    this.#posBase = this.#write;
+    this.#posBase = this.#line.head;
   }
 
   /** Play the last packet again, cyclically, fading to zero over `frames`; returns the frames written. */
@@ -281,28 +246,11 @@ class StreamState implements RtpStream {
 
   #silence(frames: number): void {
     this.counters.concealedMs += (frames * 1000) / this.sampleRate;
-    const piece = this.sampleRate; // at most one second per chunk
-    while (frames > 0) {
-      const n = Math.min(frames, piece);
-      this.#emit(new Int16Array(n));
-      frames -= n;
-    }
+    this.#line.silence(frames);
   }
 
   #emit(samples: Int16Array): void {
-    const chunk: AudioChunk = { kind: 'audio', samples, sampleRate: this.sampleRate, channels: 1, offset: this.#write };
-    this.#write += samples.length;
-    if (this.#subscribers.size === 0) {
-      if (this.#everSubscribed) return; // subscribers came and went: nobody listens any more
-      this.#backlog.push(chunk);
-      this.#backlogFrames += samples.length;
-      while (this.#backlogFrames > this.#preSubscribeFrames && this.#backlog.length > 0) {
-        this.#backlogFrames -= this.#backlog.shift()!.samples.length;
-        this.counters.droppedOverflow++;
-      }
-      return;
-    }
-    for (const s of this.#subscribers) s.next(chunk);
+    this.#line.write(samples);
   }
 }
 
