@@ -31,6 +31,17 @@ export interface FaultOptions {
   failTasks?: boolean;
   /** Result URLs expire after this many ms (default 24 h). */
   resultTtlMs?: number;
+  /**
+   * Answer this many task queries (`GET|POST /api/v1/tasks/{id}`) with 503 then 504, alternately, before serving
+   * them: the statuses the SDK's `wait()` retries (§1.4, §1.7).
+   */
+  taskQueryUnavailableFirst?: number;
+}
+
+/** Account limits the service documents only loosely (§4, §9 #21). */
+export interface AccountLimits {
+  /** Hotword lists one account may hold (default 10, the community figure of §4). */
+  vocabularies?: number;
 }
 
 export interface EmulatorContext {
@@ -41,6 +52,8 @@ export interface EmulatorContext {
   /** Scripted mode: utterances replayed in order instead of recognition. */
   script?: ScriptedUtterance[];
   faults: FaultOptions;
+  /** Per-account limits (defaults: the reference's figures). */
+  limits?: AccountLimits;
   /** The emulator's own base URL once listening (`http://127.0.0.1:PORT`). */
   baseUrl: string;
   /** WebSocket protocol timers (defaults: the service's own); tests shorten them. */
@@ -60,4 +73,6 @@ export interface ProtocolTimers {
   idleMs?: number;
   /** Inference protocol with heartbeat off: this much audio without speech → close (default 60 000). */
   silenceMs?: number;
+  /** Inference protocol with heartbeat on: a `heartbeat:true` sentence after each this much audio without a result (default 10 000). */
+  heartbeatMs?: number;
 }

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { EarshotError, InvalidArgumentError } from '../core/errors.js';
 import type { Transport } from '../transports/transport.js';
-import type { EmulatorContext, FaultOptions, ProtocolTimers, ScriptedUtterance } from './context.js';
+import type { AccountLimits, EmulatorContext, FaultOptions, ProtocolTimers, ScriptedUtterance } from './context.js';
 import { handleHttp } from './http/index.js';
 import { keyOwner } from './http/tokens.js';
 import { keyOf, refuseUpgrade } from './ws/auth.js';
@@ -36,6 +36,8 @@ export interface EmulatorOptions {
   faults?: FaultOptions;
   /** Protocol timers (defaults: the service's own); tests shorten them. */
   timers?: ProtocolTimers;
+  /** Per-account limits (defaults: the reference's figures, e.g. 10 hotword lists). */
+  limits?: AccountLimits;
   /**
    * Engine mode: re-decode every final from its utterance's audio alone, so results do not depend on the session's
    * history and a client that reconnects and replays gets the same text, as from a cloud model (default true;
@@ -88,6 +90,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults: { ...(options.faults ?? {}) },
     baseUrl: '',
     ...(options.timers ? { timers: options.timers } : {}),
+    ...(options.limits ? { limits: { ...options.limits } } : {}),
     ...(options.stateless !== false ? { stateless: true } : {}),
   };
   let throttled = 0;
@@ -162,7 +165,8 @@ function upgrade(env: WsEnv, wss: WebSocketServer, req: IncomingMessage, socket:
     return refuseUpgrade(socket, 401, 'InvalidApiKey', key ? 'Invalid API-key provided.' : 'No API-key provided.');
   }
   if (isInference) {
-    wss.handleUpgrade(req, socket, head, (ws) => serveInference(ws, env));
+    const account = keyOwner(env.ctx, key)!;
+    wss.handleUpgrade(req, socket, head, (ws) => serveInference(ws, env, account));
     return;
   }
   const model = url.searchParams.get('model') ?? '';

@@ -3,6 +3,9 @@
  * `qwen3-asr-flash` (§6.1: stream optional, `asr_options`, `annotations` with language and emotion, ≤ 10 MB and
  * ≤ 5 min) and Qwen-Omni (§7: stream only, `input_audio{data,format}`, ≤ 20 min). Replies are built from the
  * recogniser's text and streamed as SSE: role chunk, content chunks, finish chunk, usage chunk, `data: [DONE]`.
+ * Omni (§7.1): a request holds at most one audio item, and text-only turns are accepted (the emulator's stand-in for
+ * an LLM's reply is the last user text); unless `modalities` is `["text"]` the reply is also spoken: `delta.audio`
+ * chunks (`data` base64 PCM at 24 kHz, `expires_at`, `id`; the last one with the `transcript`, §7.3).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -59,8 +62,17 @@ export async function chatCompletions(ctx: EmulatorContext, req: IncomingMessage
       }
     }
   }
-  if (audios.length !== 1) return compatError(res, 400, 'invalid_parameter_error', `<400> InternalError.Algo.InvalidParameter: exactly one audio item is allowed per request (got ${audios.length})`);
-  const audio = audios[0]!;
+  if (audios.length > 1 || (asr && audios.length === 0)) {
+    return compatError(res, 400, 'invalid_parameter_error', `<400> InternalError.Algo.InvalidParameter: exactly one audio item is allowed per request (got ${audios.length})`);
+  }
+  const modalities = Array.isArray(body.modalities) ? (body.modalities as unknown[]) : ['text', 'audio'];
+  const spoken = !asr && modalities.includes('audio');
+  const audio = audios[0];
+  if (!audio) {
+    // A text-only Omni turn: the reply stands in for what the LLM would say.
+    const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+    return streamReply(res, body, model, { text: textOf(lastUser?.content).trim(), spoken, usage: textUsage(messages) });
+  }
   if (audio.data.startsWith('data:') && audio.data.length - audio.data.indexOf(',') - 1 > MAX_DATA_URI_BYTES) {
     return compatError(res, 400, 'invalid_parameter_error', '<400> InternalError.Algo.InvalidParameter: Multimodal file size is too large');
   }
@@ -95,14 +107,36 @@ export async function chatCompletions(ctx: EmulatorContext, req: IncomingMessage
     completion_tokens_details: { text_tokens: completionTokens },
   };
   if (asr) usage.seconds = seconds;
-  const id = `chatcmpl-${randomUUID()}`;
-  const created = Math.floor(Date.now() / 1000);
   const annotations = asr ? [{ type: 'audio_info', language: lang, emotion }] : undefined;
   if (!stream) {
     const message: Record<string, unknown> = { role: 'assistant', content: text };
     if (annotations) message.annotations = annotations;
-    return sendJson(res, 200, { choices: [{ finish_reason: 'stop', index: 0, message }], created, id, model, object: 'chat.completion', usage });
+    return sendJson(res, 200, { choices: [{ finish_reason: 'stop', index: 0, message }], created: Math.floor(Date.now() / 1000), id: `chatcmpl-${randomUUID()}`, model, object: 'chat.completion', usage });
   }
+  streamReply(res, body, model, { text, spoken, usage, ...(annotations ? { annotations } : {}), asr });
+}
+
+/** Usage of a text-only turn (4 characters a token). */
+function textUsage(messages: { content?: unknown }[]): Record<string, unknown> {
+  const prompt = Math.max(1, Math.ceil(messages.map((m) => textOf(m.content)).join('').length / 4));
+  return { prompt_tokens: prompt, completion_tokens: 1, total_tokens: prompt + 1, prompt_tokens_details: { text_tokens: prompt }, completion_tokens_details: { text_tokens: 1 } };
+}
+
+/** What {@link streamReply} streams. */
+interface Reply {
+  text: string;
+  /** Omni with audio output: `delta.audio` chunks follow the text. */
+  spoken: boolean;
+  usage: Record<string, unknown>;
+  annotations?: unknown[];
+  asr?: boolean;
+}
+
+/** Stream a reply as compat SSE: role chunk, content chunks, audio chunks, finish chunk, usage chunk, `[DONE]`. */
+function streamReply(res: ServerResponse, body: Record<string, unknown>, model: string, reply: Reply): void {
+  const { text, annotations, asr = false } = reply;
+  const id = `chatcmpl-${randomUUID()}`;
+  const created = Math.floor(Date.now() / 1000);
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   const send = (choices: unknown[], u: unknown = null): void => {
     const chunk: Record<string, unknown> = { choices, object: 'chat.completion.chunk', usage: u, created, system_fingerprint: null, model, id };
@@ -115,10 +149,17 @@ export async function chatCompletions(ctx: EmulatorContext, req: IncomingMessage
     if (annotations) Object.assign(delta, { annotations, role: null });
     send([{ delta, finish_reason: null, index: 0, logprobs: null }]);
   }
+  if (reply.spoken) {
+    // 100 ms of 24 kHz silence per chunk stands in for the spoken reply; the last chunk carries its transcript (§7.3).
+    const audioId = `audio_${randomUUID()}`;
+    const data = Buffer.alloc(4800).toString('base64');
+    send([{ delta: { audio: { data, expires_at: created + 3600, id: audioId } }, finish_reason: null, index: 0, logprobs: null }]);
+    send([{ delta: { audio: { data, expires_at: created + 3600, id: audioId, transcript: text } }, finish_reason: null, index: 0, logprobs: null }]);
+  }
   // qwen3-asr-flash ends with `delta:{role:null}` (§6.1), Omni with `delta:{content:""}` (§7.3).
   send([{ finish_reason: 'stop', delta: asr ? { role: null } : { content: '' }, index: 0, logprobs: null }]);
   const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-  if (includeUsage) send([], usage);
+  if (includeUsage) send([], reply.usage);
   res.end('data: [DONE]\n\n');
 }
 

@@ -1,8 +1,8 @@
 /**
  * HTTP routes of the emulator: the async task API (§1.7, §3, §6.3), temporary uploads with the emulator playing the
  * storage endpoint (§1.8), hotword vocabularies (§4), OpenAI-compatible chat completions with SSE (§6.1, §7),
- * qwen3-asr-flash on the native API with native SSE (§6.2, §1.6), temporary API keys (§1.9), and the signed result URLs. Auth and the HTTP faults (`throttleFirst` → 429 with `Retry-After`, `serverErrorFirst` → 500)
- * are applied here, in the body shape of the API that was called.
+ * qwen3-asr-flash on the native API with native SSE (§6.2, §1.6), temporary API keys (§1.9), and the signed result URLs. Auth and the HTTP faults (`throttleFirst` → 429 with `Retry-After`, `serverErrorFirst` → 500,
+ * `taskQueryUnavailableFirst` → 503/504 on task queries, the statuses the SDK's `wait()` retries, §1.4) are applied here, in the body shape of the API that was called.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorContext } from '../context.js';
@@ -71,6 +71,18 @@ export async function handleHttp(ctx: EmulatorContext, req: IncomingMessage, res
     req.resume();
     fail(res, 500, compat ? 'internal_error' : 'InternalError', 'An internal error has occured, please try again later or contact service support.');
     return true;
+  }
+
+  if (route.name === 'task') {
+    state.stats.taskQueries.push(Date.now());
+    if (state.stats.taskQueries.length > 10_000) state.stats.taskQueries.splice(0, 5_000);
+    const unavailable = ctx.faults.taskQueryUnavailableFirst ?? 0;
+    if (state.faults.unavailable < unavailable) {
+      const status = state.faults.unavailable++ % 2 === 0 ? 503 : 504;
+      req.resume();
+      nativeError(res, status, status === 503 ? 'ServiceUnavailable' : 'GatewayTimeout', 'The service is temporarily unavailable, please try again later.');
+      return true;
+    }
   }
 
   await guard(res, async () => {

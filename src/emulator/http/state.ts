@@ -60,8 +60,9 @@ export interface HttpState {
   scriptIndex: number;
   /** Task slots: how many run, and who waits for one. */
   queue: { running: number; waiting: (() => void)[] };
-  faults: { throttled: number; failed: number };
-  stats: { requests: number; recognitions: number; audioMs: number; submits: number };
+  faults: { throttled: number; failed: number; unavailable: number };
+  /** `taskQueries`: when each task query arrived (ms, the last 10 000 at most). */
+  stats: { requests: number; recognitions: number; audioMs: number; submits: number; taskQueries: number[] };
   /** When expired entries were last dropped. */
   sweptMs: number;
 }
@@ -102,8 +103,8 @@ export function stateOf(ctx: EmulatorContext): HttpState {
       tokens: new Map(),
       scriptIndex: 0,
       queue: { running: 0, waiting: [] },
-      faults: { throttled: 0, failed: 0 },
-      stats: { requests: 0, recognitions: 0, audioMs: 0, submits: 0 },
+      faults: { throttled: 0, failed: 0, unavailable: 0 },
+      stats: { requests: 0, recognitions: 0, audioMs: 0, submits: 0, taskQueries: [] },
       sweptMs: Date.now(),
     };
     states.set(ctx, s);

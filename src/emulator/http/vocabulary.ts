@@ -1,6 +1,8 @@
 /**
  * The hotword vocabulary API (§4): `POST /api/v1/services/audio/asr/customization` with model `speech-biasing` and
- * actions create / list / query / update / delete. Lists are kept per API key.
+ * actions create / list / query / update / delete. Lists are kept per API key, at most
+ * {@link VOCABULARIES_PER_ACCOUNT} per account (§4 community notes, §9 #21: the number of lists is capped; the
+ * 500-words-per-list figure is unverified and is not enforced).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,7 +14,6 @@ import { stateOf, type VocabularyRecord } from './state.js';
 /** Check a vocabulary list against the service's rules; returns a message when it breaks one. */
 function invalid(list: unknown): string | Hotword[] {
   if (!Array.isArray(list) || list.length === 0) return 'vocabulary must be a non-empty list';
-  if (list.length > 500) return 'a vocabulary holds at most 500 words';
   const out: Hotword[] = [];
   for (const item of list as Record<string, unknown>[]) {
     const text = item?.text;
@@ -29,6 +30,9 @@ function invalid(list: unknown): string | Hotword[] {
   }
   return out;
 }
+
+/** Lists one account may hold (§4: "community says 10 lists"); `EmulatorContext.limits.vocabularies` overrides it. */
+export const VOCABULARIES_PER_ACCOUNT = 10;
 
 function ok(res: ServerResponse, output: unknown): void {
   sendJson(res, 200, { output, usage: { count: 1 }, request_id: randomUUID() });
@@ -52,6 +56,10 @@ export async function customization(ctx: EmulatorContext, req: IncomingMessage, 
       if (typeof input.target_model !== 'string' || input.target_model === '') return nativeError(res, 400, 'InvalidParameter', 'Required parameter "target_model" missing.');
       const list = invalid(input.vocabulary);
       if (typeof list === 'string') return nativeError(res, 400, 'InvalidParameter', list);
+      const cap = ctx.limits?.vocabularies ?? VOCABULARIES_PER_ACCOUNT;
+      let held = 0;
+      for (const v of vocabularies.values()) if (v.apiKey === apiKey) held++;
+      if (held >= cap) return nativeError(res, 400, 'InvalidParameter', `the account already holds ${held} vocabularies (at most ${cap}): delete one first`);
       const now = Date.now();
       const id = `vocab-${prefix}-${hex32()}`;
       vocabularies.set(id, { id, prefix, targetModel: input.target_model, vocabulary: list, createdMs: now, modifiedMs: now, apiKey });

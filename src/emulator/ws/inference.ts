@@ -6,7 +6,10 @@
  * `usage:null`; final: `sentence_end:true`, `end_time`, `usage.duration` = billed seconds so far); `finish-task` →
  * the last finals, then `task-finished`. Any failure → `task-failed` and the socket is closed. The socket can carry
  * another task with a new `task_id` (unique per connection); 60 s without a `run-task` closes it; 23 s without audio
- * during a task fails the task (`CLIENT_ERROR`, "request timeout after 23 seconds.").
+ * during a task fails the task (`CLIENT_ERROR`, "request timeout after 23 seconds."). With `heartbeat: true`, each
+ * `timers.heartbeatMs` (10 s) of audio without a result brings a `heartbeat: true` sentence (§2.8, `sentence_id` 0).
+ * A `vocabulary_id` must belong to the account and have been created for the task's model (§4.1, as in batch).
+ * `wav` frames: the RIFF header is parsed (any length, e.g. ffmpeg's 78 bytes with its LIST chunk) and skipped.
  *
  * `format` is `pcm` or `wav` (read in-process) or one of {@link ENCODED_FORMATS} (`mp3`, Ogg `opus` / `speex`, ADTS
  * `aac`, AMR-NB `amr`): those frames are one continuous stream decoded by a streaming ffmpeg per task
@@ -18,6 +21,7 @@ import { PcmReader, framesToMs, sendJson, type WsEnv } from './common.js';
 import { ENCODED_FORMATS, EncodedAudioStream } from './encoded-audio.js';
 import { INFERENCE_MODELS } from './models.js';
 import { stateOf } from '../http/state.js';
+import { parseWavHead } from '../../media/wav.js';
 
 interface Task {
   id: string;
@@ -32,7 +36,8 @@ interface Task {
   heartbeat: boolean;
   finishing: boolean;
   sentenceId: number;
-  wavHeaderPending: boolean;
+  /** `wav` format: the header bytes received so far, until its `data` chunk is found (then undefined). */
+  wavHead?: Buffer;
   /** Compressed formats: the task's ffmpeg. */
   decoder?: EncodedAudioStream;
   /** Set while the socket is held because the engine is behind (releases that hold). */
@@ -44,8 +49,9 @@ interface Task {
 const FORMATS = ['pcm', 'wav', ...ENCODED_FORMATS.keys()];
 
 /** Serve one inference-protocol connection until it closes. */
-export function serveInference(ws: WebSocket, env: WsEnv): void {
+export function serveInference(ws: WebSocket, env: WsEnv, account: string): void {
   const { ctx } = env;
+  const heartbeatMs = ctx.timers?.heartbeatMs ?? 10_000;
   const noAudioMs = ctx.timers?.noAudioMs ?? 23_000;
   const idleMs = ctx.timers?.idleMs ?? 60_000;
   const silenceLimitMs = ctx.timers?.silenceMs ?? 60_000;
@@ -135,8 +141,10 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
     if (!format || !sampleRate) return fail(taskId, 'InvalidParameter', 'Required parameter(s) missing or invalid: format, sample_rate');
     if (!FORMATS.includes(format)) return fail(taskId, 'InvalidParameter', `unsupported audio format: ${format} (one of ${FORMATS.join(', ')})`);
     const vocabularyId = params.vocabulary_id;
-    if (vocabularyId !== undefined && (typeof vocabularyId !== 'string' || !stateOf(ctx).vocabularies.has(vocabularyId))) {
-      return fail(taskId, 'InvalidParameter', `vocabulary_id not found: ${String(vocabularyId)}`);
+    if (vocabularyId !== undefined) {
+      const vocab = typeof vocabularyId === 'string' ? stateOf(ctx).vocabularies.get(vocabularyId) : undefined;
+      if (!vocab || vocab.apiKey !== account) return fail(taskId, 'InvalidParameter', `vocabulary_id not found: ${String(vocabularyId)}`);
+      if (vocab.targetModel !== model) return fail(taskId, 'InvalidParameter', `vocabulary target_model ${vocab.targetModel} does not match model ${model}`);
     }
     if (env.throttle()) return fail(taskId, 'Throttling.RateQuota', 'Requests rate limit exceeded, please try again later.');
     used.add(taskId);
@@ -155,7 +163,7 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
       heartbeat: params.heartbeat === true,
       finishing: false,
       sentenceId: 1,
-      wavHeaderPending: format === 'wav',
+      ...(format === 'wav' ? { wavHead: Buffer.alloc(0) } : {}),
       recognition: openRecognition(
         ctx,
         {
@@ -235,16 +243,43 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
         });
       }
     } else {
-      let bytes = data;
-      if (t.wavHeaderPending) {
-        t.wavHeaderPending = false;
-        if (bytes.length >= 44 && bytes.toString('ascii', 0, 4) === 'RIFF') bytes = bytes.subarray(44);
+      let bytes: Buffer | undefined = data;
+      if (t.wavHead) {
+        bytes = wavData(t, data);
+        if (task !== t || closed) return;
       }
-      feed(t, t.reader.read(bytes));
+      if (bytes) feed(t, t.reader.read(bytes));
       if (task !== t || closed) return;
     }
     if (holds > 0) clearTimeout(audioTimer);
     else armAudio();
+  };
+
+  /**
+   * The audio after a `wav` stream's header: the header bytes are kept until {@link parseWavHead} finds the `data`
+   * chunk (undefined meanwhile). A stream that is not RIFF is taken as raw PCM; a non-PCM WAV fails the task (§2.2:
+   * "a wav stream must be PCM-encoded").
+   */
+  const wavData = (t: Task, data: Buffer): Buffer | undefined => {
+    const head = Buffer.concat([t.wavHead!, data]);
+    let parsed: ReturnType<typeof parseWavHead>;
+    try {
+      parsed = parseWavHead(head);
+    } catch (error) {
+      fail(t.id, 'NO_VALID_AUDIO_ERROR', `the wav header is not valid: ${(error as Error).message}`);
+      return undefined;
+    }
+    if (parsed.status === 'more') {
+      t.wavHead = head;
+      return undefined;
+    }
+    t.wavHead = undefined;
+    if (parsed.status === 'not-wav') return head;
+    if (parsed.status === 'other-codec') {
+      fail(t.id, 'NO_VALID_AUDIO_ERROR', `a wav stream must be PCM-encoded (format tag ${parsed.formatTag})`);
+      return undefined;
+    }
+    return head.subarray(parsed.dataOffset);
   };
 
   /** The task's PCM (the client's, or ffmpeg's) to the recognition, with backpressure and the audio-time faults. */
@@ -271,6 +306,14 @@ export function serveInference(ws: WebSocket, env: WsEnv): void {
       return;
     }
     if (faults.failAfterAudioMs !== undefined && ms >= faults.failAfterAudioMs) return fail(t.id, 'InternalError', 'Internal server error (emulated fault).');
+    if (t.heartbeat && framesToMs(t.silentFrames, t.sampleRate) >= heartbeatMs) {
+      t.silentFrames = 0;
+      const at = Math.round(framesToMs(t.frames, t.sampleRate));
+      sendJson(ws, {
+        header: header(t.id, 'result-generated'),
+        payload: { output: { sentence: { sentence_id: 0, begin_time: at, end_time: at, text: '', heartbeat: true, sentence_end: false, words: [] } }, usage: null },
+      });
+    }
     if (!t.heartbeat && framesToMs(t.silentFrames, t.sampleRate) >= silenceLimitMs) {
       endTask();
       closed = true;

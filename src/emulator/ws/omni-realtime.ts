@@ -3,7 +3,8 @@
  * `qwen3.5-omni-plus-realtime`; protocol reference §8), on `/api-ws/v1/realtime?model=…`.
  *
  * Session config: `modalities` (`["text"]` or `["text","audio"]`), `voice`, `instructions`, `input_audio_format`
- * (`pcm16`, `pcm`, or the nested `audio.input.format`), `output_audio_format`, `input_audio_transcription` (object or
+ * (`pcm16`, `pcm`, or the nested `audio.input.format` whose `sample_rate` may be 8000, 16000, 24000 or 48000, §8.2),
+ * `output_audio_format`, `input_audio_transcription` (object or
  * `null`), `turn_detection` (`server_vad` / `semantic_vad` or `null`), sampling knobs (echoed). Per user turn:
  * `conversation.item.input_audio_transcription.completed` (and `.text` partials on qwen3.5 models), then, when
  * `create_response` is on (VAD) or on `response.create` (manual), a response whose text is the transcript:
@@ -15,6 +16,9 @@ import type { WsEnv } from './common.js';
 import { realtimeId } from './ids.js';
 import { clearBufferEvent, serveRealtime, splitStable, type RealtimeError, type RealtimeProtocol, type Send } from './realtime-session.js';
 
+/** Input rates of the nested `audio.input.format` (§8.2, Java SDK's OmniRealtimeConfig). */
+export const OMNI_INPUT_RATES: readonly number[] = [8000, 16000, 24000, 48000];
+
 /** The documented Omni realtime session cap: 120 minutes. */
 export const OMNI_SESSION_CAP_MS = 120 * 60 * 1000;
 
@@ -22,6 +26,8 @@ interface OmniConfig {
   modalities: string[];
   voice: string;
   inputFormat: string;
+  /** Rate of the appended PCM: 16000 unless the nested `audio.input.format.sample_rate` says otherwise. */
+  inputRate: number;
   outputFormat: string;
   instructions: string;
   transcription: Record<string, unknown> | null;
@@ -39,6 +45,7 @@ export function serveOmniRealtime(ws: WebSocket, env: WsEnv, model: string): voi
     modalities: ['text', 'audio'],
     voice: turbo ? 'Chelsie' : qwen35 ? 'Tina' : 'Cherry',
     inputFormat: 'pcm16',
+    inputRate: 16000,
     outputFormat: turbo ? 'pcm16' : 'pcm24',
     instructions: '',
     transcription: qwen35 ? { model: 'qwen3-asr-flash-realtime' } : { model: 'gummy-realtime-v1' },
@@ -128,8 +135,12 @@ export function serveOmniRealtime(ws: WebSocket, env: WsEnv, model: string): voi
       const fmt = session.input_audio_format ?? nested?.type;
       if (fmt !== undefined) {
         if (fmt !== 'pcm16' && fmt !== 'pcm') return invalid(`Invalid value: '${String(fmt)}'. Supported values are: pcm16, pcm.`, 'session.input_audio_format');
-        if (nested?.sample_rate !== undefined && nested.sample_rate !== 16000) {
-          return invalid(`Invalid value: '${String(nested.sample_rate)}'. The emulator takes 16000 Hz input.`, 'session.audio.input.format.sample_rate');
+        const rate = nested?.sample_rate;
+        if (rate !== undefined) {
+          if (typeof rate !== 'number' || !OMNI_INPUT_RATES.includes(rate)) {
+            return invalid(`Invalid value: '${String(rate)}'. Supported values are: ${OMNI_INPUT_RATES.join(', ')}.`, 'session.audio.input.format.sample_rate');
+          }
+          next.inputRate = rate;
         }
         next.inputFormat = fmt;
       }
@@ -161,7 +172,7 @@ export function serveOmniRealtime(ws: WebSocket, env: WsEnv, model: string): voi
       return undefined;
     },
     vad: () => config.turn !== null,
-    sampleRate: () => 16000,
+    sampleRate: () => config.inputRate,
     silenceMs: () => (typeof config.turn?.silence_duration_ms === 'number' ? config.turn.silence_duration_ms : 800),
     language: () => undefined,
     context: () => config.instructions || undefined,

@@ -1,7 +1,7 @@
 /**
  * The realtime protocol of `qwen3-asr-flash-realtime` (protocol reference §5), on `/api-ws/v1/realtime?model=…`.
  *
- * Session config: `input_audio_format` (`pcm`, echoed as `pcm16`), `sample_rate` (16000 | 8000),
+ * Session config: `input_audio_format` (`pcm`, echoed as `pcm16`, or `opus`: an Ogg Opus stream), `sample_rate` (16000 | 8000),
  * `input_audio_transcription.{language, corpus.text}`, `turn_detection` (`server_vad` with `threshold` [-1, 1],
  * default 0.2, and `silence_duration_ms` [200, 6000], default 800; or `null` for manual commits). Unknown keys are
  * ignored. Per utterance: `….input_audio_transcription.text` partials (`text` = stable prefix, `stash` = tentative
@@ -19,7 +19,7 @@ export const ASR_LANGUAGES: readonly string[] = [
 ];
 
 interface AsrConfig {
-  format: string;
+  format: 'pcm' | 'opus';
   sampleRate: number;
   language?: string;
   corpus?: string;
@@ -52,10 +52,10 @@ export function serveRealtimeAsr(ws: WebSocket, env: WsEnv, model: string): void
       const next: AsrConfig = { ...config, turn: config.turn ? { ...config.turn } : null };
       const fmt = session.input_audio_format;
       if (fmt !== undefined) {
-        if (fmt !== 'pcm' && fmt !== 'pcm16') {
-          return invalid(`Invalid value: '${String(fmt)}'. The emulator supports 'pcm' only.`, 'session.input_audio_format');
+        if (fmt !== 'pcm' && fmt !== 'pcm16' && fmt !== 'opus') {
+          return invalid(`Invalid value: '${String(fmt)}'. Supported values are: pcm, opus.`, 'session.input_audio_format');
         }
-        next.format = 'pcm';
+        next.format = fmt === 'opus' ? 'opus' : 'pcm';
       }
       const rate = session.sample_rate;
       if (rate !== undefined) {
@@ -102,6 +102,7 @@ export function serveRealtimeAsr(ws: WebSocket, env: WsEnv, model: string): void
     },
     vad: () => config.turn !== null,
     sampleRate: () => config.sampleRate,
+    inputFormat: () => config.format,
     silenceMs: () => config.turn?.silenceMs ?? 800,
     language: () => config.language,
     context: () => config.corpus,

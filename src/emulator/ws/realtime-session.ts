@@ -2,12 +2,16 @@
  * The part the two realtime protocols (qwen3-asr-flash-realtime §5, Omni realtime §8) share: JSON events with
  * `event_id`s, `session.created` on connect, `session.update` → `session.updated`, base64 audio in
  * `input_audio_buffer.append`, server VAD (`speech_started` / `speech_stopped` / `committed` / `conversation.item.created`)
- * or manual `input_audio_buffer.commit`, `session.finish` → `session.finished`, error events, and the faults and the
- * session cap. Each protocol supplies its session object and what it sends for a transcribed item.
+ * or manual `input_audio_buffer.commit` (≤ 60 s of audio each, §5.2), `session.finish` → `session.finished` and the
+ * server's close (§5.2, §8.4), error events, and the faults and the session cap. Each protocol supplies its session
+ * object and what it sends for a transcribed item. Appended audio is s16le PCM, or (a protocol's `inputFormat()`
+ * `opus`, §5.2) an Ogg Opus stream across appends decoded by a streaming ffmpeg; in manual mode a commit ends that
+ * stream (the next append starts a new one).
  */
 import type { WebSocket } from 'ws';
 import { openRecognition, type Recognition, type Utterance } from '../recognizer.js';
 import { PcmReader, framesToMs, sendJson, type WsEnv } from './common.js';
+import { EncodedAudioStream } from './encoded-audio.js';
 import { realtimeId } from './ids.js';
 
 /** A user item (one utterance, or one manual commit). */
@@ -29,6 +33,8 @@ export interface RealtimeProtocol {
   vad(): boolean;
   /** Rate of the appended PCM. */
   sampleRate(): number;
+  /** Encoding of the appended audio (default `pcm`). */
+  inputFormat?(): 'pcm' | 'opus';
   /** Silence that ends an utterance (scripted mode). */
   silenceMs(): number;
   language(): string | undefined;
@@ -49,6 +55,9 @@ export interface RealtimeError {
   message: string;
   param?: string | null;
 }
+
+/** Longest audio a manual-mode commit may hold (§5.2: "≤ 60 s"). */
+export const MANUAL_COMMIT_MAX_MS = 60_000;
 
 /** Send one server event (an `event_id` is added). */
 export type Send = (event: Record<string, unknown>) => void;
@@ -79,6 +88,8 @@ export function serveRealtime(ws: WebSocket, env: WsEnv, protocol: RealtimeProto
   let closed = false;
   let manualFinals: Utterance[] = [];
   let work: Promise<void> = Promise.resolve();
+  /** `opus` input: the decoder of the current Ogg stream. */
+  let decoder: EncodedAudioStream | undefined;
   const state: RealtimeState = {
     lastItemId: null,
     hasAudio: false,
@@ -97,6 +108,7 @@ export function serveRealtime(ws: WebSocket, env: WsEnv, protocol: RealtimeProto
   const shut = (code: number, reason: string) => {
     if (closed) return;
     closed = true;
+    decoder?.close();
     recognition?.close();
     recognition = undefined;
     clearTimeout(capTimer);
@@ -174,11 +186,29 @@ export function serveRealtime(ws: WebSocket, env: WsEnv, protocol: RealtimeProto
     return r;
   };
 
-  /** Manual commit: flush the recognition of the buffered audio and send the item with its transcript. */
+  /** Manual commit; `opus` input: once the stream's decoder has given its last PCM. */
   const commit = (clientEventId?: string) => {
+    const d = decoder;
+    decoder = undefined;
+    if (!d) {
+      const deliver = commitBuffered(clientEventId);
+      if (deliver) work = work.then(deliver);
+      return;
+    }
+    work = work.then(async () => {
+      await d.end();
+      if (!closed) await commitBuffered(clientEventId)?.();
+    });
+  };
+
+  /**
+   * Manual commit: send the item now; the returned function flushes the recognition of the buffered audio and sends
+   * the item's transcript (undefined when the buffer was empty: an error was sent).
+   */
+  const commitBuffered = (clientEventId?: string): (() => Promise<void>) | undefined => {
     if (bufferedFrames === 0 || !recognition) {
       error({ type: 'invalid_request_error', code: 'input_audio_buffer_commit_empty', message: 'Error committing input audio buffer: the buffer is empty.' }, clientEventId);
-      return;
+      return undefined;
     }
     const r = recognition;
     const startMs = recognitionStartMs;
@@ -187,7 +217,7 @@ export function serveRealtime(ws: WebSocket, env: WsEnv, protocol: RealtimeProto
     const it = newItem(startMs);
     item = undefined;
     commitItem(it, endMs);
-    work = work.then(async () => {
+    return async () => {
       await r.flush();
       if (closed) return;
       const finals = manualFinals;
@@ -200,21 +230,26 @@ export function serveRealtime(ws: WebSocket, env: WsEnv, protocol: RealtimeProto
         ? { ...first, text, startMs, endMs, words: finals.flatMap((f) => f.words) }
         : undefined;
       protocol.final(it, u, send);
-    });
+    };
   };
 
   const finish = () => {
     if (finished) return;
     finished = true;
     work = work.then(async () => {
+      const d = decoder;
+      decoder = undefined;
+      if (d) await d.end();
       if (protocol.vad()) {
         const r = recognition;
         if (r) await r.flush();
       } else if (bufferedFrames > 0) {
-        commit();
-        await work;
+        await commitBuffered()?.();
       }
-      if (!closed) send({ type: 'session.finished' });
+      if (closed) return;
+      send({ type: 'session.finished' });
+      // The service ends the session after session.finished (§5.2: "the client should close after receiving it").
+      shut(1000, 'session finished');
     });
   };
 
@@ -224,8 +259,33 @@ export function serveRealtime(ws: WebSocket, env: WsEnv, protocol: RealtimeProto
       error({ type: 'invalid_request_error', code: 'invalid_value', message: 'audio must be a base64 string', param: 'audio' }, clientEventId);
       return;
     }
-    const samples = reader.read(Buffer.from(audio, 'base64'));
-    if (samples.length === 0) return;
+    const bytes = Buffer.from(audio, 'base64');
+    if (protocol.inputFormat?.() !== 'opus') return appendPcm(reader.read(bytes), clientEventId);
+    decoder ??= new EncodedAudioStream({
+      format: 'opus',
+      sampleRate: protocol.sampleRate(),
+      onPcm: (samples) => appendPcm(samples),
+      onError: (err, origin) => {
+        if (closed) return;
+        if (origin === 'server') {
+          error({ type: 'server_error', code: 'internal_error', message: 'Internal server error (the audio decoder could not start).' });
+          shut(1011, 'decoder failed');
+        } else error({ type: 'invalid_request_error', code: 'invalid_value', message: `the audio is not valid Ogg Opus: ${err.message}`, param: 'audio' });
+      },
+    });
+    const d = decoder;
+    if (!d.write(bytes) && !ws.isPaused) {
+      ws.pause();
+      void d.drained().then(() => ws.resume());
+    }
+  };
+
+  const appendPcm = (samples: Int16Array, clientEventId?: string) => {
+    if (closed || samples.length === 0) return;
+    if (!protocol.vad() && framesToMs(bufferedFrames + samples.length, protocol.sampleRate()) > MANUAL_COMMIT_MAX_MS) {
+      error({ type: 'invalid_request_error', code: 'invalid_value', message: `The audio buffered before a commit must be at most ${MANUAL_COMMIT_MAX_MS / 1000} s: commit, then append again.`, param: 'audio' }, clientEventId);
+      return;
+    }
     state.hasAudio = true;
     recognition ??= open();
     if (!recognition.write(samples) && !ws.isPaused) {
@@ -295,6 +355,7 @@ export function serveRealtime(ws: WebSocket, env: WsEnv, protocol: RealtimeProto
   ws.on('close', () => {
     closed = true;
     clearTimeout(capTimer);
+    decoder?.close();
     recognition?.close();
     recognition = undefined;
   });

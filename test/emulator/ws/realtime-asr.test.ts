@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { Emulator } from '../../../src/emulator/server.js';
 import { RawClient, appendPcm, emulatorPerTest, speechPcm, until } from './helpers.js';
@@ -86,9 +87,59 @@ describe('qwen3-asr-flash-realtime protocol (§5)', () => {
     c.send({ event_id: 'event_11', type: 'no.such.event' });
     const errors = await c.waitFor('error', 3);
     expect(errors.map((e) => e.error.param)).toEqual(['session.turn_detection.threshold', 'session.input_audio_transcription.language', 'type']);
+    expect(c.closed).toBeUndefined();
     c.send({ type: 'session.finish' });
     await c.waitFor('session.finished');
-    expect(c.closed).toBeUndefined();
+  });
+
+  it('§5.2 session.finish: session.finished, then the server closes the socket (1000)', async () => {
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }] });
+    const c = client();
+    await c.waitFor('session.created');
+    c.send({ type: 'session.finish' });
+    await c.waitFor('session.finished');
+    await until(() => c.closed, 5000, 'close');
+    expect(c.closed!.code).toBe(1000);
+    expect(c.frames.at(-1)!.type).toBe('session.finished');
+  });
+
+  it('§5.2 input_audio_format opus: an Ogg Opus stream in the appends is decoded and transcribed (echoed as opus)', async () => {
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'the opus stream was heard' }] });
+    const c = client();
+    await c.waitFor('session.created');
+    c.send({ type: 'session.update', session: { input_audio_format: 'opus', sample_rate: 16000 } });
+    const [updated] = await c.waitFor('session.updated');
+    expect(updated!.session.input_audio_format).toBe('opus');
+    const pcm = speechPcm(['the opus stream was heard clearly'], { gapMs: 1200 });
+    const ogg = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 's16le', '-ar', '16000', '-ac', '1', '-i', 'pipe:0', '-c:a', 'libopus', '-b:a', '32k', '-page_duration', '100000', '-f', 'ogg', 'pipe:1'], { input: Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength) });
+    for (let i = 0; i < ogg.length; i += 1000) c.send({ type: 'input_audio_buffer.append', audio: ogg.subarray(i, i + 1000).toString('base64') });
+    c.send({ type: 'session.finish' });
+    await c.waitFor('session.finished');
+    expect(c.of('error')).toEqual([]);
+    const [started] = c.of('input_audio_buffer.speech_started');
+    expect(started!.audio_start_ms).toBeGreaterThan(150);
+    expect(c.of('conversation.item.input_audio_transcription.completed').map((e) => e.transcript)).toEqual(['the opus stream was heard']);
+  });
+
+  it('§5.2 manual mode: more than 60 s buffered before a commit is refused with an error (the append is dropped), then a commit works', async () => {
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'a long turn' }] });
+    const c = client();
+    await c.waitFor('session.created');
+    c.send({ type: 'session.update', session: { turn_detection: null } });
+    await c.waitFor('session.updated');
+    const second = Buffer.alloc(32000).toString('base64');
+    for (let i = 0; i < 60; i++) c.send({ event_id: `event_${i}`, type: 'input_audio_buffer.append', audio: second });
+    c.send({ event_id: 'event_over', type: 'input_audio_buffer.append', audio: second });
+    const [err] = await c.waitFor('error');
+    expect(err!.error).toMatchObject({ type: 'invalid_request_error', param: 'audio', event_id: 'event_over' });
+    c.send({ type: 'input_audio_buffer.commit' });
+    await c.waitFor('conversation.item.input_audio_transcription.completed');
+    expect(c.of('error')).toHaveLength(1);
+    // After the commit the buffer starts again from zero.
+    c.send({ type: 'input_audio_buffer.append', audio: second });
+    c.send({ type: 'session.finish' });
+    await c.waitFor('session.finished');
+    expect(c.of('error')).toHaveLength(1);
   });
 
   it('caps the session when faults.sessionCapMs is set, and drops / fails on audio faults', async () => {
