@@ -205,6 +205,63 @@ describe('emulator: compatible-mode chat completions', () => {
   });
 });
 
+describe('emulator: exact both ways (what the service accepts, and what it refuses)', () => {
+  const sse = async (body: unknown): Promise<any[]> => {
+    const res = await fetch(`${h.url}/compatible-mode/v1/chat/completions`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    const blocks = (await res.text()).split('\n\n').filter(Boolean);
+    expect(blocks.at(-1)).toBe('data: [DONE]');
+    return blocks.slice(0, -1).map((b) => JSON.parse(b.slice('data: '.length)));
+  };
+
+  it('§7.1 a text-only Omni turn is answered (different turns may use different modalities)', async () => {
+    const chunks = await sse({ model: 'qwen3-omni-flash', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'say ok' }] }], stream: true, modalities: ['text'] });
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('say ok');
+    expect(chunks.at(-1).choices[0].finish_reason).toBe('stop');
+    const plain = await sse({ model: 'qwen3.5-omni-flash', messages: [{ role: 'user', content: 'hello there' }], stream: true, modalities: ['text'] });
+    expect(plain.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('hello there');
+    // qwen3-asr-flash still needs its one audio item (§6.1).
+    expect((await call('/compatible-mode/v1/chat/completions', { body: { model: 'qwen3-asr-flash', messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }] } })).status).toBe(400);
+  });
+
+  it('§7.3 Omni with audio output (the default modalities) streams delta.audio chunks, the last with the transcript; ["text"] streams none', async () => {
+    const audio = { type: 'input_audio', input_audio: { data: speechUrl(), format: 'wav' } };
+    const spoken = await sse({ model: 'qwen3-omni-flash', messages: [{ role: 'user', content: [audio] }], stream: true, audio: { voice: 'Cherry', format: 'wav' } });
+    const audios = spoken.map((c) => c.choices[0]?.delta?.audio).filter(Boolean);
+    expect(audios.length).toBeGreaterThan(0);
+    expect(audios[0]).toMatchObject({ data: expect.any(String), expires_at: expect.any(Number), id: expect.stringMatching(/^audio_/) });
+    expect(audios.at(-1).transcript).toBe('hello big world');
+    expect(spoken.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('hello big world');
+    const textOnly = await sse({ model: 'qwen3-omni-flash', messages: [{ role: 'user', content: [audio] }], stream: true, modalities: ['text'] });
+    expect(textOnly.some((c) => c.choices[0]?.delta?.audio)).toBe(false);
+  });
+
+  it('§1.4/§1.7 task queries can answer 503 then 504 (the statuses the SDK wait() retries), then the task as usual', async () => {
+    h.ctx.faults = { taskQueryUnavailableFirst: 2 };
+    const submit = await call('/api/v1/services/audio/asr/transcription', { headers: async, body: { model: 'fun-asr', input: { file_urls: [speechUrl()] }, parameters: {} } });
+    const id = submit.body.output.task_id as string;
+    const first = await call(`/api/v1/tasks/${id}`);
+    const second = await call(`/api/v1/tasks/${id}`);
+    expect([first.status, second.status]).toEqual([503, 504]);
+    expect(first.body).toMatchObject({ code: 'ServiceUnavailable', request_id: expect.any(String) });
+    expect((await poll(id)).output.task_status).toBe('SUCCEEDED');
+  });
+
+  it('§4 / §9 #21: a list of more than 500 words is accepted; an account holds at most 10 lists (limits.vocabularies), other accounts are not counted', async () => {
+    const create = (n: number, key = KEY) =>
+      call('/api/v1/services/audio/asr/customization', { headers: { authorization: `Bearer ${key}` }, body: { model: 'speech-biasing', input: { action: 'create_vocabulary', target_model: 'fun-asr', prefix: 'p', vocabulary: Array.from({ length: n }, (_, i) => ({ text: `word${i}`, weight: 3 })) } } });
+    expect((await create(600)).status).toBe(200);
+    for (let i = 1; i < 10; i++) expect((await create(1)).status).toBe(200);
+    const eleventh = await create(1);
+    expect(eleventh.status).toBe(400);
+    expect(eleventh.body).toMatchObject({ code: 'InvalidParameter', message: expect.stringMatching(/at most 10/) });
+    h.ctx.apiKeys.add('sk-test-other-account');
+    expect((await create(1, 'sk-test-other-account')).status).toBe(200);
+    h.ctx.limits = { vocabularies: 11 };
+    expect((await create(1)).status).toBe(200);
+  });
+});
+
 function wav(samples: number): Buffer {
   return Buffer.concat([wavHeader(samples * 2, 8000), Buffer.alloc(samples * 2, 1)]);
 }

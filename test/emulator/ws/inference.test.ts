@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { Emulator } from '../../../src/emulator/server.js';
 import { RawClient, chunks, emulatorPerTest, speechPcm, until } from './helpers.js';
@@ -138,5 +139,85 @@ describe('inference duplex protocol (§2)', () => {
     expect(events[events.length - 1]).toBe('task-finished');
     const texts = c.of('result-generated').filter((f) => f.payload.output.sentence.sentence_end).map((f) => f.payload.output.sentence.text);
     expect(texts).toEqual(['first one', 'second one']);
+  });
+});
+
+describe('inference protocol, exact both ways', () => {
+  const createVocabulary = async (key: string, targetModel: string): Promise<string> => {
+    const res = await fetch(`${emu.url}/api/v1/services/audio/asr/customization`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'speech-biasing', input: { action: 'create_vocabulary', target_model: targetModel, prefix: 'emu', vocabulary: [{ text: 'earshot', weight: 4 }] } }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { output: { vocabulary_id: string } }).output.vocabulary_id;
+  };
+
+  it('§4.1 a vocabulary_id works only with the model it was created for, and only for its account', async () => {
+    const OTHER = 'sk-test-inference-0002';
+    emu = await emulator.start({ apiKeys: [KEY, OTHER], script: [{ text: 'x' }] });
+    const forBatch = await createVocabulary(KEY, 'fun-asr');
+    const forRealtime = await createVocabulary(KEY, 'fun-asr-realtime');
+    const wrongModel = client();
+    await wrongModel.ready();
+    wrongModel.send(runTask('t-1', 'fun-asr-realtime', { format: 'pcm', sample_rate: 16000, vocabulary_id: forBatch }));
+    const [failed] = await wrongModel.waitFor('task-failed');
+    expect(failed!.header).toMatchObject({ error_code: 'InvalidParameter' });
+    expect(failed!.header.error_message).toMatch(/target_model fun-asr does not match model fun-asr-realtime/);
+    const otherAccount = client('/api-ws/v1/inference', OTHER);
+    await otherAccount.ready();
+    otherAccount.send(runTask('t-2', 'fun-asr-realtime', { format: 'pcm', sample_rate: 16000, vocabulary_id: forRealtime }));
+    const [notFound] = await otherAccount.waitFor('task-failed');
+    expect(notFound!.header.error_message).toMatch(/not found/);
+    const ok = client();
+    await ok.ready();
+    ok.send(runTask('t-3', 'fun-asr-realtime', { format: 'pcm', sample_rate: 16000, vocabulary_id: forRealtime }));
+    await ok.waitFor('task-started');
+  });
+
+  it('§2.8 heartbeat: true brings heartbeat sentences (sentence_id 0, heartbeat true) through silence; heartbeat false none', async () => {
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }], timers: { heartbeatMs: 400 } });
+    const silence = Buffer.alloc(3200);
+    for (const heartbeat of [true, false]) {
+      const c = client();
+      await c.ready();
+      c.send(runTask(`hb-${heartbeat}`, 'fun-asr-realtime', { format: 'pcm', sample_rate: 16000, heartbeat }));
+      await c.waitFor('task-started');
+      for (let i = 0; i < 13; i++) c.ws.send(silence);
+      c.send(finishTask(`hb-${heartbeat}`));
+      await c.waitFor('task-finished');
+      const beats = c.of('result-generated').map((f) => f.payload.output.sentence).filter((s) => s.heartbeat === true);
+      if (!heartbeat) expect(beats).toEqual([]);
+      else {
+        expect(beats.map((s) => s.begin_time)).toEqual([400, 800, 1200]);
+        expect(beats.every((s) => s.sentence_id === 0 && s.text === '' && s.sentence_end === false)).toBe(true);
+      }
+    }
+  });
+
+  it('§2.2 wav: the RIFF header is parsed, whatever its length (ffmpeg writes 78 bytes) or framing; a non-PCM wav fails the task', async () => {
+    // 999.4 ms of audio, and a fault at 1000 ms: 34 header bytes (17 samples) taken as audio would trip it.
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }], faults: { failAfterAudioMs: 1000 } });
+    const toWav = (args: string[]): Buffer =>
+      execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 's16le', '-ar', '16000', '-ac', '1', '-i', 'pipe:0', ...args, '-f', 'wav', 'pipe:1'], { input: Buffer.alloc((16000 - 10) * 2) });
+    const wav = toWav([]);
+    expect(wav.indexOf('data') + 8).toBe(78);
+    const c = client();
+    await c.ready();
+    c.send(runTask('wav-1', 'fun-asr-realtime', { format: 'wav', sample_rate: 16000 }));
+    await c.waitFor('task-started');
+    // The header split across frames (20 bytes, then the rest with the audio).
+    c.ws.send(wav.subarray(0, 20));
+    for (let i = 20; i < wav.length; i += 3200) c.ws.send(wav.subarray(i, i + 3200));
+    c.send(finishTask('wav-1'));
+    await c.waitFor('task-finished');
+    expect(c.of('task-failed')).toEqual([]);
+    const mulaw = client();
+    await mulaw.ready();
+    mulaw.send(runTask('wav-2', 'fun-asr-realtime', { format: 'wav', sample_rate: 16000 }));
+    await mulaw.waitFor('task-started');
+    mulaw.ws.send(toWav(['-c:a', 'pcm_mulaw']));
+    const [failed] = await mulaw.waitFor('task-failed');
+    expect(failed!.header.error_code).toBe('NO_VALID_AUDIO_ERROR');
   });
 });

@@ -81,4 +81,24 @@ describe('Omni realtime protocol (§8)', () => {
     await c.waitFor('response.done');
     expect(c.of('response.text.done')[0]!.text).toBe('she opened the door');
   });
+
+  it('§8.2 input rates other than 16 kHz (nested audio.input.format.sample_rate 8k/16k/24k/48k): 48 kHz speech is heard on its own time line; 22050 is refused', async () => {
+    await emulator.start({ apiKeys: [KEY], script: [{ text: 'she opened the door' }] });
+    const c = client('qwen3.5-omni-flash-realtime');
+    await c.waitFor('session.created');
+    c.send({ event_id: 'event_bad', type: 'session.update', session: { audio: { input: { format: { type: 'pcm', sample_rate: 22050 } } } } });
+    const [bad] = await c.waitFor('error');
+    expect(bad!.error).toMatchObject({ code: 'invalid_value', param: 'session.audio.input.format.sample_rate' });
+    c.send({ type: 'session.update', session: { modalities: ['text'], audio: { input: { format: { type: 'pcm', sample_rate: 48000 } } }, turn_detection: { type: 'server_vad', silence_duration_ms: 400 } } });
+    await c.waitFor('session.updated');
+    const pcm = speechPcm(SPEECH, { gapMs: 800, leadMs: 500, rate: 48000 });
+    for (let i = 0; i < pcm.length; i += 4800) c.send({ type: 'input_audio_buffer.append', audio: Buffer.from(pcm.buffer, pcm.byteOffset + i * 2, Math.min(4800, pcm.length - i) * 2).toString('base64') });
+    await c.waitFor('response.done');
+    expect(c.of('conversation.item.input_audio_transcription.completed')[0]!.transcript).toBe('she opened the door');
+    const [started] = c.of('input_audio_buffer.speech_started');
+    const [stopped] = c.of('input_audio_buffer.speech_stopped');
+    const totalMs = (pcm.length * 1000) / 48000;
+    expect(started!.audio_start_ms).toBeGreaterThan(300);
+    expect(stopped!.audio_end_ms).toBeLessThanOrEqual(totalMs);
+  });
 });
