@@ -42,6 +42,11 @@ export interface FaultOptions {
 export interface AccountLimits {
   /** Hotword lists one account may hold (default 10, the community figure of §4). */
   vocabularies?: number;
+  /**
+   * Bytes of a binary audio frame on the inference protocol (§2.2: "1 KB–16 KB per frame"; default 1024–16384).
+   * `min` applies to PCM (`pcm`, `wav`) frames other than a task's last; `max` to every frame.
+   */
+  frameBytes?: { min: number; max: number };
 }
 
 export interface EmulatorContext {

@@ -33,4 +33,11 @@ export class FrameAligner {
     if (whole < bytes.length) this.#carry = Buffer.from(bytes.subarray(whole));
     return whole === 0 ? undefined : bytes.subarray(0, whole);
   }
+
+  /** The partial frame carried, handed out once (undefined when there is none): the end of the stream. */
+  flush(): Buffer | undefined {
+    const rest = this.#carry;
+    this.#carry = undefined;
+    return rest;
+  }
 }

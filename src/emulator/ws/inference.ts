@@ -9,6 +9,8 @@
  * during a task fails the task (`CLIENT_ERROR`, "request timeout after 23 seconds."). With `heartbeat: true`, each
  * `timers.heartbeatMs` (10 s) of audio without a result brings a `heartbeat: true` sentence (§2.8, `sentence_id` 0).
  * A `vocabulary_id` must belong to the account and have been created for the task's model (§4.1, as in batch).
+ * Binary frames must hold 1–16 KB (§2.2; `limits.frameBytes`): a larger frame, or a PCM frame under 1 KB that is not
+ * the task's last, fails the task (`InvalidParameter`).
  * `wav` frames: the RIFF header is parsed (any length, e.g. ffmpeg's 78 bytes with its LIST chunk) and skipped.
  *
  * `format` is `pcm` or `wav` (read in-process) or one of {@link ENCODED_FORMATS} (`mp3`, Ogg `opus` / `speex`, ADTS
@@ -36,6 +38,8 @@ interface Task {
   heartbeat: boolean;
   finishing: boolean;
   sentenceId: number;
+  /** Bytes of the last PCM frame when it was under the minimum (only the task's last frame may be). */
+  shortFrame?: number;
   /** `wav` format: the header bytes received so far, until its `data` chunk is found (then undefined). */
   wavHead?: Buffer;
   /** Compressed formats: the task's ffmpeg. */
@@ -47,6 +51,9 @@ interface Task {
 }
 
 const FORMATS = ['pcm', 'wav', ...ENCODED_FORMATS.keys()];
+
+/** Sizes of a binary audio frame (§2.2: "the SDK docs recommend 1 KB–16 KB per frame"). */
+export const FRAME_BYTES = { min: 1024, max: 16 * 1024 };
 
 /** Serve one inference-protocol connection until it closes. */
 export function serveInference(ws: WebSocket, env: WsEnv, account: string): void {
@@ -232,6 +239,10 @@ export function serveInference(ws: WebSocket, env: WsEnv, account: string): void
   const audio = (data: Buffer) => {
     const t = task;
     if (!t || t.finishing) return;
+    const bounds = ctx.limits?.frameBytes ?? FRAME_BYTES;
+    if (data.length > bounds.max) return fail(t.id, 'InvalidParameter', `an audio frame of ${data.length} bytes is larger than ${bounds.max} bytes: send about 100 ms a frame`);
+    if (t.shortFrame !== undefined) return fail(t.id, 'InvalidParameter', `an audio frame of ${t.shortFrame} bytes is smaller than ${bounds.min} bytes: send about 100 ms a frame`);
+    if (!t.decoder && data.length < bounds.min) t.shortFrame = data.length;
     if (t.decoder) {
       if (!t.decoder.write(data) && !t.stdinHold) {
         // ffmpeg is behind: hold the socket until its stdin has room.

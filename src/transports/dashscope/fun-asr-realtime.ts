@@ -10,7 +10,8 @@ import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { protocolError } from './errors.js';
 import { transportHttp, type DashScopeHttp, type WithRetry } from './http.js';
 import { Vocabularies } from './vocabulary.js';
-import { DashScopeSocket, pcmBytes, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
+import { DashScopeSocket, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
+import { AudioFrames } from './audio-frames.js';
 import { sessionLife } from './session-life.js';
 import { keepaliveOption, withKeepalive } from '../keepalive.js';
 import { PARAFORMER_LANGUAGES } from './fun-asr.js';
@@ -196,17 +197,24 @@ function startTask(socket: DashScopeSocket, stream: StreamOptions, settings: Tas
       }
     });
 
+    // ~100 ms binary frames whatever the upstream chunks (§2.2: 1–16 KB a frame).
+    const frames = new AudioFrames(settings.sampleRate);
     const session: StreamSession = {
       write(samples) {
         if (life.failure) return Promise.reject(life.failure);
         if (state !== 'running') return Promise.resolve();
-        return socket.sendBinary(pcmBytes(samples)).catch((e: unknown) => {
-          throw life.failure ?? e;
-        });
+        return Promise.all(frames.push(samples).map((f) => socket.sendBinary(f))).then(
+          () => undefined,
+          (e: unknown) => {
+            throw life.failure ?? e;
+          },
+        );
       },
       end() {
         if (state === 'running') {
           state = 'finishing';
+          const rest = frames.flush();
+          if (rest) socket.sendBinary(rest).catch(() => {});
           socket.sendJson({ header: { action: 'finish-task', task_id: taskId, streaming: 'duplex' }, payload: { input: {} } }).catch(() => {});
         }
         return life.ended;

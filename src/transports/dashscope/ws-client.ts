@@ -13,6 +13,7 @@ import type { StreamOptions, StreamSession } from '../transport.js';
 import { errorFromResponse, protocolError } from './errors.js';
 import { sessionLife } from './session-life.js';
 import { withKeepalive } from '../keepalive.js';
+import { AudioFrames } from './audio-frames.js';
 
 /** Default high-water mark of the socket's send buffer: 256 KiB (8 s of 16 kHz PCM). */
 export const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
@@ -233,11 +234,6 @@ export class DashScopeSocket {
   }
 }
 
-/** The bytes of an Int16Array without copying. */
-export function pcmBytes(samples: Int16Array): Buffer {
-  return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // The OpenAI-Realtime-style protocols (qwen3-asr-flash-realtime, Omni realtime)
 
@@ -432,6 +428,15 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
       }
     });
 
+    // ~100 ms appends whatever the upstream chunks (§5.2: 3,200 bytes at 16 kHz recommended).
+    const frames = new AudioFrames(rate);
+    const append = (frame: Buffer): Promise<void> => socket.sendJson({ event_id: clientEventId(), type: 'input_audio_buffer.append', audio: frame.toString('base64') });
+    /** Send the partial frame held back (before a commit, and at the end). */
+    const flushFrames = (): void => {
+      const rest = frames.flush();
+      if (rest) append(rest).catch(() => {});
+    };
+
     const commit = () => {
       const startMs = (commitStartFrame * 1000) / rate;
       const endMs = sentMs();
@@ -447,16 +452,19 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
         if (life.failure) throw life.failure;
         if (state !== 'running') return;
         sentFrames += samples.length;
-        const sending = socket.sendJson({ event_id: clientEventId(), type: 'input_audio_buffer.append', audio: pcmBytes(samples).toString('base64') });
+        const sending = frames.push(samples).map(append);
         const manual = settings.manual;
         trackPause(samples);
         if (manual) {
           const buffered = ((sentFrames - commitStartFrame) * 1000) / rate;
           const pauseMs = (pauseFrames * 1000) / rate;
-          if ((heardSpeech && buffered >= manual.minCommitMs && pauseMs >= manual.pauseMs) || buffered >= manual.maxCommitMs) await commit();
+          if ((heardSpeech && buffered >= manual.minCommitMs && pauseMs >= manual.pauseMs) || buffered >= manual.maxCommitMs) {
+            flushFrames();
+            await commit();
+          }
         }
         try {
-          await sending;
+          await Promise.all(sending);
         } catch (e) {
           throw life.failure ?? e;
         }
@@ -464,6 +472,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
       end() {
         if (state === 'running') {
           state = 'finishing';
+          flushFrames();
           const pending = settings.manual && sentFrames > commitStartFrame ? commit() : Promise.resolve();
           pending
             .then(() => socket.sendJson({ event_id: clientEventId(), type: 'session.finish' }))

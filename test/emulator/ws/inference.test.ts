@@ -197,7 +197,8 @@ describe('inference protocol, exact both ways', () => {
 
   it('§2.2 wav: the RIFF header is parsed, whatever its length (ffmpeg writes 78 bytes) or framing; a non-PCM wav fails the task', async () => {
     // 999.4 ms of audio, and a fault at 1000 ms: 34 header bytes (17 samples) taken as audio would trip it.
-    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }], faults: { failAfterAudioMs: 1000 } });
+    // Frame sizes relaxed: the header goes alone in a 20-byte frame.
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }], faults: { failAfterAudioMs: 1000 }, limits: { frameBytes: { min: 0, max: 16384 } } });
     const toWav = (args: string[]): Buffer =>
       execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 's16le', '-ar', '16000', '-ac', '1', '-i', 'pipe:0', ...args, '-f', 'wav', 'pipe:1'], { input: Buffer.alloc((16000 - 10) * 2) });
     const wav = toWav([]);
@@ -219,5 +220,26 @@ describe('inference protocol, exact both ways', () => {
     mulaw.ws.send(toWav(['-c:a', 'pcm_mulaw']));
     const [failed] = await mulaw.waitFor('task-failed');
     expect(failed!.header.error_code).toBe('NO_VALID_AUDIO_ERROR');
+  });
+
+  it('§2.2 binary frames of 1–16 KB: a 64 KiB frame, or 640-byte frames, fail the task; 100 ms frames and a short last one pass', async () => {
+    emu = await emulator.start({ apiKeys: [KEY], script: [{ text: 'x' }] });
+    const run = async (id: string, sizes: number[]): Promise<RawClient> => {
+      const c = client();
+      await c.ready();
+      c.send(runTask(id));
+      await c.waitFor('task-started');
+      for (const n of sizes) c.ws.send(Buffer.alloc(n));
+      c.send(finishTask(id));
+      await until(() => c.of('task-finished').length > 0 || c.of('task-failed').length > 0, 10_000, id);
+      return c;
+    };
+    const big = await run('big', [65536]);
+    expect(big.of('task-failed')[0]!.header).toMatchObject({ error_code: 'InvalidParameter', error_message: expect.stringMatching(/65536 bytes is larger than 16384/) });
+    const tiny = await run('tiny', [640, 640, 640]);
+    expect(tiny.of('task-failed')[0]!.header.error_message).toMatch(/640 bytes is smaller than 1024/);
+    const ok = await run('ok', [3200, 3200, 16384, 1024, 100]);
+    expect(ok.of('task-failed')).toEqual([]);
+    expect(ok.of('task-finished')).toHaveLength(1);
   });
 });
