@@ -9,7 +9,7 @@ import { isRetryable } from '../../core/errors.js';
 import type { TranscriptEvent, Word } from '../../core/types.js';
 import { withCapabilities, type ChunkJob, type ModelFeatures, type RecognitionOptions } from '../transport.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
-import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, fetchResult, submitTask, waitForTask, type PollOptions, type ProgressReport, type TaskOutput } from './http.js';
+import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, delay, fetchResult, submitTask, waitForTask, type PollOptions, type ProgressReport, type TaskOutput } from './http.js';
 import { encodeWav, resolveSource, type UploadSource } from './upload.js';
 
 /** Where and how a transport runs its tasks: fixed when the transport is made. */
@@ -20,6 +20,8 @@ export interface AsyncTaskService {
   model: string;
   /** Tasks of clips in flight, for resuming a retried clip. */
   memo: TaskMemo;
+  /** The transport's task-query budget, shared by all its tasks ({@link QueryPacer}). */
+  pacer: QueryPacer;
   /** Polling schedule and the limits checked before upload (the transport's options). */
   options: PollOptions & { limits?: { maxBytes: number; maxDurationMs: number } };
 }
@@ -81,7 +83,8 @@ export async function runAsyncTask<R>(service: AsyncTaskService, job: AsyncTaskJ
     report({ phase: 'submitted', taskId, status: 'PENDING' });
   }
   const id = taskId;
-  const pollOptions: Parameters<typeof waitForTask>[3] = { onStatus: (status) => report({ phase: 'running', taskId: id, status }) };
+  const { pacer } = service;
+  const pollOptions: Parameters<typeof waitForTask>[3] = { onStatus: (status) => report({ phase: 'running', taskId: id, status }), pace: (s) => pacer.next(s) };
   if (signal) pollOptions.signal = signal;
   // A clip (a near-realtime window) is done in moments: poll it sooner than the SDK's 1 s start.
   const pollMs = options.pollMs ?? (clipKey !== undefined ? CLIP_POLL_MS : undefined);
@@ -103,6 +106,34 @@ export async function runAsyncTask<R>(service: AsyncTaskService, job: AsyncTaskJ
       memo.delete(clipKey);
     } else if (!isRetryable(err)) memo.delete(clipKey);
     throw err;
+  }
+}
+
+/**
+ * Spaces the task queries of one transport (all its tasks together) at least `1000 / queriesPerSecond` ms apart:
+ * each caller takes the next free slot, so four clips in flight share one budget instead of each polling at its own
+ * pace (§1.7: 20 queries a second per account).
+ *
+ * @example
+ * const pacer = new QueryPacer(5);
+ * await pacer.next(); // at once
+ * await pacer.next(); // 200 ms later
+ */
+export class QueryPacer {
+  readonly #intervalMs: number;
+  #nextMs = 0;
+
+  /** @param queriesPerSecond - the budget (> 0). */
+  constructor(queriesPerSecond: number) {
+    this.#intervalMs = 1000 / queriesPerSecond;
+  }
+
+  /** Resolves at this caller's slot; rejects with EARSHOT_ABORTED when `signal` aborts first. */
+  next(signal?: AbortSignal): Promise<void> {
+    const now = Date.now();
+    const slot = Math.max(now, this.#nextMs);
+    this.#nextMs = slot + this.#intervalMs;
+    return slot > now ? delay(slot - now, signal) : Promise.resolve();
   }
 }
 

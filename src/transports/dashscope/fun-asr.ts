@@ -8,7 +8,7 @@ import { InvalidArgumentError, TransportError } from '../../core/errors.js';
 import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, type ChunkJob, type ModelFeatures, type ModelSpec, type RecognitionOptions, type Transport, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
-import { asyncTaskTransport, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
+import { asyncTaskTransport, QueryPacer, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
 import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type WithRetry } from './http.js';
 import { BATCH_LIMITS, type UploadSource } from './upload.js';
 import { Vocabularies } from './vocabulary.js';
@@ -109,7 +109,7 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
   checkSpeakers(options);
   const endpoints: DashScopeEndpoints = resolveDashScope(options);
   const { http, close } = transportHttp(options, endpoints.apiKey);
-  const service: AsyncTaskService = { http, httpBase: endpoints.httpBase, model, memo: new TaskMemo(), options };
+  const service: AsyncTaskService = { http, httpBase: endpoints.httpBase, model, memo: new TaskMemo(), pacer: new QueryPacer(options.queriesPerSecond ?? 5), options };
   const vocabularies = new Vocabularies({ apiKey: endpoints.apiKey, baseUrl: endpoints.httpBase, http });
   const vocabularyFor = (o: RecognitionOptions, signal?: AbortSignal): Promise<string> | undefined =>
     o.vocabularyId ? Promise.resolve(o.vocabularyId) : o.hotwords?.length ? vocabularies.vocabularyFor(o.hotwords, model, { signal }) : undefined;

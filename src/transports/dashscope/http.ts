@@ -337,6 +337,11 @@ export interface PollOptions {
   maxPollMs?: number;
   /** Give up after this many ms (default 24 h). */
   timeoutMs?: number;
+  /**
+   * Task queries a second for all the tasks of one transport together (default 5; the service allows 20 a second
+   * per account, §1.7, so several processes fit under it).
+   */
+  queriesPerSecond?: number;
 }
 
 /**
@@ -362,7 +367,7 @@ export async function submitTask(http: DashScopeHttp, httpBase: string, body: un
 
 /**
  * Poll `GET /tasks/{id}` until the task ends. Transient failures (429, 5xx, dropped sockets) are retried on the same
- * task, never by resubmitting.
+ * task, never by resubmitting. `pace` (a transport's {@link QueryPacer}) is awaited before each query.
  *
  * @returns The final `output` (status `SUCCEEDED`).
  * @throws EARSHOT_TASK_FAILED (FAILED, CANCELED), EARSHOT_RESULT_EXPIRED (UNKNOWN: the task is gone), EARSHOT_TIMEOUT,
@@ -370,13 +375,14 @@ export async function submitTask(http: DashScopeHttp, httpBase: string, body: un
  * @example
  * const output = await waitForTask(http, httpBase, taskId, { onStatus: (s) => console.error(s) });
  */
-export async function waitForTask(http: DashScopeHttp, httpBase: string, taskId: string, options: PollOptions & { signal?: AbortSignal; onStatus?: (status: string) => void } = {}): Promise<TaskOutput> {
+export async function waitForTask(http: DashScopeHttp, httpBase: string, taskId: string, options: PollOptions & { signal?: AbortSignal; onStatus?: (status: string) => void; pace?: (signal?: AbortSignal) => Promise<void> } = {}): Promise<TaskOutput> {
   const start = Date.now();
   const first = options.pollMs ?? 1000;
   const cap = options.maxPollMs ?? 5000;
   const timeout = options.timeoutMs ?? 24 * 3600_000;
   let interval = first;
   for (let polls = 0; ; polls++) {
+    await options.pace?.(options.signal);
     const { body } = await http.json<{ output?: TaskOutput; request_id?: string }>(`${httpBase}/tasks/${encodeURIComponent(taskId)}`, { signal: options.signal });
     const out = body.output;
     if (!out?.task_status) throw new TransportError('EARSHOT_PROTOCOL_ERROR', `task ${taskId}: the reply has no task_status`);

@@ -9,7 +9,7 @@ import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, type ModelFeatures, type RecognitionOptions, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
-import { asyncTaskTransport, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
+import { asyncTaskTransport, QueryPacer, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
 import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type WithRetry } from './http.js';
 import { BATCH_LIMITS, type UploadSource } from './upload.js';
 
@@ -85,7 +85,7 @@ export function qwenAsrFiletrans(options: QwenAsrFiletransOptions = {}): BatchTr
   assertCapabilities(transport, options);
   const endpoints = resolveDashScope(options);
   const { http, close } = transportHttp(options, endpoints.apiKey);
-  const service: AsyncTaskService = { http, httpBase: endpoints.httpBase, model, memo: new TaskMemo(), options };
+  const service: AsyncTaskService = { http, httpBase: endpoints.httpBase, model, memo: new TaskMemo(), pacer: new QueryPacer(options.queriesPerSecond ?? 5), options };
 
   async function run(source: UploadSource, call: BatchFileOptions, clipKey?: string): Promise<TranscriptEvent[]> {
     const o: RecognitionOptions = { ...recognitionOptions(options), ...recognitionOptions(call) };

@@ -10,13 +10,41 @@ import type { BatchProgress } from '../../../src/transports/dashscope/http.js';
 import { makeSpeech, SENTENCES, wavHeader, CACHE_DIR } from '../../helpers/speech.js';
 import { fakeRecognizer, KEY, startHarness, type Harness } from '../../emulator/http/harness.js';
 
-const fast = { pollMs: 10, maxPollMs: 40, retry: { baseMs: 10 } };
+const fast = { pollMs: 10, maxPollMs: 40, retry: { baseMs: 10 }, queriesPerSecond: 1000 };
 let h: Harness;
 beforeEach(async () => {
   h = await startHarness({ recognizer: fakeRecognizer() });
 });
 afterEach(async () => {
   await h.close();
+});
+
+describe('funAsr polling within the account limit (§1.7: 20 task queries a second per account)', () => {
+  it('four clips in flight share one budget: about 5 queries a second (never near 20), each clip still done', async () => {
+    h.ctx.faults.resultDelayMs = 1500;
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url });
+    const samples = new Int16Array(16000).map((_, i) => Math.round(8000 * Math.sin(i / 5)));
+    const results = await Promise.all([0, 1, 2, 3].map((k) => asr.transcribeClip({ samples, sampleRate: 16000, startMs: k * 1000 })));
+    await asr.close();
+    expect(results.map((r) => r.length)).toEqual([1, 1, 1, 1]);
+    const at = httpStats(h.ctx).taskQueries;
+    expect(at.length).toBeGreaterThanOrEqual(4);
+    // Slots 200 ms apart: 5 a second, and one more at a window's edge when a query is late reaching the server.
+    const busiest = Math.max(...at.map((t) => at.filter((u) => u >= t && u < t + 1000).length));
+    expect(busiest).toBeLessThanOrEqual(6);
+    expect(busiest).toBeLessThan(20);
+  });
+
+  it('§1.4 retries task queries answered 503 and 504 (as the SDK wait() does) and transcribes once', async () => {
+    h.ctx.faults.taskQueryUnavailableFirst = 2;
+    const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast });
+    const samples = new Int16Array(16000).map((_, i) => Math.round(8000 * Math.sin(i / 5)));
+    const events = await asr.transcribeClip({ samples, sampleRate: 16000, startMs: 0 });
+    await asr.close();
+    expect(events).toHaveLength(1);
+    expect(httpStats(h.ctx)).toMatchObject({ recognitions: 1, submits: 1 });
+    expect(httpStats(h.ctx).taskQueries.length).toBeGreaterThanOrEqual(3);
+  });
 });
 
 describe('funAsr', () => {

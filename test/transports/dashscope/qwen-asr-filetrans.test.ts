@@ -7,7 +7,7 @@ import { qwenAsrFiletrans } from '../../../src/transports/dashscope/qwen-asr-fil
 import { makeSpeech, SENTENCES } from '../../helpers/speech.js';
 import { fakeRecognizer, KEY, startHarness, type Harness } from '../../emulator/http/harness.js';
 
-const fast = { pollMs: 10, maxPollMs: 40, retry: { baseMs: 10 } };
+const fast = { pollMs: 10, maxPollMs: 40, retry: { baseMs: 10 }, queriesPerSecond: 1000 };
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
