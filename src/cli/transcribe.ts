@@ -3,7 +3,7 @@
  * model, an operator chain for the mode, and the sinks for the outputs.
  */
 import { fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
-import { InvalidArgumentError } from '../core/errors.js';
+import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
 import { frameToMs, type AudioChunk, type AudioSegment, type TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
 import { fromFile } from '../sources/file.js';
@@ -122,6 +122,8 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
   const onQueue = cmd.command !== 'live' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: recognition }) : undefined;
   const transport = onQueue ?? createTransport(cmd.model, { env: io.env, ...recognition });
   try {
+    // Like --diarize: asking for emotions from a model that has none is an error before any request.
+    if (cmd.emotions?.length && !transport.capabilities.emotion) throw new CapabilityError(transport.model, 'emotion');
     await onQueue?.ready();
     const { tracks, live, path } = tracksOf(cmd, io);
     const mode = cmd.mode ?? defaultMode(transport, live);

@@ -152,6 +152,31 @@ describe('earshot with cloud models against the emulator', () => {
   });
 });
 
+describe('earshot transcribe --emotion', () => {
+  it('keeps the Omni events with that emotion (scripted through the emulator); on a model without emotion it is a capability error before any request', async () => {
+    const { startEmulator } = await import('../../src/emulator/server.js');
+    const { httpStats } = await import('../../src/emulator/http/index.js');
+    const emulator = await startEmulator({ apiKeys: ['sk-cli-test-key'], script: [{ text: 'how dare you', emotion: 'angry' }] });
+    try {
+      const env = { DASHSCOPE_API_KEY: 'sk-cli-test-key', DASHSCOPE_BASE_URL: emulator.url };
+      const angry = await run(['transcribe', 'samples/sample.wav', '--model', 'qwen3.5-omni-flash', '--emotion', 'angry'], env);
+      expect(angry.stderr).toBe('');
+      expect(angry.stdout).toContain('how dare you');
+      expect(angry.stdout).not.toContain('[emotion');
+      const sad = await run(['transcribe', 'samples/sample.wav', '--model', 'qwen3.5-omni-flash', '--emotion', 'sad'], env);
+      expect(sad.code).toBe(0);
+      expect(sad.stdout.trim()).toBe('');
+      const before = httpStats(emulator.context).requests;
+      const lacking = await run(['transcribe', 'samples/sample.wav', '--model', 'fun-asr', '--emotion', 'angry'], env);
+      expect(lacking.code).toBe(2);
+      expect(lacking.stderr).toMatch(/^EARSHOT_CAPABILITY_MISSING: model fun-asr does not support emotion/);
+      expect(httpStats(emulator.context).requests).toBe(before);
+    } finally {
+      await emulator.close();
+    }
+  });
+});
+
 describe('earshot transcribe rtp://', () => {
   it('captions a live PCMU stream from ffmpeg until Ctrl-C, flushing its outputs', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(7, 9), voices: ['rms'], leadMs: 300, gapsMs: [500] });

@@ -4,7 +4,8 @@
  * ≤ 5 min) and Qwen-Omni (§7: stream only, `input_audio{data,format}`, ≤ 20 min). Replies are built from the
  * recogniser's text and streamed as SSE: role chunk, content chunks, finish chunk, usage chunk, `data: [DONE]`.
  * Omni (§7.1): a request holds at most one audio item, and text-only turns are accepted (the emulator's stand-in for
- * an LLM's reply is the last user text); unless `modalities` is `["text"]` the reply is also spoken: `delta.audio`
+ * an LLM's reply is the last user text); a prompt asking for `[emotion: X]` gets the reply ended with that tag (the
+ * scripted or `neutral` emotion); unless `modalities` is `["text"]` the reply is also spoken: `delta.audio`
  * chunks (`data` base64 PCM at 24 kHz, `expires_at`, `id`; the last one with the `transcript`, §7.3).
  */
 import { randomUUID } from 'node:crypto';
@@ -92,8 +93,11 @@ export async function chatCompletions(ctx: EmulatorContext, req: IncomingMessage
   if (language) opts.language = language;
   if (context) opts.context = context;
   const events = await recognise(ctx, pcm, opts);
-  const text = events.map((e) => e.text.trim()).filter(Boolean).join(' ');
+  const heard = events.map((e) => e.text.trim()).filter(Boolean).join(' ');
   const emotion = events.find((e) => e.emotion)?.emotion ?? 'neutral';
+  // Omni is an LLM: asked for the speaker's emotion as a `[emotion: X]` tag, it ends its reply with one.
+  const prompt = messages.map((m) => textOf(m.content)).join('\n');
+  const text = !asr && heard && /\[emotion:/i.test(prompt) ? `${heard}\n[emotion: ${emotion}]` : heard;
   const lang = events.find((e) => e.language)?.language ?? language ?? 'en';
   const seconds = Math.max(1, Math.ceil(pcm.durationMs / 1000));
   const audioTokens = asr ? seconds * 25 : Math.ceil((pcm.durationMs / 1000) * 12.5);

@@ -6,10 +6,11 @@
  * the result becomes events. Also the option plumbing every batch transport (Omni too) shares.
  */
 import { isRetryable } from '../../core/errors.js';
+import { sleep } from '../../core/retry.js';
 import type { TranscriptEvent, Word } from '../../core/types.js';
 import { withCapabilities, type ChunkJob, type ModelFeatures, type RecognitionOptions } from '../transport.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
-import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, delay, fetchResult, submitTask, waitForTask, type PollOptions, type ProgressReport, type TaskOutput } from './http.js';
+import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, fetchResult, submitTask, waitForTask, type PollOptions, type ProgressReport, type TaskOutput } from './http.js';
 import { encodeWav, resolveSource, type UploadSource } from './upload.js';
 
 /** Where and how a transport runs its tasks: fixed when the transport is made. */
@@ -133,7 +134,7 @@ export class QueryPacer {
     const now = Date.now();
     const slot = Math.max(now, this.#nextMs);
     this.#nextMs = slot + this.#intervalMs;
-    return slot > now ? delay(slot - now, signal) : Promise.resolve();
+    return slot > now ? sleep(slot - now, signal) : Promise.resolve();
   }
 }
 

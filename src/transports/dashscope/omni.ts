@@ -7,7 +7,7 @@
  */
 import { basename } from 'node:path';
 import { AbortError, EarshotError, InvalidArgumentError } from '../../core/errors.js';
-import type { TranscriptEvent } from '../../core/types.js';
+import { EMOTIONS, type Emotion, type TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, withCapabilities, type ChunkJob, type ModelFeatures, type ModelSpec, type RecognitionOptions, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
@@ -26,6 +26,28 @@ export const OMNI_LANGUAGES = ['zh', 'en', 'ja', 'ko', 'de', 'fr', 'ru', 'es', '
 /** Default instruction for Omni: it is an LLM, so it is told to transcribe verbatim and nothing else. */
 export const TRANSCRIBE_INSTRUCTION = 'You are a transcription engine. Output only the verbatim transcript of the audio, in the language spoken, with no commentary, translation or summary. Output nothing if there is no speech.';
 
+/**
+ * Omni: how the speaker's emotion is asked for. An LLM gives it as text, so the instruction names a tag the reply ends
+ * with; {@link splitEmotionTag} takes it off the transcript.
+ */
+export const EMOTION_INSTRUCTION = `After the transcript, on a last line of its own, write the speaker's emotion as [emotion: X], where X is one of ${EMOTIONS.join(', ')}.`;
+
+/**
+ * Take the `[emotion: X]` tag off the end of an Omni reply (§7: an LLM's text answer to {@link EMOTION_INSTRUCTION}).
+ *
+ * @param reply - The model's reply.
+ * @returns The transcript without the tag and the emotion when the tag names one of {@link EMOTIONS}.
+ * @example
+ * splitEmotionTag('I am fine.\n[emotion: happy]'); // { text: 'I am fine.', emotion: 'happy' }
+ */
+export function splitEmotionTag(reply: string): { text: string; emotion?: Emotion } {
+  const m = /\[\s*emotion\s*:\s*([a-z]+)\s*\]\s*$/i.exec(reply);
+  if (!m) return { text: reply.trim() };
+  const text = reply.slice(0, m.index).trim();
+  const emotion = m[1]!.toLowerCase() as Emotion;
+  return EMOTIONS.includes(emotion) ? { text, emotion } : { text };
+}
+
 /** Base64 payloads above ~10 MB are refused; 16 kHz mono WAV stays under that up to ~3.9 min. */
 const MAX_BASE64_BYTES = 10 * 1024 * 1024;
 
@@ -41,7 +63,7 @@ export interface OmniOptions extends DashScopeOptions, RecognitionOptions, WithR
   http?: DashScopeHttp;
 }
 
-const OMNI_FEATURES: ModelFeatures = { wordTimes: false, emotion: false, diarization: false, hotwords: false, context: true, maxDurationMs: 20 * 60_000, languages: OMNI_LANGUAGES };
+const OMNI_FEATURES: ModelFeatures = { wordTimes: false, emotion: true, diarization: false, hotwords: false, context: true, maxDurationMs: 20 * 60_000, languages: OMNI_LANGUAGES };
 
 /** The models of the compatible-mode endpoint, with what each can do. */
 const MODELS: Record<CompatAudioModel, ModelSpec> = {
@@ -49,9 +71,9 @@ const MODELS: Record<CompatAudioModel, ModelSpec> = {
     summary: 'Qwen3-ASR per request (≤ 5 min, split automatically): language and emotion; prompt context.',
     capabilities: { wordTimes: false, emotion: true, diarization: false, hotwords: false, context: true, maxDurationMs: 5 * 60_000, languages: QWEN_ASR_FILE_LANGUAGES },
   },
-  'qwen3.5-omni-plus': { summary: 'Omni (best) per request (≤ 20 min, split at pauses); prompt context.', capabilities: OMNI_FEATURES },
-  'qwen3.5-omni-flash': { summary: 'Omni (fast) per request; good for near-realtime windows; prompt context.', capabilities: OMNI_FEATURES },
-  'qwen3-omni-flash': { summary: 'Omni (previous generation) per request; prompt context.', capabilities: OMNI_FEATURES },
+  'qwen3.5-omni-plus': { summary: 'Omni (best) per request (≤ 20 min, split at pauses); emotion; prompt context.', capabilities: OMNI_FEATURES },
+  'qwen3.5-omni-flash': { summary: 'Omni (fast) per request; good for near-realtime windows; emotion; prompt context.', capabilities: OMNI_FEATURES },
+  'qwen3-omni-flash': { summary: 'Omni (previous generation) per request; emotion; prompt context.', capabilities: OMNI_FEATURES },
 };
 
 /** The compatible-mode audio models in the catalog: {@link omni} with the model id. */
@@ -145,7 +167,7 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
       if (o.language) asrOptions.language = o.language;
       return { model, messages, stream: true, stream_options: { include_usage: true }, asr_options: asrOptions };
     }
-    let system = options.instruction ?? TRANSCRIBE_INSTRUCTION;
+    let system = `${options.instruction ?? TRANSCRIBE_INSTRUCTION}\n${EMOTION_INSTRUCTION}`;
     if (o.language) system += `\nThe speech is in language "${o.language}".`;
     if (o.context) system += `\nContext (use it to spell names and domain terms correctly): ${o.context}`;
     return {
@@ -180,6 +202,11 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
       },
       signal,
     );
+    if (!asr) {
+      const tagged = splitEmotionTag(text);
+      text = tagged.text;
+      emotion = tagged.emotion;
+    }
     text = text.trim();
     if (text === '') return undefined;
     const event: TranscriptEvent = { type: 'final', text, startMs: 0, endMs: (samples.length * 1000) / sampleRate };

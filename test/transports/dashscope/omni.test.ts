@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EarshotError } from '../../../src/core/errors.js';
 import { httpStats } from '../../../src/emulator/http/index.js';
 import { transcribeBatch } from '../../../src/operators/transcribe-batch.js';
-import { cutAtPauses, omni } from '../../../src/transports/dashscope/omni.js';
+import { cutAtPauses, omni, splitEmotionTag } from '../../../src/transports/dashscope/omni.js';
 import { makeSpeech, SENTENCES } from '../../helpers/speech.js';
 import { fakeRecognizer, KEY, startHarness, type Harness } from '../../emulator/http/harness.js';
 
@@ -35,6 +35,18 @@ describe('omni', () => {
       expect(recognizer.jobs[0]?.options?.context).toContain('Context (use it to spell names and domain terms correctly): railway timetable');
     });
   }
+
+  it('§7 Omni emotion the way an LLM gives it: the instruction asks for an [emotion: X] tag, the tag comes off the transcript into event.emotion', async () => {
+    h = await startHarness({ script: [{ text: 'how dare you say that', emotion: 'angry' }] });
+    const asr = omni('qwen3.5-omni-flash', { apiKey: KEY, baseUrl: h.url });
+    expect(asr.capabilities.emotion).toBe(true);
+    const events = await asr.transcribeClip({ samples: pcmOf(makeSpeech({ sentences: SENTENCES.slice(0, 1) }).path), sampleRate: 16000, startMs: 0 });
+    await asr.close();
+    expect(events).toEqual([expect.objectContaining({ text: 'how dare you say that', emotion: 'angry' })]);
+    expect(splitEmotionTag('fine, thanks.\n[Emotion: HAPPY]')).toEqual({ text: 'fine, thanks.', emotion: 'happy' });
+    expect(splitEmotionTag('no tag here')).toEqual({ text: 'no tag here' });
+    expect(splitEmotionTag('odd [emotion: bored]')).toEqual({ text: 'odd' });
+  });
 
   it('qwen3-asr-flash: emotion and language from annotations, context as the system message', async () => {
     h = await startHarness({ script: [{ text: 'what a lovely day', emotion: 'happy', language: 'en' }] });
