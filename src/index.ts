@@ -34,6 +34,7 @@ export { PaceClock } from './core/clock.js';
 export { fromFile, FileSource } from './sources/file.js';
 export type { FromFileOptions } from './sources/file.js';
 export { fromReadable } from './sources/readable.js';
+export { fromUrl, isHttpUrl } from './sources/url.js';
 export { fromPcm } from './sources/pcm.js';
 export type { FromPcmOptions } from './sources/pcm.js';
 export { fromRtp, rtpStreams, parseRtpUrl } from './sources/rtp.js';

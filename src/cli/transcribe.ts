@@ -10,6 +10,7 @@ import { fromFile } from '../sources/file.js';
 import { fromReadable } from '../sources/readable.js';
 import { fromRtp, parseRtpUrl } from '../sources/rtp.js';
 import { fromMic } from '../sources/mic.js';
+import { fromUrl, isHttpUrl } from '../sources/url.js';
 import { decode } from '../operators/decode.js';
 import { resample } from '../operators/resample.js';
 import { pace } from '../operators/pace.js';
@@ -94,7 +95,7 @@ interface Track {
 }
 
 /** The input as tracks: one for a file, stdin or the mic; one per participant (SSRC) for RTP. */
-function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliIo): { tracks: Observable<Track>; live: boolean; path?: string } {
+function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliIo): { tracks: Observable<Track>; live: boolean; path?: string; url?: string } {
   if (cmd.command === 'live') {
     // --mic-command is split on spaces (no shell): e.g. "ffmpeg -re -i talk.wav -f s16le -ar 16000 -ac 1 -".
     const command = cmd.micCommand?.split(/\s+/).filter(Boolean);
@@ -110,6 +111,8 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliI
     return { tracks, live: true };
   }
   if (input === '-') return { tracks: of({ audio: fromReadable(io.stdin as never).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false };
+  // An http(s) input is read through ffmpeg as it downloads; async-task models get the URL itself (see runTranscribe).
+  if (isHttpUrl(input)) return { tracks: of({ audio: fromUrl(input).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false, url: input };
   return { tracks: of({ audio: fromFile(input).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false, path: input };
 }
 
@@ -125,7 +128,7 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     // Like --diarize: asking for emotions from a model that has none is an error before any request.
     if (cmd.emotions?.length && !transport.capabilities.emotion) throw new CapabilityError(transport.model, 'emotion');
     await onQueue?.ready();
-    const { tracks, live, path } = tracksOf(cmd, io);
+    const { tracks, live, path, url } = tracksOf(cmd, io);
     const mode = cmd.mode ?? defaultMode(transport, live);
     // An offline engine takes clips as many at a time as it has workers, and live audio as fast as it comes; a
     // network service takes 4 clips at a time, and live audio at real time with reconnects (transcribeRealtime).
@@ -147,9 +150,11 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     };
 
     const batch = transport as Partial<BatchTransport>;
+    // A URL goes to a network model's transcribeFile as it is (an async-task model passes it on, nothing uploaded).
+    const whole = path ?? (offline ? undefined : url);
     const events =
-      mode === 'batch' && path && batch.transcribeFile && !cmd.pace
-        ? wholeFile(batch.transcribeFile.bind(transport), path, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined)
+      mode === 'batch' && whole && batch.transcribeFile && !cmd.pace
+        ? wholeFile(batch.transcribeFile.bind(transport), whole, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined)
         : tracks.pipe(mergeMap((t) => (t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...e, speaker: e.speaker ?? t.label! }))) : eventsOf(t.audio))));
 
     let out = cmd.emotions?.length ? events.pipe(filterEmotion(cmd.emotions as never)) : events;

@@ -177,6 +177,43 @@ describe('earshot transcribe --emotion', () => {
   });
 });
 
+describe('earshot transcribe https://… (an http(s) input)', () => {
+  it('async-task models get the URL itself (the service downloads it, nothing uploaded); other models read it through ffmpeg as it downloads', async () => {
+    const { createServer } = await import('node:http');
+    const { startEmulator } = await import('../../src/emulator/server.js');
+    const { stateOf } = await import('../../src/emulator/http/state.js');
+    const wav = readFileSync(join(ROOT, 'samples/sample.wav'));
+    let hits = 0;
+    const files = createServer((req, res) => {
+      hits++;
+      if (req.url !== '/calls/sample.wav') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': wav.length }).end(wav);
+    });
+    await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(files.address() as { port: number }).port}`;
+    const emulator = await startEmulator({ apiKeys: ['sk-cli-test-key'], script: [{ text: 'heard from the url' }] });
+    try {
+      const env = { DASHSCOPE_API_KEY: 'sk-cli-test-key', DASHSCOPE_BASE_URL: emulator.url };
+      const batch = await run(['transcribe', `${base}/calls/sample.wav`, '--model', 'fun-asr'], env);
+      expect(batch.stderr).toBe('');
+      expect(batch.stdout).toContain('heard from the url');
+      expect(hits).toBe(1);
+      expect(stateOf(emulator.context).objects.size).toBe(0);
+      const near = await run(['transcribe', `${base}/calls/sample.wav`, '--model', 'qwen3.5-omni-flash', '--mode', 'near-realtime'], env);
+      expect(near.stderr).toBe('');
+      expect(near.stdout).toContain('heard from the url');
+      expect(hits).toBe(2);
+      const missing = await run(['transcribe', `${base}/calls/none.wav`, '--model', 'qwen3.5-omni-flash', '--mode', 'near-realtime'], env);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toMatch(/^EARSHOT_FILE_NOT_FOUND: fetching http:\/\/127\.0\.0\.1:\d+\/… gave HTTP 404/);
+    } finally {
+      await emulator.close();
+      files.closeAllConnections();
+      await new Promise<void>((resolve) => files.close(() => resolve()));
+    }
+  });
+});
+
 describe('earshot transcribe rtp://', () => {
   it('captions a live PCMU stream from ffmpeg until Ctrl-C, flushing its outputs', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(7, 9), voices: ['rms'], leadMs: 300, gapsMs: [500] });
