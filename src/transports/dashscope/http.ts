@@ -216,17 +216,19 @@ export class DashScopeHttp {
    * POST an OpenAI-compatible streaming request and call `onChunk` with each `data:` JSON chunk until `data: [DONE]`.
    * Errors before the stream map like {@link errorFromResponse}; an `{"error":…}` chunk mid-stream becomes the same
    * coded error. One attempt: the request is the caller's unit of work, which the caller's owner retries (a failure
-   * after a chunk arrived is final, so nothing is delivered twice).
+   * after a chunk arrived is final, so nothing is delivered twice). With `options.native` the request asks for native
+   * SSE (`X-DashScope-SSE: enable`, §1.6): `event:error` blocks map to coded errors and the stream ends without `[DONE]`.
    *
-   * @throws as {@link DashScopeHttp.json}, plus EARSHOT_PROTOCOL_ERROR when the stream ends without `[DONE]`.
+   * @throws as {@link DashScopeHttp.json}, plus EARSHOT_PROTOCOL_ERROR when a compatible-mode stream ends without `[DONE]`.
    */
-  async sse(url: string, body: unknown, onChunk: (chunk: Record<string, unknown>) => void, signal?: AbortSignal): Promise<void> {
+  async sse(url: string, body: unknown, onChunk: (chunk: Record<string, unknown>) => void, signal?: AbortSignal, options: { native?: boolean } = {}): Promise<void> {
+    const native = options.native === true;
     let delivered = false;
     let res: Dispatcher.ResponseData;
     try {
       res = await request(url, {
         method: 'POST',
-        headers: { 'user-agent': USER_AGENT, ...this.authHeaders(), 'content-type': 'application/json', accept: 'text/event-stream' },
+        headers: { 'user-agent': USER_AGENT, ...this.authHeaders(), 'content-type': 'application/json', accept: 'text/event-stream', ...(native ? { 'x-dashscope-sse': 'enable' } : {}) },
         body: JSON.stringify(body),
         signal,
         dispatcher: this.#dispatcher,
@@ -245,12 +247,17 @@ export class DashScopeHttp {
         while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
           const block = buffer.slice(0, cut);
           buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, '');
-          const data = block
-            .split(/\r?\n/)
+          const lines = block.split(/\r?\n/);
+          const data = lines
             .filter((l) => l.startsWith('data:'))
             .map((l) => l.slice(5).replace(/^ /, ''))
             .join('\n');
           if (data === '') continue;
+          // Native SSE (§1.6): `event:error` with a `:HTTP_STATUS/400` (or `status:400`) line and the native error body.
+          if (native && lines.some((l) => /^event:\s*error$/.test(l))) {
+            const status = lines.map((l) => /^(?::HTTP_STATUS\/|status:\s*)(\d{3})/.exec(l)?.[1]).find(Boolean);
+            throw errorFromResponse(Number(status ?? 500), data, {}, this.secrets);
+          }
           if (data === '[DONE]') {
             done = true;
             continue;
@@ -274,7 +281,8 @@ export class DashScopeHttp {
       const coded = networkError(err, this.secrets);
       throw delivered ? nonRetryable(coded, 'after part of the reply arrived') : coded;
     }
-    if (!done) throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'the SSE stream ended without [DONE]', { retryable: !delivered });
+    // Native SSE has no [DONE]: the stream simply ends (§1.6).
+    if (!done && !native) throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'the SSE stream ended without [DONE]', { retryable: !delivered });
   }
 
   /** Close the client's own connection pool. Safe to call twice. */

@@ -48,6 +48,24 @@ export function splitEmotionTag(reply: string): { text: string; emotion?: Emotio
   return EMOTIONS.includes(emotion) ? { text, emotion } : { text };
 }
 
+/**
+ * Whether a region offers OpenAI-compatible mode for Qwen-ASR: not the US (Virginia) hosts (§1.1:
+ * `{WorkspaceId}.us-east-1.maas.aliyuncs.com`, `dashscope-us.aliyuncs.com`).
+ *
+ * @param httpBase - The native base URL (`…/api/v1`) the transport resolved.
+ * @example
+ * compatModeOffered('https://ws1.us-east-1.maas.aliyuncs.com/api/v1'); // false
+ */
+export function compatModeOffered(httpBase: string): boolean {
+  let host: string;
+  try {
+    host = new URL(httpBase).hostname;
+  } catch {
+    return true;
+  }
+  return !/(^|\.)us-east-1\.maas\.aliyuncs\.com$|^dashscope-us\.aliyuncs\.com$/i.test(host);
+}
+
 /** Base64 payloads above ~10 MB are refused; 16 kHz mono WAV stays under that up to ~3.9 min. */
 const MAX_BASE64_BYTES = 10 * 1024 * 1024;
 
@@ -57,6 +75,12 @@ export interface OmniOptions extends DashScopeOptions, RecognitionOptions, WithR
   maxRequestMs?: number;
   /** Requests in flight at once for split audio (default 2). */
   concurrency?: number;
+  /**
+   * `qwen3-asr-flash` only: which API to call — `compatible` (OpenAI-compatible chat completions, §6.1) or `native`
+   * (DashScope multimodal-generation with native SSE, §6.2, as the SDK does). Default: `native` where the region has
+   * no compatible mode for Qwen-ASR (US, from the base URL; {@link compatModeOffered}), else `compatible`.
+   */
+  api?: 'compatible' | 'native';
   /** Omni only: the instruction put first in the system prompt (default {@link TRANSCRIBE_INSTRUCTION}). */
   instruction?: string;
   onProgress?: (progress: BatchProgress) => void;
@@ -155,10 +179,20 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
   const concurrency = Math.max(1, options.concurrency ?? 2);
   const endpoints = resolveDashScope(options);
   const { http, close } = transportHttp(options, endpoints.apiKey);
-  const url = `${endpoints.compatBase}/chat/completions`;
+  const native = asr && (options.api ?? (compatModeOffered(endpoints.httpBase) ? 'compatible' : 'native')) === 'native';
+  const url = native ? `${endpoints.httpBase}/services/aigc/multimodal-generation/generation` : `${endpoints.compatBase}/chat/completions`;
 
   function body(wav: Buffer, o: RecognitionOptions): Record<string, unknown> {
     const b64 = wav.toString('base64');
+    if (native) {
+      // §6.2: the SDK's shape; deltas as native SSE.
+      const messages: unknown[] = [];
+      if (o.context) messages.push({ role: 'system', content: [{ text: o.context }] });
+      messages.push({ role: 'user', content: [{ audio: `data:audio/wav;base64,${b64}` }] });
+      const asrOptions: Record<string, unknown> = { enable_itn: false };
+      if (o.language) asrOptions.language = o.language;
+      return { model, input: { messages }, parameters: { asr_options: asrOptions, incremental_output: true } };
+    }
     if (asr) {
       const messages: unknown[] = [];
       if (o.context) messages.push({ role: 'system', content: [{ text: o.context }] });
@@ -192,7 +226,19 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
       url,
       body(encodeWav(samples, sampleRate), o),
       (chunk) => {
-        const choices = chunk.choices as { delta?: { content?: unknown; annotations?: { type?: string; language?: string; emotion?: string }[] } }[] | undefined;
+        type Info = { type?: string; language?: string; emotion?: string }[];
+        if (native) {
+          // §6.2: output.choices[].message.content[].text deltas, annotations on the message.
+          const choices = (chunk.output as { choices?: { message?: { content?: { text?: unknown }[]; annotations?: Info } }[] } | undefined)?.choices;
+          for (const c of choices ?? []) {
+            for (const part of c.message?.content ?? []) if (typeof part.text === 'string') text += part.text;
+            const info = c.message?.annotations?.find((a) => a.type === 'audio_info');
+            if (info?.emotion) emotion = info.emotion;
+            if (info?.language) language = info.language;
+          }
+          return;
+        }
+        const choices = chunk.choices as { delta?: { content?: unknown; annotations?: Info } }[] | undefined;
         for (const c of choices ?? []) {
           if (typeof c.delta?.content === 'string') text += c.delta.content;
           const info = c.delta?.annotations?.find((a) => a.type === 'audio_info');
@@ -201,6 +247,7 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
         }
       },
       signal,
+      { native },
     );
     if (!asr) {
       const tagged = splitEmotionTag(text);

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EarshotError } from '../../../src/core/errors.js';
 import { httpStats } from '../../../src/emulator/http/index.js';
 import { transcribeBatch } from '../../../src/operators/transcribe-batch.js';
-import { cutAtPauses, omni, splitEmotionTag } from '../../../src/transports/dashscope/omni.js';
+import { compatModeOffered, cutAtPauses, omni, splitEmotionTag } from '../../../src/transports/dashscope/omni.js';
 import { makeSpeech, SENTENCES } from '../../helpers/speech.js';
 import { fakeRecognizer, KEY, startHarness, type Harness } from '../../emulator/http/harness.js';
 
@@ -46,6 +46,21 @@ describe('omni', () => {
     expect(splitEmotionTag('fine, thanks.\n[Emotion: HAPPY]')).toEqual({ text: 'fine, thanks.', emotion: 'happy' });
     expect(splitEmotionTag('no tag here')).toEqual({ text: 'no tag here' });
     expect(splitEmotionTag('odd [emotion: bored]')).toEqual({ text: 'odd' });
+  });
+
+  it('§6.2 / §1.1 qwen3-asr-flash over the native API (the only one in the US region): native SSE deltas, annotations, context', async () => {
+    expect(compatModeOffered('https://ws1.us-east-1.maas.aliyuncs.com/api/v1')).toBe(false);
+    expect(compatModeOffered('https://dashscope-us.aliyuncs.com/api/v1')).toBe(false);
+    expect(compatModeOffered('https://dashscope-intl.aliyuncs.com/api/v1')).toBe(true);
+    expect(compatModeOffered('https://ws1.cn-beijing.maas.aliyuncs.com/api/v1')).toBe(true);
+    h = await startHarness({ script: [{ text: 'what a lovely day it is', emotion: 'happy', language: 'en' }] });
+    const paths: string[] = [];
+    h.server.prependListener('request', (req: { url?: string; headers: Record<string, unknown> }) => paths.push(`${req.url} sse=${String(req.headers['x-dashscope-sse'])}`));
+    const asr = omni('qwen3-asr-flash', { apiKey: KEY, baseUrl: h.url, api: 'native', context: 'weather', language: 'en' });
+    const events = await asr.transcribeClip({ samples: pcmOf(makeSpeech({ sentences: SENTENCES.slice(0, 1) }).path), sampleRate: 16000, startMs: 0 });
+    await asr.close();
+    expect(events).toEqual([expect.objectContaining({ text: 'what a lovely day it is', emotion: 'happy', language: 'en' })]);
+    expect(paths).toEqual(['/api/v1/services/aigc/multimodal-generation/generation sse=enable']);
   });
 
   it('qwen3-asr-flash: emotion and language from annotations, context as the system message', async () => {
