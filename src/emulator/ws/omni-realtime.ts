@@ -7,7 +7,8 @@
  * `output_audio_format`, `input_audio_transcription` (object or
  * `null`), `turn_detection` (`server_vad` / `semantic_vad` or `null`), sampling knobs (echoed). Per user turn:
  * `conversation.item.input_audio_transcription.completed` (and `.text` partials on qwen3.5 models), then, when
- * `create_response` is on (VAD) or on `response.create` (manual), a response whose text is the transcript:
+ * `create_response` is on (VAD) or on `response.create` (manual), a response whose text is the transcript (ended
+ * with `[emotion: X]` when the `instructions` ask for it; the instructions never bias the input transcription):
  * `response.created` … `response.text.delta` (or `response.audio_transcript.delta` + `response.audio.delta`) …
  * `response.done`. The session is capped at 120 minutes (`faults.sessionCapMs`).
  */
@@ -55,6 +56,12 @@ export function serveOmniRealtime(ws: WebSocket, env: WsEnv, model: string): voi
   /** Transcript of the last committed user turn (what a response answers). */
   let lastTranscript = '';
   let responding = false;
+  let lastEmotion = 'neutral';
+  /**
+   * The emulator's stand-in for the LLM's reply: what was heard, ended with `[emotion: X]` (the scripted emotion)
+   * when the instructions ask for that tag.
+   */
+  const replyTo = (heard: string): string => (heard && /\[emotion:/i.test(config.instructions) ? `${heard}\n[emotion: ${lastEmotion}]` : heard);
   const invalid = (message: string, param: string): RealtimeError => ({ type: 'invalid_request_error', code: 'invalid_value', message, param });
 
   const respond = (send: Send, text: string) => {
@@ -175,7 +182,8 @@ export function serveOmniRealtime(ws: WebSocket, env: WsEnv, model: string): voi
     sampleRate: () => config.inputRate,
     silenceMs: () => (typeof config.turn?.silence_duration_ms === 'number' ? config.turn.silence_duration_ms : 800),
     language: () => undefined,
-    context: () => config.instructions || undefined,
+    // §8.2: the instructions steer the reply; the input transcription comes from a separate ASR model that never sees them.
+    context: () => undefined,
     partial(item, u, send) {
       if (!qwen35 || !config.transcription) return;
       const { text, stash } = splitStable(item.lastPartial, u.text);
@@ -185,12 +193,13 @@ export function serveOmniRealtime(ws: WebSocket, env: WsEnv, model: string): voi
       const transcript = u?.text ?? '';
       lastTranscript = transcript;
       if (config.transcription) send({ type: 'conversation.item.input_audio_transcription.completed', item_id: item.id, content_index: 0, transcript });
-      if (config.turn && config.turn.create_response !== false) respond(send, transcript);
+      lastEmotion = u?.emotion ?? 'neutral';
+      if (config.turn && config.turn.create_response !== false) respond(send, replyTo(transcript));
     },
     other(type, message, send, state) {
       switch (type) {
         case 'response.create':
-          respond(send, lastTranscript);
+          respond(send, replyTo(lastTranscript));
           return true;
         case 'response.cancel':
           if (!responding) send({ type: 'error', error: { type: 'invalid_request_error', code: 'response_cancel_not_active', message: 'Cancellation failed: no active response found.', param: null } });

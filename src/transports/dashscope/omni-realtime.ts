@@ -1,14 +1,19 @@
 /**
  * The Qwen-Omni realtime models (`qwen3.5-omni-plus-realtime`, `qwen3.5-omni-flash-realtime`,
- * `qwen3-omni-flash-realtime`) used as speech recognisers: text-only output, server VAD, the user's speech
- * transcribed by the service (`conversation.item.input_audio_transcription.completed`), prompt context sent as the
- * session `instructions`. Sessions are capped at 120 minutes by the service; `transcribeRealtime` rotates before.
+ * `qwen3-omni-flash-realtime`) used as speech recognisers, the way the reference describes them (§8): an LLM that
+ * hears the audio and answers the session `instructions`. The instructions ask for a verbatim transcript with an
+ * `[emotion: X]` tag, plus the user's language and context; the model's text reply to each turn (`response.text.*`,
+ * billed, and used) is the turn's final, with its emotion. The service's input transcription
+ * (`conversation.item.input_audio_transcription.completed`, a separate ASR model that never sees the instructions)
+ * arrives first and is the turn's partial. Server VAD; sessions are capped at 120 minutes by the service
+ * (`transcribeRealtime` rotates before).
  */
 import { InvalidArgumentError } from '../../core/errors.js';
 import { assertStreamOptions, connectionOf, withCapabilities, type ModelFeatures, type StreamOptions, type StreamSession, type Transport, type TransportDescriptor, type TransportOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { openRealtimeStream, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
 import { keepaliveOption } from '../keepalive.js';
+import { splitEmotionTag, transcriptionPrompt } from './omni.js';
 
 /** The Omni realtime models this transport knows. */
 export type OmniRealtimeModel = 'qwen3.5-omni-plus-realtime' | 'qwen3.5-omni-flash-realtime' | 'qwen3-omni-flash-realtime';
@@ -19,7 +24,7 @@ export const OMNI_MAX_SESSION_MS = 120 * 60 * 1000;
 /** What every Omni realtime model can do (the session cap is {@link OmniRealtimeOptions.maxDurationMs}). */
 const FEATURES: ModelFeatures = {
   wordTimes: false,
-  emotion: false,
+  emotion: true,
   diarization: false,
   hotwords: false,
   context: true,
@@ -32,9 +37,9 @@ export const omniRealtimeDescriptor: TransportDescriptor<TransportOptions & { re
   provider: 'dashscope',
   api: 'ws-realtime',
   models: {
-    'qwen3.5-omni-plus-realtime': { summary: 'Omni realtime (best): an LLM listening live; prompt context; 120 min sessions.', capabilities: FEATURES },
-    'qwen3.5-omni-flash-realtime': { summary: 'Omni realtime (fast); prompt context; 120 min sessions.', capabilities: FEATURES },
-    'qwen3-omni-flash-realtime': { summary: 'Omni realtime (previous generation); prompt context; 120 min sessions.', capabilities: FEATURES },
+    'qwen3.5-omni-plus-realtime': { summary: 'Omni realtime (best): an LLM listening live; emotion; prompt context; 120 min sessions.', capabilities: FEATURES },
+    'qwen3.5-omni-flash-realtime': { summary: 'Omni realtime (fast); emotion; prompt context; 120 min sessions.', capabilities: FEATURES },
+    'qwen3-omni-flash-realtime': { summary: 'Omni realtime (previous generation); emotion; prompt context; 120 min sessions.', capabilities: FEATURES },
   },
   create: (id, options) => omniRealtime(id, { ...options.realtime, ...connectionOf(options) }),
 };
@@ -95,12 +100,14 @@ export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: 
           session: {
             modalities: ['text'],
             input_audio_format: 'pcm16',
-            ...(stream.context ? { instructions: stream.context } : {}),
+            // The reply to these instructions is the transcript (context and emotion reach it); see the module doc.
+            instructions: transcriptionPrompt(stream),
             // qwen3.5 models transcribe with a built-in model; qwen3-omni-flash takes gummy-realtime-v1.
             input_audio_transcription: qwen35 ? {} : { model: 'gummy-realtime-v1' },
             turn_detection: { type: 'server_vad', threshold, silence_duration_ms: silence },
           },
           finishTimeoutMs: options.finishTimeoutMs ?? 20_000,
+          reply: { parse: splitEmotionTag },
           keepaliveMs,
           ...sendBufferLimits(options),
         },

@@ -49,6 +49,23 @@ export function splitEmotionTag(reply: string): { text: string; emotion?: Emotio
 }
 
 /**
+ * The prompt that makes an Omni model a transcriber: the instruction ({@link TRANSCRIBE_INSTRUCTION} by default), the
+ * emotion tag ({@link EMOTION_INSTRUCTION}), the language and the user's context. Omni over HTTP sends it as the
+ * system message, Omni realtime as the session `instructions` (the reply to it is the transcript).
+ *
+ * @param o - The language and context of the recognition.
+ * @param instruction - Replaces {@link TRANSCRIBE_INSTRUCTION}.
+ * @example
+ * transcriptionPrompt({ context: 'A call about hotel bookings.' });
+ */
+export function transcriptionPrompt(o: Pick<RecognitionOptions, 'language' | 'context'>, instruction = TRANSCRIBE_INSTRUCTION): string {
+  let prompt = `${instruction}\n${EMOTION_INSTRUCTION}`;
+  if (o.language) prompt += `\nThe speech is in language "${o.language}".`;
+  if (o.context) prompt += `\nContext (use it to spell names and domain terms correctly): ${o.context}`;
+  return prompt;
+}
+
+/**
  * Whether a region offers OpenAI-compatible mode for Qwen-ASR: not the US (Virginia) hosts (§1.1:
  * `{WorkspaceId}.us-east-1.maas.aliyuncs.com`, `dashscope-us.aliyuncs.com`).
  *
@@ -201,9 +218,7 @@ export function omni(model: string, options: OmniOptions = {}): BatchTransport {
       if (o.language) asrOptions.language = o.language;
       return { model, messages, stream: true, stream_options: { include_usage: true }, asr_options: asrOptions };
     }
-    let system = `${options.instruction ?? TRANSCRIBE_INSTRUCTION}\n${EMOTION_INSTRUCTION}`;
-    if (o.language) system += `\nThe speech is in language "${o.language}".`;
-    if (o.context) system += `\nContext (use it to spell names and domain terms correctly): ${o.context}`;
+    const system = transcriptionPrompt(o, options.instruction);
     return {
       model,
       messages: [

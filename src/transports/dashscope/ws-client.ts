@@ -250,6 +250,13 @@ export interface RealtimeStreamSettings extends Pick<SendBufferLimits, 'highWate
   keepaliveMs?: number;
   /** How long `end()` waits, after the server's last event, for `session.finished` before closing anyway (default 20 000 ms). */
   finishTimeoutMs?: number;
+  /**
+   * Omni: the model's reply (`response.text.*` / `response.audio_transcript.*`, made under a transcription
+   * instruction) is the final of the user turn it answers, taken apart by `parse`; the input transcription
+   * (`….completed`, a separate ASR model that never sees the instructions) is its fast partial, and the final when no
+   * reply comes before the session ends.
+   */
+  reply?: { parse(text: string): { text: string; emotion?: string } };
 }
 
 interface ItemTimes {
@@ -306,7 +313,35 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
       },
       rejectOpen,
     });
-    const finishDone = () => life.finish('close');
+    // Reply mode: user turns waiting for their reply (commit order), their input transcriptions, the reply so far.
+    const awaiting: string[] = [];
+    const drafts = new Map<string, string>();
+    const replied: string[] = [];
+    let replyText = '';
+    const finalOf = (id: string, raw: string): void => {
+      const i = awaiting.indexOf(id);
+      if (i >= 0) awaiting.splice(i, 1);
+      drafts.delete(id);
+      replied.push(id);
+      if (replied.length > 64) replied.shift();
+      const item = itemFor(id);
+      items.delete(id);
+      const endMs = Math.max(item.startMs, item.endMs ?? sentMs());
+      lastFinalEndMs = Math.max(lastFinalEndMs, endMs);
+      const parsed = settings.reply ? settings.reply.parse(raw) : { text: raw.trim() };
+      if (!parsed.text) return;
+      const event: TranscriptEvent = { type: 'final', text: parsed.text, startMs: item.startMs, endMs };
+      if (parsed.emotion) event.emotion = parsed.emotion;
+      stream.onEvent(event);
+    };
+    const finishDone = () => {
+      // A turn transcribed but never answered keeps its input transcription as its final.
+      for (const id of [...awaiting]) {
+        const draft = drafts.get(id);
+        if (draft !== undefined) finalOf(id, draft);
+      }
+      life.finish('close');
+    };
     const fail = life.fail;
     /**
      * After session.finish: close anyway once the server has been silent for finishTimeoutMs (some Omni models never
@@ -384,6 +419,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
           return;
         }
         case 'input_audio_buffer.committed': {
+          if (settings.reply && !awaiting.includes(String(ev.item_id))) awaiting.push(String(ev.item_id));
           const span = settings.manual ? commits.shift() : undefined;
           if (span) {
             const item = itemFor(String(ev.item_id));
@@ -406,6 +442,18 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
         }
         case 'conversation.item.input_audio_transcription.completed': {
           const id = String(ev.item_id);
+          if (settings.reply) {
+            if (replied.includes(id)) return;
+            if (!awaiting.includes(id)) awaiting.push(id);
+            const text = String(ev.transcript ?? '').trim();
+            drafts.set(id, text);
+            const item = itemFor(id);
+            const endMs = Math.max(item.startMs, item.endMs ?? sentMs());
+            // Transcribed: the speech is not unanswered any more (its reply, or this draft at the end, is its final).
+            lastFinalEndMs = Math.max(lastFinalEndMs, endMs);
+            if (text) stream.onEvent({ type: 'partial', text, startMs: item.startMs, endMs });
+            return;
+          }
           const item = itemFor(id);
           items.delete(id);
           const endMs = Math.max(item.startMs, item.endMs ?? sentMs());
@@ -416,6 +464,19 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
           if (typeof ev.emotion === 'string') event.emotion = ev.emotion;
           if (typeof ev.language === 'string') event.language = ev.language;
           stream.onEvent(event);
+          return;
+        }
+        case 'response.text.delta':
+        case 'response.audio_transcript.delta':
+          if (settings.reply && typeof ev.delta === 'string') replyText += ev.delta;
+          return;
+        case 'response.text.done':
+        case 'response.audio_transcript.done': {
+          if (!settings.reply) return;
+          const raw = typeof ev.text === 'string' ? ev.text : typeof ev.transcript === 'string' ? ev.transcript : replyText;
+          replyText = '';
+          const id = awaiting[0];
+          if (id !== undefined) finalOf(id, raw);
           return;
         }
         case 'conversation.item.input_audio_transcription.failed':

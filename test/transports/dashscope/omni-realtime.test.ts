@@ -18,18 +18,24 @@ const SENTENCES = ['the weather will be cold and windy tomorrow morning', 'pleas
 
 describe('omniRealtime', () => {
   for (const model of ['qwen3.5-omni-plus-realtime', 'qwen3.5-omni-flash-realtime', 'qwen3-omni-flash-realtime'] as const) {
-    it(`${model}: transcribes the user's speech with the context sent as instructions`, async () => {
-      emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'the weather will be cold' }, { text: 'please send the report' }] });
+    it(`${model}: §8 the reply to the transcription instructions (context, emotion tag) is the final, the input transcription its partial`, async () => {
+      emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'the weather will be cold', emotion: 'sad' }, { text: 'please send the report' }] });
       const t = omniRealtime(model, { apiKey: KEY, baseUrl: emu.url, silenceDurationMs: 400 });
-      expect(t.capabilities).toMatchObject({ context: true, emotion: false, maxDurationMs: 120 * 60 * 1000 });
+      expect(t.capabilities).toMatchObject({ context: true, emotion: true, maxDurationMs: 120 * 60 * 1000 });
       const events: TranscriptEvent[] = [];
       const errors: Error[] = [];
       const s = await t.openStream!({ sampleRate: 16000, context: 'A weather report.', onEvent: (e) => events.push(e), onError: (e) => errors.push(e) });
       for (const c of chunks(speechPcm(SENTENCES, { gapMs: 800 }))) await s.write(c);
       await s.end();
       expect(errors).toEqual([]);
-      expect(events.filter((e) => e.type === 'final').map((e) => e.text)).toEqual(['the weather will be cold', 'please send the report']);
-      if (model.startsWith('qwen3.5')) expect(transcripts(events)[0]!.type).toBe('partial');
+      const finals = events.filter((e) => e.type === 'final');
+      expect(finals.map((e) => e.text)).toEqual(['the weather will be cold', 'please send the report']);
+      expect(finals.map((e) => e.emotion)).toEqual(['sad', 'neutral']);
+      // The input transcription comes first, as a partial of the same turn; no reply is thrown away.
+      const partials = events.filter((e) => e.type === 'partial');
+      expect(partials.map((e) => e.text)).toEqual(expect.arrayContaining(['the weather will be cold', 'please send the report']));
+      expect(partials.every((p) => !p.text.includes('[emotion'))).toBe(true);
+      expect(transcripts(events)[0]!.type).toBe('partial');
       expect(events[0]!.type).toBe('speech-start');
       expectSpeechEdges(events);
     });
@@ -104,10 +110,12 @@ describe('omniRealtime', () => {
         await expect((await run(server, new Int16Array(16000))).ended).resolves.toBeUndefined();
         const answered = await run(server, speechPcm(SENTENCES.slice(0, 1)));
         await expect(answered.ended).resolves.toBeUndefined();
-        expect(transcripts(answered.events).map((e) => e.text)).toEqual(['all of it']);
+        expect(transcripts(answered.events).filter((e) => e.type === 'final').map((e) => e.text)).toEqual(['all of it']);
+        // No reply came: the input transcription (a partial first) is the turn's final when the session ends.
         expect(answered.events.filter((e) => e.type !== 'final').map((e) => [e.type, e.startMs])).toEqual([
           ['speech-start', 500],
           ['speech-end', 60_000],
+          ['partial', 500],
         ]);
       } finally {
         await server.close();
