@@ -8,8 +8,9 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { Hotword } from '../transports/transport.js';
 import { parseHotwords } from '../transports/dashscope/vocabulary.js';
 import { parseQueueCommand, QUEUE_HELP, type QueueCommand } from './queue-args.js';
+import type { Mode } from '../operators/transcribe-mode.js';
 
-export type Mode = 'batch' | 'near-realtime' | 'realtime';
+export type { Mode };
 
 export interface TranscribeCommand {
   command: 'transcribe';
