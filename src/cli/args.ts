@@ -66,7 +66,13 @@ export interface HelpCommand {
   topic?: string;
 }
 
-export type Command = TranscribeCommand | LiveCommand | ReportCommand | ModelsCommand | EmulatorCommand | HelpCommand | QueueCommand | { command: 'version' };
+/** `earshot serve`: its arguments are parsed by `src/cli/serve.ts`. */
+export interface ServeArgs {
+  command: 'serve';
+  argv: string[];
+}
+
+export type Command = TranscribeCommand | LiveCommand | ReportCommand | ModelsCommand | EmulatorCommand | ServeArgs | HelpCommand | QueueCommand | { command: 'version' };
 
 export const HELP = `earshot — turn audio into text, offline by default or with Qwen Cloud speech models.
 
@@ -79,6 +85,8 @@ Usage:
                                          <name>.report.html), --events FILE to show an earlier run's JSONL instead
   earshot models [--json]                list the speech models and what each can do
   earshot emulator [--port N]            run the offline emulator of the Qwen Cloud speech APIs
+  earshot serve [--port N] [--out DIR]   transcribe live calls from Twilio, FreeSWITCH, Asterisk, Jambonz
+                                         (earshot serve --help for its options)
   earshot --help | --version
 
 Transcribe options:
@@ -163,6 +171,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') return { command: 'help', ...(rest[0] ? { topic: rest[0] } : {}) };
   if (name === '--version' || name === '-v') return { command: 'version' };
+  if (name === 'serve') return { command: 'serve', argv: rest };
   try {
     if (name === 'models') {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });

@@ -11,6 +11,7 @@ import { printModels, registerTransportModules } from './models.js';
 import { runEmulator } from './emulator.js';
 import { runQueueCommand } from './submit.js';
 import { runReport } from './report.js';
+import { runServe } from './serve.js';
 
 /** Errors that mean the command asked for something impossible: exit code 2, like a usage error. */
 const USAGE_CODES = new Set(['EARSHOT_INVALID_ARGUMENT', 'EARSHOT_CAPABILITY_MISSING', 'EARSHOT_UNKNOWN_MODEL']);
@@ -49,6 +50,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       case 'status':
       case 'result':
         return await runQueueCommand(cmd, io);
+      case 'serve':
+        await runServe(cmd.argv, io);
+        return 0;
       case 'transcribe':
       case 'live':
         await runTranscribe(cmd, io);

@@ -1,0 +1,82 @@
+/**
+ * The server's routes: one WebSocket path per call protocol, and the HTTP endpoints (health, metrics, live events).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebSocket } from 'ws';
+import type { CallSourceOptions, CallStream } from '../sources/call.js';
+import { fromTwilioMediaStream } from '../sources/twilio.js';
+import type { CallEvents } from './events.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** A WebSocket route: the path a media server is pointed at, and the source that speaks its protocol. */
+export interface CallRoute {
+  readonly path: string;
+  /** The protocol name (metrics label). */
+  readonly protocol: string;
+  /** Turn an accepted WebSocket into a call. */
+  open(ws: WebSocket, options: CallSourceOptions): CallStream;
+  /**
+   * The media server cannot send an `Authorization` header (Twilio): the token may come instead as a custom
+   * parameter `token` of the start message, checked before any audio is used.
+   */
+  readonly tokenInStart?: boolean;
+}
+
+/** Every WebSocket route of `earshot serve`. */
+export const CALL_ROUTES: readonly CallRoute[] = [
+  { path: '/twilio', protocol: 'twilio', open: (ws, o) => fromTwilioMediaStream(ws, o), tokenInStart: true },
+];
+
+/** WebSocket subprotocols the routes speak, chosen when a client offers one (Jambonz `audio.jambonz.org`). */
+export const SUBPROTOCOLS: readonly string[] = ['audio.jambonz.org', 'media'];
+
+/** What the HTTP routes read. */
+export interface HttpContext {
+  metrics: ServerMetrics;
+  events: CallEvents;
+  activeCalls(): number;
+  draining(): boolean;
+  /** Bring live calls' counters into the metrics before a scrape. */
+  syncStats(): void;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * Serve one (already authorized) HTTP request: `GET /healthz`, `GET /metrics`, `GET /calls`,
+ * `GET /calls/:id/events`; anything else is a 404 (or 405 for another method).
+ */
+export function handleHttp(req: IncomingMessage, res: ServerResponse, ctx: HttpContext): void {
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
+  if (path === '/healthz') return json(res, ctx.draining() ? 503 : 200, { status: ctx.draining() ? 'draining' : 'ok', calls: ctx.activeCalls() });
+  if (path === '/metrics') {
+    ctx.syncStats();
+    ctx.metrics.registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
+        res.end(text);
+      },
+      () => json(res, 500, { error: 'metrics failed' }),
+    );
+    return;
+  }
+  if (path === '/calls') return json(res, 200, { calls: ctx.events.live() });
+  const m = /^\/calls\/([^/]+)\/events$/.exec(path);
+  if (m) {
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1]!);
+    } catch {
+      return json(res, 400, { error: 'bad call id' });
+    }
+    const last = req.headers['last-event-id'];
+    if (!ctx.events.subscribe(id, res, Array.isArray(last) ? last[0] : last)) json(res, 404, { error: 'no such call' });
+    return;
+  }
+  json(res, 404, { error: 'not found' });
+}
