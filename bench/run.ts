@@ -14,6 +14,7 @@ const AREAS: Array<{ name: string; module: string; fn: string }> = [
   { name: 'rtp', module: './rtp.js', fn: 'benchRtp' },
   { name: 'scale', module: './scale.js', fn: 'benchScale' },
   { name: 'fuzz-calls', module: './fuzz-calls.js', fn: 'benchFuzzCalls' },
+  { name: 'serve', module: './serve.js', fn: 'benchServe' },
 ];
 
 const wanted = process.argv.slice(2);
