@@ -202,6 +202,8 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
     noServer: true,
     maxPayload: maxFrameBytes,
     perMessageDeflate: false,
+    // Text frames are parsed as JSON anyway: invalid UTF-8 fails there and is counted as malformed.
+    skipUTF8Validation: true,
     handleProtocols: (offered) => SUBPROTOCOLS.find((p) => offered.has(p)) ?? offered.values().next().value ?? false,
   });
 

@@ -5,6 +5,8 @@
  * frames, idle timeout).
  */
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
@@ -193,6 +195,39 @@ describe('serve(): safety', () => {
       expect(readJsonl(join(out, 'CA-idle.jsonl')).map((e) => e.text)).toEqual(['utterance 1']);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('serve(): webhook', () => {
+  it('POSTs each final as JSON, retrying a 503, in order', async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    let failures = 1;
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        if (failures-- > 0) {
+          res.writeHead(503, { 'retry-after': '0' }).end();
+          return;
+        }
+        bodies.push(JSON.parse(body) as Record<string, unknown>);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const server = await serve({ transport: scriptedTransport({ everyMs: 1000 }), webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/finals`, concurrency: 1 } });
+    try {
+      const r = await twilioCall({ url: `${server.url.replace('http', 'ws')}/twilio`, ulaw: Buffer.alloc(8000 * 4, 0xff), callSid: 'CA-hook', speed: Infinity });
+      expect(r.closeCode).toBe(1000);
+      await waitFor(() => bodies.length === 4, 20_000, 'four deliveries');
+      expect(bodies.map((b) => b.text)).toEqual(['utterance 1', 'utterance 2', 'utterance 3', 'utterance 4']);
+      expect(bodies[0]).toMatchObject({ callId: 'CA-hook', protocol: 'twilio', track: 'inbound', type: 'final', channel: 0 });
+      const samples = parseMetrics((await get(`${server.url}/metrics`)).body);
+      expect(metric(samples, 'earshot_webhook_events_total', { outcome: 'delivered' })).toBe(4);
+    } finally {
+      await server.close();
+      await new Promise<void>((resolve) => hook.close(() => resolve()));
     }
   });
 });
