@@ -3,6 +3,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
+import { forkRate, fromAudioFork, type MixType } from '../sources/audio-fork.js';
 import type { CallSourceOptions, CallStream } from '../sources/call.js';
 import { fromTwilioMediaStream } from '../sources/twilio.js';
 import type { CallEvents } from './events.js';
@@ -13,8 +14,8 @@ export interface CallRoute {
   readonly path: string;
   /** The protocol name (metrics label). */
   readonly protocol: string;
-  /** Turn an accepted WebSocket into a call. */
-  open(ws: WebSocket, options: CallSourceOptions): CallStream;
+  /** Turn an accepted WebSocket into a call (`url`: the request's URL, for settings a protocol carries there). */
+  open(ws: WebSocket, options: CallSourceOptions, url: URL): CallStream;
   /**
    * The media server cannot send an `Authorization` header (Twilio): the token may come instead as a custom
    * parameter `token` of the start message, checked before any audio is used.
@@ -25,10 +26,22 @@ export interface CallRoute {
 /** Every WebSocket route of `earshot serve`. */
 export const CALL_ROUTES: readonly CallRoute[] = [
   { path: '/twilio', protocol: 'twilio', open: (ws, o) => fromTwilioMediaStream(ws, o), tokenInStart: true },
+  { path: '/audio-fork', protocol: 'audio-fork', open: (ws, o, url) => fromAudioFork(ws, { ...o, ...forkSettings(url) }) },
 ];
 
-/** WebSocket subprotocols the routes speak, chosen when a client offers one (Jambonz `audio.jambonz.org`). */
-export const SUBPROTOCOLS: readonly string[] = ['audio.jambonz.org', 'media'];
+/**
+ * The fork command's `<mix-type>` and `<sampling-rate>` when given on the URL (`/audio-fork?mix=stereo&rate=16k`);
+ * otherwise the source reads them from the metadata frame. Bad values are ignored (the metadata decides).
+ */
+function forkSettings(url: URL): { mixType?: MixType; sampleRate?: number } {
+  const mix = url.searchParams.get('mix');
+  const rateText = url.searchParams.get('rate')?.replace(/k$/i, '000');
+  const rate = forkRate(rateText === undefined ? undefined : Number(rateText));
+  return { ...(mix === 'mono' || mix === 'mixed' || mix === 'stereo' ? { mixType: mix } : {}), ...(rate ? { sampleRate: rate } : {}) };
+}
+
+/** WebSocket subprotocols the routes speak, chosen when a client offers one. */
+export const SUBPROTOCOLS: readonly string[] = ['audio.drachtio.org', 'audio.jambonz.org', 'media'];
 
 /** What the HTTP routes read. */
 export interface HttpContext {

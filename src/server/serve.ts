@@ -229,8 +229,8 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const route: CallRoute | undefined = CALL_ROUTES.find((r) => r.path === path);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const route: CallRoute | undefined = CALL_ROUTES.find((r) => r.path === url.pathname);
     if (!route) return rejectUpgrade(socket, 404, 'Not Found');
     const headerOk = !tokens || tokens.header(req.headers.authorization);
     if (!headerOk && !route.tokenInStart) {
@@ -241,7 +241,7 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
       ws.on('error', () => undefined); // the call source reports errors; never an unhandled 'error'
       if (!admit((reason) => ws.close(draining ? 1001 : 1013, reason))) return;
       const authorize = headerOk ? undefined : (info: { customParameters: Readonly<Record<string, string>> }) => tokens!.matches(info.customParameters['token']);
-      start(route.protocol, route.open(ws, sourceOptions), authorize);
+      start(route.protocol, route.open(ws, sourceOptions, url), authorize);
     });
   });
 

@@ -1,0 +1,72 @@
+/**
+ * Each protocol route of `serve()` in a short exchange written from the protocol's public description, with a
+ * scripted transport (the sources' own tests check the text with the engine): the call is recognised, its tracks get
+ * their files, and transcripts go back in the protocol's own shape where it has one.
+ */
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { scriptedTransport } from '../../bench/call-clients.js';
+import { serve, type EarshotServer } from '../../src/server/serve.js';
+import { get, metric, parseMetrics, readJsonl, waitFor } from './helpers.js';
+
+let server: EarshotServer;
+let out: string;
+beforeAll(async () => {
+  out = mkdtempSync(join(tmpdir(), 'earshot-routes-'));
+  server = await serve({ transport: scriptedTransport({ everyMs: 1000 }), outDir: out, audioSocketPort: 0 });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+/** Open a WebSocket to a route; collect the text frames the server sends. */
+async function connect(path: string, protocols?: string | string[]): Promise<{ ws: WebSocket; texts: string[]; closed: Promise<{ code: number; reason: string }> }> {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}${path}`, protocols);
+  const texts: string[] = [];
+  ws.on('message', (d, binary) => {
+    if (!binary) texts.push(d.toString());
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  await once(ws, 'open');
+  return { ws, texts, closed };
+}
+
+/** `seconds` of interleaved s16le PCM, `channels` channels, a different tone on each, as 20 ms frames. */
+function pcmFrames(seconds: number, rate: number, channels: number): Buffer[] {
+  const frame = rate / 50;
+  const frames: Buffer[] = [];
+  for (let f = 0; f < seconds * 50; f++) {
+    const b = Buffer.alloc(frame * channels * 2);
+    for (let i = 0; i < frame; i++) for (let c = 0; c < channels; c++) b.writeInt16LE(Math.round(3000 * Math.sin((2 * Math.PI * (300 + 200 * c) * (f * frame + i)) / rate)), (i * channels + c) * 2);
+    frames.push(b);
+  }
+  return frames;
+}
+
+describe('serve() routes', () => {
+  it('/audio-fork: mod_audio_fork stereo 16k — caller and callee tracks, {"type":"transcription"} replies, one file per track', async () => {
+    const uuid = '8b5c2f3e-1d6a-4f7e-9c2b-3a4d5e6f7a8b';
+    const { ws, texts, closed } = await connect('/audio-fork?mix=stereo&rate=16k', 'audio.drachtio.org');
+    expect(ws.protocol).toBe('audio.drachtio.org');
+    ws.send(JSON.stringify({ callId: uuid, from: '+15550100', to: '+15550111' }));
+    for (const f of pcmFrames(3, 16000, 2)) ws.send(f);
+    // The last finals come when the audio ends; the earlier ones are sent back while the fork is open.
+    await waitFor(() => texts.length >= 4, 10_000, 'transcription replies');
+    ws.close(1000);
+    await closed;
+    await waitFor(() => server.activeCalls() === 0, 10_000, 'the call to end');
+    const replies = texts.map((t) => JSON.parse(t) as { type: string; data: { text: string; track: string; channel: number } });
+    expect(replies.every((r) => r.type === 'transcription')).toBe(true);
+    expect(new Set(replies.map((r) => r.data.track))).toEqual(new Set(['caller', 'callee']));
+    expect(readJsonl(join(out, `${uuid}-caller.jsonl`)).map((e) => e.text)).toEqual(['utterance 1', 'utterance 2', 'utterance 3']);
+    expect(readJsonl(join(out, `${uuid}-callee.jsonl`))).toHaveLength(3);
+    expect(replies.every((r) => r.data.channel === (r.data.track === 'caller' ? 0 : 1))).toBe(true);
+    const samples = parseMetrics((await get(`${server.url}/metrics`)).body);
+    expect(metric(samples, 'earshot_calls_total', { protocol: 'audio-fork' })).toBe(1);
+    expect(metric(samples, 'earshot_audio_seconds_total', { protocol: 'audio-fork' })).toBeCloseTo(6, 1);
+  });
+});
