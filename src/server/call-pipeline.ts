@@ -9,9 +9,9 @@
  * connection closed with the given code. Bounded everywhere: see the overflow policies in `serve.ts`.
  */
 import { join } from 'node:path';
-import { Subject, map, takeUntil, tap, type MonoTypeOperatorFunction, type Observable, type Subscription } from 'rxjs';
+import { Observable, Subject, map, takeUntil, tap, type MonoTypeOperatorFunction, type Subscriber, type Subscription } from 'rxjs';
 import { toEarshotError } from '../core/errors.js';
-import { frameCount, type TranscriptEvent } from '../core/types.js';
+import { frameCount, type AudioChunk, type TranscriptEvent } from '../core/types.js';
 import { resample } from '../operators/resample.js';
 import { transcribeMode, type Mode } from '../operators/transcribe-mode.js';
 import { toJsonl } from '../sinks/jsonl.js';
@@ -95,7 +95,7 @@ export class CallRun {
   readonly #call: CallStream;
   readonly #o: CallPipelineOptions;
   readonly #stop$ = new Subject<void>();
-  readonly #pending: CallTrack[] = [];
+  readonly #pending: Array<{ track: CallTrack; audio: Held<AudioChunk> }> = [];
   readonly #subs = new Set<Subscription>();
   readonly #idle: NodeJS.Timeout;
   #outer: Subscription | undefined;
@@ -128,7 +128,8 @@ export class CallRun {
     const outer = call.subscribe({
       next: (track) => {
         if (this.#stopping) return;
-        this.#pending.push(track);
+        // Take the audio now (a burst after the start message must not wait in the source's 2 s hold).
+        this.#pending.push({ track, audio: hold(track.audio$) });
         // Tracks of one start message arrive together: see them all before naming files.
         if (this.#pending.length === 1) queueMicrotask(() => this.#startBatch());
       },
@@ -177,13 +178,17 @@ export class CallRun {
 
   #startBatch(): void {
     const batch = this.#pending.splice(0);
-    if (batch.length === 0 || this.#stopping) return this.#settle();
+    if (batch.length === 0 || this.#stopping) {
+      for (const b of batch) b.audio.release();
+      return this.#settle();
+    }
     this.#batches++;
     if (this.#id === undefined) {
-      const info = batch[0]!.call;
+      const info = batch[0]!.track.call;
       if (this.#o.authorize && !this.#o.authorize(info)) {
         this.#o.metrics.refused.inc({ code: 'EARSHOT_AUTH_FAILED' });
         this.#stopping = { code: 1008, reason: 'EARSHOT_AUTH_FAILED: a token is required' };
+        for (const b of batch) b.audio.release();
         return this.#settle();
       }
       this.#id = this.#o.events.open(fileSafe(info.callId), this.#protocol);
@@ -191,10 +196,10 @@ export class CallRun {
       this.#publish('call', { callId: this.#id, protocol: info.protocol, ...(info.streamId ? { streamId: info.streamId } : {}), customParameters: parameters });
     }
     const single = this.#batches === 1 && batch.length === 1;
-    for (const track of batch) this.#startTrack(track, single ? this.#id : `${this.#id}-${fileSafe(track.track)}`);
+    for (const { track, audio } of batch) this.#startTrack(track, audio.observable, single ? this.#id : `${this.#id}-${fileSafe(track.track)}`);
   }
 
-  #startTrack(track: CallTrack, base: string): void {
+  #startTrack(track: CallTrack, audio: Observable<AudioChunk>, base: string): void {
     const o = this.#o;
     const labels = { protocol: this.#protocol };
     const audioSeconds = o.metrics.audioSeconds.labels(labels);
@@ -202,7 +207,7 @@ export class CallRun {
     this.#active++;
     this.#publish('track', { track: track.track, channel: track.channel, sampleRate: track.sampleRate });
 
-    let events: Observable<TranscriptEvent> = track.audio$.pipe(
+    let events: Observable<TranscriptEvent> = audio.pipe(
       takeUntil(this.#stop$),
       tap((chunk) => {
         this.#idle.refresh();
@@ -282,6 +287,35 @@ export class CallRun {
     this.#o.metrics.activeCalls.dec({ protocol: this.#protocol });
     this.#resolve();
   }
+}
+
+/** A subscription taken now whose values wait (for one turn of the event loop at most) for the real subscriber. */
+interface Held<T> {
+  /** Subscribe once: the held values first, then the live ones; unsubscribing ends the source subscription. */
+  readonly observable: Observable<T>;
+  /** Drop it unsubscribed. */
+  release(): void;
+}
+
+function hold<T>(source: Observable<T>): Held<T> {
+  const held: T[] = [];
+  let target: Subscriber<T> | undefined;
+  let ended: { error: unknown; failed: boolean } | undefined;
+  const sub = source.subscribe({
+    next: (v) => (target ? target.next(v) : held.push(v)),
+    error: (error: unknown) => (target ? target.error(error) : (ended = { error, failed: true })),
+    complete: () => (target ? target.complete() : (ended = { error: undefined, failed: false })),
+  });
+  const observable = new Observable<T>((subscriber) => {
+    target = subscriber;
+    for (const v of held.splice(0)) subscriber.next(v);
+    if (ended) {
+      if (ended.failed) subscriber.error(ended.error);
+      else subscriber.complete();
+    }
+    return () => sub.unsubscribe();
+  });
+  return { observable, release: () => sub.unsubscribe() };
 }
 
 function fileSink(format: CallFileFormat, path: string): MonoTypeOperatorFunction<TranscriptEvent> {

@@ -27,6 +27,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { defaultMode, transcribeMode, type Mode } from '../operators/transcribe-mode.js';
 import { createTransport } from '../transports/catalog.js';
 import type { RecognitionOptions, Transport } from '../transports/transport.js';
+import { AudioSocketKind, audioSocketFrame, fromAudioSocket } from '../sources/audiosocket.js';
 import type { CallSourceOptions, CallStream } from '../sources/call.js';
 import { isLoopback, TokenCheck } from './auth.js';
 import { CallRun, type CallFileFormat, type CallPipelineOptions } from './call-pipeline.js';
@@ -251,7 +252,7 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
       socket.on('error', () => undefined);
       socket.setNoDelay(true);
       if (!admit(() => socket.end(HANGUP_FRAME))) return;
-      start('audiosocket', openAudioSocket(socket, sourceOptions));
+      start('audiosocket', fromAudioSocket(socket, sourceOptions));
     });
     tcp.maxConnections = maxCalls * 2;
   }
@@ -305,14 +306,8 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
   };
 }
 
-/** AudioSocket's hang-up frame: kind 0x00, length 0. */
-const HANGUP_FRAME = Buffer.from([0x00, 0x00, 0x00]);
-
-function openAudioSocket(socket: Socket, options: CallSourceOptions): CallStream {
-  void options;
-  socket.end(HANGUP_FRAME);
-  throw new InvalidArgumentError('AudioSocket is not available in this build');
-}
+/** AudioSocket's hang-up frame, for a refused connection. */
+const HANGUP_FRAME = audioSocketFrame(AudioSocketKind.hangup);
 
 function rejectUpgrade(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}): void {
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');

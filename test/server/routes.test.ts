@@ -4,6 +4,7 @@
  * their files, and transcripts go back in the protocol's own shape where it has one.
  */
 import { once } from 'node:events';
+import { connect as tcpConnect } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,5 +69,24 @@ describe('serve() routes', () => {
     const samples = parseMetrics((await get(`${server.url}/metrics`)).body);
     expect(metric(samples, 'earshot_calls_total', { protocol: 'audio-fork' })).toBe(1);
     expect(metric(samples, 'earshot_audio_seconds_total', { protocol: 'audio-fork' })).toBeCloseTo(6, 1);
+  });
+
+  it('AudioSocket (TCP): UUID frame, 0x10 slin 8 kHz frames, hang-up — the UUID names the call and its files', async () => {
+    const uuid = '40325ec2-5efd-4bd3-805f-53576e581d13';
+    // Each frame: 1 byte kind, 2 bytes big-endian payload length, payload (as the AudioSocket protocol defines it).
+    const frame = (kind: number, payload: Buffer): Buffer => Buffer.concat([Buffer.from([kind, payload.length >> 8, payload.length & 0xff]), payload]);
+    const socket = tcpConnect(server.audioSocketPort!, '127.0.0.1');
+    await once(socket, 'connect');
+    const closed = once(socket, 'close');
+    socket.write(frame(0x01, Buffer.from(uuid.replace(/-/g, ''), 'hex')));
+    for (const f of pcmFrames(3, 8000, 1)) socket.write(frame(0x10, f));
+    socket.write(frame(0x03, Buffer.from('5')));
+    socket.end(frame(0x00, Buffer.alloc(0)));
+    await closed;
+    await waitFor(() => server.activeCalls() === 0, 10_000, 'the call to end');
+    expect(readJsonl(join(out, `${uuid}.jsonl`)).map((e) => e.text)).toEqual(['utterance 1', 'utterance 2', 'utterance 3']);
+    const samples = parseMetrics((await get(`${server.url}/metrics`)).body);
+    expect(metric(samples, 'earshot_calls_total', { protocol: 'audiosocket' })).toBe(1);
+    expect(metric(samples, 'earshot_malformed_frames_total', { protocol: 'audiosocket' })).toBe(0);
   });
 });
