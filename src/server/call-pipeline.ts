@@ -196,7 +196,16 @@ export class CallRun {
       this.#publish('call', { callId: this.#id, protocol: info.protocol, ...(info.streamId ? { streamId: info.streamId } : {}), customParameters: parameters });
     }
     const single = this.#batches === 1 && batch.length === 1;
-    for (const { track, audio } of batch) this.#startTrack(track, audio.observable, single ? this.#id : `${this.#id}-${fileSafe(track.track)}`);
+    for (const { track, audio } of batch) {
+      try {
+        this.#startTrack(track, audio.observable, single ? this.#id : `${this.#id}-${fileSafe(track.track)}`);
+      } catch (err) {
+        // A pipeline that cannot even be built ends the call cleanly, never the process.
+        audio.release();
+        this.stop(1011, `${this.#failed(err).code}: transcription failed`);
+      }
+    }
+    this.#settle();
   }
 
   #startTrack(track: CallTrack, audio: Observable<AudioChunk>, base: string): void {
@@ -204,7 +213,6 @@ export class CallRun {
     const labels = { protocol: this.#protocol };
     const audioSeconds = o.metrics.audioSeconds.labels(labels);
     const arrivals = new ArrivalLog();
-    this.#active++;
     this.#publish('track', { track: track.track, channel: track.channel, sampleRate: track.sampleRate });
 
     let events: Observable<TranscriptEvent> = audio.pipe(
@@ -237,6 +245,7 @@ export class CallRun {
     );
     if (o.outDir) for (const format of o.formats) events = events.pipe(fileSink(format, join(o.outDir, `${base}.${format}`)));
 
+    this.#active++;
     const sub = events.subscribe({
       error: (err: unknown) => {
         const e = this.#failed(err);

@@ -42,7 +42,7 @@ export interface ServeOptions {
   port?: number;
   /** Address to bind. Default `127.0.0.1`; anything beyond loopback needs `token`. */
   host?: string;
-  /** Shared secret every route requires (`Authorization: Bearer <token>` or Basic with it as password). */
+  /** Shared secret every route requires (`Authorization: Bearer <token>` or Basic with it as password); 8 characters or more. */
   token?: string;
   /** Open an Asterisk AudioSocket listener on this TCP port (0: a free one). Default: none. */
   audioSocketPort?: number;
@@ -101,6 +101,8 @@ export interface EarshotServer {
 
 /** How long a drain waits for the calls before closing what is left abruptly, ms. */
 const DRAIN_TIMEOUT_MS = 60_000;
+/** How long a drain waits for the webhook queue, ms. */
+const WEBHOOK_DRAIN_MS = 15_000;
 
 function checkPort(name: string, port: number | undefined): void {
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new InvalidArgumentError(`${name} must be 0–65535, got ${port}`);
@@ -282,7 +284,8 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
       clearTimeout(timer);
       if (timedOut) for (const ws of wss.clients) ws.terminate();
       if (webhook) {
-        await webhook.drain();
+        // A dead endpoint must not hold the shutdown: what is still queued after this is dropped (and counted).
+        await Promise.race([webhook.drain(), new Promise<void>((resolve) => setTimeout(resolve, WEBHOOK_DRAIN_MS).unref())]);
         webhook.close();
       }
       events.closeAll();
