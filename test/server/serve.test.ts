@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { decode } from '../../src/operators/decode.js';
 import { resample } from '../../src/operators/resample.js';
 import { transcribe } from '../../src/operators/transcribe.js';
@@ -179,6 +180,31 @@ describe('serve(): safety', () => {
       expect((await get(`${server.url}/healthz`)).status).toBe(200);
       samples = parseMetrics((await get(`${server.url}/metrics`)).body);
       expect(metric(samples, 'earshot_errors_total', { code: 'EARSHOT_PROTOCOL_ERROR' })).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a flood of connections: up to the cap admitted, the rest refused with 1013, the server keeps answering', async () => {
+    const server = await serve({ transport: scripted, maxCalls: 20, idleTimeoutMs: 2000 });
+    try {
+      const url = `${server.url.replace('http', 'ws')}/twilio`;
+      const sockets = Array.from({ length: 200 }, () => new WebSocket(url));
+      const codes = await Promise.all(
+        sockets.map((ws) => {
+          ws.on('error', () => undefined);
+          return new Promise<number>((resolve) => {
+            ws.once('close', (code) => resolve(code));
+            // Admitted calls say nothing: the idle timeout ends them.
+          });
+        }),
+      );
+      expect(codes.filter((c) => c === 1013)).toHaveLength(180);
+      expect(codes.filter((c) => c === 1000)).toHaveLength(20);
+      expect((await get(`${server.url}/healthz`)).status).toBe(200);
+      await waitFor(() => server.activeCalls() === 0, 10_000, 'the admitted calls to end');
+      const samples = parseMetrics((await get(`${server.url}/metrics`)).body);
+      expect(metric(samples, 'earshot_calls_refused_total', { code: 'EARSHOT_LIMIT_EXCEEDED' })).toBe(180);
     } finally {
       await server.close();
     }
