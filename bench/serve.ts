@@ -5,12 +5,12 @@
  *
  * - **load**: 100 concurrent calls at real time (20 ms frames), 30 s each → earshot's CPU per call as a share of
  *   one core and RSS, beside the same process idle (baseline) and the clients' own CPU;
- * - **soak**: 20 calls of 30 minutes of audio each on an accelerated clock (the clients send as fast as the server
- *   reads: Twilio places audio by `media.timestamp`, so the server's time line is the protocol's, not the wall's)
+ * - **soak**: 20 calls of 30 minutes of audio each on an accelerated clock (8× real time per call by default: Twilio
+ *   places audio by `media.timestamp`, so the server's time line is the protocol's, not the wall's)
  *   → RSS and the live heap after a full GC every 5 s: start, peak, end, slope over the second half.
  *
  * Settings: EARSHOT_BENCH_CALLS (100), EARSHOT_BENCH_CALL_SECONDS (30), EARSHOT_BENCH_SOAK_CALLS (20),
- * EARSHOT_BENCH_SOAK_MINUTES (30), EARSHOT_BENCH_SOAK_SPEED (Infinity), EARSHOT_BENCH_PARTS (load,soak).
+ * EARSHOT_BENCH_SOAK_MINUTES (30), EARSHOT_BENCH_SOAK_SPEED (8; Infinity: as fast as the server reads), EARSHOT_BENCH_PARTS (load,soak).
  * Run alone: `node dist/bench/serve.js` after a build.
  */
 import { spawn } from 'node:child_process';
@@ -76,6 +76,18 @@ function runClients(url: string, calls: number, seconds: number, speed: number):
   });
 }
 
+/** `code:count` pairs, e.g. `1000:20`. */
+function counts(record: Record<string, number>): string {
+  return Object.entries(record).map(([k, v]) => `${k}:${v}`).join(' ') || '-';
+}
+
+/** The server's errors by code, e.g. `EARSHOT_TIMEOUT:2`. */
+async function errorCounts(server: { metrics: { errors: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> } } }): Promise<string> {
+  const out: Record<string, number> = {};
+  for (const v of (await server.metrics.errors.get()).values) out[String(v.labels['code'])] = v.value;
+  return counts(out);
+}
+
 function mb(bytes: number | undefined): number {
   return +((bytes ?? 0) / 1048576).toFixed(0);
 }
@@ -114,7 +126,8 @@ async function load(rows: Row[]): Promise<void> {
     const finals = (await server.metrics.finals.get()).values.reduce((s, v) => s + v.value, 0);
     record(rows, {
       part: `load: ${calls} concurrent Twilio calls × ${seconds} s, real time`,
-      calls_closed_1000: clients.codes['1000'] ?? 0,
+      close_codes: counts(clients.codes),
+      errors: await errorCounts(server),
       finals,
       cpu_per_call_pct_of_core: +((cpuMs / wall / calls) * 100).toFixed(3),
       cpu_total_pct_of_core: +((cpuMs / wall) * 100).toFixed(1),
@@ -133,7 +146,7 @@ async function load(rows: Row[]): Promise<void> {
 async function soak(rows: Row[]): Promise<void> {
   const calls = Number(process.env.EARSHOT_BENCH_SOAK_CALLS ?? 20);
   const minutes = Number(process.env.EARSHOT_BENCH_SOAK_MINUTES ?? 30);
-  const speed = Number(process.env.EARSHOT_BENCH_SOAK_SPEED ?? Infinity);
+  const speed = Number(process.env.EARSHOT_BENCH_SOAK_SPEED ?? 8);
   const server = await serve({ transport: scriptedTransport({ everyMs: 3000 }), maxCalls: calls });
   try {
     gcNow();
@@ -160,7 +173,8 @@ async function soak(rows: Row[]): Promise<void> {
     const slope = half.length > 1 && halfAudioMin > 0 ? (half[half.length - 1]! - half[0]!) / 1048576 / halfAudioMin : 0;
     record(rows, {
       part: `soak: ${calls} calls × ${minutes} min of audio, accelerated`,
-      calls_closed_1000: clients.codes['1000'] ?? 0,
+      close_codes: counts(clients.codes),
+      errors: await errorCounts(server),
       audio_min_per_call: +(audio[audio.length - 1]! / 60 / calls).toFixed(1),
       speed_x_real_time: +((audio[audio.length - 1]! / calls) / (wall / 1000)).toFixed(1),
       rss_start_MB: mb(rss[0]),
