@@ -275,9 +275,14 @@ export class CallRun {
     if (this.#id !== undefined) this.#o.events.publish(this.#id, { type, data });
   }
 
-  /** Move the call on: close the connection once a stopping call has no track left; finish once all is done. */
+  /**
+   * Move the call on: close the connection once a stopping call — or one whose tracks the media server has all ended
+   * (Twilio `stop`, Jambonz STT `stop`) — has no pipeline left; finish once the connection is gone too.
+   */
   #settle(): void {
     if (this.#active > 0 || this.#pending.length > 0) return;
+    // A media server that ended every track may leave its socket open for the last transcripts (Jambonz STT): they are out.
+    if (!this.#stopping && this.#batches > 0) this.#stopping = { code: 1000, reason: 'transcription complete' };
     if (this.#stopping && !this.#closed) {
       this.#closed = true;
       this.#call.close(this.#stopping.code, this.#stopping.reason);

@@ -3,8 +3,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
+import { fromAsteriskWebSocket } from '../sources/asterisk.js';
 import { forkRate, fromAudioFork, type MixType } from '../sources/audio-fork.js';
 import type { CallSourceOptions, CallStream } from '../sources/call.js';
+import { fromJambonz, fromJambonzStt } from '../sources/jambonz.js';
 import { fromTwilioMediaStream } from '../sources/twilio.js';
 import type { CallEvents } from './events.js';
 import type { ServerMetrics } from './metrics.js';
@@ -27,6 +29,10 @@ export interface CallRoute {
 export const CALL_ROUTES: readonly CallRoute[] = [
   { path: '/twilio', protocol: 'twilio', open: (ws, o) => fromTwilioMediaStream(ws, o), tokenInStart: true },
   { path: '/audio-fork', protocol: 'audio-fork', open: (ws, o, url) => fromAudioFork(ws, { ...o, ...forkSettings(url) }) },
+  { path: '/asterisk', protocol: 'asterisk', open: (ws, o) => fromAsteriskWebSocket(ws, o) },
+  { path: '/jambonz/listen', protocol: 'jambonz', open: (ws, o) => fromJambonz(ws, o) },
+  // The vendor's api key is the server's token, checked on the upgrade like every route.
+  { path: '/jambonz/stt', protocol: 'jambonz-stt', open: (ws, o) => fromJambonzStt(ws, o) },
 ];
 
 /**

@@ -89,4 +89,45 @@ describe('serve() routes', () => {
     expect(metric(samples, 'earshot_calls_total', { protocol: 'audiosocket' })).toBe(1);
     expect(metric(samples, 'earshot_malformed_frames_total', { protocol: 'audiosocket' })).toBe(0);
   });
+
+  it('/asterisk: chan_websocket MEDIA_START (plain text) then slin16 media, hang-up by closing — channel id names the call', async () => {
+    const { ws, closed } = await connect('/asterisk', 'media');
+    expect(ws.protocol).toBe('media');
+    ws.send('MEDIA_START connection_id:earshot channel:WebSocket/earshot/0x7f00 channel_id:1761245643.1 format:slin16 optimal_frame_size:640 ptime:20');
+    for (const f of pcmFrames(3, 16000, 1)) ws.send(f);
+    ws.send('DTMF_END digit:5');
+    ws.close(1000);
+    await closed;
+    await waitFor(() => server.activeCalls() === 0, 10_000, 'the call to end');
+    expect(readJsonl(join(out, '1761245643.1.jsonl')).map((e) => e.text)).toEqual(['utterance 1', 'utterance 2', 'utterance 3']);
+  });
+
+  it('/jambonz/listen: the call-attributes frame (callSid, sampleRate, mixType stereo) then L16 — caller and callee files', async () => {
+    const callSid = 'ac5c697a-bfae-4335-ad8a-0123456789ab';
+    const { ws, closed } = await connect('/jambonz/listen', 'audio.jambonz.org');
+    expect(ws.protocol).toBe('audio.jambonz.org');
+    ws.send(JSON.stringify({ callSid, direction: 'inbound', from: '+15550100', to: '+15550111', sampleRate: 8000, mixType: 'stereo', metadata: { ticket: '42' } }));
+    for (const f of pcmFrames(2, 8000, 2)) ws.send(f);
+    ws.close(1000);
+    await closed;
+    await waitFor(() => server.activeCalls() === 0, 10_000, 'the call to end');
+    expect(readJsonl(join(out, `${callSid}-caller.jsonl`)).map((e) => e.text)).toEqual(['utterance 1', 'utterance 2']);
+    expect(readJsonl(join(out, `${callSid}-callee.jsonl`))).toHaveLength(2);
+  });
+
+  it('/jambonz/stt: start (LINEAR16 8 kHz) → audio → stop, answered with transcription messages, then earshot closes the socket', async () => {
+    const { ws, texts, closed } = await connect('/jambonz/stt');
+    ws.send(JSON.stringify({ type: 'start', language: 'en-US', format: 'raw', encoding: 'LINEAR16', sampleRateHz: 8000, interimResults: false, options: {} }));
+    for (const f of pcmFrames(3, 8000, 1)) ws.send(f);
+    ws.send(JSON.stringify({ type: 'stop' }));
+    const { code } = await closed; // the vendor closes after stop, once its finals are sent
+    expect(code).toBe(1000);
+    const messages = texts.map((t) => JSON.parse(t) as { type: string; is_final: boolean; alternatives: Array<{ transcript: string }> });
+    expect(messages.map((m) => [m.type, m.is_final, m.alternatives[0]!.transcript])).toEqual([
+      ['transcription', true, 'utterance 1'],
+      ['transcription', true, 'utterance 2'],
+      ['transcription', true, 'utterance 3'],
+    ]);
+    await waitFor(() => server.activeCalls() === 0, 10_000, 'the call to end');
+  });
 });
