@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { Observable, Subject, map, takeUntil, tap, type MonoTypeOperatorFunction, type Subscriber, type Subscription } from 'rxjs';
 import { toEarshotError } from '../core/errors.js';
-import { frameCount, type AudioChunk, type TranscriptEvent } from '../core/types.js';
+import { frameCount, isSpeechEdge, type AudioChunk, type TranscriptEvent } from '../core/types.js';
 import { resample } from '../operators/resample.js';
 import { transcribeMode, type Mode } from '../operators/transcribe-mode.js';
 import { toJsonl } from '../sinks/jsonl.js';
@@ -233,7 +233,7 @@ export class CallRun {
       }),
       map((e): TranscriptEvent => ({ ...e, channel: track.channel })),
       tap((e) => {
-        this.#call.reply(e, track);
+        if (!isSpeechEdge(e)) this.#call.reply(e, track); // media servers take transcripts, not speech edges
         if (e.type === 'final') {
           o.metrics.finals.inc(labels);
           const arrived = arrivals.arrivalOf(e.endMs);
