@@ -1,13 +1,15 @@
 /**
- * Simulated media servers for the server's benchmark and tests, and a scripted transport.
+ * Simulated media servers for the server's benchmark and tests, and a ticking transport.
  *
  * - {@link twilioCall}: a Twilio Media Streams client written from Twilio's "Media Streams - WebSocket Messages"
  *   page: `connected`, `start` (accountSid, streamSid, callSid, tracks, customParameters, mediaFormat
  *   audio/x-mulaw 8000 mono), `media` (track, chunk, timestamp in ms since the stream started, base64 µ-law, 20 ms
  *   each; every counter a string), `stop`; paced at any speed, with gaps (frames not sent, timestamps jump) and
  *   malformed frames on demand.
- * - {@link scriptedTransport}: a realtime transport that "recognises" a final every `everyMs` of audio at almost no
- *   cost, so a benchmark measures earshot's own work per call rather than a speech engine's.
+ * - {@link tickingTransport}: a realtime transport that "recognises" a final every `everyMs` of audio at almost no
+ *   cost and keeps nothing, so a benchmark measures earshot's own work (and memory) per call rather than a speech
+ *   engine's. (`test/helpers/scripted-transport.ts` serves virtual-time tests instead: it keeps every sample it hears
+ *   to check replays and reads words from sample values, which call audio does not carry.)
  */
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
@@ -126,7 +128,7 @@ function randomHex(n: number): string {
   return s.slice(0, n);
 }
 
-const SCRIPTED_CAPABILITIES: Capabilities = Object.freeze({
+const TICKING_CAPABILITIES: Capabilities = Object.freeze({
   realtime: true,
   batch: false,
   wordTimes: false,
@@ -140,17 +142,17 @@ const SCRIPTED_CAPABILITIES: Capabilities = Object.freeze({
 
 /**
  * A realtime transport that emits a final `utterance N` every `everyMs` of audio it is sent (times on the session's
- * audio), and nothing else: no engine, so the cost measured around it is the pipeline's.
+ * audio), and nothing else: no engine, no memory, so the cost measured around it is the pipeline's.
  *
  * @example
- * await serve({ transport: scriptedTransport({ everyMs: 3000 }) });
+ * await serve({ transport: tickingTransport({ everyMs: 3000 }) });
  */
-export function scriptedTransport(options: { everyMs?: number; sampleRate?: number } = {}): Transport {
+export function tickingTransport(options: { everyMs?: number; sampleRate?: number } = {}): Transport {
   const everyMs = options.everyMs ?? 3000;
   const sampleRate = options.sampleRate ?? 16000;
   return {
-    model: 'scripted',
-    capabilities: SCRIPTED_CAPABILITIES,
+    model: 'ticking',
+    capabilities: TICKING_CAPABILITIES,
     sampleRate,
     async openStream(stream: StreamOptions): Promise<StreamSession> {
       let frames = 0;

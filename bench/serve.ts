@@ -1,5 +1,5 @@
 /**
- * Server benchmark (`npm run bench -- serve`): `serve()` in this process with a scripted transport (so the figures
+ * Server benchmark (`npm run bench -- serve`): `serve()` in this process with a ticking transport (so the figures
  * are earshot's own work per call: WebSocket, JSON, base64, µ-law, time line, resampling to 16 kHz, the realtime
  * operator, events, metrics), and the simulated media servers — Twilio Media Streams clients — in a child process.
  *
@@ -19,7 +19,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { linearToUlaw } from '../src/rtp/codecs.js';
 import { serve } from '../src/server/serve.js';
-import { scriptedTransport, twilioCall } from './call-clients.js';
+import { tickingTransport, twilioCall } from './call-clients.js';
 
 type Row = Record<string, string | number>;
 
@@ -109,7 +109,7 @@ async function idleCpu(ms: number): Promise<number> {
 async function load(rows: Row[]): Promise<void> {
   const calls = Number(process.env.EARSHOT_BENCH_CALLS ?? 100);
   const seconds = Number(process.env.EARSHOT_BENCH_CALL_SECONDS ?? 30);
-  const server = await serve({ transport: scriptedTransport({ everyMs: 3000 }), maxCalls: calls, idleTimeoutMs: 30_000 });
+  const server = await serve({ transport: tickingTransport({ everyMs: 3000 }), maxCalls: calls, idleTimeoutMs: 30_000 });
   try {
     const idle = await idleCpu(3000);
     gcNow();
@@ -147,7 +147,7 @@ async function soak(rows: Row[]): Promise<void> {
   const calls = Number(process.env.EARSHOT_BENCH_SOAK_CALLS ?? 20);
   const minutes = Number(process.env.EARSHOT_BENCH_SOAK_MINUTES ?? 30);
   const speed = Number(process.env.EARSHOT_BENCH_SOAK_SPEED ?? 8);
-  const server = await serve({ transport: scriptedTransport({ everyMs: 3000 }), maxCalls: calls });
+  const server = await serve({ transport: tickingTransport({ everyMs: 3000 }), maxCalls: calls });
   try {
     gcNow();
     const rss: number[] = [];

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { scriptedTransport, twilioCall } from '../../bench/call-clients.js';
+import { tickingTransport, twilioCall } from '../../bench/call-clients.js';
 import { serve } from '../../src/server/serve.js';
 import { mutateBytes, mutateJson, prng } from '../sources/call-fixtures.js';
 import { get, metric, parseMetrics, waitFor } from './helpers.js';
@@ -31,7 +31,7 @@ const FRAMES_PER_ROUTE = Math.ceil(10_000 / (ROUTES.length + 1));
 
 describe('serve(): fuzz', () => {
   it('10,000 fuzzed frames over every route: no crash, coded closes only, a clean call unaffected, memory bounded', async () => {
-    const server = await serve({ transport: scriptedTransport({ everyMs: 1000 }), audioSocketPort: 0, idleTimeoutMs: 5000 });
+    const server = await serve({ transport: tickingTransport({ everyMs: 1000 }), audioSocketPort: 0, idleTimeoutMs: 5000 });
     try {
       const rand = prng(12);
       const heap0 = process.memoryUsage().heapUsed;

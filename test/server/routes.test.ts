@@ -1,6 +1,6 @@
 /**
  * Each protocol route of `serve()` in a short exchange written from the protocol's public description, with a
- * scripted transport (the sources' own tests check the text with the engine): the call is recognised, its tracks get
+ * ticking transport (the sources' own tests check the text with the engine): the call is recognised, its tracks get
  * their files, and transcripts go back in the protocol's own shape where it has one.
  */
 import { once } from 'node:events';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { scriptedTransport } from '../../bench/call-clients.js';
+import { tickingTransport } from '../../bench/call-clients.js';
 import { serve, type EarshotServer } from '../../src/server/serve.js';
 import { get, metric, parseMetrics, readJsonl, waitFor } from './helpers.js';
 
@@ -18,7 +18,7 @@ let server: EarshotServer;
 let out: string;
 beforeAll(async () => {
   out = mkdtempSync(join(tmpdir(), 'earshot-routes-'));
-  server = await serve({ transport: scriptedTransport({ everyMs: 1000 }), outDir: out, audioSocketPort: 0 });
+  server = await serve({ transport: tickingTransport({ everyMs: 1000 }), outDir: out, audioSocketPort: 0 });
 });
 afterAll(async () => {
   await server.close();
