@@ -24,7 +24,13 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-/** A token check bound to one secret. */
+/**
+ * A token check bound to one secret.
+ *
+ * @example
+ * const check = new TokenCheck(process.env.EARSHOT_TOKEN!);
+ * if (!check.header(req.headers.authorization)) res.writeHead(401).end();
+ */
 export class TokenCheck {
   readonly #digest: Buffer;
 

@@ -48,7 +48,12 @@ export interface CallPipelineOptions {
 /** Keys of custom parameters never published (they may carry the token). */
 const SECRET_PARAMETERS = /token|secret|password|key|auth/i;
 
-/** A call id or track name as a file-name part: letters, digits, `.`, `_`, `-` only, never a path. */
+/**
+ * A call id or track name as a file-name part: letters, digits, `.`, `_`, `-` only, never a path.
+ *
+ * @example
+ * fileSafe('../etc/passwd'); // '__etc_passwd'
+ */
 export function fileSafe(text: string): string {
   const s = text.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 128);
   return s.length > 0 ? s : 'call';
@@ -87,7 +92,14 @@ class ArrivalLog {
   }
 }
 
-/** One call in progress on the server. */
+/**
+ * One call in progress on the server.
+ *
+ * @example
+ * const run = new CallRun('twilio', fromTwilioMediaStream(ws), options);
+ * process.once('SIGTERM', () => run.stop(1001, 'going away'));
+ * await run.done; // finals delivered, files closed, connection gone
+ */
 export class CallRun {
   /** Resolves once every track's finals are delivered and files closed, and the connection is gone. */
   readonly done: Promise<void>;

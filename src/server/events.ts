@@ -35,7 +35,15 @@ interface CallChannel {
   ended: boolean;
 }
 
-/** The per-call event channels of one server. */
+/**
+ * The per-call event channels of one server.
+ *
+ * @example
+ * const events = new CallEvents();
+ * const id = events.open('CA123', 'twilio');
+ * events.publish(id, { type: 'final', data: { text: 'hello' } });
+ * // in an HTTP handler: events.subscribe(id, res);
+ */
 export class CallEvents {
   readonly #calls = new Map<string, CallChannel>();
   readonly #ended: string[] = [];

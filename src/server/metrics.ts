@@ -4,7 +4,14 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** The counters, gauges and histograms of one `serve()` instance. */
+/**
+ * The counters, gauges and histograms of one `serve()` instance.
+ *
+ * @example
+ * const metrics = new ServerMetrics();
+ * metrics.finals.inc({ protocol: 'twilio' });
+ * const text = await metrics.registry.metrics(); // Prometheus text format
+ */
 export class ServerMetrics {
   /** The registry `GET /metrics` renders. */
   readonly registry = new Registry();

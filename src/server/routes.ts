@@ -25,7 +25,12 @@ export interface CallRoute {
   readonly tokenInStart?: boolean;
 }
 
-/** Every WebSocket route of `earshot serve`. */
+/**
+ * Every WebSocket route of `earshot serve`.
+ *
+ * @example
+ * CALL_ROUTES.map((r) => r.path); // ['/twilio', '/audio-fork', '/asterisk', '/jambonz/listen', '/jambonz/stt']
+ */
 export const CALL_ROUTES: readonly CallRoute[] = [
   { path: '/twilio', protocol: 'twilio', open: (ws, o) => fromTwilioMediaStream(ws, o), tokenInStart: true },
   { path: '/audio-fork', protocol: 'audio-fork', open: (ws, o, url) => fromAudioFork(ws, { ...o, ...forkSettings(url) }) },
@@ -68,6 +73,9 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 /**
  * Serve one (already authorized) HTTP request: `GET /healthz`, `GET /metrics`, `GET /calls`,
  * `GET /calls/:id/events`; anything else is a 404 (or 405 for another method).
+ *
+ * @example
+ * createServer((req, res) => handleHttp(req, res, context));
  */
 export function handleHttp(req: IncomingMessage, res: ServerResponse, ctx: HttpContext): void {
   const path = new URL(req.url ?? '/', 'http://x').pathname;

@@ -249,9 +249,12 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
   });
 
   let tcp: TcpServer | undefined;
+  const tcpSockets = new Set<Socket>();
   if (options.audioSocketPort !== undefined) {
     tcp = createTcpServer((socket: Socket) => {
       socket.on('error', () => undefined);
+      tcpSockets.add(socket);
+      socket.once('close', () => tcpSockets.delete(socket));
       socket.setNoDelay(true);
       if (!admit(() => socket.end(HANGUP_FRAME))) return;
       start('audiosocket', fromAudioSocket(socket, sourceOptions));
@@ -282,7 +285,10 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), DRAIN_TIMEOUT_MS)))]);
       clearTimeout(timer);
-      if (timedOut) for (const ws of wss.clients) ws.terminate();
+      if (timedOut) {
+        for (const ws of wss.clients) ws.terminate();
+        for (const s of tcpSockets) s.destroy();
+      }
       if (webhook) {
         // A dead endpoint must not hold the shutdown: what is still queued after this is dropped (and counted).
         await Promise.race([webhook.drain(), new Promise<void>((resolve) => setTimeout(resolve, WEBHOOK_DRAIN_MS).unref())]);

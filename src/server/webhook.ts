@@ -27,7 +27,14 @@ export interface WebhookOptions {
   onOutcome?(outcome: 'delivered' | 'dropped', error?: EarshotError): void;
 }
 
-/** A bounded, retrying POST queue. */
+/**
+ * A bounded, retrying POST queue.
+ *
+ * @example
+ * const hook = new Webhook({ url: 'https://example.com/finals', onOutcome: (o) => console.log(o) });
+ * hook.push({ callId: 'CA123', type: 'final', text: 'hello' });
+ * await hook.drain();
+ */
 export class Webhook {
   readonly #url: string;
   readonly #headers: Record<string, string>;
