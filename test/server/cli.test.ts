@@ -60,4 +60,25 @@ describe('earshot serve', () => {
     }
     expect(readFileSync(join(out, 'CA-sigterm.srt'), 'utf8')).toMatch(/^1\r?\n/);
   });
+
+  it('refuses, with a coded line and exit 2, to listen beyond loopback without a token, and unknown flags', async () => {
+    const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [built('src/cli/main.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EARSHOT_TOKEN: '' } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.once('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    const open = await run(['--host', '0.0.0.0', '--port', '0']);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toMatch(/^EARSHOT_INVALID_ARGUMENT: listening on 0\.0\.0\.0 \(beyond loopback\) needs a token/);
+    const bogus = await run(['--bogus']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/^EARSHOT_INVALID_ARGUMENT: /);
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('/jambonz/stt');
+  });
 });
