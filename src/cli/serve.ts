@@ -37,7 +37,7 @@ Options:
   --out DIR             write <call id>[-<track>].jsonl|srt|vtt per call
   --webhook URL         POST each final as JSON to URL (bounded queue, retried)
   --max-calls N         calls at once (default 100); one more is refused with WebSocket close 1013
-  --idle-timeout 60s    end a call after this long without audio
+  --idle-timeout 60s    end a call after this long without a frame (close 1001)
 
 Routes: ${CALL_ROUTES.map((r) => r.path).join(' ')} (WebSocket); GET /healthz, /metrics, /calls, /calls/:id/events (SSE).
 `;

@@ -26,7 +26,7 @@ export interface TranscribeModeOptions {
   recognition?: RecognitionOptions;
   /** Near-realtime window length, ms (default 5000). */
   windowMs?: number;
-  /** Requests in flight in batch and near-realtime modes (default: the operator's own; 4 for cloud models). */
+  /** Requests in flight in batch and near-realtime modes (default: the operator's own). */
   concurrency?: number;
   /** A clock anchored by `pace()` upstream: batch finals then carry `latency.endOfSpeechMs`. */
   clock?: PaceClock;
@@ -50,7 +50,7 @@ export function defaultMode(transport: Pick<Transport, 'capabilities'>, live: bo
  * Transcribe mono audio at the transport's sample rate in a mode:
  * - `batch`: `vadChunk()` clips of at most 20 s (or the model's limit) → `transcribeBatch()`;
  * - `near-realtime`: `nearRealtime({ windowMs })` → `transcribeBatch()`;
- * - `realtime`: `transcribe()` on the embedded engine, `transcribeRealtime()` on a cloud model (paced to real time
+ * - `realtime`: `transcribe()` on an offline engine (`capabilities.offline`), `transcribeRealtime()` on a network model (paced to real time
  *   unless the audio is `live` or already paced).
  *
  * @param transport - the model; it must have `transcribeClip` for batch and near-realtime, `openStream` for realtime.

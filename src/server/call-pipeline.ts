@@ -4,7 +4,7 @@
  * call's SSE channel and to the webhook, counted in the metrics.
  *
  * A call ends when the media server ends it (the tracks complete, the last finals are delivered, the files closed),
- * or from this side — idle timeout, server drain, a failed track — by {@link CallRun.stop}: no more audio is taken,
+ * or from this side — server drain, a failed track — by {@link CallRun.stop}: no more audio is taken,
  * the finals of the audio already taken are still transcribed, delivered and written, and only then is the
  * connection closed with the given code. Bounded everywhere: see the overflow policies in `serve.ts`.
  */
@@ -39,8 +39,6 @@ export interface CallPipelineOptions {
   events: CallEvents;
   metrics: ServerMetrics;
   webhook?: Webhook;
-  /** No audio for this long ends the call (ms). */
-  idleTimeoutMs: number;
   /** A check of the call's start message (a token in Twilio's custom parameters); false refuses the call. */
   authorize?: (call: CallInfo) => boolean;
 }
@@ -109,7 +107,6 @@ export class CallRun {
   readonly #stop$ = new Subject<void>();
   readonly #pending: Array<{ track: CallTrack; audio: Held<AudioChunk> }> = [];
   readonly #subs = new Set<Subscription>();
-  readonly #idle: NodeJS.Timeout;
   #outer: Subscription | undefined;
   #resolve!: () => void;
   #id: string | undefined;
@@ -135,8 +132,6 @@ export class CallRun {
     this.done = new Promise<void>((resolve) => (this.#resolve = resolve));
     options.metrics.activeCalls.inc({ protocol });
     options.metrics.calls.inc({ protocol });
-    this.#idle = setTimeout(() => this.#onIdle(), options.idleTimeoutMs);
-    this.#idle.unref();
     const outer = call.subscribe({
       next: (track) => {
         if (this.#stopping) return;
@@ -182,12 +177,6 @@ export class CallRun {
     this.#malformedSeen = malformed;
   }
 
-  #onIdle(): void {
-    this.#o.metrics.errors.inc({ code: 'EARSHOT_TIMEOUT' });
-    this.#publish('error', { code: 'EARSHOT_TIMEOUT', message: `no audio for ${this.#o.idleTimeoutMs} ms` });
-    this.stop(1000, 'EARSHOT_TIMEOUT: idle');
-  }
-
   #startBatch(): void {
     const batch = this.#pending.splice(0);
     if (batch.length === 0 || this.#stopping) {
@@ -230,7 +219,6 @@ export class CallRun {
     let events: Observable<TranscriptEvent> = audio.pipe(
       takeUntil(this.#stop$),
       tap((chunk) => {
-        this.#idle.refresh();
         const seconds = frameCount(chunk) / chunk.sampleRate;
         audioSeconds.inc(seconds);
         arrivals.add(((chunk.offset / chunk.sampleRate) + seconds) * 1000, performance.now());
@@ -304,7 +292,6 @@ export class CallRun {
 
   #finish(): void {
     this.#finished = true;
-    clearTimeout(this.#idle);
     this.#outer?.unsubscribe();
     for (const s of this.#subs) s.unsubscribe();
     this.syncStats();

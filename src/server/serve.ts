@@ -13,7 +13,7 @@
  *   `EARSHOT_LIMIT_EXCEEDED`, its files are closed and the call is closed with 1011 — never silently shifted in
  *   time); an SSE subscriber that leaves 1 MiB unread is cut off (counted); the webhook queue keeps 1000 events
  *   (oldest dropped, counted);
- * - a call with no audio for `idleTimeoutMs` is ended (finals delivered, files closed, close 1000);
+ * - a call with no frame for `idleTimeoutMs` is ended (close 1001; the finals of its audio delivered, files closed);
  * - a malformed frame is counted (`earshot_malformed_frames_total`) and skipped; the call goes on;
  * - `close()` drains: no new connections, every call stops taking audio, the finals in flight are delivered (back
  *   to the media server, SSE, webhook, files), the files flushed, then the sockets close.
@@ -73,7 +73,7 @@ export interface ServeOptions {
   maxCalls?: number;
   /** Largest WebSocket frame, bytes (default 256 KiB); a larger one closes the connection with 1009. */
   maxFrameBytes?: number;
-  /** No audio for this long ends a call, ms (default 60 000). */
+  /** No frame for this long ends a call (close 1001, counted as EARSHOT_TIMEOUT), ms (default 60 000). */
   idleTimeoutMs?: number;
   /** Environment for cloud models (`DASHSCOPE_API_KEY`, `DASHSCOPE_BASE_URL`). Default `process.env`. */
   env?: NodeJS.ProcessEnv;
@@ -177,9 +177,9 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
     events,
     metrics,
     ...(webhook ? { webhook } : {}),
-    idleTimeoutMs,
   };
-  const sourceOptions: CallSourceOptions = { maxFrameBytes };
+  // The sources own the connection-level limits: frame size and idle time (close 1001, EARSHOT_TIMEOUT).
+  const sourceOptions: CallSourceOptions = { maxFrameBytes, idleTimeoutMs };
 
   /** Accept a call, or refuse it with a coded close when over the cap. */
   const admit = (refuse: (reason: string) => void): boolean => {

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { tickingTransport, twilioCall } from '../../bench/call-clients.js';
 import { serve } from '../../src/server/serve.js';
-import { mutateBytes, mutateJson, prng } from '../sources/call-fixtures.js';
+import { mutateBytes, mutateJson } from '../helpers/fuzz.js';
+import { rng } from '../helpers/random.js';
 import { get, metric, parseMetrics, waitFor } from './helpers.js';
 
 /** A valid first message and a valid media frame per WebSocket route, to mutate. */
@@ -33,7 +34,7 @@ describe('serve(): fuzz', () => {
   it('10,000 fuzzed frames over every route: no crash, coded closes only, a clean call unaffected, memory bounded', async () => {
     const server = await serve({ transport: tickingTransport({ everyMs: 1000 }), audioSocketPort: 0, idleTimeoutMs: 5000 });
     try {
-      const rand = prng(12);
+      const rand = rng(12);
       const heap0 = process.memoryUsage().heapUsed;
       const clean = twilioCall({ url: `${server.url.replace('http', 'ws')}/twilio`, ulaw: Buffer.alloc(8000 * 6, 0xff), callSid: 'CA-clean', speed: 4 });
       const closes: number[] = [];

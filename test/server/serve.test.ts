@@ -200,7 +200,7 @@ describe('serve(): safety', () => {
         }),
       );
       expect(codes.filter((c) => c === 1013)).toHaveLength(180);
-      expect(codes.filter((c) => c === 1000)).toHaveLength(20);
+      expect(codes.filter((c) => c === 1001)).toHaveLength(20); // the admitted ones, idle
       expect((await get(`${server.url}/healthz`)).status).toBe(200);
       await waitFor(() => server.activeCalls() === 0, 10_000, 'the admitted calls to end');
       const samples = parseMetrics((await get(`${server.url}/metrics`)).body);
@@ -210,15 +210,16 @@ describe('serve(): safety', () => {
     }
   });
 
-  it('a call without audio for idleTimeoutMs is ended (close 1000 EARSHOT_TIMEOUT) with its files closed', async () => {
+  it('a call without frames for idleTimeoutMs is ended (close 1001, EARSHOT_TIMEOUT counted) with its files closed', async () => {
     const out = tmp();
     const server = await serve({ transport: ticking, outDir: out, idleTimeoutMs: 300 });
     try {
       const r = await twilioCall({ url: `${server.url.replace('http', 'ws')}/twilio`, ulaw: silence.subarray(0, 8000), callSid: 'CA-idle', speed: Infinity, hangUp: false });
-      expect(r.closeCode).toBe(1000);
-      expect(r.closeReason).toMatch(/^EARSHOT_TIMEOUT/);
+      expect(r.closeCode).toBe(1001);
       await waitFor(() => server.activeCalls() === 0, 10_000, 'the idle call to end');
       expect(readJsonl(join(out, 'CA-idle.jsonl')).map((e) => e.text)).toEqual(['utterance 1']);
+      const samples = parseMetrics((await get(`${server.url}/metrics`)).body);
+      expect(metric(samples, 'earshot_errors_total', { code: 'EARSHOT_TIMEOUT' })).toBe(1);
     } finally {
       await server.close();
     }
