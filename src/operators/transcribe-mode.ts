@@ -26,7 +26,7 @@ export interface TranscribeModeOptions {
   recognition?: RecognitionOptions;
   /** Near-realtime window length, ms (default 5000). */
   windowMs?: number;
-  /** Requests in flight in batch and near-realtime modes (default: the operator's own). */
+  /** Requests in flight in batch and near-realtime modes (default: as many as the engine has workers offline, 4 on a network model). */
   concurrency?: number;
   /** A clock anchored by `pace()` upstream: batch finals then carry `latency.endOfSpeechMs`. */
   clock?: PaceClock;
@@ -68,9 +68,11 @@ export function transcribeMode(transport: Transport, options: TranscribeModeOpti
   const recognition = options.recognition ?? {};
   if (mode !== 'realtime' && !transport.transcribeClip) throw new InvalidArgumentError(`model ${transport.model} is realtime only: use --mode realtime`);
   if (mode === 'realtime' && !transport.openStream) throw new InvalidArgumentError(`model ${transport.model} cannot stream: use --mode batch or near-realtime`);
+  // An offline engine takes clips as many at a time as it has workers; a network service 4 at a time.
+  const concurrency = options.concurrency ?? (transport.capabilities.offline === true ? undefined : 4);
   const batchOptions = {
     options: recognition,
-    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(concurrency ? { concurrency } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   };
   if (mode === 'batch') {
