@@ -7,17 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastValueFrom, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decode } from '../../src/operators/decode.js';
-import { resample } from '../../src/operators/resample.js';
-import { transcribe } from '../../src/operators/transcribe.js';
-import { fromFile } from '../../src/sources/file.js';
 import { local } from '../../src/transports/local.js';
 import { twilioCall } from '../../bench/call-clients.js';
 import { built } from '../helpers/dist.js';
 import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
-import { finalsText, get, metric, parseMetrics, readJsonl, ulawOf, waitFor } from './helpers.js';
+import { finalsText, get, metric, parseMetrics, readJsonl, transcribeLikeACall, ulawOf, waitFor } from './helpers.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -53,13 +48,13 @@ describe('earshot serve', () => {
     // …and the text is that of the same audio transcribed from a file (within 2 WER points): nothing was cut off.
     const engine = local({ size: 1 });
     try {
-      const reference = await lastValueFrom(fromFile(speech.path).pipe(decode({ sampleRate: 8000, channels: 1 }), resample(16000), transcribe(engine), toArray()));
+      const reference = await transcribeLikeACall(speech.path, engine);
       expect(wer(speech.text, finalsText(finals))).toBeLessThanOrEqual(wer(speech.text, finalsText(reference)) + 0.02);
     } finally {
       await engine.close();
     }
     expect(readFileSync(join(out, 'CA-sigterm.srt'), 'utf8')).toMatch(/^1\r?\n/);
-  });
+  }, 300_000); // the engine on a loaded 2-core machine
 
   it('refuses, with a coded line and exit 2, to listen beyond loopback without a token, and unknown flags', async () => {
     const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>

@@ -2,7 +2,14 @@
 import { execFileSync } from 'node:child_process';
 import { request, type IncomingMessage } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { lastValueFrom, toArray } from 'rxjs';
 import type { TranscriptEvent } from '../../src/core/types.js';
+import { decode } from '../../src/operators/decode.js';
+import { fixedChunk } from '../../src/operators/fixed-chunk.js';
+import { resample } from '../../src/operators/resample.js';
+import { transcribe } from '../../src/operators/transcribe.js';
+import { fromFile } from '../../src/sources/file.js';
+import type { Transport } from '../../src/transports/transport.js';
 
 /** µ-law 8 kHz mono bytes of any audio file (through ffmpeg). */
 export function ulawOf(path: string): Buffer {
@@ -113,4 +120,13 @@ export function readJsonl(path: string): TranscriptEvent[] {
 /** The text of the final events. */
 export function finalsText(events: ReadonlyArray<{ type?: unknown; text?: unknown }>): string {
   return events.filter((e) => e.type === 'final').map((e) => String(e.text)).join(' ');
+}
+
+/**
+ * The reference for a call's text: the same 8 kHz audio from its file, fed as a media server feeds it (20 ms pieces,
+ * resampled to 16 kHz, into a live session) — the embedded engine's endpointing moves with the write size, and these
+ * tests compare the transport of the audio, not that.
+ */
+export function transcribeLikeACall(path: string, engine: Transport): Promise<TranscriptEvent[]> {
+  return lastValueFrom(fromFile(path).pipe(decode({ sampleRate: 8000, channels: 1 }), fixedChunk({ chunkMs: 20 }), resample(16000), transcribe(engine), toArray()));
 }

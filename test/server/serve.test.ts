@@ -9,18 +9,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { decode } from '../../src/operators/decode.js';
-import { resample } from '../../src/operators/resample.js';
-import { transcribe } from '../../src/operators/transcribe.js';
-import { fromFile } from '../../src/sources/file.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { serve } from '../../src/server/serve.js';
 import { twilioCall, tickingTransport } from '../../bench/call-clients.js';
 import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
-import { finalsText, get, metric, parseMetrics, readJsonl, sse, ulawOf, waitFor } from './helpers.js';
+import { finalsText, get, metric, parseMetrics, readJsonl, sse, transcribeLikeACall, ulawOf, waitFor } from './helpers.js';
 
 let engine: LocalTransport;
 beforeAll(() => {
@@ -36,7 +31,7 @@ describe('serve(): a Twilio call through the embedded engine', () => {
   it('gives the text of the same audio from a file (within 2 WER points) in the JSONL file and on SSE, times on the protocol clock; /metrics counts it', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(0, 3), voices: ['slt'], leadMs: 400, gapsMs: [1500], format: 'ulaw.wav', sampleRate: 8000 });
     const ulaw = ulawOf(speech.path);
-    const reference = await lastValueFrom(fromFile(speech.path).pipe(decode({ sampleRate: 8000, channels: 1 }), resample(16000), transcribe(engine), toArray()));
+    const reference = await transcribeLikeACall(speech.path, engine);
     const refFinals = reference.filter((e) => e.type === 'final');
 
     const out = tmp();
@@ -92,7 +87,7 @@ describe('serve(): a Twilio call through the embedded engine', () => {
     } finally {
       await server.close();
     }
-  });
+  }, 300_000); // the engine on a loaded 2-core machine
 });
 
 describe('serve(): safety', () => {
