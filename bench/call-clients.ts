@@ -1,20 +1,17 @@
 /**
- * Simulated media servers for the server's benchmark and tests, and a ticking transport.
+ * Simulated media servers for the server's benchmark and tests, and a script for the fake transport.
  *
  * - {@link twilioCall}: a Twilio Media Streams client written from Twilio's "Media Streams - WebSocket Messages"
  *   page: `connected`, `start` (accountSid, streamSid, callSid, tracks, customParameters, mediaFormat
  *   audio/x-mulaw 8000 mono), `media` (track, chunk, timestamp in ms since the stream started, base64 µ-law, 20 ms
  *   each; every counter a string), `stop`; paced at any speed, with gaps (frames not sent, timestamps jump) and
  *   malformed frames on demand.
- * - {@link tickingTransport}: a realtime transport that "recognises" a final every `everyMs` of audio at almost no
- *   cost and keeps nothing, so a benchmark measures earshot's own work (and memory) per call rather than a speech
- *   engine's. (`test/helpers/scripted-transport.ts` serves virtual-time tests instead: it keeps every sample it hears
- *   to check replays and reads words from sample values, which call audio does not carry.)
+ * - {@link utteranceScript}: what `fakeTransport()` (`earshot/testing`) "recognises" in a call: a final every few
+ *   seconds of audio, at almost no cost.
  */
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import type { TranscriptEvent } from '../src/core/types.js';
-import type { Capabilities, StreamOptions, StreamSession, Transport } from '../src/transports/transport.js';
 
 /** Settings of one simulated Twilio call. */
 export interface TwilioCallOptions {
@@ -128,53 +125,16 @@ function randomHex(n: number): string {
   return s.slice(0, n);
 }
 
-const TICKING_CAPABILITIES: Capabilities = Object.freeze({
-  realtime: true,
-  batch: false,
-  wordTimes: false,
-  emotion: false,
-  diarization: false,
-  hotwords: false,
-  context: false,
-  maxDurationMs: Infinity,
-  languages: Object.freeze(['en']) as readonly string[],
-});
-
 /**
- * A realtime transport that emits a final `utterance N` every `everyMs` of audio it is sent (times on the session's
- * audio), and nothing else: no engine, no memory, so the cost measured around it is the pipeline's.
+ * A script for `fakeTransport()` (`earshot/testing`): a final `utterance N` for each `everyMs` of the first `seconds`
+ * of audio. The fake hears nothing and keeps a few counters per session, so the cost and memory measured around it
+ * are the pipeline's, not a speech engine's.
  *
  * @example
- * await serve({ transport: tickingTransport({ everyMs: 3000 }) });
+ * await serve({ transport: fakeTransport({ script: utteranceScript(3600, 3000) }) });
  */
-export function tickingTransport(options: { everyMs?: number; sampleRate?: number } = {}): Transport {
-  const everyMs = options.everyMs ?? 3000;
-  const sampleRate = options.sampleRate ?? 16000;
-  return {
-    model: 'ticking',
-    capabilities: TICKING_CAPABILITIES,
-    sampleRate,
-    async openStream(stream: StreamOptions): Promise<StreamSession> {
-      let frames = 0;
-      let n = 0;
-      let lastEndMs = 0;
-      const emit = (endMs: number): void => {
-        const event: TranscriptEvent = { type: 'final', text: `utterance ${++n}`, startMs: lastEndMs, endMs };
-        lastEndMs = endMs;
-        stream.onEvent(event);
-      };
-      return {
-        async write(samples: Int16Array): Promise<void> {
-          frames += samples.length;
-          const ms = (frames * 1000) / stream.sampleRate;
-          if (ms - lastEndMs >= everyMs) emit(ms);
-        },
-        async end(): Promise<void> {
-          const ms = (frames * 1000) / stream.sampleRate;
-          if (ms > lastEndMs) emit(ms);
-        },
-        close(): void {},
-      };
-    },
-  };
+export function utteranceScript(seconds: number, everyMs = 3000): TranscriptEvent[] {
+  const out: TranscriptEvent[] = [];
+  for (let n = 1; n * everyMs <= seconds * 1000; n++) out.push({ type: 'final', text: `utterance ${n}`, startMs: (n - 1) * everyMs, endMs: n * everyMs });
+  return out;
 }

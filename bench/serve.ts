@@ -1,7 +1,8 @@
 /**
- * Server benchmark (`npm run bench -- serve`): `serve()` in this process with a ticking transport (so the figures
- * are earshot's own work per call: WebSocket, JSON, base64, µ-law, time line, resampling to 16 kHz, the realtime
- * operator, events, metrics), and the simulated media servers — Twilio Media Streams clients — in a child process.
+ * Server benchmark (`npm run bench -- serve`): `serve()` in this process with `fakeTransport()` from `earshot/testing`
+ * (so the figures are earshot's own work per call: WebSocket, JSON, base64, µ-law, time line, resampling to 16 kHz,
+ * the realtime operator, events, metrics), and the simulated media servers — Twilio Media Streams clients — in a
+ * child process.
  *
  * - **load**: 100 concurrent calls at real time (20 ms frames), 30 s each → earshot's CPU per call as a share of
  *   one core and RSS, beside the same process idle (baseline) and the clients' own CPU;
@@ -10,7 +11,8 @@
  *   → RSS and the live heap after a full GC every 5 s: start, peak, end, slope over the second half.
  *
  * Settings: EARSHOT_BENCH_CALLS (100), EARSHOT_BENCH_CALL_SECONDS (30), EARSHOT_BENCH_SOAK_CALLS (20),
- * EARSHOT_BENCH_SOAK_MINUTES (30), EARSHOT_BENCH_SOAK_SPEED (8; Infinity: as fast as the server reads), EARSHOT_BENCH_PARTS (load,soak).
+ * EARSHOT_BENCH_SOAK_MINUTES (30), EARSHOT_BENCH_SOAK_SPEED (8; Infinity: as fast as the server reads),
+ * EARSHOT_BENCH_PARTS (load,soak).
  * Run alone: `node dist/bench/serve.js` after a build.
  */
 import { spawn } from 'node:child_process';
@@ -19,7 +21,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { linearToUlaw } from '../src/rtp/codecs.js';
 import { serve } from '../src/server/serve.js';
-import { tickingTransport, twilioCall } from './call-clients.js';
+import { fakeTransport } from '../src/testing/index.js';
+import { twilioCall, utteranceScript } from './call-clients.js';
 
 type Row = Record<string, string | number>;
 
@@ -109,7 +112,7 @@ async function idleCpu(ms: number): Promise<number> {
 async function load(rows: Row[]): Promise<void> {
   const calls = Number(process.env.EARSHOT_BENCH_CALLS ?? 100);
   const seconds = Number(process.env.EARSHOT_BENCH_CALL_SECONDS ?? 30);
-  const server = await serve({ transport: tickingTransport({ everyMs: 3000 }), maxCalls: calls, idleTimeoutMs: 30_000 });
+  const server = await serve({ transport: fakeTransport({ script: utteranceScript(3600, 3000) }), maxCalls: calls, idleTimeoutMs: 30_000 });
   try {
     const idle = await idleCpu(3000);
     gcNow();
@@ -147,7 +150,7 @@ async function soak(rows: Row[]): Promise<void> {
   const calls = Number(process.env.EARSHOT_BENCH_SOAK_CALLS ?? 20);
   const minutes = Number(process.env.EARSHOT_BENCH_SOAK_MINUTES ?? 30);
   const speed = Number(process.env.EARSHOT_BENCH_SOAK_SPEED ?? 8);
-  const server = await serve({ transport: tickingTransport({ everyMs: 3000 }), maxCalls: calls });
+  const server = await serve({ transport: fakeTransport({ script: utteranceScript(3600, 3000) }), maxCalls: calls });
   try {
     gcNow();
     const rss: number[] = [];

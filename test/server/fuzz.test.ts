@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { tickingTransport, twilioCall } from '../../bench/call-clients.js';
+import { twilioCall, utteranceScript } from '../../bench/call-clients.js';
+import { fakeTransport } from '../../src/testing/index.js';
 import { serve } from '../../src/server/serve.js';
 import { mutateBytes, mutateJson } from '../helpers/fuzz.js';
 import { rng } from '../helpers/random.js';
@@ -32,7 +33,7 @@ const FRAMES_PER_ROUTE = Math.ceil(10_000 / (ROUTES.length + 1));
 
 describe('serve(): fuzz', () => {
   it('10,000 fuzzed frames over every route: no crash, coded closes only, a clean call unaffected, memory bounded', async () => {
-    const server = await serve({ transport: tickingTransport({ everyMs: 1000 }), audioSocketPort: 0, idleTimeoutMs: 5000 });
+    const server = await serve({ transport: fakeTransport({ script: utteranceScript(3600, 1000) }), audioSocketPort: 0, idleTimeoutMs: 5000 });
     try {
       const rand = rng(12);
       const heap0 = process.memoryUsage().heapUsed;

@@ -1,6 +1,6 @@
 /**
  * Each protocol route of `serve()` in a short exchange written from the protocol's public description, with a
- * ticking transport (the sources' own tests check the text with the engine): the call is recognised, its tracks get
+ * fake transport (the sources' own tests check the text with the engine): the call is recognised, its tracks get
  * their files, and transcripts go back in the protocol's own shape where it has one.
  */
 import { once } from 'node:events';
@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { tickingTransport } from '../../bench/call-clients.js';
+import { utteranceScript } from '../../bench/call-clients.js';
+import { fakeTransport } from '../../src/testing/index.js';
 import { serve, type EarshotServer } from '../../src/server/serve.js';
 import { get, metric, parseMetrics, readJsonl, waitFor } from './helpers.js';
 
@@ -18,7 +19,7 @@ let server: EarshotServer;
 let out: string;
 beforeAll(async () => {
   out = mkdtempSync(join(tmpdir(), 'earshot-routes-'));
-  server = await serve({ transport: tickingTransport({ everyMs: 1000 }), outDir: out, audioSocketPort: 0 });
+  server = await serve({ transport: fakeTransport({ script: utteranceScript(3600, 1000) }), outDir: out, audioSocketPort: 0 });
 });
 afterAll(async () => {
   await server.close();

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { serve } from '../../src/server/serve.js';
-import { twilioCall, tickingTransport } from '../../bench/call-clients.js';
+import { twilioCall, utteranceScript } from '../../bench/call-clients.js';
+import { fakeTransport } from '../../src/testing/index.js';
 import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
 import { finalsText, get, metric, parseMetrics, readJsonl, sse, transcribeLikeACall, ulawOf, waitFor } from './helpers.js';
 
@@ -92,16 +93,16 @@ describe('serve(): a Twilio call through the embedded engine', () => {
 
 describe('serve(): safety', () => {
   const silence = Buffer.alloc(8000 * 6, 0xff); // 6 s of µ-law silence
-  const ticking = tickingTransport({ everyMs: 1000 });
+  const fake = fakeTransport({ script: utteranceScript(3600, 1000) });
 
   it('refuses to listen beyond loopback without a token; with one, every route wants it (bearer or basic)', async () => {
-    await expect(serve({ transport: ticking, host: '0.0.0.0' })).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT' });
+    await expect(serve({ transport: fake, host: '0.0.0.0' })).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT' });
     const token = 'correct-horse-battery';
     let server;
     try {
-      server = await serve({ transport: ticking, host: '0.0.0.0', token });
+      server = await serve({ transport: fake, host: '0.0.0.0', token });
     } catch {
-      server = await serve({ transport: ticking, token }); // a sandbox that forbids 0.0.0.0: the same rules on loopback
+      server = await serve({ transport: fake, token }); // a sandbox that forbids 0.0.0.0: the same rules on loopback
     }
     try {
       const base = `http://127.0.0.1:${server.port}`;
@@ -132,7 +133,7 @@ describe('serve(): safety', () => {
 
   it('over the concurrent-call cap a call gets close 1013 EARSHOT_LIMIT_EXCEEDED; the call in progress is unaffected', async () => {
     const out = tmp();
-    const server = await serve({ transport: ticking, maxCalls: 1, outDir: out });
+    const server = await serve({ transport: fake, maxCalls: 1, outDir: out });
     try {
       const url = `${server.url.replace('http', 'ws')}/twilio`;
       const first = twilioCall({ url, ulaw: silence, callSid: 'CA-first', speed: 3 });
@@ -153,7 +154,7 @@ describe('serve(): safety', () => {
 
   it('malformed frames are counted and skipped, the call goes on and another call is unaffected; an oversized frame closes only its own call (1009)', async () => {
     const out = tmp();
-    const server = await serve({ transport: ticking, outDir: out, maxFrameBytes: 4096 });
+    const server = await serve({ transport: fake, outDir: out, maxFrameBytes: 4096 });
     try {
       const url = `${server.url.replace('http', 'ws')}/twilio`;
       const junk = ['{"event":"media","media":', '{"event":"media","sequenceNumber":"x","media":{"track":"inbound","chunk":"1","timestamp":"abc","payload":"!!"}}', Buffer.from([0xde, 0xad, 0xbe, 0xef])];
@@ -181,7 +182,7 @@ describe('serve(): safety', () => {
   });
 
   it('a flood of connections: up to the cap admitted, the rest refused with 1013, the server keeps answering', async () => {
-    const server = await serve({ transport: ticking, maxCalls: 20, idleTimeoutMs: 2000 });
+    const server = await serve({ transport: fake, maxCalls: 20, idleTimeoutMs: 2000 });
     try {
       const url = `${server.url.replace('http', 'ws')}/twilio`;
       const sockets = Array.from({ length: 200 }, () => new WebSocket(url));
@@ -207,7 +208,7 @@ describe('serve(): safety', () => {
 
   it('a call without frames for idleTimeoutMs is ended (close 1001, EARSHOT_TIMEOUT counted) with its files closed', async () => {
     const out = tmp();
-    const server = await serve({ transport: ticking, outDir: out, idleTimeoutMs: 300 });
+    const server = await serve({ transport: fake, outDir: out, idleTimeoutMs: 300 });
     try {
       const r = await twilioCall({ url: `${server.url.replace('http', 'ws')}/twilio`, ulaw: silence.subarray(0, 8000), callSid: 'CA-idle', speed: Infinity, hangUp: false });
       expect(r.closeCode).toBe(1001);
@@ -238,7 +239,7 @@ describe('serve(): webhook', () => {
       });
     });
     await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-    const server = await serve({ transport: tickingTransport({ everyMs: 1000 }), webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/finals`, concurrency: 1 } });
+    const server = await serve({ transport: fakeTransport({ script: utteranceScript(3600, 1000) }), webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/finals`, concurrency: 1 } });
     try {
       const r = await twilioCall({ url: `${server.url.replace('http', 'ws')}/twilio`, ulaw: Buffer.alloc(8000 * 4, 0xff), callSid: 'CA-hook', speed: Infinity });
       expect(r.closeCode).toBe(1000);
