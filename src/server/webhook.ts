@@ -7,7 +7,7 @@
 import { request } from 'undici';
 import { InvalidArgumentError, TransportError, toEarshotError, type EarshotError } from '../core/errors.js';
 import { retry, retryPolicy, type RetryPolicy } from '../core/retry.js';
-import { errorFromResponse } from '../transports/dashscope/http.js';
+import { parseRetryAfter } from '../transports/dashscope/errors.js';
 
 /** Settings of {@link Webhook}. */
 export interface WebhookOptions {
@@ -122,8 +122,19 @@ export class Webhook {
       } catch (err) {
         throw new TransportError('EARSHOT_CONNECTION_LOST', `webhook request failed: ${(err as Error).message ?? String(err)}`, { cause: err, retryable: !this.#abort.signal.aborted });
       }
-      const text = await res.body.text();
-      if (res.statusCode >= 300) throw errorFromResponse(res.statusCode, text, res.headers);
+      await res.body.dump();
+      if (res.statusCode >= 300) throw refused(res.statusCode, res.headers['retry-after']);
     }, this.#policy, { signal: this.#abort.signal });
   }
+}
+
+/** A webhook endpoint's refusal as a coded error: 429 and 5xx may pass on another attempt (honouring Retry-After). */
+function refused(status: number, retryAfter: string | string[] | undefined): TransportError {
+  const retryAfterMs = parseRetryAfter(retryAfter);
+  const code = status === 429 ? 'EARSHOT_THROTTLED' : status >= 500 ? 'EARSHOT_SERVER_ERROR' : 'EARSHOT_REQUEST_FAILED';
+  return new TransportError(code, `the webhook answered HTTP ${status}`, {
+    statusCode: status,
+    retryable: status === 429 || status >= 500,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
 }
