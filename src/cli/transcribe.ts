@@ -3,7 +3,7 @@
  * model, an operator chain for the mode, and the sinks for the outputs.
  */
 import { fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
-import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
+import { CapabilityError } from '../core/errors.js';
 import { frameToMs, type AudioChunk, type AudioSegment, type TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
 import { fromFile } from '../sources/file.js';
@@ -14,11 +14,8 @@ import { fromUrl, isHttpUrl } from '../sources/url.js';
 import { decode } from '../operators/decode.js';
 import { resample } from '../operators/resample.js';
 import { pace } from '../operators/pace.js';
-import { vadChunk } from '../operators/vad-chunk.js';
-import { nearRealtime, type WindowSegment } from '../operators/near-realtime.js';
-import { transcribe } from '../operators/transcribe.js';
-import { transcribeBatch } from '../operators/transcribe-batch.js';
-import { transcribeRealtime } from '../operators/transcribe-realtime.js';
+import type { WindowSegment } from '../operators/near-realtime.js';
+import { defaultMode, transcribeMode } from '../operators/transcribe-mode.js';
 import { filterEmotion } from '../operators/filter-emotion.js';
 import { toSrt } from '../sinks/srt.js';
 import { toVtt } from '../sinks/vtt.js';
@@ -26,10 +23,10 @@ import { toJsonl } from '../sinks/jsonl.js';
 import { toConsole } from '../sinks/console.js';
 import { createTransport } from '../transports/catalog.js';
 import { queued } from '../transports/queued.js';
-import type { RecognitionOptions, Transport } from '../transports/transport.js';
+import type { RecognitionOptions } from '../transports/transport.js';
 import type { BatchTransport } from '../transports/dashscope/fun-asr.js';
 import type { BatchProgress } from '../transports/dashscope/http.js';
-import type { LiveCommand, Mode, ReportCommand, TranscribeCommand } from './args.js';
+import type { LiveCommand, ReportCommand, TranscribeCommand } from './args.js';
 
 /** What the CLI needs from its process: streams and an interrupt signal, so tests can drive it. */
 export interface CliIo {
@@ -61,12 +58,6 @@ export interface PipelineTaps {
   windows?: MonoTypeOperatorFunction<WindowSegment>;
   /** The events, after the emotion filter, before the sinks. */
   events?: MonoTypeOperatorFunction<TranscriptEvent>;
-}
-
-/** The mode a model runs in when none is given: whole-file batch, or realtime for realtime-only models. */
-function defaultMode(transport: Transport, live: boolean): Mode {
-  if (live) return transport.capabilities.realtime ? 'realtime' : 'near-realtime';
-  return transport.capabilities.batch ? 'batch' : 'realtime';
 }
 
 /** Progress on stderr when it is a terminal: audio time processed so far. */
@@ -130,28 +121,29 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     await onQueue?.ready();
     const { tracks, live, path, url } = tracksOf(cmd, io);
     const mode = cmd.mode ?? defaultMode(transport, live);
-    // An offline engine takes clips as many at a time as it has workers, and live audio as fast as it comes; a
-    // network service takes 4 clips at a time, and live audio at real time with reconnects (transcribeRealtime).
-    // On a queue, enough clips in flight to keep many workers busy.
-    const offline = transport.capabilities.offline === true;
-    const concurrency = cmd.concurrency ?? (onQueue ? 16 : offline ? undefined : 4);
-    if (mode !== 'realtime' && !transport.transcribeClip) throw new InvalidArgumentError(`model ${transport.model} is realtime only: use --mode realtime`);
-    if (mode === 'realtime' && !transport.openStream) throw new InvalidArgumentError(`model ${transport.model} cannot stream: use --mode batch or near-realtime`);
+    // On a queue, enough clips in flight to keep many workers busy (otherwise transcribeMode's default).
+    const concurrency = cmd.concurrency ?? (onQueue ? 16 : undefined);
+    transcribeMode(transport, { mode }); // a mode the model cannot run fails here, before any input is read
 
     const eventsOf = (raw: Observable<AudioChunk>): Observable<TranscriptEvent> => {
       const clock = new PaceClock();
       const audio = raw.pipe(taps.audio ?? identity, progress(io, cmd.quiet || live), cmd.pace ? pace({ clock }) : (s) => s);
-      const batchOptions = { options: recognition, ...(concurrency ? { concurrency } : {}), ...(cmd.pace ? { clock } : {}) };
-      if (mode === 'batch') return audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), taps.vad ?? identity, transcribeBatch(transport, batchOptions));
-      if (mode === 'near-realtime') return audio.pipe(nearRealtime({ windowMs: cmd.windowMs }), taps.windows ?? identity, transcribeBatch(transport, batchOptions));
-      return offline
-        ? audio.pipe(transcribe(transport, recognition))
-        : audio.pipe(transcribeRealtime(transport, { options: recognition, pace: !live && !cmd.pace }));
+      return audio.pipe(
+        transcribeMode(transport, {
+          mode,
+          live,
+          recognition,
+          windowMs: cmd.windowMs,
+          ...(concurrency ? { concurrency } : {}),
+          ...(cmd.pace ? { clock } : {}),
+          taps: { ...(taps.vad ? { vad: taps.vad } : {}), ...(taps.windows ? { windows: taps.windows } : {}) },
+        }),
+      );
     };
 
     const batch = transport as Partial<BatchTransport>;
     // A URL goes to a network model's transcribeFile as it is (an async-task model passes it on, nothing uploaded).
-    const whole = path ?? (offline ? undefined : url);
+    const whole = path ?? (transport.capabilities.offline === true ? undefined : url);
     const events =
       mode === 'batch' && whole && batch.transcribeFile && !cmd.pace
         ? wholeFile(batch.transcribeFile.bind(transport), whole, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined)

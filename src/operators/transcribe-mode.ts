@@ -2,13 +2,13 @@
  * `transcribeMode(transport, { mode })`: the operator chain for a mode — batch (VAD clips), near-realtime (windows
  * cut at pauses) or realtime (one live session) — so the CLI and the server build the same pipeline one way.
  */
-import type { OperatorFunction } from 'rxjs';
+import { identity, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { PaceClock } from '../core/clock.js';
-import type { AudioChunk, TranscriptEvent } from '../core/types.js';
+import type { AudioChunk, AudioSegment, TranscriptEvent } from '../core/types.js';
 import type { RecognitionOptions, Transport } from '../transports/transport.js';
 import { vadChunk } from './vad-chunk.js';
-import { nearRealtime } from './near-realtime.js';
+import { nearRealtime, type WindowSegment } from './near-realtime.js';
 import { transcribe } from './transcribe.js';
 import { transcribeBatch } from './transcribe-batch.js';
 import { transcribeRealtime } from './transcribe-realtime.js';
@@ -32,6 +32,13 @@ export interface TranscribeModeOptions {
   clock?: PaceClock;
   /** Emit partial events in realtime mode (default true). */
   partials?: boolean;
+  /** Operators that watch the segments on their way to the model (`earshot report`); each passes its input on unchanged. */
+  taps?: {
+    /** The `vadChunk()` clips (batch mode). */
+    vad?: MonoTypeOperatorFunction<AudioSegment>;
+    /** The `nearRealtime()` windows (near-realtime mode). */
+    windows?: MonoTypeOperatorFunction<WindowSegment>;
+  };
 }
 
 /**
@@ -76,9 +83,11 @@ export function transcribeMode(transport: Transport, options: TranscribeModeOpti
     ...(options.clock ? { clock: options.clock } : {}),
   };
   if (mode === 'batch') {
-    return (audio) => audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), transcribeBatch(transport, batchOptions));
+    return (audio) => audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), options.taps?.vad ?? identity, transcribeBatch(transport, batchOptions));
   }
-  if (mode === 'near-realtime') return (audio) => audio.pipe(nearRealtime({ windowMs: options.windowMs ?? 5000 }), transcribeBatch(transport, batchOptions));
+  if (mode === 'near-realtime') {
+    return (audio) => audio.pipe(nearRealtime({ windowMs: options.windowMs ?? 5000 }), options.taps?.windows ?? identity, transcribeBatch(transport, batchOptions));
+  }
   if (transport.capabilities.offline === true) return transcribe(transport, { ...recognition, ...(options.partials === false ? { partials: false } : {}) });
   return transcribeRealtime(transport, { options: recognition, pace: !live && !options.clock });
 }
