@@ -8,7 +8,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TranscriptEvent } from '../../core/types.js';
 import type { EmulatorContext } from '../context.js';
-import { diarize, speakerAt, type SpeakerTurn } from '../diarize.js';
+import { diarize, speakerAt, type SpeakerTurn } from '../../media/speakers.js';
 import { AudioFetchError, decodeAudio, loadUrl, recognise, type Pcm } from './audio.js';
 import { nativeError, readJson, sendJson, serviceTime } from './reply.js';
 import { stateOf, type TaskRecord } from './state.js';
