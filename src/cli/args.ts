@@ -93,7 +93,7 @@ Transcribe options:
   --hotwords LIST      domain terms with weights, "term:weight,term:weight" (fun-asr models)
   --context TEXT       prompt context / background text (Omni and qwen3-asr models)
   --emotion LIST       keep only events with these emotions, e.g. angry,sad
-  --diarize            label speakers (fun-asr);  --speakers N  expected number of speakers
+  --diarize            label speakers (any model; from the audio when the service does not);  --speakers N  expected number of speakers
   --codec C            RTP payload: pcmu | pcma | l16 | opus
   --concurrency N      requests in flight for batch and near-realtime modes
   -q, --quiet          no progress on stderr

@@ -19,11 +19,12 @@ import { transcribe } from '../operators/transcribe.js';
 import { transcribeBatch } from '../operators/transcribe-batch.js';
 import { transcribeRealtime } from '../operators/transcribe-realtime.js';
 import { filterEmotion } from '../operators/filter-emotion.js';
+import { diarize } from '../operators/diarize.js';
 import { toSrt } from '../sinks/srt.js';
 import { toVtt } from '../sinks/vtt.js';
 import { toJsonl } from '../sinks/jsonl.js';
 import { toConsole } from '../sinks/console.js';
-import { createTransport } from '../transports/catalog.js';
+import { createTransport, modelInfo } from '../transports/catalog.js';
 import { queued } from '../transports/queued.js';
 import type { RecognitionOptions, Transport } from '../transports/transport.js';
 import type { BatchTransport } from '../transports/dashscope/fun-asr.js';
@@ -118,7 +119,10 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliI
  * @throws the pipeline's EarshotError (the CLI prints its code and message).
  */
 export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliIo, taps: PipelineTaps = {}): Promise<void> {
-  const recognition = recognitionOf(cmd);
+  // --diarize on a model whose service does not label speakers: the diarize() operator labels them from the audio.
+  const speakersByOperator = cmd.diarize && !modelInfo(cmd.model).diarization && cmd.command !== 'live';
+  const { diarize: _diarize, speakers: _speakers, ...withoutSpeakers } = recognitionOf(cmd);
+  const recognition = speakersByOperator ? withoutSpeakers : recognitionOf(cmd);
   const onQueue = cmd.command !== 'live' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: recognition }) : undefined;
   const transport = onQueue ?? createTransport(cmd.model, { env: io.env, ...recognition });
   try {
@@ -137,16 +141,20 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
       const clock = new PaceClock();
       const audio = raw.pipe(taps.audio ?? identity, progress(io, cmd.quiet || live), cmd.pace ? pace({ clock }) : (s) => s);
       const batchOptions = { options: recognition, ...(concurrency ? { concurrency } : {}), ...(cmd.pace ? { clock } : {}) };
-      if (mode === 'batch') return audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), taps.vad ?? identity, transcribeBatch(transport, batchOptions));
-      if (mode === 'near-realtime') return audio.pipe(nearRealtime({ windowMs: cmd.windowMs }), taps.windows ?? identity, transcribeBatch(transport, batchOptions));
-      return offline
-        ? audio.pipe(transcribe(transport, recognition))
-        : audio.pipe(transcribeRealtime(transport, { options: recognition, pace: !live && !cmd.pace }));
+      const transcription: OperatorFunction<AudioChunk, TranscriptEvent> =
+        mode === 'batch'
+          ? (a) => a.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), taps.vad ?? identity, transcribeBatch(transport, batchOptions))
+          : mode === 'near-realtime'
+            ? (a) => a.pipe(nearRealtime({ windowMs: cmd.windowMs }), taps.windows ?? identity, transcribeBatch(transport, batchOptions))
+            : offline
+              ? transcribe(transport, recognition)
+              : transcribeRealtime(transport, { options: recognition, pace: !live && !cmd.pace });
+      return audio.pipe(speakersByOperator ? diarize(transcription, cmd.speakers ? { speakers: cmd.speakers } : {}) : transcription);
     };
 
     const batch = transport as Partial<BatchTransport>;
     const events =
-      mode === 'batch' && path && batch.transcribeFile && !cmd.pace
+      mode === 'batch' && path && batch.transcribeFile && !cmd.pace && !speakersByOperator
         ? wholeFile(batch.transcribeFile.bind(transport), path, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined)
         : tracks.pipe(mergeMap((t) => (t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...e, speaker: e.speaker ?? t.label! }))) : eventsOf(t.audio))));
 
