@@ -64,6 +64,7 @@ export type { TranscribeRealtimeOptions } from './operators/transcribe-realtime.
 export type { ReconnectSettings } from './operators/reconnecting-session.js';
 export { filterEmotion } from './operators/filter-emotion.js';
 export { diarize, splitBySpeaker, type DiarizeOperatorOptions } from './operators/diarize.js';
+export { splitChannels, type ChannelTrack } from './operators/split-channels.js';
 export { diarize as diarizeAudio, speakerAt, type SpeakerTurn, type DiarizeOptions } from './media/speakers.js';
 export type { FilterEmotionOptions } from './operators/filter-emotion.js';
 

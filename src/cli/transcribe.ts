@@ -2,7 +2,7 @@
  * The pipelines behind `earshot transcribe` and `earshot live`: pick a source for the input, a transport for the
  * model, an operator chain for the mode, and the sinks for the outputs.
  */
-import { fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
+import { defer, fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
 import { InvalidArgumentError } from '../core/errors.js';
 import { frameToMs, type AudioChunk, type AudioSegment, type TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
@@ -20,6 +20,8 @@ import { transcribeBatch } from '../operators/transcribe-batch.js';
 import { transcribeRealtime } from '../operators/transcribe-realtime.js';
 import { filterEmotion } from '../operators/filter-emotion.js';
 import { diarize } from '../operators/diarize.js';
+import { splitChannels } from '../operators/split-channels.js';
+import { probeChannels } from '../media/ffmpeg.js';
 import { toSrt } from '../sinks/srt.js';
 import { toVtt } from '../sinks/vtt.js';
 import { toJsonl } from '../sinks/jsonl.js';
@@ -88,10 +90,17 @@ function progress(io: CliIo, quiet: boolean): OperatorFunction<AudioChunk, Audio
     );
 }
 
-/** One audio stream to transcribe; `label` names an RTP participant (events get it as `speaker`). */
+/** One audio stream to transcribe; `label` names an RTP participant or a channel (events get it as `speaker`). */
 interface Track {
   audio: Observable<AudioChunk>;
   label?: string;
+  /** The input channel, with `--channels separate` (events get it as `channel`). */
+  channel?: number;
+}
+
+/** The speaker label of a channel: its `--channel-names` entry, else `Channel N`. */
+function channelLabel(cmd: Pick<TranscribeCommand, 'channelNames'>, channel: number): string {
+  return cmd.channelNames?.[channel] ?? `Channel ${channel + 1}`;
 }
 
 /** The input as tracks: one for a file, stdin or the mic; one per participant (SSRC) for RTP. */
@@ -103,12 +112,21 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliI
   }
   const input = cmd.input;
   if (input.startsWith('rtp://')) {
+    if (cmd.channels === 'separate') throw new InvalidArgumentError('--channels separate takes a file; RTP participants are already apart');
     const onListening = (a: { address: string; port: number }): void => {
       io.stderr.write(`earshot: listening for RTP on ${a.address}:${a.port} (Ctrl-C to stop and flush the outputs)\n`);
     };
     const participants = fromRtp({ ...parseRtpUrl(input, cmd.codec ? { codec: cmd.codec } : {}), onListening }).pipe(takeUntil(io.interrupt));
     const tracks = participants.pipe(map((p) => ({ audio: p.audio$.pipe(takeUntil(io.interrupt), resample(16000)), label: `ssrc-${p.ssrc.toString(16)}` })));
     return { tracks, live: true };
+  }
+  if (cmd.channels === 'separate') {
+    if (input === '-') throw new InvalidArgumentError('--channels separate needs a file (stdin cannot be probed for its channels)');
+    const tracks = defer(() => probeChannels(input)).pipe(
+      mergeMap((channels) => fromFile(input).pipe(decode({ sampleRate: 16000, channels }), splitChannels())),
+      map((t): Track => ({ audio: t.audio, label: channelLabel(cmd, t.channel), channel: t.channel })),
+    );
+    return { tracks, live: false, path: input };
   }
   if (input === '-') return { tracks: of({ audio: fromReadable(io.stdin as never).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false };
   return { tracks: of({ audio: fromFile(input).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false, path: input };
@@ -155,8 +173,15 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     const batch = transport as Partial<BatchTransport>;
     const events =
       mode === 'batch' && path && batch.transcribeFile && !cmd.pace && !speakersByOperator
-        ? wholeFile(batch.transcribeFile.bind(transport), path, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined)
-        : tracks.pipe(mergeMap((t) => (t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...e, speaker: e.speaker ?? t.label! }))) : eventsOf(t.audio))));
+        ? wholeFile(batch.transcribeFile.bind(transport), path, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined).pipe(
+            // The service answers each channel of the file as its own transcript; name them as the tracks are named.
+            map((e) => (cmd.channels && e.channel !== undefined ? { ...e, speaker: e.speaker ?? channelLabel(cmd, e.channel) } : e)),
+          )
+        : tracks.pipe(
+            mergeMap((t) =>
+              t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...e, speaker: e.speaker ?? t.label!, ...(t.channel !== undefined ? { channel: t.channel } : {}) }))) : eventsOf(t.audio),
+            ),
+          );
 
     let out = cmd.emotions?.length ? events.pipe(filterEmotion(cmd.emotions as never)) : events;
     if (taps.events) out = out.pipe(taps.events);
