@@ -33,7 +33,7 @@ describe('diarize() operator', () => {
 
   it('a three-speaker flite conversation through the embedded engine gets three labels, each final inside one voice', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(0, 6), voices: ['rms', 'slt', 'awb'], leadMs: 300, gapsMs: [600, 400, 800] });
-    const engine = local({ poolSize: 1 });
+    const engine = local({ size: 1 });
     try {
       const events = await lastValueFrom(fromFile(speech.path).pipe(decode({ sampleRate: 16000, channels: 1 }), diarize(transcribe(engine)), toArray()));
       const labelled = finals(events);
