@@ -180,25 +180,42 @@ interface Sentence {
   source: TranscriptEvent;
 }
 
-/** Sentences from recogniser events; with diarization an event is split where the speaker changes. */
+/**
+ * A pause this long between two words ends a sentence: the VAD segmentation default the reference gives for Fun-ASR
+ * (`max_sentence_silence`, 1300 ms, §2 parameters).
+ */
+const SENTENCE_PAUSE_MS = 1300;
+/**
+ * Longest sentence. The reference says only that the service keeps VAD sentences from growing too long
+ * (`multi_threshold_mode_enabled`, §2); results seen from the service stay well under this.
+ */
+const MAX_SENTENCE_MS = 20_000;
+
+/**
+ * Sentences from recogniser events, cut as the service cuts them: at a pause of {@link SENTENCE_PAUSE_MS}, at a
+ * change of speaker (with diarization), and before a sentence grows past {@link MAX_SENTENCE_MS}.
+ */
 function sentencesOf(events: TranscriptEvent[], turns?: SpeakerTurn[]): Sentence[] {
   const out: Sentence[] = [];
   for (const e of events) {
     const words = wordsOf(e);
-    if (!turns) {
-      out.push({ begin_time: Math.round(e.startMs), end_time: Math.round(e.endMs), text: e.text.trim(), words: words.map(toWire), source: e });
-      continue;
-    }
+    const own: Sentence[] = [];
     let current: Sentence | undefined;
     for (const w of words) {
-      const speaker = speakerAt(turns, w.startMs, w.endMs);
-      if (!current || current.speaker_id !== speaker) {
-        current = { begin_time: Math.round(w.startMs), end_time: Math.round(w.endMs), text: '', words: [], speaker_id: speaker, source: e };
-        out.push(current);
+      const speaker = turns ? speakerAt(turns, w.startMs, w.endMs) : undefined;
+      const pause = current ? w.startMs - current.end_time : 0;
+      if (!current || current.speaker_id !== speaker || pause >= SENTENCE_PAUSE_MS || w.endMs - current.begin_time > MAX_SENTENCE_MS) {
+        current = { begin_time: Math.round(w.startMs), end_time: Math.round(w.endMs), text: '', words: [], source: e };
+        if (speaker !== undefined) current.speaker_id = speaker;
+        own.push(current);
       }
       current.words.push(toWire(w));
       current.end_time = Math.round(w.endMs);
     }
+    // One sentence for the whole event keeps the recogniser's text and span as they are.
+    if (own.length === 1) Object.assign(own[0]!, { begin_time: Math.round(e.startMs), end_time: Math.round(e.endMs), text: e.text.trim() });
+    if (own.length === 0) own.push({ begin_time: Math.round(e.startMs), end_time: Math.round(e.endMs), text: e.text.trim(), words: [], source: e });
+    out.push(...own);
   }
   for (const s of out) if (s.text === '') s.text = s.words.map((w) => w.text).join(' ');
   return out;
