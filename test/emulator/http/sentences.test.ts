@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { TranscriptEvent } from '../../../src/core/types.js';
+import type { Transport } from '../../../src/transports/transport.js';
 import { funAsr } from '../../../src/transports/dashscope/fun-asr.js';
 import { qwenAsrFiletrans } from '../../../src/transports/dashscope/qwen-asr-filetrans.js';
 import { makeSpeech, SENTENCES } from '../../helpers/speech.js';
 import { KEY, startHarness } from './harness.js';
 
 /** A recogniser that hears one long utterance: two words, a 1.5 s pause, then 62 words without a pause over 24.8 s. */
-function longUtterance(): Parameters<typeof startHarness>[0]['recognizer'] {
+function longUtterance(): Transport {
   const words = [
     { text: 'one', startMs: 0, endMs: 400 },
     { text: 'two', startMs: 400, endMs: 800 },
