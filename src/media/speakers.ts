@@ -137,8 +137,9 @@ export function diarize(samples: Int16Array, sampleRate: number, options: Diariz
     if (last && last.speaker === speaker && startMs - last.endMs < TURN_BRIDGE_MS) last.endMs = endMs;
     else turns.push({ startMs, endMs, speaker });
   }
-  // Drop blips shorter than 100 ms, then round.
+  // Drop blips shorter than 100 ms; a turn ends where the next begins (the frame tail must not overlap it); round.
   const kept = turns.filter((t) => t.endMs - t.startMs >= 100 || turns.length === 1);
+  kept.forEach((t, i) => (t.endMs = Math.min(t.endMs, kept[i + 1]?.startMs ?? Infinity)));
   for (const t of kept) {
     t.startMs = Math.round(t.startMs);
     t.endMs = Math.round(t.endMs);
