@@ -144,7 +144,7 @@ describe('earshot with cloud models against the emulator', () => {
       expect(wrong.stderr).toMatch(/^EARSHOT_AUTH_FAILED: /);
       expect(wrong.stderr).not.toContain('sk-wrong-key-123456');
       // transcribe labels speakers itself when the model does not (diarize()); a live session cannot, so it refuses.
-      const lacking = await run(['live', '--model', 'qwen3.5-omni-flash', '--diarize'], env);
+      const lacking = await run(['live', '--mic', '--model', 'qwen3.5-omni-flash', '--diarize'], env);
       expect(lacking.code).toBe(2);
       expect(lacking.stderr).toMatch(/^EARSHOT_CAPABILITY_MISSING: /);
     } finally {
