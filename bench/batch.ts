@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TranscriptEvent } from '../src/core/types.js';
-import { diarize } from '../src/emulator/diarize.js';
+import { diarize } from '../src/media/speakers.js';
 import { httpStats } from '../src/emulator/http/index.js';
 import { startEmulator } from '../src/emulator/server.js';
 import { funAsr } from '../src/transports/dashscope/fun-asr.js';

@@ -12,6 +12,7 @@ const AREAS: Array<{ name: string; module: string; fn: string }> = [
   { name: 'realtime', module: './realtime.js', fn: 'benchRealtime' },
   { name: 'batch', module: './batch.js', fn: 'benchBatch' },
   { name: 'rtp', module: './rtp.js', fn: 'benchRtp' },
+  { name: 'real', module: './real.js', fn: 'benchReal' },
   { name: 'scale', module: './scale.js', fn: 'benchScale' },
   { name: 'fuzz-calls', module: './fuzz-calls.js', fn: 'benchFuzzCalls' },
   { name: 'serve', module: './serve.js', fn: 'benchServe' },

@@ -64,6 +64,9 @@ export { transcribeRealtime } from './operators/transcribe-realtime.js';
 export type { TranscribeRealtimeOptions } from './operators/transcribe-realtime.js';
 export type { ReconnectSettings } from './operators/reconnecting-session.js';
 export { filterEmotion } from './operators/filter-emotion.js';
+export { diarize, splitBySpeaker, type DiarizeOperatorOptions } from './operators/diarize.js';
+export { splitChannels, type ChannelTrack } from './operators/split-channels.js';
+export { diarize as diarizeAudio, speakerAt, type SpeakerTurn, type DiarizeOptions } from './media/speakers.js';
 export type { FilterEmotionOptions } from './operators/filter-emotion.js';
 
 // Transports: the interface, descriptors and the catalog

@@ -33,6 +33,10 @@ export interface TranscribeCommand {
   /** Redis URL: run the chunks on queue workers (batch and near-realtime modes). */
   queue?: string;
   quiet: boolean;
+  /** `separate`: each channel of the input transcribed on its own (`--channels separate`). */
+  channels?: 'separate';
+  /** Speaker labels of the channels, in order (`--channel-names caller,agent`). */
+  channelNames?: string[];
 }
 
 export interface LiveCommand extends Omit<TranscribeCommand, 'command' | 'input'> {
@@ -102,7 +106,8 @@ Transcribe options:
   --hotwords LIST      domain terms with weights, "term:weight,term:weight" (fun-asr models)
   --context TEXT       prompt context / background text (Omni and qwen3-asr models)
   --emotion LIST       keep only events with these emotions, e.g. angry,sad
-  --diarize            label speakers (fun-asr);  --speakers N  expected number of speakers
+  --diarize            label speakers (any model; from the audio when the service does not);  --speakers N  expected number of speakers
+  --channels separate  transcribe each channel on its own (a stereo call: caller and agent); --channel-names caller,agent
   --codec C            RTP payload: pcmu | pcma | l16 | opus
   --concurrency N      requests in flight for batch and near-realtime modes
   -q, --quiet          no progress on stderr
@@ -148,6 +153,8 @@ const TRANSCRIBE_OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
   mic: { type: 'boolean' },
   'mic-command': { type: 'string' },
+  channels: { type: 'string' },
+  'channel-names': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -227,8 +234,12 @@ export function parseCommand(argv: readonly string[]): Command {
       const input = positionals[0];
       if (!input) throw new InvalidArgumentError('earshot transcribe needs an input: a file, - for stdin, or rtp://HOST:PORT');
       if (positionals.length > 1) throw new InvalidArgumentError(`one input at a time, got ${positionals.length}`);
+      if (values.channels !== undefined && values.channels !== 'separate') throw new InvalidArgumentError(`--channels takes separate (each channel on its own), got ${values.channels}`);
+      const channelNames = values['channel-names']?.split(',').map((s) => s.trim());
+      if (channelNames && values.channels !== 'separate') throw new InvalidArgumentError('--channel-names needs --channels separate');
+      if (channelNames?.some((n) => n === '')) throw new InvalidArgumentError('--channel-names takes names separated by commas, e.g. caller,agent');
       if (name === 'report') return reportCommand(input, common, values);
-      return { command: 'transcribe', input, ...common };
+      return { command: 'transcribe', input, ...common, ...(values.channels ? { channels: 'separate' as const } : {}), ...(channelNames ? { channelNames } : {}) };
     }
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw err;

@@ -2,8 +2,8 @@
  * The pipelines behind `earshot transcribe` and `earshot live`: pick a source for the input, a transport for the
  * model, an operator chain for the mode, and the sinks for the outputs.
  */
-import { fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
-import { CapabilityError } from '../core/errors.js';
+import { defer, fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
+import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
 import { frameToMs, type AudioChunk, type AudioSegment, type TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
 import { fromFile } from '../sources/file.js';
@@ -17,11 +17,14 @@ import { pace } from '../operators/pace.js';
 import type { WindowSegment } from '../operators/near-realtime.js';
 import { defaultMode, transcribeMode } from '../operators/transcribe-mode.js';
 import { filterEmotion } from '../operators/filter-emotion.js';
+import { diarize } from '../operators/diarize.js';
+import { splitChannels } from '../operators/split-channels.js';
+import { probeChannels } from '../media/ffmpeg.js';
 import { toSrt } from '../sinks/srt.js';
 import { toVtt } from '../sinks/vtt.js';
 import { toJsonl } from '../sinks/jsonl.js';
 import { toConsole } from '../sinks/console.js';
-import { createTransport } from '../transports/catalog.js';
+import { createTransport, modelInfo } from '../transports/catalog.js';
 import { queued } from '../transports/queued.js';
 import type { RecognitionOptions } from '../transports/transport.js';
 import type { BatchTransport } from '../transports/dashscope/fun-asr.js';
@@ -79,10 +82,17 @@ function progress(io: CliIo, quiet: boolean): OperatorFunction<AudioChunk, Audio
     );
 }
 
-/** One audio stream to transcribe; `label` names an RTP participant (events get it as `speaker`). */
+/** One audio stream to transcribe; `label` names an RTP participant or a channel (events get it as `speaker`). */
 interface Track {
   audio: Observable<AudioChunk>;
   label?: string;
+  /** The input channel, with `--channels separate` (events get it as `channel`). */
+  channel?: number;
+}
+
+/** The speaker label of a channel: its `--channel-names` entry, else `Channel N`. */
+function channelLabel(cmd: Pick<TranscribeCommand, 'channelNames'>, channel: number): string {
+  return cmd.channelNames?.[channel] ?? `Channel ${channel + 1}`;
 }
 
 /** The input as tracks: one for a file, stdin or the mic; one per participant (SSRC) for RTP. */
@@ -94,12 +104,21 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliI
   }
   const input = cmd.input;
   if (input.startsWith('rtp://')) {
+    if (cmd.channels === 'separate') throw new InvalidArgumentError('--channels separate takes a file; RTP participants are already apart');
     const onListening = (a: { address: string; port: number }): void => {
       io.stderr.write(`earshot: listening for RTP on ${a.address}:${a.port} (Ctrl-C to stop and flush the outputs)\n`);
     };
     const participants = fromRtp({ ...parseRtpUrl(input, cmd.codec ? { codec: cmd.codec } : {}), onListening }).pipe(takeUntil(io.interrupt));
     const tracks = participants.pipe(map((p) => ({ audio: p.audio$.pipe(takeUntil(io.interrupt), resample(16000)), label: `ssrc-${p.ssrc.toString(16)}` })));
     return { tracks, live: true };
+  }
+  if (cmd.channels === 'separate') {
+    if (input === '-') throw new InvalidArgumentError('--channels separate needs a file (stdin cannot be probed for its channels)');
+    const tracks = defer(() => probeChannels(input)).pipe(
+      mergeMap((channels) => fromFile(input).pipe(decode({ sampleRate: 16000, channels }), splitChannels())),
+      map((t): Track => ({ audio: t.audio, label: channelLabel(cmd, t.channel), channel: t.channel })),
+    );
+    return { tracks, live: false, path: input };
   }
   if (input === '-') return { tracks: of({ audio: fromReadable(io.stdin as never).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false };
   // An http(s) input is read through ffmpeg as it downloads; async-task models get the URL itself (see runTranscribe).
@@ -112,7 +131,10 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliI
  * @throws the pipeline's EarshotError (the CLI prints its code and message).
  */
 export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliIo, taps: PipelineTaps = {}): Promise<void> {
-  const recognition = recognitionOf(cmd);
+  // --diarize on a model whose service does not label speakers: the diarize() operator labels them from the audio.
+  const speakersByOperator = cmd.diarize && !modelInfo(cmd.model).diarization && cmd.command !== 'live';
+  const { diarize: _diarize, speakers: _speakers, ...withoutSpeakers } = recognitionOf(cmd);
+  const recognition = speakersByOperator ? withoutSpeakers : recognitionOf(cmd);
   const onQueue = cmd.command !== 'live' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: recognition }) : undefined;
   const transport = onQueue ?? createTransport(cmd.model, { env: io.env, ...recognition });
   try {
@@ -128,26 +150,32 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     const eventsOf = (raw: Observable<AudioChunk>): Observable<TranscriptEvent> => {
       const clock = new PaceClock();
       const audio = raw.pipe(taps.audio ?? identity, progress(io, cmd.quiet || live), cmd.pace ? pace({ clock }) : (s) => s);
-      return audio.pipe(
-        transcribeMode(transport, {
-          mode,
-          live,
-          recognition,
-          windowMs: cmd.windowMs,
-          ...(concurrency ? { concurrency } : {}),
-          ...(cmd.pace ? { clock } : {}),
-          taps: { ...(taps.vad ? { vad: taps.vad } : {}), ...(taps.windows ? { windows: taps.windows } : {}) },
-        }),
-      );
+      const transcription: OperatorFunction<AudioChunk, TranscriptEvent> = transcribeMode(transport, {
+        mode,
+        live,
+        recognition,
+        windowMs: cmd.windowMs,
+        ...(concurrency ? { concurrency } : {}),
+        ...(cmd.pace ? { clock } : {}),
+        taps: { ...(taps.vad ? { vad: taps.vad } : {}), ...(taps.windows ? { windows: taps.windows } : {}) },
+      });
+      return audio.pipe(speakersByOperator ? diarize(transcription, cmd.speakers ? { speakers: cmd.speakers } : {}) : transcription);
     };
 
     const batch = transport as Partial<BatchTransport>;
     // A URL goes to a network model's transcribeFile as it is (an async-task model passes it on, nothing uploaded).
     const whole = path ?? (transport.capabilities.offline === true ? undefined : url);
     const events =
-      mode === 'batch' && whole && batch.transcribeFile && !cmd.pace
-        ? wholeFile(batch.transcribeFile.bind(transport), whole, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined)
-        : tracks.pipe(mergeMap((t) => (t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...e, speaker: e.speaker ?? t.label! }))) : eventsOf(t.audio))));
+      mode === 'batch' && whole && batch.transcribeFile && !cmd.pace && !speakersByOperator
+        ? wholeFile(batch.transcribeFile.bind(transport), whole, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined).pipe(
+            // The service answers each channel of the file as its own transcript; name them as the tracks are named.
+            map((e) => (cmd.channels && e.channel !== undefined ? { ...e, speaker: e.speaker ?? channelLabel(cmd, e.channel) } : e)),
+          )
+        : tracks.pipe(
+            mergeMap((t) =>
+              t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...e, speaker: e.speaker ?? t.label!, ...(t.channel !== undefined ? { channel: t.channel } : {}) }))) : eventsOf(t.audio),
+            ),
+          );
 
     let out = cmd.emotions?.length ? events.pipe(filterEmotion(cmd.emotions as never)) : events;
     if (taps.events) out = out.pipe(taps.events);

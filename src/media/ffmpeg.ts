@@ -241,3 +241,26 @@ export async function probeDurationMs(path: string, options: { signal?: AbortSig
   if (!Number.isFinite(seconds)) throw new InputError('EARSHOT_DECODE_FAILED', `ffprobe found no duration in ${basename(path)}`, { details: { file: basename(path) } });
   return Math.round(seconds * 1000);
 }
+
+/**
+ * Number of channels of a file's first audio stream (ffprobe).
+ *
+ * @param path - A local file.
+ * @param options - `signal` cancels; `ffprobePath` (default `'ffprobe'` on PATH).
+ * @throws as {@link runFfmpegTool} (EARSHOT_CORRUPT_INPUT for a file that is not media), and
+ *   EARSHOT_DECODE_FAILED when the file has no audio stream.
+ * @example
+ * ```ts
+ * await probeChannels('call.wav'); // 2
+ * ```
+ */
+export async function probeChannels(path: string, options: { signal?: AbortSignal; ffprobePath?: string } = {}): Promise<number> {
+  const out = await runFfmpegTool(options.ffprobePath ?? 'ffprobe', ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=channels', '-of', 'default=nw=1:nk=1', path], {
+    path,
+    action: 'read',
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const channels = Number.parseInt(out.trim(), 10);
+  if (!Number.isInteger(channels) || channels < 1) throw new InputError('EARSHOT_DECODE_FAILED', `ffprobe found no audio stream in ${basename(path)}`, { details: { file: basename(path) } });
+  return channels;
+}

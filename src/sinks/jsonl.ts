@@ -1,6 +1,6 @@
 /**
  * JSON Lines output following the transcript contract, one event a line, keys in contract order:
- * `{"type","text","startMs","endMs","words"?,"speaker"?,"emotion"?,"language"?}`, times as integer milliseconds.
+ * `{"type","text","startMs","endMs","words"?,"speaker"?,"channel"?,"emotion"?,"language"?}`, times as integer milliseconds.
  * Each line is written whole, so a file left by a failed run holds only whole lines.
  */
 import type { MonoTypeOperatorFunction, OperatorFunction } from 'rxjs';
@@ -41,6 +41,7 @@ export function formatJsonlLine(event: TranscriptEvent, options: Pick<JsonlForma
   };
   if (event.words) out.words = event.words.map((w) => ({ text: w.text, startMs: Math.round(w.startMs), endMs: Math.round(w.endMs) }));
   if (event.speaker !== undefined) out.speaker = event.speaker;
+  if (event.channel !== undefined) out.channel = event.channel;
   if (event.emotion !== undefined) out.emotion = event.emotion;
   if (event.language !== undefined) out.language = event.language;
   if (options.latency && event.latency) {

@@ -7,8 +7,14 @@ import type { TranscriptEvent } from '../core/types.js';
 import { CueBuilder, resolveCaptionLimits, type CaptionOptions, type Cue } from './captions.js';
 import { formatText, textSink, type SinkOptions, type SinkTarget, type TextFormat } from './text-sink.js';
 
+/** Caption limits plus whether cues name their speaker. */
+export interface SrtCaptionOptions extends CaptionOptions {
+  /** Start each cue with its speaker (`Speaker 1: …`, SRT has no voice tag). Default true. */
+  speakers?: boolean;
+}
+
 /** Options of {@link toSrt} and {@link srtText}: caption limits plus sink options. */
-export interface SrtOptions extends CaptionOptions, SinkOptions {}
+export interface SrtOptions extends SrtCaptionOptions, SinkOptions {}
 
 /**
  * A cue timestamp: `01:02:03,456` (`,` for SRT, `.` for WebVTT); hours grow past two digits when needed.
@@ -35,24 +41,27 @@ function noArrow(text: string): string {
 }
 
 /**
- * One SRT cue: `1\n00:00:01,000 --> 00:00:03,500\ntext\n\n`.
+ * One SRT cue: `1\n00:00:01,000 --> 00:00:03,500\ntext\n\n`; a cue with a speaker starts `Speaker 1: `.
  *
  * @param cue - the cue.
  * @param index - its 1-based number.
+ * @param speakers - prefix the cue's speaker. Default true.
  * @example
  * ```ts
- * formatSrtCue({ startMs: 1000, endMs: 3500, lines: ['hello'], script: 'latin' }, 1);
- * // '1\n00:00:01,000 --> 00:00:03,500\nhello\n\n'
+ * formatSrtCue({ startMs: 1000, endMs: 3500, lines: ['hello'], speaker: 'agent', script: 'latin' }, 1);
+ * // '1\n00:00:01,000 --> 00:00:03,500\nagent: hello\n\n'
  * ```
  */
-export function formatSrtCue(cue: Cue, index: number): string {
-  return `${index}\n${formatTimestamp(cue.startMs, ',')} --> ${formatTimestamp(cue.endMs, ',')}\n${cue.lines.map(noArrow).join('\n')}\n\n`;
+export function formatSrtCue(cue: Cue, index: number, speakers = true): string {
+  const lines = cue.lines.map(noArrow);
+  if (speakers && cue.speaker && lines.length) lines[0] = `${noArrow(cue.speaker.replace(/\s+/g, ' ').trim())}: ${lines[0]}`;
+  return `${index}\n${formatTimestamp(cue.startMs, ',')} --> ${formatTimestamp(cue.endMs, ',')}\n${lines.join('\n')}\n\n`;
 }
 
 /**
  * The SRT {@link TextFormat}: finals become cues; partials are ignored.
  *
- * @param options - caption limits.
+ * @param options - caption limits and `speakers`.
  * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) for invalid limits.
  * @example
  * ```ts
@@ -60,10 +69,10 @@ export function formatSrtCue(cue: Cue, index: number): string {
  * const text = [...fmt.event(finalEvent), ...fmt.end()].join('');
  * ```
  */
-export function srtFormat(options: CaptionOptions = {}): TextFormat {
+export function srtFormat(options: SrtCaptionOptions = {}): TextFormat {
   const builder = new CueBuilder(options);
   let index = 0;
-  const render = (cues: Cue[]): string[] => cues.map((c) => formatSrtCue(c, ++index));
+  const render = (cues: Cue[]): string[] => cues.map((c) => formatSrtCue(c, ++index, options.speakers ?? true));
   return { header: '', event: (e: TranscriptEvent) => render(builder.push(e)), end: () => render(builder.flush()) };
 }
 
@@ -98,7 +107,7 @@ export function toSrt(target: SinkTarget, options: SrtOptions = {}): MonoTypeOpe
  * events$.pipe(srtText()).subscribe((text) => process.stdout.write(text));
  * ```
  */
-export function srtText(options: CaptionOptions = {}): OperatorFunction<TranscriptEvent, string> {
+export function srtText(options: SrtCaptionOptions = {}): OperatorFunction<TranscriptEvent, string> {
   resolveCaptionLimits(options);
   return formatText(() => srtFormat(options));
 }

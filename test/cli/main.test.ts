@@ -143,7 +143,8 @@ describe('earshot with cloud models against the emulator', () => {
       expect(wrong.code).toBe(1);
       expect(wrong.stderr).toMatch(/^EARSHOT_AUTH_FAILED: /);
       expect(wrong.stderr).not.toContain('sk-wrong-key-123456');
-      const lacking = await run(['transcribe', 'samples/sample.wav', '--model', 'qwen3.5-omni-flash', '--diarize'], env);
+      // transcribe labels speakers itself when the model does not (diarize()); a live session cannot, so it refuses.
+      const lacking = await run(['live', '--mic', '--model', 'qwen3.5-omni-flash', '--diarize'], env);
       expect(lacking.code).toBe(2);
       expect(lacking.stderr).toMatch(/^EARSHOT_CAPABILITY_MISSING: /);
     } finally {

@@ -28,6 +28,7 @@ const EVENTS: TranscriptEvent[] = [
 describe('toJsonl', () => {
   it('writes the contract keys in order, integer ms, and nothing extra', () => {
     expect(formatJsonlLine(EVENTS[1]!)).toBe('{"type":"final","text":"hello","startMs":0,"endMs":500,"words":[{"text":"hello","startMs":0,"endMs":500}],"speaker":"Speaker 1","emotion":"happy","language":"en"}\n');
+    expect(formatJsonlLine({ type: 'final', text: 'hi', startMs: 0, endMs: 400, speaker: 'agent', channel: 1 })).toBe('{"type":"final","text":"hi","startMs":0,"endMs":400,"speaker":"agent","channel":1}\n');
     expect(formatJsonlLine(EVENTS[1]!, { latency: true })).toMatch(/"language":"en","latency":\{"endOfSpeechMs":250,"addedMs":1.5\}\}\n$/);
     expect(formatJsonlLine({ type: 'final', text: 'a\u2028b\nc', startMs: 0, endMs: 1 }).split('\n')).toHaveLength(2);
   });

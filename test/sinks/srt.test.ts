@@ -21,6 +21,9 @@ describe('toSrt', () => {
     expect(formatTimestamp(3_723_456.4, ',')).toBe('01:02:03,456');
     expect(formatTimestamp(360_000_000, '.')).toBe('100:00:00.000');
     expect(formatSrtCue({ startMs: 0, endMs: 900, lines: ['a --> b'], script: 'latin' }, 2)).not.toContain('-->\nb');
+    // A cue's speaker (diarization or a channel name) prefixes its first line; SRT has no voice tag.
+    expect(formatSrtCue({ startMs: 0, endMs: 900, lines: ['hi there', 'you'], speaker: 'agent', script: 'latin' }, 3)).toBe('3\n00:00:00,000 --> 00:00:00,900\nagent: hi there\nyou\n\n');
+    expect(formatSrtCue({ startMs: 0, endMs: 900, lines: ['hi'], speaker: 'agent', script: 'latin' }, 3, false)).toBe('3\n00:00:00,000 --> 00:00:00,900\nhi\n\n');
     expect(formatSrtCue({ startMs: 0, endMs: 900, lines: ['a ---> b'], script: 'latin' }, 2).split('\n')[2]).toBe('a -> b');
   });
 

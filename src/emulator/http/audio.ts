@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import type { TranscriptEvent } from '../../core/types.js';
 import type { Hotword } from '../../transports/transport.js';
+import { probeChannels } from '../../media/ffmpeg.js';
 import type { EmulatorContext } from '../context.js';
 import { stateOf } from './state.js';
 
@@ -25,8 +26,14 @@ export class AudioFetchError extends Error {
 }
 
 /** Decoded audio. */
+/** Most channels the emulator keeps apart (the service's `channel_id` lists tracks of call recordings). */
+const MAX_CHANNELS = 8;
+
 export interface Pcm {
+  /** The file mixed to mono. */
   samples: Int16Array;
+  /** Each channel of the file on its own (one entry for a mono file). */
+  channels: Int16Array[];
   sampleRate: 16000;
   durationMs: number;
   /** The source's codec and rate as ffprobe-ish facts (for result `properties`). */
@@ -80,8 +87,14 @@ export async function decodeAudio(data: Buffer): Promise<Pcm> {
   const path = join(dir, 'input');
   try {
     await writeFile(path, data);
+    let count = 1;
+    try {
+      count = Math.min(MAX_CHANNELS, await probeChannels(path));
+    } catch {
+      // Not media: ffmpeg below reports it as the service does.
+    }
     const { pcm, stderr, code } = await new Promise<{ pcm: Buffer; stderr: string; code: number | null }>((resolve, reject) => {
-      const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-i', path, '-f', 's16le', '-ar', '16000', '-ac', '1', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-i', path, '-f', 's16le', '-ar', '16000', '-ac', String(count), '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
       const parts: Buffer[] = [];
       let err = '';
       child.stdout.on('data', (d: Buffer) => parts.push(d));
@@ -91,8 +104,11 @@ export async function decodeAudio(data: Buffer): Promise<Pcm> {
     });
     if (code !== 0) throw new AudioFetchError(`the audio cannot be decoded: ${stderr.trim().split('\n').pop() ?? ''}`, 400);
     const stream = /Stream #\d+:\d+.*?: Audio: (\w+)[^,]*, (\d+) Hz/.exec(stderr);
-    const samples = new Int16Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 2));
-    return { samples: Int16Array.from(samples), sampleRate: 16000, durationMs: Math.round((samples.length * 1000) / 16000), format: stream?.[1] ?? 'unknown', originalRate: Number(stream?.[2] ?? 16000) };
+    const interleaved = new Int16Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 2));
+    const frames = Math.floor(interleaved.length / count);
+    const channels = Array.from({ length: count }, (_, c) => Int16Array.from({ length: frames }, (_, f) => interleaved[f * count + c]!));
+    const samples = count === 1 ? channels[0]! : Int16Array.from({ length: frames }, (_, f) => Math.round(channels.reduce((sum, ch) => sum + ch[f]!, 0) / count));
+    return { samples, channels, sampleRate: 16000, durationMs: Math.round((frames * 1000) / 16000), format: stream?.[1] ?? 'unknown', originalRate: Number(stream?.[2] ?? 16000) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TranscriptEvent } from '../../core/types.js';
 import type { EmulatorContext } from '../context.js';
-import { diarize, speakerAt, type SpeakerTurn } from '../diarize.js';
+import { diarize, speakerAt, type SpeakerTurn } from '../../media/speakers.js';
 import { AudioFetchError, decodeAudio, loadUrl, recognise, type Pcm } from './audio.js';
 import { nativeError, readJson, sendJson, serviceTime } from './reply.js';
 import { stateOf, type TaskRecord } from './state.js';
@@ -107,10 +107,19 @@ async function runTask(ctx: EmulatorContext, task: TaskRecord, urls: string[], p
       if (language) opts.language = language;
       if (vocabulary) opts.hotwords = vocabulary;
       if (qwen && typeof (parameters.corpus as { text?: unknown } | undefined)?.text === 'string') opts.context = (parameters.corpus as { text: string }).text;
-      const events = await recognise(ctx, pcm, opts);
-      const speech = events.reduce((s, e) => s + Math.max(0, e.endMs - e.startMs), 0);
-      billedMs += speech;
-      const body = qwen ? qwenResult(url, pcm, events, parameters, language) : funAsrResult(url, pcm, events, parameters, speech);
+      // channel_id picks the tracks: each is transcribed on its own and answered as its own transcripts[] entry.
+      const ids = Array.isArray(parameters.channel_id) && parameters.channel_id.length ? parameters.channel_id.map(Number) : [0];
+      const missing = ids.find((c) => !Number.isInteger(c) || c < 0 || c >= pcm.channels.length);
+      if (missing !== undefined) throw new AudioFetchError(`channel_id ${missing} is not a channel of the file (it has ${pcm.channels.length})`, 400);
+      const tracks: Track[] = [];
+      for (const channel of ids) {
+        const one: Pcm = { ...pcm, samples: pcm.channels[channel]!, channels: [pcm.channels[channel]!] };
+        const events = await recognise(ctx, one, opts);
+        const speechMs = events.reduce((s, e) => s + Math.max(0, e.endMs - e.startMs), 0);
+        billedMs += speechMs;
+        tracks.push({ channel, pcm: one, events, speechMs });
+      }
+      const body = qwen ? qwenResult(url, pcm, tracks, parameters, language) : funAsrResult(url, pcm, tracks, parameters);
       const key = `${task.id}/${n + 1}`;
       const expiresMs = Date.now() + ttl;
       stateOf(ctx).results.set(key, { body, expiresMs });
@@ -171,25 +180,42 @@ interface Sentence {
   source: TranscriptEvent;
 }
 
-/** Sentences from recogniser events; with diarization an event is split where the speaker changes. */
+/**
+ * A pause this long between two words ends a sentence: the VAD segmentation default the reference gives for Fun-ASR
+ * (`max_sentence_silence`, 1300 ms, §2 parameters).
+ */
+const SENTENCE_PAUSE_MS = 1300;
+/**
+ * Longest sentence. The reference says only that the service keeps VAD sentences from growing too long
+ * (`multi_threshold_mode_enabled`, §2); results seen from the service stay well under this.
+ */
+const MAX_SENTENCE_MS = 20_000;
+
+/**
+ * Sentences from recogniser events, cut as the service cuts them: at a pause of {@link SENTENCE_PAUSE_MS}, at a
+ * change of speaker (with diarization), and before a sentence grows past {@link MAX_SENTENCE_MS}.
+ */
 function sentencesOf(events: TranscriptEvent[], turns?: SpeakerTurn[]): Sentence[] {
   const out: Sentence[] = [];
   for (const e of events) {
     const words = wordsOf(e);
-    if (!turns) {
-      out.push({ begin_time: Math.round(e.startMs), end_time: Math.round(e.endMs), text: e.text.trim(), words: words.map(toWire), source: e });
-      continue;
-    }
+    const own: Sentence[] = [];
     let current: Sentence | undefined;
     for (const w of words) {
-      const speaker = speakerAt(turns, w.startMs, w.endMs);
-      if (!current || current.speaker_id !== speaker) {
-        current = { begin_time: Math.round(w.startMs), end_time: Math.round(w.endMs), text: '', words: [], speaker_id: speaker, source: e };
-        out.push(current);
+      const speaker = turns ? speakerAt(turns, w.startMs, w.endMs) : undefined;
+      const pause = current ? w.startMs - current.end_time : 0;
+      if (!current || current.speaker_id !== speaker || pause >= SENTENCE_PAUSE_MS || w.endMs - current.begin_time > MAX_SENTENCE_MS) {
+        current = { begin_time: Math.round(w.startMs), end_time: Math.round(w.endMs), text: '', words: [], source: e };
+        if (speaker !== undefined) current.speaker_id = speaker;
+        own.push(current);
       }
       current.words.push(toWire(w));
       current.end_time = Math.round(w.endMs);
     }
+    // One sentence for the whole event keeps the recogniser's text and span as they are.
+    if (own.length === 1) Object.assign(own[0]!, { begin_time: Math.round(e.startMs), end_time: Math.round(e.endMs), text: e.text.trim() });
+    if (own.length === 0) own.push({ begin_time: Math.round(e.startMs), end_time: Math.round(e.endMs), text: e.text.trim(), words: [], source: e });
+    out.push(...own);
   }
   for (const s of out) if (s.text === '') s.text = s.words.map((w) => w.text).join(' ');
   return out;
@@ -199,30 +225,44 @@ function toWire(w: { text: string; startMs: number; endMs: number }): Sentence['
   return { begin_time: Math.round(w.startMs), end_time: Math.round(w.endMs), text: w.text, punctuation: '' };
 }
 
-function funAsrResult(url: string, pcm: Pcm, events: TranscriptEvent[], parameters: Record<string, unknown>, speechMs: number): unknown {
+/** One requested channel of a file, transcribed on its own. */
+interface Track {
+  channel: number;
+  pcm: Pcm;
+  events: TranscriptEvent[];
+  speechMs: number;
+}
+
+function funAsrResult(url: string, pcm: Pcm, tracks: Track[], parameters: Record<string, unknown>): unknown {
   const diarization = parameters.diarization_enabled === true;
-  const turns = diarization ? diarize(pcm.samples, pcm.sampleRate, typeof parameters.speaker_count === 'number' ? { speakerCount: parameters.speaker_count } : {}) : undefined;
-  const sentences = sentencesOf(events, turns).map((s, i) => {
-    const out: Record<string, unknown> = { begin_time: s.begin_time, end_time: s.end_time, text: s.text, sentence_id: i + 1 };
-    if (s.speaker_id !== undefined) out.speaker_id = s.speaker_id;
-    out.words = s.words;
-    return out;
+  const transcripts = tracks.map((track) => {
+    const turns = diarization ? diarize(track.pcm.samples, track.pcm.sampleRate, typeof parameters.speaker_count === 'number' ? { speakerCount: parameters.speaker_count } : {}) : undefined;
+    const sentences = sentencesOf(track.events, turns).map((s, i) => {
+      const out: Record<string, unknown> = { begin_time: s.begin_time, end_time: s.end_time, text: s.text, sentence_id: i + 1 };
+      if (s.speaker_id !== undefined) out.speaker_id = s.speaker_id;
+      out.words = s.words;
+      return out;
+    });
+    return { channel_id: track.channel, content_duration_in_milliseconds: Math.round(track.speechMs), text: sentences.map((s) => s.text).join(' '), sentences };
   });
   return {
     file_url: url,
-    properties: { audio_format: pcm.format, channels: [0], original_sampling_rate: pcm.originalRate, original_duration_in_milliseconds: pcm.durationMs },
-    transcripts: [{ channel_id: 0, content_duration_in_milliseconds: Math.round(speechMs), text: sentences.map((s) => s.text).join(' '), sentences }],
+    properties: { audio_format: pcm.format, channels: pcm.channels.map((_, i) => i), original_sampling_rate: pcm.originalRate, original_duration_in_milliseconds: pcm.durationMs },
+    transcripts,
   };
 }
 
-function qwenResult(url: string, pcm: Pcm, events: TranscriptEvent[], parameters: Record<string, unknown>, language?: string): unknown {
+function qwenResult(url: string, pcm: Pcm, tracks: Track[], parameters: Record<string, unknown>, language?: string): unknown {
   const withWords = parameters.enable_words === true;
-  const sentences = sentencesOf(events).map((s, i) => {
-    const out: Record<string, unknown> = { sentence_id: i, begin_time: s.begin_time, end_time: s.end_time, language: s.source.language ?? language ?? 'en', emotion: s.source.emotion ?? 'neutral', text: s.text };
-    if (withWords) out.words = s.words;
-    return out;
+  const transcripts = tracks.map((track) => {
+    const sentences = sentencesOf(track.events).map((s, i) => {
+      const out: Record<string, unknown> = { sentence_id: i, begin_time: s.begin_time, end_time: s.end_time, language: s.source.language ?? language ?? 'en', emotion: s.source.emotion ?? 'neutral', text: s.text };
+      if (withWords) out.words = s.words;
+      return out;
+    });
+    return { channel_id: track.channel, text: sentences.map((s) => s.text).join(' '), sentences };
   });
-  return { file_url: url, audio_info: { format: pcm.format, sample_rate: pcm.originalRate }, transcripts: [{ channel_id: 0, text: sentences.map((s) => s.text).join(' '), sentences }] };
+  return { file_url: url, audio_info: { format: pcm.format, sample_rate: pcm.originalRate }, transcripts };
 }
 
 function taskOutput(task: TaskRecord): Record<string, unknown> {

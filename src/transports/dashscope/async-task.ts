@@ -7,6 +7,7 @@
  */
 import { isRetryable } from '../../core/errors.js';
 import { sleep } from '../../core/retry.js';
+import { probeChannels } from '../../media/ffmpeg.js';
 import type { TranscriptEvent, Word } from '../../core/types.js';
 import { withCapabilities, type ChunkJob, type ModelFeatures, type RecognitionOptions } from '../transport.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
@@ -148,17 +149,21 @@ export interface ResultSentence {
 
 /**
  * Map the sentences of an async-task result to final events in time order: text and word texts trimmed, word times
- * kept, empty sentences dropped; `decorate` adds what the model adds (speaker, emotion, language).
+ * kept, empty sentences dropped, `channel` set from `channel_id` when the result has one entry per channel of
+ * several; `decorate` adds what the model adds (speaker, emotion, language).
  *
  * @example
  * sentenceEvents({ transcripts: [{ sentences: [{ begin_time: 0, end_time: 900, text: ' hi ' }] }] }, () => undefined);
  * // [{ type: 'final', text: 'hi', startMs: 0, endMs: 900 }]
  */
-export function sentenceEvents<S extends ResultSentence>(result: { transcripts?: { sentences?: S[] }[] }, decorate: (event: TranscriptEvent, sentence: S) => void): TranscriptEvent[] {
+export function sentenceEvents<S extends ResultSentence>(result: { transcripts?: { channel_id?: number; sentences?: S[] }[] }, decorate: (event: TranscriptEvent, sentence: S) => void): TranscriptEvent[] {
   const out: TranscriptEvent[] = [];
+  // One transcripts[] entry per channel asked for (channel_id): events carry their channel when there are several.
+  const several = (result.transcripts?.length ?? 0) > 1;
   for (const t of result.transcripts ?? []) {
     for (const s of t.sentences ?? []) {
       const event: TranscriptEvent = { type: 'final', text: s.text.trim(), startMs: s.begin_time, endMs: s.end_time };
+      if (several && typeof t.channel_id === 'number') event.channel = t.channel_id;
       if (s.words?.length) event.words = s.words.map((w): Word => ({ text: w.text.trim(), startMs: w.begin_time, endMs: w.end_time }));
       decorate(event, s);
       if (event.text !== '') out.push(event);
@@ -184,6 +189,21 @@ export function asyncTaskTransport(model: string, features: ModelFeatures, run: 
     transcribeClip: (job: ChunkJob, call: { signal?: AbortSignal } = {}) => run(clipUpload(job), { ...(job.options ?? {}), ...(call.signal ? { signal: call.signal } : {}) }, TaskMemo.key(job)),
     close,
   });
+}
+
+/**
+ * The `channel_id` list of a task: the channels asked for, else every channel of a local file (probed), else `[0]`
+ * (clips are mono; a URL is not read here). The service returns one `transcripts[]` entry per listed channel.
+ *
+ * @throws as {@link probeChannels} for a local file that is not media.
+ * @example
+ * await channelIds('call.wav', undefined); // [0, 1] for a stereo file
+ */
+export async function channelIds(source: UploadSource, requested: readonly number[] | undefined, signal?: AbortSignal): Promise<number[]> {
+  if (requested?.length) return [...requested];
+  if (typeof source !== 'string' || /^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return [0];
+  const channels = await probeChannels(source, signal ? { signal } : {});
+  return Array.from({ length: channels }, (_, i) => i);
 }
 
 /**

@@ -8,7 +8,7 @@ import { InvalidArgumentError, TransportError } from '../../core/errors.js';
 import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, type ChunkJob, type ModelFeatures, type ModelSpec, type RecognitionOptions, type Transport, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
-import { asyncTaskTransport, QueryPacer, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
+import { asyncTaskTransport, channelIds, QueryPacer, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
 import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type WithRetry } from './http.js';
 import { BATCH_LIMITS, type UploadSource } from './upload.js';
 import { Vocabularies } from './vocabulary.js';
@@ -49,6 +49,11 @@ export interface FunAsrOptions extends DashScopeOptions, RecognitionOptions, Pol
 
 /** Per-call options of {@link FunAsrTransport.transcribeFile}. */
 export interface BatchFileOptions extends RecognitionOptions {
+  /**
+   * Channels to transcribe, each on its own (`channel_id`); events then carry `channel`. Default: every channel of a
+   * local file; `[0]` for a URL.
+   */
+  channels?: readonly number[];
   signal?: AbortSignal;
   onProgress?: (progress: BatchProgress) => void;
 }
@@ -124,7 +129,7 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
       input: (url) => ({ file_urls: [url] }),
       async parameters() {
         const vocabularyId = await vocabularyFor(o, signal);
-        const parameters: Record<string, unknown> = { channel_id: [0] };
+        const parameters: Record<string, unknown> = { channel_id: await channelIds(source, call.channels, signal) };
         if (vocabularyId) parameters.vocabulary_id = vocabularyId;
         if (o.diarize) {
           parameters.diarization_enabled = true;

@@ -9,7 +9,7 @@ import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, type ModelFeatures, type RecognitionOptions, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
-import { asyncTaskTransport, QueryPacer, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
+import { asyncTaskTransport, channelIds, QueryPacer, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
 import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type WithRetry } from './http.js';
 import { BATCH_LIMITS, type UploadSource } from './upload.js';
 
@@ -94,7 +94,7 @@ export function qwenAsrFiletrans(options: QwenAsrFiletransOptions = {}): BatchTr
       source,
       input: (url) => ({ file_url: url }),
       async parameters() {
-        const parameters: Record<string, unknown> = { channel_id: [0], enable_itn: options.itn ?? false, enable_words: options.words ?? true };
+        const parameters: Record<string, unknown> = { channel_id: await channelIds(source, call.channels, call.signal), enable_itn: options.itn ?? false, enable_words: options.words ?? true };
         if (o.language) parameters.language = o.language;
         if (o.context) parameters.corpus = { text: o.context };
         return parameters;

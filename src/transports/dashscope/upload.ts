@@ -39,7 +39,7 @@ export type UploadSource = string | { data: Uint8Array; filename: string; conten
  * @param model - The model that will consume the file (the URL is bound to it).
  * @param source - A path, or `{ data, filename }`.
  * @param options - `signal`; `transcode` (default true): a file over the policy's size limit is first re-encoded to
- *   16 kHz mono Opus (what speech recognition needs) and that is uploaded.
+ *   16 kHz Opus, channels kept (what speech recognition needs), and that is uploaded.
  * @returns The `oss://` URL (valid 48 h; send `X-DashScope-OssResourceResolve: enable` with it).
  * @throws EARSHOT_FILE_NOT_FOUND, EARSHOT_LIMIT_EXCEEDED (bigger than the policy's `max_file_size_mb`, even re-encoded),
  *   EARSHOT_DECODE_FAILED (re-encoding failed),
@@ -70,7 +70,7 @@ export async function uploadFile(http: DashScopeHttp, httpBase: string, model: s
   const policy = body.data;
   if (!policy?.upload_host || !policy.upload_dir) throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'the upload policy reply has no upload_host/upload_dir');
   if (policy.max_file_size_mb && size > policy.max_file_size_mb * 1024 * 1024 && typeof source === 'string' && options.transcode !== false) {
-    // Too big for temporary storage as it is: speech survives 16 kHz mono Opus at 24 kbit/s (12 h ≈ 130 MB, 1 h ≈ 11 MB).
+    // Too big for temporary storage as it is: speech survives 16 kHz Opus at 24 kbit/s (12 h ≈ 130 MB, 1 h ≈ 11 MB).
     const dir = await mkdtemp(join(tmpdir(), 'earshot-upload-'));
     try {
       const smaller = join(dir, `${basename(source).replace(/\.[^.]*$/, '')}.ogg`);
@@ -102,8 +102,8 @@ export async function uploadFile(http: DashScopeHttp, httpBase: string, model: s
   return `oss://${key}`;
 }
 
-/** 16 kHz mono Opus at 24 kbit/s (Ogg): how a file too big for temporary storage is re-encoded. */
-const UPLOAD_CODEC = ['-ac', '1', '-ar', '16000', '-c:a', 'libopus', '-b:a', '24k', '-application', 'voip'] as const;
+/** 16 kHz Opus at 24 kbit/s (Ogg), channels kept (a stereo call keeps both sides): how a file too big for temporary storage is re-encoded. */
+const UPLOAD_CODEC = ['-ar', '16000', '-c:a', 'libopus', '-b:a', '24k', '-application', 'voip'] as const;
 
 /** Longest and largest file the async transcription API takes (§3.2, §6.3). */
 export const BATCH_LIMITS = { maxBytes: 2 * 1024 ** 3, maxDurationMs: 12 * 3600_000 } as const;

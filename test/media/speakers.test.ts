@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { diarize, speakerAt } from '../../src/emulator/diarize.js';
+import { diarize, speakerAt } from '../../src/media/speakers.js';
 import { makeSpeech, SENTENCES, type Voice } from '../helpers/speech.js';
 
 function load(voices: Voice[], n = 6): { pcm: Int16Array; segments: { voice: string; startMs: number; endMs: number }[] } {
