@@ -19,7 +19,7 @@ function exportsOf(specifier: string): string[] {
 describe('package exports', () => {
   it('maps every subpath to a built entry', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string | { types: string; import: string }> };
-    expect(Object.keys(pkg.exports)).toEqual(['.', './streams', './rtp', './dashscope', './engine', './testing', './queue', './emulator', './report', './package.json']);
+    expect(Object.keys(pkg.exports)).toEqual(['.', './streams', './rtp', './dashscope', './engine', './testing', './queue', './emulator', './report', './server', './package.json']);
     for (const [path, target] of Object.entries(pkg.exports)) {
       if (typeof target === 'string') continue;
       expect(target.import.replace(/\.js$/, '.d.ts'), path).toBe(target.types);
