@@ -218,8 +218,9 @@ describe('inference protocol: compressed audio through a streaming ffmpeg per ta
     await c.waitFor('task-started');
     const all = [...frames(bytesOf(cases[2]!))];
     for (const frame of all.slice(0, 10)) c.ws.send(frame);
-    const [pid] = await until(() => (decoderPids('aac').length > 0 ? decoderPids('aac') : undefined), 5000, 'the aac decoder');
+    // The no-audio time counts from the last audio the server read, which is after this point (never before it).
     const sent = Date.now();
+    const [pid] = await until(() => (decoderPids('aac').length > 0 ? decoderPids('aac') : undefined), 5000, 'the aac decoder');
     const [failed] = await c.waitFor('task-failed', 1, 5000);
     expect(Date.now() - sent).toBeGreaterThanOrEqual(NO_AUDIO_MS - 50);
     expect(failed!.header).toMatchObject({ error_code: 'CLIENT_ERROR', error_message: 'request timeout after 1 seconds.' });
