@@ -3,16 +3,18 @@
  * a live service wants it, and survive what live services do.
  *
  * - **Pacing**: audio goes out at real time (`pace()`, default on); the transport's `write()` waits while the socket's
- *   send buffer is above its high-water mark. Cold sources are held through their FlowControl while more than
- *   `highWaterMark` ms is queued; hot sources get a bounded queue (`maxQueuedMs`) and fail loudly past it.
+ *   send buffer is above its high-water mark. The queue is a core {@link BoundedQueue}: cold sources are held
+ *   through their FlowControl while more than `highWaterMs` is queued (let go at `lowWaterMs`); hot sources are
+ *   bounded by `maxQueuedMs` and fail loudly past it (a live session never drops audio: it would shift later times).
  * - **Zero-loss reconnect and session rotation**: a {@link ReconnectingSession} (see `reconnecting-session.ts`)
  *   replaces failed sessions under the retry policy and rotates them before the transport's `maxDurationMs`,
  *   replaying the audio after the last final; its {@link SessionTimeline} keeps times on the input's time line.
  * - **Keepalive** is the transport's (`keepaliveMs` on the DashScope realtime transports).
  */
 import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { CapabilityError, EarshotError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
-import { frameCount, type AudioChunk, type TranscriptEvent } from '../core/types.js';
+import { BoundedQueue, queueLimits } from '../core/backpressure.js';
+import { CapabilityError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
+import { frameCount, frameToMs, type AudioChunk, type TranscriptEvent } from '../core/types.js';
 import { assertCapabilities, type Transport } from '../transports/transport.js';
 import { pace as paced } from './pace.js';
 import { openReconnectingSession, reconnectSettings, type ReconnectSettings, type ReconnectingSession } from './reconnecting-session.js';
@@ -21,9 +23,16 @@ import { openReconnectingSession, reconnectSettings, type ReconnectSettings, typ
 export interface TranscribeRealtimeOptions extends ReconnectSettings {
   /** Send audio no faster than real time (default true), in pieces of at most 100 ms. `false` sends as fast as the socket takes it. */
   pace?: boolean;
-  /** Audio queued (ms) above which a cold source is held (default 2000); it resumes below half of it. */
+  /** Audio queued (ms) above which a cold source is held (default 2000). Also the pacer's high-water mark. */
+  highWaterMs?: number;
+  /** Audio queued (ms) at or below which the hold is let go (default half of `highWaterMs`). */
+  lowWaterMs?: number;
+  /** @deprecated Use `highWaterMs` (same meaning; `highWaterMs` wins when both are given). */
   highWaterMark?: number;
-  /** Most audio (ms) a hot source may queue while the session is busy or reconnecting (default 60 000). */
+  /**
+   * Most audio (ms) a hot source may queue while the session is busy or reconnecting (default 60 000); past it the
+   * pipeline fails with EARSHOT_LIMIT_EXCEEDED. Also the pacer's bound.
+   */
   maxQueuedMs?: number;
   /**
    * Where pacing, reconnect waits and the sessions' own timers (keepalive) run, and session age is measured (default
@@ -38,6 +47,7 @@ interface Pending {
 }
 
 const END = Symbol('end');
+const WHAT = 'transcribeRealtime()';
 
 /**
  * Transcribe live audio with a realtime transport, with real-time pacing, zero-loss reconnect and session rotation.
@@ -45,14 +55,15 @@ const END = Symbol('end');
  * Events are on the input's time line (from each chunk's `offset`), partials, finals and speech edges
  * (`speech-start` / `speech-end`, from transports whose service reports them) interleaved in one time line; every
  * event starts at or after the end of the last final. When the source completes, the session is ended and the
- * operator completes after its last final; when the source fails, the finals of audio already sent are emitted first.
+ * operator completes after its last final; when the source fails, the finals of audio already sent are emitted first
+ * and the source's error is then passed on unchanged (the same object).
  * Unsubscribing closes the session at once.
  *
  * @param transport - a transport with `openStream` (funAsrRealtime, qwenAsrRealtime, omniRealtime, local…).
  * @param settings - recognition options, pacing, water marks, reconnect policy, warm-up, rotation margin, scheduler.
  * @returns an operator from mono {@link AudioChunk}s at the transport's sample rate to {@link TranscriptEvent}s.
  * @throws EARSHOT_CAPABILITY_MISSING when the transport cannot stream or lacks an option's capability (at once);
- *   EARSHOT_INVALID_ARGUMENT for bad settings (at once) or audio at another rate or channel count (in the stream);
+ *   EARSHOT_INVALID_ARGUMENT for bad settings or queue bounds (at once) or audio at another rate or channel count (in the stream);
  *   EARSHOT_LIMIT_EXCEEDED when a hot source outruns the queue; the transport's own coded error once a failure is
  *   not retryable or the attempts are spent (the last attempt's error is kept as `cause`).
  * @example
@@ -65,20 +76,26 @@ const END = Symbol('end');
 export function transcribeRealtime(transport: Transport, settings: TranscribeRealtimeOptions = {}): OperatorFunction<AudioChunk, TranscriptEvent> {
   if (!transport || typeof transport.openStream !== 'function') throw new CapabilityError(transport?.model ?? '?', 'realtime streaming');
   assertCapabilities(transport, settings.options ?? {});
-  const highMs = settings.highWaterMark ?? 2000;
-  const maxQueuedMs = settings.maxQueuedMs ?? 60_000;
-  if (!(highMs > 0) || !(maxQueuedMs > 0)) throw new InvalidArgumentError('highWaterMark and maxQueuedMs must be positive');
+  const highWaterMs = settings.highWaterMs ?? settings.highWaterMark;
+  const { lowWaterMs, maxQueuedMs } = settings;
+  const limits = queueLimits(
+    { ...(highWaterMs === undefined ? {} : { highWaterMs }), ...(lowWaterMs === undefined ? {} : { lowWaterMs }), ...(maxQueuedMs === undefined ? {} : { maxQueuedMs }) },
+    { highWaterMs: 2000, maxQueuedMs: 60_000 },
+    WHAT,
+  );
   const resolved = reconnectSettings(transport, settings);
-  const pacing = settings.pace === false ? undefined : paced({ scheduler: resolved.scheduler, highWaterMs: highMs, maxBufferMs: maxQueuedMs, frameMs: 100 });
+  const pacing =
+    settings.pace === false
+      ? undefined
+      : paced({ scheduler: resolved.scheduler, highWaterMs: limits.highWater, lowWaterMs: limits.lowWater, maxQueuedMs: limits.maxQueued, frameMs: 100 });
   const rate = transport.sampleRate;
 
   return (source) =>
     new Observable<TranscriptEvent>((subscriber) => {
-      const queue: Array<Pending | typeof END> = [];
-      let queuedFrames = 0;
-      /** The hold on a cold source while the queue is above the high-water mark. */
-      let hold: (() => void) | undefined;
-      let sourceError: unknown;
+      /** Chunks waiting for the session, then END (size 0) once the source has finished. */
+      const queue = new BoundedQueue<Pending | typeof END>(limits, WHAT);
+      /** The source's error, kept to be passed on after the finals of the audio already sent. */
+      let sourceError: { error: unknown } | undefined;
       let session: ReconnectingSession | undefined;
       let done = false;
       let wake: (() => void) | undefined;
@@ -94,16 +111,7 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
         for (;;) {
           if (done) return undefined;
           const item = queue.shift();
-          if (item !== undefined) {
-            if (item !== END) {
-              queuedFrames -= item.samples.length;
-              if (hold && (queuedFrames * 1000) / rate <= highMs / 2) {
-                hold();
-                hold = undefined;
-              }
-            }
-            return item;
-          }
+          if (item !== undefined) return item;
           await new Promise<void>((resolve) => (wake = resolve));
         }
       };
@@ -128,13 +136,13 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
 
       const cleanup = (): void => {
         done = true;
-        hold?.();
-        hold = undefined;
+        queue.clear();
         session?.close();
         session = undefined;
         poke();
       };
 
+      /** End with the operator's own error (coded); the source's is passed on as it is, after the finals (below). */
       const stop = (err: unknown): void => {
         if (done) return;
         cleanup();
@@ -149,24 +157,21 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
             return;
           }
           if (frameCount(chunk) === 0) return;
-          queue.push({ samples: chunk.samples, offset: chunk.offset });
-          queuedFrames += chunk.samples.length;
-          const queuedMs = (queuedFrames * 1000) / rate;
-          if (chunk.flow) {
-            if (queuedMs > highMs && !hold) hold = chunk.flow.hold();
-          } else if (queuedMs > maxQueuedMs) {
-            stop(new EarshotError('EARSHOT_LIMIT_EXCEEDED', `more than ${maxQueuedMs} ms of live audio queued for ${transport.model}; the session cannot keep up`));
+          try {
+            queue.push({ samples: chunk.samples, offset: chunk.offset }, frameToMs(frameCount(chunk), rate), chunk.flow);
+          } catch (err) {
+            stop(err);
             return;
           }
           poke();
         },
         error(err) {
-          sourceError = err;
-          queue.push(END);
+          sourceError = { error: err };
+          queue.push(END, 0);
           poke();
         },
         complete() {
-          queue.push(END);
+          queue.push(END, 0);
           poke();
         },
       });
@@ -175,7 +180,7 @@ export function transcribeRealtime(transport: Transport, settings: TranscribeRea
         () => {
           if (done) return;
           cleanup();
-          if (sourceError !== undefined) subscriber.error(toEarshotError(sourceError, 'EARSHOT_DECODE_FAILED'));
+          if (sourceError !== undefined) subscriber.error(sourceError.error);
           else subscriber.complete();
         },
         (err: unknown) => stop(err),

@@ -116,18 +116,27 @@ describe('transcribeRealtime', () => {
     const emu = await emulator();
     const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400 });
     await expect(lastValueFrom(from([] as AudioChunk[]).pipe(transcribeRealtime(t), toArray()))).resolves.toEqual([]);
-    const got: TranscriptEvent[] = [];
-    const boom = new Error('disk gone');
-    const err = await lastValueFrom(concat(source(speechPcm(SENTENCES.slice(0, 1), { gapMs: 200 })), throwError(() => boom)).pipe(transcribeRealtime(t, { pace: false }))).catch((e: unknown) => e);
-    void got;
-    expect(err).toMatchObject({ code: 'EARSHOT_DECODE_FAILED' });
-    const withFinals: TranscriptEvent[] = [];
-    await new Promise<void>((resolve) =>
-      concat(source(speechPcm(SENTENCES.slice(1, 2), { gapMs: 200 })), throwError(() => boom))
-        .pipe(transcribeRealtime(t, { pace: false }))
-        .subscribe({ next: (e) => withFinals.push(e), error: () => resolve() }),
-    );
-    expect(finals(withFinals)).toHaveLength(1);
+    // An upstream error is the source's to describe: it arrives as it was raised (the same object, coded or not),
+    // after the finals of the audio already sent, paced or not.
+    const cases: Array<[Error, boolean]> = [
+      [new Error('disk gone'), false],
+      [new Error('disk gone'), true],
+      [new EarshotError('EARSHOT_DECODE_FAILED', 'broken input'), false],
+    ];
+    for (const [boom, pace] of cases) {
+      {
+        const withFinals: TranscriptEvent[] = [];
+        const err = await new Promise<unknown>((resolve) =>
+          concat(source(speechPcm(SENTENCES.slice(1, 2), { gapMs: 200 })), throwError(() => boom))
+            .pipe(transcribeRealtime(t, { pace }))
+            .subscribe({ next: (e) => withFinals.push(e), error: resolve }),
+        );
+        expect(err).toBe(boom);
+        expect(finals(withFinals)).toHaveLength(1);
+      }
+    }
+    const immediate = new Error('no such device');
+    await expect(lastValueFrom(throwError(() => immediate).pipe(transcribeRealtime(t)))).rejects.toBe(immediate);
     const wrongRate: AudioChunk = { kind: 'audio', samples: new Int16Array(800), sampleRate: 8000, channels: 1, offset: 0 };
     await expect(lastValueFrom(from([wrongRate]).pipe(transcribeRealtime(t)))).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT' });
     expect(() => transcribeRealtime(t, { options: { diarize: true } })).toThrow(expect.objectContaining({ code: 'EARSHOT_CAPABILITY_MISSING' }));
@@ -228,12 +237,45 @@ describe('transcribeRealtime', () => {
         };
         void pump();
         return () => (stopped = true);
-      }).pipe(transcribeRealtime(t, { highWaterMark: 500 })),
+      }).pipe(transcribeRealtime(t, { highWaterMs: 500 })),
     );
     const event = await first;
     expect(event.type).toBe('partial');
     await until(() => closed === 1, 5000, 'session closed');
     expect(sawPause).toBe(true);
     expect(flow.paused).toBe(false);
+  });
+
+  it('bounds its queue with the core helper: a cold source is held past highWaterMs (or the deprecated highWaterMark), a hot one fails past maxQueuedMs', async () => {
+    const emu = await emulator();
+    const t = funAsrRealtime({ apiKey: KEY, baseUrl: emu.url, maxSentenceSilence: 400 });
+    const pcm = speechPcm(SENTENCES.slice(0, 1), { gapMs: 200 });
+    /** 100 ms chunks emitted at once until the operator holds the flow (the session is still opening: nothing drains). */
+    const heldAfter = (settings: Parameters<typeof transcribeRealtime>[1]): number => {
+      const flow = new FlowControl();
+      let sent = 0;
+      const sub = new Observable<AudioChunk>((s) => {
+        for (const chunk of pcmChunks(pcm, 0, flow)) {
+          if (flow.paused) break;
+          s.next(chunk);
+          sent++;
+        }
+      })
+        .pipe(transcribeRealtime(t, { pace: false, ...settings }))
+        .subscribe({ error: () => undefined });
+      const held = flow.paused;
+      sub.unsubscribe();
+      expect(held).toBe(true);
+      expect(flow.paused).toBe(false);
+      return sent;
+    };
+    expect(heldAfter({ highWaterMs: 500 })).toBe(6);
+    expect(heldAfter({ highWaterMark: 300 })).toBe(4);
+    expect(heldAfter({ highWaterMs: 500, highWaterMark: 300 })).toBe(6);
+    expect(heldAfter({})).toBe(21);
+    const hot = await lastValueFrom(source(pcm).pipe(transcribeRealtime(t, { pace: false, maxQueuedMs: 500 }))).catch((e: unknown) => e);
+    expect(hot).toMatchObject({ code: 'EARSHOT_LIMIT_EXCEEDED', message: expect.stringContaining('transcribeRealtime(): more than 500 ms') });
+    expect(() => transcribeRealtime(t, { highWaterMs: 100, lowWaterMs: 200 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    expect(() => transcribeRealtime(t, { maxQueuedMs: 0 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
   });
 });
