@@ -58,7 +58,7 @@ export type { PaceOptions } from './operators/pace.js';
 export { transcribe } from './operators/transcribe.js';
 export type { TranscribeOptions } from './operators/transcribe.js';
 export { transcribeBatch } from './operators/transcribe-batch.js';
-export type { TranscribeBatchOptions } from './operators/transcribe-batch.js';
+export type { TranscribeBatchOptions, SpeculationStats } from './operators/transcribe-batch.js';
 export type { RetryPolicy } from './core/retry.js';
 export { transcribeRealtime } from './operators/transcribe-realtime.js';
 export type { TranscribeRealtimeOptions } from './operators/transcribe-realtime.js';
@@ -70,10 +70,12 @@ export { diarize as diarizeAudio, speakerAt, type SpeakerTurn, type DiarizeOptio
 export type { FilterEmotionOptions } from './operators/filter-emotion.js';
 
 // Transports: the interface, descriptors and the catalog
-export { assertCapabilities, assertStreamOptions, connectionOf, withCapabilities } from './transports/transport.js';
+export { assertCapabilities, assertStreamOptions, cancelCostOf, connectionOf, withCapabilities } from './transports/transport.js';
 export type {
+  CancelCost,
   Capabilities,
   ChunkJob,
+  ClipCallOptions,
   Hotword,
   ModelFeatures,
   ModelSpec,

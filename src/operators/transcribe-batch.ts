@@ -8,7 +8,7 @@ import { EarshotError, InvalidArgumentError, TransportError } from '../core/erro
 import { retryDelay, retryPolicy, type RetryPolicy } from '../core/retry.js';
 import { frameToMs, shiftEvent, type AudioSegment, type TranscriptEvent } from '../core/types.js';
 import { Backpressure, gateLimits, queueLimits, type GateLimits, type QueueLimits } from '../core/backpressure.js';
-import { assertCapabilities, type ChunkJob, type RecognitionOptions, type Transport } from '../transports/transport.js';
+import { assertCapabilities, cancelCostOf, type ChunkJob, type ClipCallOptions, type RecognitionOptions, type Transport } from '../transports/transport.js';
 import type { Provisional } from './near-realtime.js';
 
 /** Options of {@link transcribeBatch}. Queue bounds use the shared vocabulary (README "Backpressure"). */
@@ -38,6 +38,31 @@ export interface TranscribeBatchOptions extends Pick<QueueLimits, 'highWaterMs' 
   scheduler?: SchedulerLike;
   /** The clock `pace()` anchored: finals then carry `latency.endOfSpeechMs`. */
   clock?: PaceClock;
+  /**
+   * Start a {@link Provisional} window's request before its pause is confirmed (it is cancelled if speech resumes).
+   * Default: only where a cancelled request costs nothing — the transport's `cancelCost` is `'free'` (the embedded
+   * engine) or `'until-started'` (an async task still PENDING); a `'billed'` transport's provisional windows wait
+   * for their confirmation, as with `nearRealtime({ speculateMs: false })`.
+   */
+  speculate?: boolean;
+  /** Called whenever a speculation count changes, with the running totals (the wasted-request counter). */
+  onSpeculation?: (stats: Readonly<SpeculationStats>) => void;
+}
+
+/** What speculation on provisional windows did, in one {@link transcribeBatch} run. */
+export interface SpeculationStats {
+  /** Requests started before their window's pause was confirmed. */
+  speculative: number;
+  /** Of those, cancelled because speech resumed: wasted requests. */
+  cancelled: number;
+  /** Audio (ms) of the cancelled requests: wasted audio. */
+  cancelledAudioMs: number;
+  /** Cancelled requests billed all the same (all of them on a `'billed'` transport; those past PENDING on an async task). */
+  billed: number;
+  /** Audio (ms) of the billed cancelled requests. */
+  billedAudioMs: number;
+  /** Revoked windows whose request had not started: nothing was sent. */
+  revokedUnsent: number;
 }
 
 type Segment = AudioSegment & { readonly provisional?: Provisional };
@@ -47,6 +72,10 @@ interface Job {
   readonly startMs: number;
   state: 'queued' | 'running' | 'backoff' | 'done' | 'revoked';
   confirmed: boolean;
+  /** A request was started before the window was confirmed. */
+  speculative?: boolean;
+  /** Counted as billed (once). */
+  billed?: boolean;
   attempt: number;
   events?: TranscriptEvent[];
   resolvedAt?: number;
@@ -67,8 +96,10 @@ interface Job {
  * Queues are bounded: `concurrency` requests run, at most `2 × concurrency` results wait for order, and past
  * `highWaterMs` of waiting segments the source's FlowControl is held, so a cold 12-hour file read faster than the
  * transport works stays in constant memory; a source without flow control fails past `maxQueuedMs`.
- * Segments from `nearRealtime()` that are still {@link Provisional} are sent at once; their results wait for the
- * confirmation and are dropped (the request aborted) if the window is revoked.
+ * Segments from `nearRealtime()` that are still {@link Provisional} are sent at once where `speculate` allows (by
+ * default where a cancelled request costs nothing, see {@link TranscribeBatchOptions.speculate}), else once
+ * confirmed; their results wait for the confirmation and are dropped (the request aborted) if the window is
+ * revoked. `onSpeculation` counts the requests and audio so wasted.
  * A final event carries `latency.addedMs` (transport reply to emission, including any wait for an earlier
  * segment's reply or for a provisional window's confirmation) and, with a paced `clock`,
  * `latency.endOfSpeechMs` (end of the segment's speech, as live, to emission). A source error is passed on after
@@ -98,6 +129,9 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
   const now = clock ? clock.now : clockOf(scheduler);
   const window = 2 * concurrency;
   const clip = transport.transcribeClip.bind(transport);
+  const cancelCost = cancelCostOf(transport.capabilities);
+  const speculate = options.speculate ?? cancelCost !== 'billed';
+  const { onSpeculation } = options;
 
   return (source) =>
     new Observable<TranscriptEvent>((subscriber) => {
@@ -107,6 +141,16 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
       const queue = new Backpressure(bounds.limits, `transcribeBatch() for transport ${transport.model}`, bounds.unit);
       let ended: 'complete' | { error: unknown } | undefined;
       let done = false;
+      const stats: SpeculationStats = { speculative: 0, cancelled: 0, cancelledAudioMs: 0, billed: 0, billedAudioMs: 0, revokedUnsent: 0 };
+      const report = (): void => onSpeculation?.({ ...stats });
+      /** Count a revoked window's request as billed, once. */
+      const bill = (job: Job): void => {
+        if (job.billed || job.state !== 'revoked' || !job.speculative) return;
+        job.billed = true;
+        stats.billed++;
+        stats.billedAudioMs += segmentMs(job.segment);
+        report();
+      };
 
       const stopAll = (): void => {
         for (let i = head; i < jobs.length; i++) {
@@ -166,7 +210,7 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
         for (let i = head; i < jobs.length && running < concurrency && !done; i++) {
           if (i - head >= window) break;
           const job = jobs[i]!;
-          if (job.state !== 'queued') continue;
+          if (job.state !== 'queued' || (!speculate && !job.confirmed)) continue;
           queue.remove(bounds.size(job.segment)); // at the low-water mark the source reads again
           running++;
           attempt(job);
@@ -178,11 +222,18 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
         job.attempt++;
         const controller = new AbortController();
         job.controller = controller;
+        if (!job.confirmed && !job.speculative) {
+          job.speculative = true;
+          stats.speculative++;
+          report();
+        }
         const request: ChunkJob = { samples: job.segment.samples, sampleRate: job.segment.sampleRate, startMs: job.startMs };
         if (recognition) request.options = recognition;
+        const call: ClipCallOptions = { signal: controller.signal };
+        if (cancelCost === 'until-started') call.onBilled = () => bill(job);
         let reply: Promise<TranscriptEvent[]>;
         try {
-          reply = clip(request, { signal: controller.signal });
+          reply = clip(request, call);
         } catch (err) {
           reply = Promise.reject(err);
         }
@@ -258,11 +309,19 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
               if (confirmed) {
                 job.confirmed = true;
                 flush();
+                pump();
                 return;
               }
               if (job.state === 'queued') queue.remove(bounds.size(job.segment));
-              if (job.state === 'running' || job.state === 'backoff') running--;
+              const sent = job.state === 'running' || job.state === 'backoff';
+              if (sent) running--;
               job.state = 'revoked';
+              if (sent) {
+                stats.cancelled++;
+                stats.cancelledAudioMs += segmentMs(job.segment);
+              } else stats.revokedUnsent++;
+              report();
+              if (sent && cancelCost === 'billed') bill(job);
               job.controller?.abort();
               job.timer?.unsubscribe();
               flush();
@@ -291,6 +350,11 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
     });
 }
 
+/** A segment's duration in ms. */
+function segmentMs(segment: AudioSegment): number {
+  return frameToMs(segment.samples.length / segment.channels, segment.sampleRate);
+}
+
 /** The error a segment fails with once its attempts are spent: the last attempt's, told with where and how often. */
 function finalError(err: unknown, job: Job, model: string): EarshotError {
   const what = err instanceof Error ? err.message : String(err);
@@ -310,7 +374,7 @@ function batchQueueLimits(options: TranscribeBatchOptions, concurrency: number, 
   const current = options.highWaterMs !== undefined || options.lowWaterMs !== undefined || options.maxQueuedMs !== undefined;
   if (legacy && current) throw new InvalidArgumentError(`${what}: give highWaterMs/lowWaterMs/maxQueuedMs or the deprecated highWater/maxQueued, not both`);
   if (!legacy) {
-    return { limits: queueLimits(options, { highWaterMs: 10_000, maxQueuedMs: 120_000 }, what), unit: 'ms of audio', size: (s) => frameToMs(s.samples.length / s.channels, s.sampleRate) };
+    return { limits: queueLimits(options, { highWaterMs: 10_000, maxQueuedMs: 120_000 }, what), unit: 'ms of audio', size: segmentMs };
   }
   const highWater = options.highWater ?? concurrency;
   return { limits: gateLimits({ highWater, lowWater: highWater, maxQueued: options.maxQueued ?? 32, overflow: 'error' }, what, ''), unit: 'segments', size: () => 1 };

@@ -41,6 +41,40 @@ export interface ModelFeatures {
    * time, no reconnects), and clips as many at a time as it has workers.
    */
   offline?: boolean;
+  /**
+   * What a request abandoned midway costs (a speculative near-realtime window revoked because speech resumed):
+   * `'free'` (nothing is billed: the embedded engine), `'until-started'` (free while the service has not started on
+   * it — an async task still `PENDING` is cancelled — billed after), `'billed'` (audio already uploaded or streamed is
+   * billed). Default: `'free'` when `offline`, else `'billed'`; read it with {@link cancelCostOf}. `transcribeBatch`
+   * speculates by default only where it is not `'billed'`.
+   */
+  cancelCost?: CancelCost;
+}
+
+/** What an abandoned request costs: see {@link ModelFeatures.cancelCost}. */
+export type CancelCost = 'free' | 'until-started' | 'billed';
+
+/**
+ * What a request of this model abandoned midway costs: the declared `cancelCost`, else `'free'` for an offline
+ * model and `'billed'` for any other.
+ *
+ * @param features - the model's capabilities.
+ * @example
+ * cancelCostOf(local().capabilities); // 'free'
+ */
+export function cancelCostOf(features: Pick<ModelFeatures, 'cancelCost' | 'offline'>): CancelCost {
+  return features.cancelCost ?? (features.offline ? 'free' : 'billed');
+}
+
+/** Per-call settings of {@link Transport.transcribeClip}. */
+export interface ClipCallOptions {
+  /** Abandons the request (the clip's owner no longer wants it). */
+  signal?: AbortSignal;
+  /**
+   * Called by a transport whose `cancelCost` is `'until-started'` when a request abandoned through `signal` is billed
+   * all the same (the service had started on it: its cancel was refused). Not called for requests that complete.
+   */
+  onBilled?: () => void;
 }
 
 /** A hotword with its weight (1–5 on fun-asr). */
@@ -109,7 +143,7 @@ export interface Transport {
   /** The sample rate the model wants audio at. */
   readonly sampleRate: number;
   /** Transcribe one clip; event times relative to the clip's first sample. */
-  transcribeClip?(job: ChunkJob, options?: { signal?: AbortSignal }): Promise<TranscriptEvent[]>;
+  transcribeClip?(job: ChunkJob, options?: ClipCallOptions): Promise<TranscriptEvent[]>;
   /** Open a live session. */
   openStream?(options: StreamOptions): Promise<StreamSession>;
   /** Release pooled resources (workers, sockets). Safe to call twice. */

@@ -5,7 +5,8 @@ import { EarshotError, TransportError } from '../../src/core/errors.js';
 import { FlowControl } from '../../src/core/flow.js';
 import type { AudioSegment, TranscriptEvent } from '../../src/core/types.js';
 import { Provisional, type WindowSegment } from '../../src/operators/near-realtime.js';
-import { transcribeBatch } from '../../src/operators/transcribe-batch.js';
+import { transcribeBatch, type SpeculationStats } from '../../src/operators/transcribe-batch.js';
+import type { CancelCost, Transport } from '../../src/transports/transport.js';
 import { BATCH_CAPS, manualTransport } from './segment-helpers.js';
 
 function seg(startMs: number, durMs = 1000, extra: Partial<WindowSegment> = {}): WindowSegment {
@@ -207,8 +208,10 @@ describe('transcribeBatch', () => {
   it('starts provisional windows at once, holds their results until confirmed, and drops revoked ones', async () => {
     const scheduler = new VirtualTimeScheduler();
     const t = manualTransport({ scheduler, delayMs: () => 100 });
+    // The embedded engine's cost model: a cancelled request is only CPU, so speculation is on by default.
+    const free: Transport = { ...t, capabilities: { ...BATCH_CAPS, cancelCost: 'free' } };
     const source = new Subject<WindowSegment>();
-    const { out } = collect(source.pipe(transcribeBatch(t, { scheduler })), scheduler);
+    const { out } = collect(source.pipe(transcribeBatch(free, { scheduler })), scheduler);
     const p1 = new Provisional();
     source.next(seg(0, 1000, { provisional: p1 }));
     await runVirtual(scheduler, 500);
@@ -229,6 +232,53 @@ describe('transcribeBatch', () => {
     expect(out.events.map((e) => e.text)).toEqual(['clip@0', 'clip@2000']);
     expect(out.events[1]!.endMs).toBe(4500);
     expect(out.done).toBe(true);
+  });
+
+  it('speculates by default only where a cancelled request costs nothing, and counts wasted requests and audio', async () => {
+    /** One provisional 1 s window revoked, then one confirmed, through `transport`; the calls and the last stats. */
+    const run = async (cancelCost: CancelCost | undefined, settings: { speculate?: boolean } = {}, billAbandoned = false) => {
+      const scheduler = new VirtualTimeScheduler();
+      const t = manualTransport();
+      const transport: Transport = {
+        ...t,
+        capabilities: { ...BATCH_CAPS, ...(cancelCost ? { cancelCost } : {}) },
+        // An async task past PENDING: its cancel is refused, so the abandoned request is billed.
+        transcribeClip: (job, o) => {
+          if (billAbandoned) o?.signal?.addEventListener('abort', () => o.onBilled?.());
+          return t.transcribeClip!(job, o);
+        },
+      };
+      let stats: SpeculationStats | undefined;
+      const source = new Subject<WindowSegment>();
+      const { out } = collect(source.pipe(transcribeBatch(transport, { scheduler, ...settings, onSpeculation: (s) => (stats = s) })), scheduler);
+      const revoked = new Provisional();
+      source.next(seg(0, 1000, { provisional: revoked }));
+      const sentEarly = t.calls.length;
+      revoked.settle(false);
+      const kept = new Provisional();
+      source.next(seg(0, 2000, { provisional: kept }));
+      const sentBeforeConfirm = t.calls.length - sentEarly;
+      kept.settle(true);
+      t.calls.at(-1)!.resolve();
+      source.complete();
+      await runVirtual(scheduler);
+      expect(out.done).toBe(true);
+      expect(out.events.map((e) => e.text)).toEqual(['clip@0']);
+      return { sentEarly, sentBeforeConfirm, calls: t.calls.length, stats };
+    };
+    // A cloud model that bills what it received (the default for a cloud transport): nothing is sent before the
+    // pause is confirmed, nothing is wasted.
+    expect(await run('billed')).toEqual({ sentEarly: 0, sentBeforeConfirm: 0, calls: 1, stats: { speculative: 0, cancelled: 0, cancelledAudioMs: 0, billed: 0, billedAudioMs: 0, revokedUnsent: 1 } });
+    expect((await run(undefined)).sentEarly).toBe(0);
+    // Asked for, speculation there wastes billed requests and audio, and says so.
+    expect(await run('billed', { speculate: true })).toEqual({ sentEarly: 1, sentBeforeConfirm: 1, calls: 2, stats: { speculative: 2, cancelled: 1, cancelledAudioMs: 1000, billed: 1, billedAudioMs: 1000, revokedUnsent: 0 } });
+    // The embedded engine: wasted requests cost CPU only.
+    expect((await run('free')).stats).toEqual({ speculative: 2, cancelled: 1, cancelledAudioMs: 1000, billed: 0, billedAudioMs: 0, revokedUnsent: 0 });
+    // An async task: free while PENDING (cancelled), billed once the transport says its cancel was refused.
+    expect((await run('until-started')).stats).toMatchObject({ cancelled: 1, billed: 0 });
+    expect((await run('until-started', {}, true)).stats).toMatchObject({ cancelled: 1, billed: 1, billedAudioMs: 1000 });
+    // Turned off on a free transport: held until confirmed, like nearRealtime({ speculateMs: false }).
+    expect(await run('free', { speculate: false })).toMatchObject({ sentEarly: 0, sentBeforeConfirm: 0, calls: 1 });
   });
 
   it('reports end-of-speech latency against the pace clock', async () => {

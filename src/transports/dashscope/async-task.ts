@@ -9,7 +9,7 @@ import { isRetryable } from '../../core/errors.js';
 import { sleep } from '../../core/retry.js';
 import { probeChannels } from '../../media/ffmpeg.js';
 import type { TranscriptEvent, Word } from '../../core/types.js';
-import { withCapabilities, type ChunkJob, type ModelFeatures, type RecognitionOptions } from '../transport.js';
+import { withCapabilities, type ChunkJob, type ClipCallOptions, type ModelFeatures, type RecognitionOptions } from '../transport.js';
 import type { BatchFileOptions, BatchTransport } from './fun-asr.js';
 import { cancelTask, CLIP_POLL_MS, DashScopeHttp, TaskMemo, fetchResult, submitTask, waitForTask, type PollOptions, type ProgressReport, type TaskOutput } from './http.js';
 import { encodeWav, resolveSource, type UploadSource } from './upload.js';
@@ -40,6 +40,8 @@ export interface AsyncTaskJob<R> {
   /** Map the downloaded result JSON to final events. */
   toEvents(result: R): TranscriptEvent[];
   signal?: AbortSignal | undefined;
+  /** Called when the job, abandoned through `signal`, is billed all the same: its task's cancel was refused (it had started). */
+  onBilled?: (() => void) | undefined;
   report: ProgressReport;
   /** A clip's {@link TaskMemo.key} (files have none): its task is resumed on retry, and it is polled sooner. */
   clipKey?: string | undefined;
@@ -103,8 +105,8 @@ export async function runAsyncTask<R>(service: AsyncTaskService, job: AsyncTaskJ
     return events;
   } catch (err) {
     if (signal?.aborted) {
-      // An abandoned task still PENDING is cancelled, so it neither runs nor bills.
-      await cancelTask(http, httpBase, id);
+      // An abandoned task still PENDING is cancelled, so it neither runs nor bills; one past PENDING is billed.
+      if (!(await cancelTask(http, httpBase, id))) job.onBilled?.();
       memo.delete(clipKey);
     } else if (!isRetryable(err)) memo.delete(clipKey);
     throw err;
@@ -186,7 +188,8 @@ export function asyncTaskTransport(model: string, features: ModelFeatures, run: 
     model,
     sampleRate: 16000,
     transcribeFile: (source: string, call: BatchFileOptions = {}) => run(source, call),
-    transcribeClip: (job: ChunkJob, call: { signal?: AbortSignal } = {}) => run(clipUpload(job), { ...(job.options ?? {}), ...(call.signal ? { signal: call.signal } : {}) }, TaskMemo.key(job)),
+    transcribeClip: (job: ChunkJob, call: ClipCallOptions = {}) =>
+      run(clipUpload(job), { ...(job.options ?? {}), ...(call.signal ? { signal: call.signal } : {}), ...(call.onBilled ? { onBilled: call.onBilled } : {}) }, TaskMemo.key(job)),
     close,
   });
 }

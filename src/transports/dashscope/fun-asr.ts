@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError, TransportError } from '../../core/errors.js';
 import type { TranscriptEvent } from '../../core/types.js';
-import { assertCapabilities, type ChunkJob, type ModelFeatures, type ModelSpec, type RecognitionOptions, type Transport, type TransportDescriptor } from '../transport.js';
+import { assertCapabilities, type ChunkJob, type ClipCallOptions, type ModelFeatures, type ModelSpec, type RecognitionOptions, type Transport, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
 import { asyncTaskTransport, channelIds, QueryPacer, recognitionOptions, runAsyncTask, sentenceEvents, type AsyncTaskService } from './async-task.js';
 import { DashScopeHttp, TaskMemo, progressReporter, transportHttp, type BatchProgress, type PollOptions, type WithRetry } from './http.js';
@@ -19,7 +19,8 @@ export const FUN_ASR_LANGUAGES = ['zh', 'en', 'ja', 'ko', 'vi', 'th', 'id', 'ms'
 /** Languages of the Paraformer models (batch and realtime). */
 export const PARAFORMER_LANGUAGES: readonly string[] = ['zh', 'en', 'ja', 'yue', 'ko', 'de', 'fr', 'ru'];
 
-const BATCH_FEATURES = { wordTimes: true, emotion: false, diarization: true, hotwords: true, context: false, maxDurationMs: BATCH_LIMITS.maxDurationMs } as const;
+// An abandoned task still PENDING is cancelled and not billed (`cancelCost: 'until-started'`).
+const BATCH_FEATURES = { wordTimes: true, emotion: false, diarization: true, hotwords: true, context: false, maxDurationMs: BATCH_LIMITS.maxDurationMs, cancelCost: 'until-started' } as const;
 
 /** The models of this transport, with what each can do. */
 const MODELS = {
@@ -55,6 +56,8 @@ export interface BatchFileOptions extends RecognitionOptions {
    */
   channels?: readonly number[];
   signal?: AbortSignal;
+  /** Called when a call abandoned through `signal` is billed all the same: its task had started (see `cancelCost`). */
+  onBilled?: () => void;
   onProgress?: (progress: BatchProgress) => void;
 }
 
@@ -65,7 +68,7 @@ export interface BatchTransport extends Transport {
    * Event times are ms from the file's start.
    */
   transcribeFile(source: string, options?: BatchFileOptions): Promise<TranscriptEvent[]>;
-  transcribeClip(job: ChunkJob, options?: { signal?: AbortSignal }): Promise<TranscriptEvent[]>;
+  transcribeClip(job: ChunkJob, options?: ClipCallOptions): Promise<TranscriptEvent[]>;
   close(): Promise<void>;
 }
 
@@ -145,6 +148,7 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
       },
       toEvents: funAsrEvents,
       signal,
+      onBilled: call.onBilled,
       report: progressReporter(call.onProgress ?? options.onProgress),
       clipKey,
     });

@@ -38,6 +38,7 @@ const FEATURES: ModelFeatures = {
   context: true,
   maxDurationMs: BATCH_LIMITS.maxDurationMs,
   languages: QWEN_ASR_FILE_LANGUAGES,
+  cancelCost: 'until-started',
 };
 
 /** `qwen3-asr-flash-filetrans` in the catalog: {@link qwenAsrFiletrans} with the model id. */
@@ -106,6 +107,7 @@ export function qwenAsrFiletrans(options: QwenAsrFiletransOptions = {}): BatchTr
       },
       toEvents: qwenFiletransEvents,
       signal: call.signal,
+      onBilled: call.onBilled,
       report: progressReporter(call.onProgress ?? options.onProgress),
       clipKey,
     });
