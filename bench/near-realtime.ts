@@ -23,9 +23,9 @@ import { loadVad, openVad, type Vad } from '../src/media/vad.js';
 import { fixedChunk } from '../src/operators/fixed-chunk.js';
 import { nearRealtime, type WindowSegment } from '../src/operators/near-realtime.js';
 import { pace } from '../src/operators/pace.js';
-import { transcribeBatch } from '../src/operators/transcribe-batch.js';
+import { transcribeBatch, type SpeculationStats } from '../src/operators/transcribe-batch.js';
 import { vadChunk } from '../src/operators/vad-chunk.js';
-import type { ChunkJob, Transport } from '../src/transports/transport.js';
+import type { CancelCost, ChunkJob, Transport } from '../src/transports/transport.js';
 import { makeSpeech, SENTENCES, wer, type SpeechFile, type Voice } from '../test/helpers/speech.js';
 
 type Row = Record<string, string | number>;
@@ -292,28 +292,41 @@ function sentenceLatencies(
   return { eos, wait };
 }
 
-async function virtualLatency(pcm: Int16Array, ends: number[], policy: Policy): Promise<LatencyRun> {
+/** How a simulated transport bills a cancelled request, and how long its requests wait (PENDING) before they run. */
+interface SimCost {
+  cost: CancelCost;
+  /** Wait before the work starts (an async task's PENDING); a cancel in it is free under `'until-started'`. */
+  pendingMs?: number;
+  /** transcribeBatch's `speculate` (default: its own, from `cost`). */
+  speculate?: boolean;
+}
+
+async function virtualLatency(pcm: Int16Array, ends: number[], policy: Policy, simCost: SimCost = { cost: 'free' }): Promise<LatencyRun & { speculation?: SpeculationStats }> {
   const scheduler = new VirtualTimeScheduler();
   const clock = new PaceClock(scheduler);
   // Simulated engine: 150 ms + 0.2 × the clip's duration (pocketsphinx's real-time factor here is 0.15–0.25).
   let requests = 0;
   const startedAt = new Map<number, number>();
+  const pendingMs = simCost.pendingMs ?? 0;
   const sim: Transport = {
     model: 'simulated',
-    capabilities: FAKE_CAPS,
+    capabilities: { ...FAKE_CAPS, cancelCost: simCost.cost },
     sampleRate: 16000,
     transcribeClip: (job, o) =>
       new Promise((resolve, reject) => {
         requests++;
-        startedAt.set(job.startMs, scheduler.now());
+        const sentAt = scheduler.now();
+        startedAt.set(job.startMs, sentAt);
         const ms = job.samples.length / 16;
-        const timer = scheduler.schedule(() => resolve([{ type: 'final', text: `w${job.startMs}`, startMs: 0, endMs: ms }]), 150 + 0.2 * ms);
+        const timer = scheduler.schedule(() => resolve([{ type: 'final', text: `w${job.startMs}`, startMs: 0, endMs: ms }]), pendingMs + 150 + 0.2 * ms);
         o?.signal?.addEventListener('abort', () => {
           timer.unsubscribe();
+          if (scheduler.now() - sentAt >= pendingMs) o.onBilled?.(); // past PENDING: the cancel is refused
           reject(new Error('aborted'));
         });
       }),
   };
+  let speculation: SpeculationStats | undefined;
   const segments: WindowSegment[] = [];
   const events: Array<{ e: TranscriptEvent; at: number }> = [];
   from(chunksOf(pcm))
@@ -321,11 +334,18 @@ async function virtualLatency(pcm: Int16Array, ends: number[], policy: Policy): 
       pace({ scheduler, clock, maxBufferMs: 3_600_000 }),
       policyOp(policy, scheduler),
       tap((s) => segments.push(s)),
-      transcribeBatch(sim, { scheduler, clock, concurrency: 2 }),
+      transcribeBatch(sim, {
+        scheduler,
+        clock,
+        concurrency: 2,
+        ...(simCost.speculate === undefined ? {} : { speculate: simCost.speculate }),
+        onSpeculation: (s) => (speculation = s),
+      }),
     )
     .subscribe((e) => events.push({ e, at: scheduler.now() }));
   await runVirtual(scheduler);
   return {
+    ...(speculation ? { speculation } : {}),
     ...sentenceLatencies(ends, segments, events, (ms) => clock.wallTimeAt(ms)!, startedAt),
     added: events.filter((x) => x.e.type === 'final').map((x) => x.e.latency?.addedMs ?? NaN),
     text: '',
@@ -474,6 +494,35 @@ async function pacedLatency(engine: Transport, path: string, ends: number[], pol
   };
 }
 
+/**
+ * Speculation per transport cost model, with and without it, on the virtual clock: the latency it saves beside the
+ * requests and audio it wastes (cancelled because speech resumed) and what of that is billed.
+ */
+async function speculationRows(pcm: Int16Array, ends: number[]): Promise<Row[]> {
+  const models: Array<{ label: string; sim: Omit<SimCost, 'speculate'> }> = [
+    { label: "cancelCost 'free' (embedded engine)", sim: { cost: 'free' } },
+    { label: "cancelCost 'until-started' (async task, 300 ms PENDING)", sim: { cost: 'until-started', pendingMs: 300 } },
+    { label: "cancelCost 'billed' (Omni chat)", sim: { cost: 'billed' } },
+  ];
+  const rows: Row[] = [];
+  for (const { label, sim } of models) {
+    const base = await virtualLatency(pcm, ends, 'near-realtime', { ...sim, speculate: false });
+    for (const speculate of [false, true]) {
+      const run = speculate ? await virtualLatency(pcm, ends, 'near-realtime', { ...sim, speculate }) : base;
+      const s = run.speculation;
+      const byDefault = (sim.cost !== 'billed') === speculate;
+      rows.push({
+        measure: `speculation ${speculate ? 'on' : 'off'}${byDefault ? ' (default)' : ''}, ${label}, near-realtime, virtual clock`,
+        value: `${Math.round(quantile(run.eos, 0.5))} / ${Math.round(quantile(run.eos, 0.99))}`,
+        unit: 'ms median / p99',
+        ...(speculate ? { ratio: r3(quantile(run.eos, 0.5) / quantile(base.eos, 0.5)) } : { baseline: 'baseline' }),
+        note: `${run.requests} requests; wasted ${s?.cancelled ?? 0} requests / ${r1((s?.cancelledAudioMs ?? 0) / 1000)} s audio, billed ${s?.billed ?? 0} / ${r1((s?.billedAudioMs ?? 0) / 1000)} s`,
+      });
+    }
+  }
+  return rows;
+}
+
 function latencyRow(label: string, run: LatencyRun): Row {
   return {
     measure: `end-of-speech latency, ${label}`,
@@ -501,6 +550,7 @@ export async function benchNearRealtime(): Promise<Row[]> {
     const run = await virtualLatency(pcm, ends, policy);
     rows.push(latencyRow(`${policy}, virtual clock, simulated engine (150 ms + 0.2 × clip)`, run));
   }
+  if (parts.has('latency')) rows.push(...(await speculationRows(pcm, ends)));
 
   const engine = parts.has('engine') ? await loadEngine() : 'not run (EARSHOT_BENCH_PARTS)';
   if (typeof engine === 'string') {

@@ -168,13 +168,20 @@ describe('funAsr', () => {
     expect(httpStats(h.ctx).requests).toBe(0);
   });
 
-  it('stops on abort with EARSHOT_ABORTED', async () => {
+  it('stops on abort with EARSHOT_ABORTED; a task already RUNNING cannot be cancelled and is reported billed', async () => {
     h.ctx.faults.resultDelayMs = 2000;
     const speech = makeSpeech({ sentences: SENTENCES.slice(0, 1), voices: ['slt'] });
     const asr = funAsr({ apiKey: KEY, baseUrl: h.url, ...fast });
+    expect(asr.capabilities.cancelCost).toBe('until-started');
     const controller = new AbortController();
-    const pending = asr.transcribeFile(speech.path, { signal: controller.signal, onProgress: (p) => p.phase === 'running' && controller.abort() });
+    let billed = 0;
+    const pending = asr.transcribeFile(speech.path, {
+      signal: controller.signal,
+      onBilled: () => billed++,
+      onProgress: (p) => p.phase === 'running' && p.status === 'RUNNING' && controller.abort(),
+    });
     await expect(pending).rejects.toMatchObject({ code: 'EARSHOT_ABORTED' });
+    expect(billed).toBe(1);
     await asr.close();
   });
 
@@ -190,8 +197,10 @@ describe('funAsr', () => {
     }
     const controller = new AbortController();
     let taskId = '';
+    let billed = 0;
     const third = asr.transcribeFile(speech.path, {
       signal: controller.signal,
+      onBilled: () => billed++,
       onProgress: (p) => {
         if (p.status === 'PENDING' && p.phase === 'running') {
           taskId = p.taskId!;
@@ -203,6 +212,7 @@ describe('funAsr', () => {
     await Promise.all(busy);
     await asr.close();
     expect(stateOf(h.ctx).tasks.get(taskId)?.status).toBe('CANCELED');
+    expect(billed).toBe(0); // cancelled while PENDING: free
     expect(httpStats(h.ctx)).toMatchObject({ submits: 3, recognitions: 2 });
   });
 
