@@ -45,14 +45,14 @@ export function benchSpeech(format = 'wav', sampleRate = 16000, voices: readonly
   });
 }
 
-function readPcm(path: string): Int16Array {
+export function readPcm(path: string): Int16Array {
   // A 16-bit mono WAV with a 44-byte header, as test/helpers/speech.ts writes it.
   const buf = readFileSync(path);
   return new Int16Array(buf.buffer.slice(buf.byteOffset + 44, buf.byteOffset + buf.length));
 }
 
 /** Where each sentence is audible (|sample| > 300): flite adds ~200 ms of silence around each. */
-function audibleEnds(pcm: Int16Array, speech: SpeechFile): number[] {
+export function audibleEnds(pcm: Int16Array, speech: SpeechFile): number[] {
   return speech.segments.map((g) => {
     const a = pcm.subarray(Math.round(g.startMs * 16), Math.round(g.endMs * 16));
     let last = a.length - 1;
@@ -68,7 +68,7 @@ function chunksOf(pcm: Int16Array, size = 320, flow?: FlowControl): AudioChunk[]
 }
 
 
-function quantile(values: number[], q: number): number {
+export function quantile(values: number[], q: number): number {
   if (values.length === 0) return NaN;
   const s = values.slice().sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;

@@ -12,15 +12,19 @@
  *   share of one core; RSS (start, peak, end) and the live heap after a full GC every 5 s (start, end, slope over
  *   the second half: flat means no leak).
  *
+ * - **End-of-speech latency**: the near-realtime bench's 90 s recording paced at real time into `transcribe(local())`
+ *   and into each realtime model through the emulator (engine mode), all at once; per sentence, from its audible end
+ *   (as live, on the pace clock) to the final that holds it arriving — the same measure as near-realtime's.
+ *
  * Run: `npx tsx bench/realtime.ts` (or `npm run bench -- realtime`). Environment: `EARSHOT_BENCH_STREAMS` (default 50),
  * `EARSHOT_BENCH_SECONDS` (length of each live stream, default 60), `EARSHOT_BENCH_PARTS` (default
- * `scale,rotation,accuracy`; `accuracy` includes the reconnect runs), `EARSHOT_BENCH_QUICK=1` (scale part only).
+ * `scale,rotation,accuracy,eos`; `accuracy` includes the reconnect runs), `EARSHOT_BENCH_QUICK=1` (scale part only).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { from, lastValueFrom, Observable, reduce, toArray } from 'rxjs';
+import { connectable, from, lastValueFrom, Observable, reduce, toArray, type OperatorFunction } from 'rxjs';
 import type { AudioChunk, TranscriptEvent } from '../src/core/types.js';
 import { startEmulator } from '../src/emulator/server.js';
 import { transcribeRealtime } from '../src/operators/transcribe-realtime.js';
@@ -29,6 +33,10 @@ import { omniRealtime } from '../src/transports/dashscope/omni-realtime.js';
 import { qwenAsrRealtime } from '../src/transports/dashscope/qwen-asr-realtime.js';
 import { local } from '../src/transports/local.js';
 import type { Transport } from '../src/transports/transport.js';
+import { PaceClock } from '../src/core/clock.js';
+import { pace } from '../src/operators/pace.js';
+import { transcribe } from '../src/operators/transcribe.js';
+import { audibleEnds, benchSpeech, quantile, readPcm } from './near-realtime.js';
 import { SENTENCES, synthRaw, wer, type Voice } from '../test/helpers/speech.js';
 
 type Row = Record<string, string | number>;
@@ -331,12 +339,64 @@ async function scale(rows: Row[]): Promise<void> {
 }
 
 /** The realtime benchmark (see the file's summary). */
+/**
+ * End of speech → final, paced at real time: `transcribe(local())` and the realtime models through the emulator (engine
+ * mode, stateful), run side by side on one clock. Each sentence's latency is from its audible end, as live, to the
+ * arrival of the first final that holds it (starts before it, ends at most 300 ms before it).
+ */
+async function endOfSpeech(rows: Row[]): Promise<void> {
+  const recording = benchSpeech();
+  const pcm = readPcm(recording.path);
+  const ends = audibleEnds(pcm, recording);
+  const engine = local({ size: 1 });
+  const emu = await startEmulator({ recognizer: engine, apiKeys: [KEY], stateless: false });
+  const direct = local({ size: 1 });
+  try {
+    const clock = new PaceClock();
+    // One paced source shared by all, connected once every pipeline listens: each hears every sentence end at once.
+    const shared = connectable(chunksOf(pcm).pipe(pace({ clock, maxQueuedMs: LONG })));
+    const runs: Array<[string, OperatorFunction<AudioChunk, TranscriptEvent>]> = [
+      ['transcribe(local())', transcribe(direct, { maxQueuedMs: LONG })],
+      ['fun-asr-realtime (emulator, max_sentence_silence default)', transcribeRealtime(funAsrRealtime({ apiKey: KEY, baseUrl: emu.url }), { pace: false, maxQueuedMs: LONG })],
+      ['qwen3-asr-flash-realtime (emulator, silence 800 ms)', transcribeRealtime(qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url }), { pace: false, maxQueuedMs: LONG })],
+      ['qwen3.5-omni-flash-realtime (emulator, silence 800 ms)', transcribeRealtime(omniRealtime('qwen3.5-omni-flash-realtime', { apiKey: KEY, baseUrl: emu.url }), { pace: false, maxQueuedMs: LONG })],
+    ];
+    const results = runs.map(([label, op]) => {
+      const got: Array<{ e: TranscriptEvent; at: number }> = [];
+      const done = new Promise<void>((resolve, reject) => shared.pipe(op).subscribe({ next: (e) => got.push({ e, at: performance.now() }), error: reject, complete: resolve }));
+      return { label, got, done };
+    });
+    shared.connect();
+    await Promise.all(results.map((r) => r.done));
+    for (const { label, got } of results) {
+      const finals = got.filter((x) => x.e.type === 'final');
+      const eos: number[] = [];
+      for (const end of ends) {
+        const hit = finals.find((x) => x.e.startMs <= end && x.e.endMs >= end - 300);
+        if (hit) eos.push(hit.at - clock.wallTimeAt(end)!);
+      }
+      record(rows, {
+        part: 'end-of-speech',
+        model: label,
+        'median/p95/p99_ms': `${Math.round(quantile(eos, 0.5))} / ${Math.round(quantile(eos, 0.95))} / ${Math.round(quantile(eos, 0.99))}`,
+        ends: `${eos.length}/${ends.length}`,
+        WER: +(wer(recording.text, finalText(finals.map((x) => x.e))) * 100).toFixed(1),
+      });
+    }
+  } finally {
+    await emu.close();
+    await engine.close();
+    await direct.close();
+  }
+}
+
 export async function benchRealtime(): Promise<Row[]> {
   const rows: Row[] = [];
-  const parts = (process.env.EARSHOT_BENCH_PARTS ?? (process.env.EARSHOT_BENCH_QUICK === '1' ? 'scale' : 'scale,rotation,accuracy')).split(',');
+  const parts = (process.env.EARSHOT_BENCH_PARTS ?? (process.env.EARSHOT_BENCH_QUICK === '1' ? 'scale' : 'scale,rotation,accuracy,eos')).split(',');
   if (parts.includes('scale')) await scale(rows);
   if (parts.includes('rotation')) await rotation(rows);
   if (parts.includes('accuracy')) await accuracy(rows);
+  if (parts.includes('eos')) await endOfSpeech(rows);
   return rows;
 }
 

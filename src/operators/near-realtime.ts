@@ -81,8 +81,9 @@ export interface NearRealtimeOptions extends Omit<VadChunkOptions, 'maxChunkMs'>
  * at any pause of `endSilenceMs`, or — when speech runs on — at its quietest point before `windowMs`, never in the
  * middle of a word if a gap between words exists there. With speculation on (the default) a window is emitted as
  * soon as `speculateMs` of silence are heard, carrying a {@link Provisional}: `transcribeBatch()` starts the request
- * at once, holds its result until the pause is confirmed, and cancels it if speech resumes (a longer window from
- * the same start then follows). Consumers other than `transcribeBatch()` should set `speculateMs: false`.
+ * at once where a cancelled request costs nothing (the transport's `cancelCost`; else it waits for the
+ * confirmation), holds its result until the pause is confirmed, and cancels it if speech resumes (a longer window
+ * from the same start then follows). Consumers other than `transcribeBatch()` should set `speculateMs: false`.
  *
  * @param options - see {@link NearRealtimeOptions}; checked now.
  * @throws EARSHOT_INVALID_ARGUMENT for impossible options (now); at run time EARSHOT_UNSUPPORTED_FORMAT for audio
