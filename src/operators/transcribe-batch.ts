@@ -334,11 +334,13 @@ export function transcribeBatch(transport: Transport, options: TranscribeBatchOp
           ended = { error };
           confirmPending();
           flush();
+          pump(); // windows held for their confirmation start now
         },
         complete: () => {
           ended = 'complete';
           confirmPending();
           flush();
+          pump();
         },
       });
 

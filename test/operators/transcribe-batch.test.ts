@@ -277,6 +277,13 @@ describe('transcribeBatch', () => {
     // An async task: free while PENDING (cancelled), billed once the transport says its cancel was refused.
     expect((await run('until-started')).stats).toMatchObject({ cancelled: 1, billed: 0 });
     expect((await run('until-started', {}, true)).stats).toMatchObject({ cancelled: 1, billed: 1, billedAudioMs: 1000 });
+    // A window still held for its confirmation when the input ends is sent then (no window can be revoked any more).
+    const scheduler = new VirtualTimeScheduler();
+    const held = manualTransport({ scheduler, delayMs: () => 100 });
+    const { out } = collect(from([seg(0, 1000, { provisional: new Provisional() })]).pipe(transcribeBatch(held, { scheduler })), scheduler);
+    await runVirtual(scheduler);
+    expect(out.events.map((e) => e.text)).toEqual(['clip@0']);
+    expect(out.done).toBe(true);
     // Turned off on a free transport: held until confirmed, like nearRealtime({ speculateMs: false }).
     expect(await run('free', { speculate: false })).toMatchObject({ sentEarly: 0, sentBeforeConfirm: 0, calls: 1 });
   });
