@@ -6,7 +6,9 @@ import { FlowControl } from '../../src/core/flow.js';
 import type { AudioSegment, TranscriptEvent } from '../../src/core/types.js';
 import { Provisional, type WindowSegment } from '../../src/operators/near-realtime.js';
 import { transcribeBatch, type SpeculationStats } from '../../src/operators/transcribe-batch.js';
-import type { CancelCost, Transport } from '../../src/transports/transport.js';
+import { cancelCostOf, type CancelCost, type Transport } from '../../src/transports/transport.js';
+import { localDescriptor } from '../../src/transports/local.js';
+import { funAsrDescriptor } from '../../src/transports/dashscope/fun-asr.js';
 import { BATCH_CAPS, manualTransport } from './segment-helpers.js';
 
 function seg(startMs: number, durMs = 1000, extra: Partial<WindowSegment> = {}): WindowSegment {
@@ -284,6 +286,11 @@ describe('transcribeBatch', () => {
     await runVirtual(scheduler);
     expect(out.events.map((e) => e.text)).toEqual(['clip@0']);
     expect(out.done).toBe(true);
+    // The declared costs: the embedded engine is free, the async-task models free until started, other cloud models billed.
+    expect(cancelCostOf(localDescriptor.models.local!.capabilities)).toBe('free');
+    expect(cancelCostOf({ offline: true })).toBe('free');
+    expect(cancelCostOf({})).toBe('billed');
+    expect(cancelCostOf(funAsrDescriptor.models['fun-asr']!.capabilities)).toBe('until-started');
     // Turned off on a free transport: held until confirmed, like nearRealtime({ speculateMs: false }).
     expect(await run('free', { speculate: false })).toMatchObject({ sentEarly: 0, sentBeforeConfirm: 0, calls: 1 });
   });
