@@ -6,7 +6,8 @@
  *   of 1 in the same run: speed-up (goal ≥ 1.8×) and identical text, beside the same clips decoded by bare engine
  *   processes, one alone and two at once (the scaling this shared machine allows at that moment);
  * - main-thread event-loop delay p99 while the pool is busy (goal < 5 ms), with and without niced workers;
- * - RSS per worker and in total for the default pool;
+ * - RSS per worker and in total for the default pool; RSS and PSS of a pool of 1 and of 2 in fresh child processes
+ *   (the RSS each added worker costs), with and without pocketsphinx's `-mmap yes`;
  * - the warm-up fix: WER of the first sentence after a 3 s silent lead-in, without and with the second pass,
  *   at nominal level and at −30 dB.
  *
@@ -97,6 +98,34 @@ async function bareProcesses(n: number): Promise<number[]> {
   return Promise.all(Array.from({ length: n }, run));
 }
 
+/** In a child: the memory a pool of `size` workers adds (warmed up, one clip each), from /proc/self/smaps_rollup. */
+async function childPoolMemory(size: number, mmap: boolean): Promise<void> {
+  const mem = (): { rss: number; pss: number } => {
+    const s = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
+    return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024 };
+  };
+  const before = mem();
+  const engine = local({ size, ...(mmap ? { decoder: { args: ['-mmap', 'yes'] } } : {}) });
+  await engine.pool.warmUp();
+  const noise = new Int16Array(32_000).map(() => (Math.random() - 0.5) * 2000);
+  await Promise.all(Array.from({ length: size }, () => engine.transcribeClip({ samples: noise, sampleRate: 16000, startMs: 0 })));
+  const after = mem();
+  console.log(JSON.stringify({ rss: after.rss - before.rss, pss: after.pss - before.pss }));
+  await engine.close();
+}
+
+/** RSS and PSS (MB) a pool of `size` adds, measured in a fresh child process. */
+function poolMemory(size: number, mmap: boolean): Promise<{ rss: number; pss: number }> {
+  const self = fileURLToPath(import.meta.url);
+  return new Promise((res, rej) =>
+    execFile(process.execPath, [...process.execArgv, self, '--pool-memory', String(size), mmap ? 'mmap' : 'read'], { timeout: 300_000 }, (err, stdout) => {
+      if (err) rej(err);
+      else res(JSON.parse(stdout.trim().split('\n').at(-1)!) as { rss: number; pss: number });
+    }),
+  );
+}
+
 /** First-sentence WER after a 3 s lead-in, for each (sentence, voice), with or without the second pass. */
 async function warmUp(gain: number, redecodeFirst: boolean, count: number): Promise<number> {
   const engine = local({ redecodeFirst });
@@ -137,6 +166,15 @@ export async function benchEngine(): Promise<Row[]> {
     const total = process.memoryUsage().rss - before;
     rows.push({ case: `RSS of the default pool (${engine.pool.size} workers, one model each)`, value: `${fmt(total / 1e6, 0)} MB total, ${fmt(total / engine.pool.size / 1e6, 0)} MB per worker`, goal: '' });
     rows.push({ case: 'pool start (threads + model load, in parallel)', value: `${fmt(loadMs, 0)} ms`, goal: '' });
+    for (const mmap of [false, true]) {
+      const one = await poolMemory(1, mmap);
+      const two = await poolMemory(2, mmap);
+      rows.push({
+        case: `memory a pool adds, fresh process, ${mmap ? "pocketsphinx '-mmap yes'" : 'default (model files read)'}: 1 / 2 workers, per added worker`,
+        value: `RSS ${fmt(one.rss, 0)} / ${fmt(two.rss, 0)} MB, +${fmt(two.rss - one.rss, 0)} MB (PSS ${fmt(one.pss, 0)} / ${fmt(two.pss, 0)} MB)`,
+        goal: '2 workers ≤ 150 MB, each added ≤ 40 MB',
+      });
+    }
     // One live session on one worker.
     const t1 = performance.now();
     const events = await streamThrough(engine, samples);
@@ -190,6 +228,8 @@ export async function benchEngine(): Promise<Row[]> {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
-  if (process.argv.includes('--child')) childDecode();
+  const at = process.argv.indexOf('--pool-memory');
+  if (at >= 0) await childPoolMemory(Number(process.argv[at + 1]), process.argv[at + 2] === 'mmap');
+  else if (process.argv.includes('--child')) childDecode();
   else console.table(await benchEngine());
 }
