@@ -25,7 +25,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm ci runs the package's `prepare` (a build); the build below is the one this script decides on
+  EARSHOT_SKIP_BUILD=1 npm ci --no-audit --no-fund --loglevel=error
 fi
 if [ "${EARSHOT_SKIP_BUILD:-0}" != 1 ]; then
   npm run --silent build
