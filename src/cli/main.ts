@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `earshot`: the command line on top of the library. Exit codes: 0 done, 1 runtime failure, 2 usage error,
- * 130 interrupted twice. Every failure is one line on stderr: `EARSHOT_CODE: message`.
+ * `earshot`: the command line on top of the library. Exit codes: 0 done (also when stdout's reader has gone away),
+ * 1 runtime failure, 2 usage error, 130 a file stopped by Ctrl-C (outputs flushed) or a second Ctrl-C. Every failure is one line on stderr: `EARSHOT_CODE: message`.
  */
 import { readFileSync } from 'node:fs';
 import { EarshotError, redactSecrets, toEarshotError } from '../core/errors.js';
@@ -12,6 +12,7 @@ import { runEmulator } from './emulator.js';
 import { runQueueCommand } from './submit.js';
 import { runReport } from './report.js';
 import { runServe } from './serve.js';
+import { isClosedPipe } from './stop.js';
 
 /** Errors that mean the command asked for something impossible: exit code 2, like a usage error. */
 const USAGE_CODES = new Set(['EARSHOT_INVALID_ARGUMENT', 'EARSHOT_CAPABILITY_MISSING', 'EARSHOT_UNKNOWN_MODEL']);
@@ -23,6 +24,10 @@ function version(): string {
 
 /** Run one command; resolves to the process exit code. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv.length === 0) {
+    io.stderr.write(HELP); // no command: the usage, as a usage error
+    return 2;
+  }
   let cmd: Command;
   try {
     cmd = parseCommand(argv);
@@ -55,8 +60,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return 0;
       case 'transcribe':
       case 'live':
-        await runTranscribe(cmd, io);
-        return 0;
+        return await runTranscribe(cmd, io);
       case 'report':
         await runReport(cmd, io);
         return 0;
@@ -72,6 +76,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
 const entry = process.argv[1] ? new URL(`file://${process.argv[1]}`).pathname : '';
 if (entry.endsWith('/cli/main.js') || entry.endsWith('/bin/earshot') || entry.endsWith('/earshot')) {
+  // `earshot models | head -1`: a reader that has gone away is no failure (commands that keep working stop on it).
+  process.stdout.on('error', (err) => {
+    if (!isClosedPipe(err)) throw err;
+  });
   const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, interrupt: interruptSignal(), env: process.env };
   main(process.argv.slice(2), io).then(
     (code) => {

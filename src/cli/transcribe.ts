@@ -30,6 +30,7 @@ import type { RecognitionOptions } from '../transports/transport.js';
 import type { BatchTransport } from '../transports/dashscope/fun-asr.js';
 import type { BatchProgress } from '../transports/dashscope/http.js';
 import type { LiveCommand, ReportCommand, TranscribeCommand } from './args.js';
+import { EarlyStop } from './stop.js';
 
 /** What the CLI needs from its process: streams and an interrupt signal, so tests can drive it. */
 export interface CliIo {
@@ -127,16 +128,18 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliI
 }
 
 /**
- * Run `earshot transcribe` / `earshot live` to the end: resolves when every output is flushed and closed.
+ * Run `earshot transcribe` / `earshot live` to the end: resolves when every output is flushed and closed, with the
+ * exit code (0, or 130 when Ctrl-C stopped a file: see {@link EarlyStop}).
  * @throws the pipeline's EarshotError (the CLI prints its code and message).
  */
-export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliIo, taps: PipelineTaps = {}): Promise<void> {
+export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliIo, taps: PipelineTaps = {}): Promise<number> {
   // --diarize on a model whose service does not label speakers: the diarize() operator labels them from the audio.
   const speakersByOperator = cmd.diarize && !modelInfo(cmd.model).diarization && cmd.command !== 'live';
   const { diarize: _diarize, speakers: _speakers, ...withoutSpeakers } = recognitionOf(cmd);
   const recognition = speakersByOperator ? withoutSpeakers : recognitionOf(cmd);
   const onQueue = cmd.command !== 'live' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: recognition }) : undefined;
   const transport = onQueue ?? createTransport(cmd.model, { env: io.env, ...recognition });
+  const stop = new EarlyStop(io);
   try {
     // Like --diarize: asking for emotions from a model that has none is an error before any request.
     if (cmd.emotions?.length && !transport.capabilities.emotion) throw new CapabilityError(transport.model, 'emotion');
@@ -177,10 +180,13 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
             ),
           );
 
-    let out = cmd.emotions?.length ? events.pipe(filterEmotion(cmd.emotions as never)) : events;
+    let out = events.pipe(stop.events(live ? undefined : io.interrupt));
+    if (cmd.emotions?.length) out = out.pipe(filterEmotion(cmd.emotions as never));
     if (taps.events) out = out.pipe(taps.events);
-    await writeOutputs(out, cmd, io);
+    await writeOutputs(out, cmd, io).catch((err: unknown) => stop.failure(err));
+    return await stop.finish(io, { ...(path ? { path } : {}), captions: Boolean(cmd.srt || cmd.vtt), files: Boolean(cmd.jsonl) });
   } finally {
+    stop.dispose();
     await transport.close?.();
   }
 }

@@ -10,33 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
-import { built, ROOT } from '../helpers/dist.js';
-
-const CLI = built('src/cli/main.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`earshot ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
-}
+import { ROOT } from '../helpers/dist.js';
+import { runCli as run, spawnCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'earshot-cli-'));
 
@@ -219,7 +194,7 @@ describe('earshot transcribe rtp://', () => {
   it('captions a live PCMU stream from ffmpeg until Ctrl-C, flushing its outputs', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(7, 9), voices: ['rms'], leadMs: 300, gapsMs: [500] });
     const vtt = join(dir, 'rtp.vtt');
-    const child = spawn(process.execPath, [CLI, 'transcribe', 'rtp://127.0.0.1:0', '--codec', 'pcmu', '--vtt', vtt], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnCli(['transcribe', 'rtp://127.0.0.1:0', '--codec', 'pcmu', '--vtt', vtt]);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
