@@ -35,6 +35,7 @@ interface Manifest {
   optionalDependencies?: Record<string, string>;
   bin: Record<string, string>;
   engines: Record<string, string>;
+  exports: Record<string, unknown>;
 }
 
 let work: string;
@@ -98,6 +99,14 @@ function userProject(dir: string, tgz: string): void {
       '',
     ].join('\n'),
   );
+  // and every other entry point of the exports map, whole
+  const names = subpaths(manifest);
+  writeFileSync(join(dir, 'src/subpaths.ts'), names.map((name, i) => `import * as entry${i} from '${name}';\nconsole.log(Object.keys(entry${i}).length);\n`).join(''));
+}
+
+/** The package names of every entry point in the exports map: `earshot`, `earshot/streams`, … */
+function subpaths(manifest: Manifest): string[] {
+  return Object.keys(manifest.exports).filter((key) => key !== './package.json').map((key) => (key === '.' ? 'earshot' : `earshot/${key.slice(2)}`));
 }
 
 beforeAll(async () => {
@@ -130,18 +139,26 @@ describe('npm pack of a clean clone', () => {
 });
 
 describe('the installed package', () => {
-  it('imports as ESM from both entry points', async () => {
-    const code = "import { fromFile, local } from 'earshot'; import { startEmulator } from 'earshot/emulator'; console.log(typeof fromFile, typeof local, typeof startEmulator);";
+  const names = (): string[] => subpaths(JSON.parse(readFileSync(join(project, 'node_modules/earshot/package.json'), 'utf8')) as Manifest);
+
+  it('imports as ESM from every entry point', async () => {
+    const code = `for (const name of ${JSON.stringify(names())}) console.log(name, Object.keys(await import(name)).length);`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { cwd: project });
-    expect(stdout.trim()).toBe('function function function');
+    const counts = stdout.trim().split('\n').map((line) => Number(line.split(' ')[1]));
+    expect(counts).toHaveLength(names().length);
+    for (const n of counts) expect(n).toBeGreaterThan(0);
+    const direct = "import { fromFile, local } from 'earshot'; import { startEmulator } from 'earshot/emulator'; console.log(typeof fromFile, typeof local, typeof startEmulator);";
+    expect((await run(process.execPath, ['--input-type=module', '-e', direct], { cwd: project })).stdout.trim()).toBe('function function function');
   });
 
-  it('loads with require() on a Node that can require ESM synchronously', async () => {
+  it('loads every entry point with require() on a Node that can require ESM synchronously', async () => {
     const features = process.features as { require_module?: boolean };
-    const code = "const { fromFile } = require('earshot'); const { startEmulator } = require('earshot/emulator'); console.log(typeof fromFile, typeof startEmulator);";
+    const code = `for (const name of ${JSON.stringify(names())}) console.log(name, Object.keys(require(name)).length);`;
     if (features.require_module) {
       const { stdout } = await run(process.execPath, ['-e', code], { cwd: project });
-      expect(stdout.trim()).toBe('function function');
+      const counts = stdout.trim().split('\n').map((line) => Number(line.split(' ')[1]));
+      expect(counts).toHaveLength(names().length);
+      for (const n of counts) expect(n).toBeGreaterThan(0);
     } else {
       await expect(run(process.execPath, ['-e', code], { cwd: project })).rejects.toThrow(/ERR_REQUIRE_ESM/);
     }
