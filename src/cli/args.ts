@@ -91,7 +91,7 @@ Usage:
   earshot emulator [--port N]            run the offline emulator of the Qwen Cloud speech APIs
   earshot serve [--port N] [--out DIR]   transcribe live calls from Twilio, FreeSWITCH, Asterisk, Jambonz
                                          (earshot serve --help for its options)
-  earshot --help | --version
+  earshot --help | --version             (earshot <command> --help for a command's own options)
 
 Transcribe options:
   --model ID           'local' (default: the embedded offline engine, no key needed) or a cloud model,
@@ -101,7 +101,7 @@ Transcribe options:
   --srt FILE           also write SubRip captions      --vtt FILE   also write WebVTT captions
   --jsonl FILE         also write every event as one JSON line
   --window 5s          near-realtime window length (e.g. 5s, 3000ms)
-  --pace               replay the input at real time (to measure live latency on a file)
+  --pace               replay the input at real time, as a live source would send it
   --language CODE      language hint, e.g. en
   --hotwords LIST      domain terms with weights, "term:weight,term:weight" (fun-asr models)
   --context TEXT       prompt context / background text (Omni and qwen3-asr models)

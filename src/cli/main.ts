@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `earshot`: the command line on top of the library. Exit codes: 0 done (also when stdout's reader has gone away),
- * 1 runtime failure, 2 usage error, 130 a file stopped by Ctrl-C (outputs flushed) or a second Ctrl-C. Every failure is one line on stderr: `EARSHOT_CODE: message`.
+ * 1 runtime failure, 2 usage error, 130 a file stopped by Ctrl-C (outputs flushed) or a second Ctrl-C.
+ * Every failure is one line on stderr: `EARSHOT_CODE: message`.
  */
 import { readFileSync } from 'node:fs';
 import { EarshotError, redactSecrets, toEarshotError } from '../core/errors.js';
@@ -13,6 +14,8 @@ import { runQueueCommand } from './submit.js';
 import { runReport } from './report.js';
 import { runServe } from './serve.js';
 import { isClosedPipe } from './stop.js';
+import { helpFor } from './help.js';
+import { cliLine } from './messages.js';
 
 /** Errors that mean the command asked for something impossible: exit code 2, like a usage error. */
 const USAGE_CODES = new Set(['EARSHOT_INVALID_ARGUMENT', 'EARSHOT_CAPABILITY_MISSING', 'EARSHOT_UNKNOWN_MODEL']);
@@ -39,7 +42,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     if (cmd.command === 'models' || cmd.command === 'transcribe' || cmd.command === 'live' || cmd.command === 'report') await registerTransportModules(io.env);
     switch (cmd.command) {
       case 'help':
-        io.stdout.write(HELP);
+        io.stdout.write(helpFor(cmd.topic));
         return 0;
       case 'version':
         io.stdout.write(`${version()}\n`);
@@ -68,7 +71,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   } catch (err) {
     const e = toEarshotError(err, 'EARSHOT_ENGINE_FAILED');
     const secrets = [io.env.DASHSCOPE_API_KEY ?? ''].filter(Boolean);
-    io.stderr.write(`${redactSecrets(e.toLine(), secrets)}\n`);
+    const model = 'model' in cmd && typeof cmd.model === 'string' ? cmd.model : undefined;
+    io.stderr.write(`${redactSecrets(cliLine(e, { ...(model ? { model } : {}), env: io.env }), secrets)}\n`);
     if (io.env.EARSHOT_DEBUG && e.stack) io.stderr.write(`${redactSecrets(e.stack, secrets)}\n`);
     return USAGE_CODES.has(e.code) ? 2 : 1;
   }

@@ -7,7 +7,7 @@
  */
 import { EMPTY, takeUntil, tap, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
 import type { TranscriptEvent } from '../core/types.js';
-import { probeDurationMs } from '../transports/dashscope/upload.js';
+import { probeDurationMs } from '../media/ffmpeg.js';
 import type { CliIo } from './transcribe.js';
 
 /** Exit code of a command stopped by Ctrl-C before its input ended (128 + SIGINT, as shells report it). */

@@ -53,7 +53,6 @@ export class FfmpegDecoder {
   readonly #outFlow: FlowControl | undefined;
   readonly #frameBytes: number;
   readonly #stderr = new StderrTail();
-  readonly #path: string | undefined;
   readonly #options: FfmpegDecoderOptions;
   #done = false;
   readonly #aligner: FrameAligner;
@@ -65,7 +64,6 @@ export class FfmpegDecoder {
   constructor(options: FfmpegDecoderOptions, events: FfmpegDecoderEvents) {
     this.#options = options;
     this.#events = events;
-    this.#path = 'path' in options.input ? options.input.path : undefined;
     this.#outFlow = options.flowControl ? new FlowControl() : undefined;
     this.#frameBytes = 2 * options.channels;
     this.#aligner = new FrameAligner(this.#frameBytes);
@@ -77,7 +75,7 @@ export class FfmpegDecoder {
     child.on('close', (code, signal) => {
       if (this.#done) return;
       if (code === 0) this.#finish(undefined);
-      else this.#finish(ffmpegFailure(code, signal, this.#stderr.text(this.#path), options.name));
+      else this.#finish(ffmpegFailure(code, signal, this.#stderr.text(), options.name));
     });
     // EPIPE when ffmpeg gives up early: its exit status says why, so the write error itself adds nothing.
     child.stdin?.on('error', () => undefined);
@@ -116,7 +114,7 @@ export class FfmpegDecoder {
     if (this.#done) return;
     this.#done = true;
     this.#stdinFull.release();
-    if (!err && this.#frames === 0) err = noAudioError(this.#stderr.text(this.#path), this.#options.name);
+    if (!err && this.#frames === 0) err = noAudioError(this.#stderr.text(), this.#options.name);
     this.#events.end(err);
   }
 

@@ -109,7 +109,8 @@ export function ffmpegFailure(code: number | null, signal: NodeJS.Signals | null
   const errorCode: ErrorCode = (signal === null ? classifyStderr(stderr) : undefined) ?? 'EARSHOT_DECODE_FAILED';
   const last = lastLine(stderr);
   const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-  return new InputError(errorCode, `${program} could not ${action} ${name}: ${why}${last ? ` (${last.slice(0, 200)})` : ''}`, {
+  const what = errorCode === 'EARSHOT_CORRUPT_INPUT' ? 'not audio, or damaged: ' : errorCode === 'EARSHOT_UNSUPPORTED_FORMAT' ? 'a format it cannot decode: ' : '';
+  return new InputError(errorCode, `${program} could not ${action} ${name}: ${what}${why}${last ? ` (${last.slice(0, 200)})` : ''}`, {
     details: { file: name, exitCode: code, signal, stderr },
   });
 }
@@ -197,7 +198,7 @@ export function runFfmpegTool(programPath: string, args: readonly string[], targ
     child.on('error', (err) => settle(spawnError(err, programPath)));
     child.on('close', (code, sig) => {
       if (code === 0) settle(undefined);
-      else settle(ffmpegFailure(code, sig, stderr.text(target.path), basename(target.path), target.action, basename(programPath)));
+      else settle(ffmpegFailure(code, sig, stderr.text(), target.path, target.action, basename(programPath)));
     });
   });
 }
@@ -238,7 +239,7 @@ export async function probeDurationMs(path: string, options: { signal?: AbortSig
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const seconds = Number.parseFloat(out.trim());
-  if (!Number.isFinite(seconds)) throw new InputError('EARSHOT_DECODE_FAILED', `ffprobe found no duration in ${basename(path)}`, { details: { file: basename(path) } });
+  if (!Number.isFinite(seconds)) throw new InputError('EARSHOT_DECODE_FAILED', `ffprobe found no duration in ${path}`, { details: { file: path } });
   return Math.round(seconds * 1000);
 }
 

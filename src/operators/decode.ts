@@ -2,7 +2,6 @@
  * Bytes of any audio format to interleaved s16 PCM at a chosen rate and channel count: this module sniffs the
  * input and chooses the path; the in-process path is `media/pcm-decoder.ts`, the ffmpeg one `media/ffmpeg-decoder.ts`.
  */
-import { basename } from 'node:path';
 import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import type { FlowControl } from '../core/flow.js';
 import { InputError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
@@ -94,8 +93,8 @@ function validate(options: DecodeOptions): Required<Omit<DecodeOptions, 'input'>
  * @throws EARSHOT_INVALID_ARGUMENT (synchronously) for bad options. At run time: EARSHOT_EMPTY_INPUT (no bytes,
  *   or no audio frames), EARSHOT_CORRUPT_INPUT (ffmpeg found invalid data; an impossible or cut WAV header),
  *   EARSHOT_UNSUPPORTED_FORMAT (no decoder for it, or not in-process with `decoder: 'native'`),
- *   EARSHOT_DECODE_FAILED (ffmpeg failed otherwise), EARSHOT_FFMPEG_MISSING; ffmpeg's stderr tail (paths reduced
- *   to base names) is in `details.stderr`. Source errors pass through.
+ *   EARSHOT_DECODE_FAILED (ffmpeg failed otherwise), EARSHOT_FFMPEG_MISSING; ffmpeg's stderr tail is in
+ *   `details.stderr`. Messages name the file by the path given. Source errors pass through.
  * @example
  * ```ts
  * import { fromFile, decode } from 'earshot';
@@ -249,7 +248,7 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
                 // The first chunk says where the bytes come from: a file ffmpeg may open itself.
                 started = true;
                 filePath = chunk.source?.path;
-                if (filePath) name = basename(filePath);
+                if (filePath) name = filePath;
               }
               firstFlow ??= chunk.flow;
               headParts.push(chunk.data);

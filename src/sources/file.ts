@@ -2,7 +2,6 @@
  * A cold source of bytes read from a file, paced by demand through {@link FlowControl}.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { Observable } from 'rxjs';
 import { FlowControl } from '../core/flow.js';
 import { InputError, InvalidArgumentError } from '../core/errors.js';
@@ -41,7 +40,7 @@ export class FileSource extends Observable<ByteChunk> {
     super((subscriber) => {
       const flow = new FlowControl();
       const origin: ByteSource = { path };
-      const name = basename(path);
+      const name = path;
       let closed = false;
       let handle: FileHandle | undefined;
       let closing: Promise<void> | undefined;
@@ -75,7 +74,8 @@ export class FileSource extends Observable<ByteChunk> {
           }
         } catch (err) {
           closeHandle();
-          if (!closed) subscriber.error(new InputError('EARSHOT_CORRUPT_INPUT', `cannot read ${name}: ${errnoCode(err) ?? 'I/O error'}`, { cause: err, details: { file: name, at: position } }));
+          // a directory opens on Linux and fails on the first read
+          if (!closed) subscriber.error(errnoCode(err) === 'EISDIR' ? openError(err, name) : new InputError('EARSHOT_CORRUPT_INPUT', `cannot read ${name}: ${errnoCode(err) ?? 'I/O error'}`, { cause: err, details: { file: name, at: position } }));
           return;
         }
         closeHandle();
@@ -98,7 +98,7 @@ function errnoCode(err: unknown): string | undefined {
 
 function openError(err: unknown, name: string): InputError {
   const code = errnoCode(err);
-  const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? 'open failed');
+  const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'no such file' : code === 'EISDIR' ? 'it is a directory, not a file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? 'open failed');
   return new InputError('EARSHOT_FILE_NOT_FOUND', `cannot open ${name}: ${why}`, { cause: err, details: { file: name, errno: code } });
 }
 

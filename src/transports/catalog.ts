@@ -161,10 +161,36 @@ function unregister(descriptor: AnyDescriptor): void {
   if (at >= 0) registered.splice(at, 1);
 }
 
-/** The descriptor serving model `id`; EARSHOT_UNKNOWN_MODEL, listing the known ids, when none does. */
+/** Edit distance (insertions, deletions, substitutions) between two short strings. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/** The known id closest to a mistyped one, when it is close enough to be a typo (a third of its length, at least 2). */
+function closestId(id: string, known: readonly string[]): string | undefined {
+  let best: { id: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(id.toLowerCase(), candidate);
+    if (!best || distance < best.distance) best = { id: candidate, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(id.length / 3)) ? best.id : undefined;
+}
+
+/** The descriptor serving model `id`; EARSHOT_UNKNOWN_MODEL, naming the closest id and listing the known ones, when none does. */
 function descriptorOf(id: string): AnyDescriptor {
   const found = descriptors().find((d) => Object.hasOwn(d.models, id));
-  if (!found) throw new EarshotError('EARSHOT_UNKNOWN_MODEL', `unknown model "${id}"; known: ${listModels().map((m) => m.id).join(', ')}`, { details: { model: id } });
+  if (!found) {
+    const known = listModels().map((m) => m.id);
+    const suggestion = closestId(id, known);
+    const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
+    throw new EarshotError('EARSHOT_UNKNOWN_MODEL', `unknown model "${id}"${hint}; known: ${known.join(', ')}`, { details: { model: id, ...(suggestion ? { suggestion } : {}) } });
+  }
   return found;
 }
 

@@ -65,11 +65,14 @@ describe('fromFile', () => {
     expect(Buffer.concat(b.map((c) => c.data)).length).toBe(10_000);
   });
 
-  it('errors with EARSHOT_FILE_NOT_FOUND for a missing file, without the directory in the message', async () => {
-    const err = await lastValueFrom(fromFile(join(DIR, 'secret-dir', 'nope.wav'))).catch((e: unknown) => e);
+  it('errors with EARSHOT_FILE_NOT_FOUND for a missing file or a directory, naming it by the path given', async () => {
+    const missing = join(DIR, 'some-dir', 'nope.wav');
+    const err = await lastValueFrom(fromFile(missing)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EarshotError);
     expect((err as EarshotError).code).toBe('EARSHOT_FILE_NOT_FOUND');
-    expect((err as EarshotError).message).not.toContain('secret-dir');
+    expect((err as EarshotError).message).toBe(`cannot open ${missing}: no such file`);
+    const folder = await lastValueFrom(fromFile(DIR)).catch((e: unknown) => e);
+    expect(folder).toMatchObject({ code: 'EARSHOT_FILE_NOT_FOUND', message: `cannot open ${DIR}: it is a directory, not a file` });
   });
 
   it('errors with EARSHOT_EMPTY_INPUT for an empty file', async () => {

@@ -21,6 +21,22 @@ describe('catalog', () => {
     expect(() => modelInfo('whisper-9')).toThrowError(expect.objectContaining({ code: 'EARSHOT_UNKNOWN_MODEL' }) as Error);
   });
 
+  it('names the closest model id to a typo, and none when nothing is close', () => {
+    const wrong = (id: string): Record<string, unknown> => {
+      try {
+        modelInfo(id);
+      } catch (err) {
+        return err as Record<string, unknown>;
+      }
+      throw new Error(`${id} was found`);
+    };
+    expect(wrong('fun-asr-realtme')).toMatchObject({ code: 'EARSHOT_UNKNOWN_MODEL', details: { model: 'fun-asr-realtme', suggestion: 'fun-asr-realtime' } });
+    expect(wrong('Qwen3.5-Omni-Flash')).toMatchObject({ details: { suggestion: 'qwen3.5-omni-flash' } });
+    expect(wrong('qwen3-asr-flash-realtim').message).toContain('(did you mean "qwen3-asr-flash-realtime"?)');
+    expect(wrong('lcoal')).toMatchObject({ details: { suggestion: 'local' } });
+    expect(wrong('whisper-9').details).toEqual({ model: 'whisper-9' });
+  });
+
   it("states the same capabilities as each model's transport", async () => {
     for (const m of MODELS) {
       const t = createTransport(m.id, { ...conn, local: { size: 1 } });
