@@ -4,7 +4,7 @@
  */
 import { defer, fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
 import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
-import { frameToMs, type AudioChunk, type AudioSegment, type TranscriptEvent } from '../core/types.js';
+import type { AudioChunk, AudioSegment, TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
 import { fromFile } from '../sources/file.js';
 import { fromReadable } from '../sources/readable.js';
@@ -31,6 +31,8 @@ import type { BatchTransport } from '../transports/dashscope/fun-asr.js';
 import type { BatchProgress } from '../transports/dashscope/http.js';
 import type { LiveCommand, ReportCommand, TranscribeCommand } from './args.js';
 import { EarlyStop } from './stop.js';
+import { ProgressDisplay } from './progress.js';
+import { probeDurationMs } from '../media/ffmpeg.js';
 
 /** What the CLI needs from its process: streams and an interrupt signal, so tests can drive it. */
 export interface CliIo {
@@ -64,23 +66,9 @@ export interface PipelineTaps {
   events?: MonoTypeOperatorFunction<TranscriptEvent>;
 }
 
-/** Progress on stderr when it is a terminal: audio time processed so far. */
-function progress(io: CliIo, quiet: boolean): OperatorFunction<AudioChunk, AudioChunk> {
-  if (quiet || !io.stderr.isTTY) return (s) => s;
-  let last = 0;
-  return (source) =>
-    source.pipe(
-      tap({
-        next: (c) => {
-          const now = Date.now();
-          if (now - last < 250) return;
-          last = now;
-          const s = Math.floor(frameToMs(c.offset, c.sampleRate) / 1000);
-          io.stderr.write(`\r\x1b[2Kearshot: ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')} of audio read`);
-        },
-        finalize: () => io.stderr.write('\r\x1b[2K'),
-      }),
-    );
+/** The audio read so far, on the progress display when there is one. */
+function progress(display: ProgressDisplay | undefined): OperatorFunction<AudioChunk, AudioChunk> {
+  return display ? display.audio() : (s) => s;
 }
 
 /** One audio stream to transcribe; `label` names an RTP participant or a channel (events get it as `speaker`). */
@@ -140,11 +128,17 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
   const onQueue = cmd.command !== 'live' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: recognition }) : undefined;
   const transport = onQueue ?? createTransport(cmd.model, { env: io.env, ...recognition });
   const stop = new EarlyStop(io);
+  let display: ProgressDisplay | undefined;
   try {
     // Like --diarize: asking for emotions from a model that has none is an error before any request.
     if (cmd.emotions?.length && !transport.capabilities.emotion) throw new CapabilityError(transport.model, 'emotion');
     await onQueue?.ready();
     const { tracks, live, path, url } = tracksOf(cmd, io);
+    // one progress line on a terminal, for a file: done of total, speed, time left
+    if (!cmd.quiet && !live && io.stderr.isTTY === true) {
+      const shown = (display = new ProgressDisplay(io.stderr));
+      if (path) void probeDurationMs(path).then((ms) => (shown.totalMs = ms), () => undefined);
+    }
     const mode = cmd.mode ?? defaultMode(transport, live);
     // On a queue, enough clips in flight to keep many workers busy (otherwise transcribeMode's default).
     const concurrency = cmd.concurrency ?? (onQueue ? 16 : undefined);
@@ -152,7 +146,7 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
 
     const eventsOf = (raw: Observable<AudioChunk>): Observable<TranscriptEvent> => {
       const clock = new PaceClock();
-      const audio = raw.pipe(taps.audio ?? identity, progress(io, cmd.quiet || live), cmd.pace ? pace({ clock }) : (s) => s);
+      const audio = raw.pipe(taps.audio ?? identity, progress(display), cmd.pace ? pace({ clock }) : (s) => s);
       const transcription: OperatorFunction<AudioChunk, TranscriptEvent> = transcribeMode(transport, {
         mode,
         live,
@@ -170,7 +164,7 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     const whole = path ?? (transport.capabilities.offline === true ? undefined : url);
     const events =
       mode === 'batch' && whole && batch.transcribeFile && !cmd.pace && !speakersByOperator
-        ? wholeFile(batch.transcribeFile.bind(transport), whole, recognition, !cmd.quiet && io.stderr.isTTY === true ? io.stderr : undefined).pipe(
+        ? wholeFile(batch.transcribeFile.bind(transport), whole, recognition, display).pipe(
             // The service answers each channel of the file as its own transcript; name them as the tracks are named.
             map((e) => (cmd.channels && e.channel !== undefined ? { ...e, speaker: e.speaker ?? channelLabel(cmd, e.channel) } : e)),
           )
@@ -183,9 +177,12 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     let out = events.pipe(stop.events(live ? undefined : io.interrupt));
     if (cmd.emotions?.length) out = out.pipe(filterEmotion(cmd.emotions as never));
     if (taps.events) out = out.pipe(taps.events);
-    await writeOutputs(out, cmd, io).catch((err: unknown) => stop.failure(err));
+    if (display) out = out.pipe(display.events());
+    await writeOutputs(out, cmd, display ? { ...io, stdout: display.wrap(io.stdout) } : io).catch((err: unknown) => stop.failure(err));
+    display?.stop();
     return await stop.finish(io, { ...(path ? { path } : {}), captions: Boolean(cmd.srt || cmd.vtt), files: Boolean(cmd.jsonl) });
   } finally {
+    display?.stop();
     stop.dispose();
     await transport.close?.();
   }
@@ -203,21 +200,21 @@ export async function writeOutputs(events: Observable<TranscriptEvent>, outputs:
   await lastValueFrom(out.pipe(toConsole({ stream: io.stdout as never })), { defaultValue: undefined });
 }
 
-/** A batch model's whole-file API (upload or URL, async task) as an Observable; progress on a terminal. */
+/** A batch model's whole-file API (upload or URL, async task) as an Observable; its stages on the progress display. */
 function wholeFile(
   transcribeFile: BatchTransport['transcribeFile'],
   path: string,
   recognition: RecognitionOptions,
-  progressTo: NodeJS.WritableStream | undefined,
+  display: ProgressDisplay | undefined,
 ): Observable<TranscriptEvent> {
   return new Observable<TranscriptEvent>((sub) => {
     const ac = new AbortController();
     const onProgress = (p: BatchProgress): void => {
-      const status = p.status ? ` (${p.status})` : '';
+      const status = p.status && p.status.toLowerCase() !== p.phase ? ` (${p.status})` : '';
       const fraction = p.fraction !== undefined ? ` ${Math.round(p.fraction * 100)}%` : '';
-      progressTo?.write(p.phase === 'done' ? '\r\x1b[2K' : `\r\x1b[2Kearshot: ${p.phase}${status}${fraction} ${(p.elapsedMs / 1000).toFixed(0)} s`);
+      display?.phase(p.phase === 'done' ? undefined : `${p.phase}${status}${fraction}, ${(p.elapsedMs / 1000).toFixed(0)} s`);
     };
-    transcribeFile(path, { signal: ac.signal, ...recognition, ...(progressTo ? { onProgress } : {}) }).then(
+    transcribeFile(path, { signal: ac.signal, ...recognition, ...(display ? { onProgress } : {}) }).then(
       (list) => {
         for (const e of list) sub.next(e);
         sub.complete();
