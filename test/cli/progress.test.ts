@@ -4,7 +4,7 @@
  * two-minute file: the progress is drawn, and no transcript line on the screen carries progress text.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { lastValueFrom, of, toArray } from 'rxjs';
 import { ProgressDisplay } from '../../src/cli/progress.js';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { ROOT } from '../helpers/dist.js';
-import { CLI } from '../helpers/cli.js';
+import { CLI, repeatedSample } from '../helpers/cli.js';
 
 const run = promisify(execFile);
 
@@ -75,8 +75,7 @@ describe('earshot transcribe in a terminal', () => {
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'earshot-progress-'));
-    long = join(dir, 'long.mp3');
-    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-stream_loop', '12', '-i', join(ROOT, 'samples/sample.wav'), long]);
+    long = repeatedSample(dir, 13);
   });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

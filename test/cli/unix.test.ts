@@ -7,8 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../helpers/dist.js';
-import { runCli, spawnCli } from '../helpers/cli.js';
+import { repeatedSample, runCli, spawnCli } from '../helpers/cli.js';
 import { parseSrt, parseVtt } from '../sinks/parse-captions.js';
 
 interface Final {
@@ -24,8 +23,7 @@ let long: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'earshot-unix-'));
-  long = join(dir, 'long.mp3');
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-stream_loop', '17', '-i', join(ROOT, 'samples/sample.wav'), long]);
+  long = repeatedSample(dir, 18);
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,5 +1,6 @@
 /** The real `earshot` binary (dist/, built by `npm test`), spawned as a user would. */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { built, ROOT } from './dist.js';
 
@@ -35,4 +36,11 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, tim
       resolvePromise({ code, stdout, stderr });
     });
   });
+}
+
+/** The bundled sample (9.5 s of speech) `times` over, as an MP3 in `dir` (so ffmpeg decodes it); returns its path. */
+export function repeatedSample(dir: string, times: number): string {
+  const path = join(dir, `sample-x${times}.mp3`);
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', String(times - 1), '-i', join(ROOT, 'samples/sample.wav'), path]);
+  return path;
 }
