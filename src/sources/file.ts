@@ -40,7 +40,6 @@ export class FileSource extends Observable<ByteChunk> {
     super((subscriber) => {
       const flow = new FlowControl();
       const origin: ByteSource = { path };
-      const name = path;
       let closed = false;
       let handle: FileHandle | undefined;
       let closing: Promise<void> | undefined;
@@ -52,7 +51,7 @@ export class FileSource extends Observable<ByteChunk> {
         try {
           handle = await open(path, 'r');
         } catch (err) {
-          if (!closed) subscriber.error(openError(err, name));
+          if (!closed) subscriber.error(openError(err, path));
           return;
         }
         if (closed) return closeHandle();
@@ -64,7 +63,7 @@ export class FileSource extends Observable<ByteChunk> {
             if (closed) break;
             if (bytesRead === 0) {
               closeHandle();
-              if (position === 0) subscriber.error(new InputError('EARSHOT_EMPTY_INPUT', `${name} is empty`, { details: { file: name } }));
+              if (position === 0) subscriber.error(new InputError('EARSHOT_EMPTY_INPUT', `${path} is empty`, { details: { file: path } }));
               else subscriber.complete();
               return;
             }
@@ -75,7 +74,7 @@ export class FileSource extends Observable<ByteChunk> {
         } catch (err) {
           closeHandle();
           // a directory opens on Linux and fails on the first read
-          if (!closed) subscriber.error(errnoCode(err) === 'EISDIR' ? openError(err, name) : new InputError('EARSHOT_CORRUPT_INPUT', `cannot read ${name}: ${errnoCode(err) ?? 'I/O error'}`, { cause: err, details: { file: name, at: position } }));
+          if (!closed) subscriber.error(errnoCode(err) === 'EISDIR' ? openError(err, path) : new InputError('EARSHOT_CORRUPT_INPUT', `cannot read ${path}: ${errnoCode(err) ?? 'I/O error'}`, { cause: err, details: { file: path, at: position } }));
           return;
         }
         closeHandle();
