@@ -22,11 +22,12 @@ const ENVIRONMENT = `Environment:
 const TRANSCRIBE = `Usage: earshot transcribe <input> [options]
 
 Transcribe <input> and print the text on stdout, one line per final result:
-  <input>              a file in any format ffmpeg reads (WAV, MP3, M4A, FLAC, Ogg, video …);
-                       - for stdin; rtp://HOST:PORT to caption a live RTP stream until Ctrl-C (HOST 0.0.0.0 to
-                       listen on every interface, port 0 for any free port: the one bound is printed on stderr)
+  <input>              a file in any format ffmpeg reads (WAV, MP3, M4A, FLAC, Ogg, video …); an http(s):// URL
+                       (read as it downloads); - for stdin; rtp://HOST:PORT to caption a live RTP stream until
+                       Ctrl-C (HOST 0.0.0.0 to listen on every interface, port 0 for any free port: the one bound
+                       is printed on stderr)
 
-${section('Transcribe options:')}
+${section('Transcribe options:').replace(' (see below)', " (see 'earshot --help')")}
 ${ENVIRONMENT}
 Ctrl-C stops a file at once, flushes every output to the last complete result and exits 130; on rtp:// it is the
 normal end (the last captions are finished, exit 0). A closed stdout (| head -1) stops the work, exit 0.
@@ -46,7 +47,9 @@ Live captions from the microphone until Ctrl-C (which finishes the last captions
                        split on spaces, no shell. E.g. "arecord -q -f S16_LE -r 16000 -c 1 -t raw", or to replay
                        a file live: "ffmpeg -re -i talk.wav -f s16le -ar 16000 -ac 1 -"
 
-${section('Transcribe options:').replace('Transcribe options:', 'And the transcribe options (--mode defaults to realtime, or near-realtime for a batch model):')}
+${section('Transcribe options:')
+  .replace('Transcribe options:', 'And the transcribe options (--mode defaults to realtime, or near-realtime for a batch model):')
+  .replace(' (see below)', " (see 'earshot --help')")}
 ${ENVIRONMENT}`;
 
 const EMULATOR = `Usage: earshot emulator [options]
