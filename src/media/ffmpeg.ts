@@ -118,7 +118,8 @@ export function ffmpegFailure(code: number | null, signal: NodeJS.Signals | null
 /**
  * The coded error for an ffmpeg that exited 0 without producing any audio: EARSHOT_CORRUPT_INPUT or
  * EARSHOT_UNSUPPORTED_FORMAT when its stderr says why (ffmpeg exits 0 when the input opened but no packet could be
- * read, e.g. an MP4 whose index sits after the audio, read from a pipe), else EARSHOT_EMPTY_INPUT.
+ * read, e.g. an MP4 whose index sits after the audio, read from a pipe: the message then says to give its path), else
+ * EARSHOT_EMPTY_INPUT.
  *
  * @example
  * ```ts
@@ -129,6 +130,11 @@ export function noAudioError(stderr: string, name: string): InputError {
   const code = classifyStderr(stderr);
   const last = lastLine(stderr);
   if (!code) return new InputError('EARSHOT_EMPTY_INPUT', `${name} holds no audio`, { details: { file: name, stderr } });
+  if (/\[mov,mp4[^\]]*\][^\n]*partial file/.test(stderr)) {
+    // ffmpeg reached the audio before the index (moov) that says where it is: only a seekable input can be read
+    const why = 'an MP4/M4A whose index comes after its audio cannot be read from a pipe: give its path instead';
+    return new InputError(code, `${name}: ${why} (or move the index first: ffmpeg -i in.m4a -c copy -movflags +faststart out.m4a)`, { details: { file: name, exitCode: 0, stderr } });
+  }
   return new InputError(code, `ffmpeg found no audio in ${name}${last ? ` (${last.slice(0, 200)})` : ''}`, { details: { file: name, exitCode: 0, stderr } });
 }
 

@@ -83,6 +83,15 @@ describe('failures that say what to do', () => {
     expect(readme).toContain('not audio at all');
   });
 
+  it('an M4A on stdin whose index sits at its end says to give its path', async () => {
+    const m4a = join(dir, 'talk.m4a');
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', join(ROOT, 'samples/sample.wav'), '-c:a', 'aac', m4a]);
+    const r = await runCli(['transcribe', '-'], {}, 60_000, m4a);
+    expect(r.code).toBe(1);
+    expect(failureLine(r.stderr)).toMatch(/^EARSHOT_CORRUPT_INPUT: input: an MP4\/M4A whose index comes after its audio cannot be read from a pipe: give its path instead/);
+    expect((await runCli(['transcribe', m4a, '-q'])).stdout).toContain('the weather will be cold');
+  });
+
   it('an empty file is EARSHOT_EMPTY_INPUT', async () => {
     const empty = join(dir, 'empty.mp3');
     writeFileSync(empty, '');

@@ -1,5 +1,6 @@
 /** The real `earshot` binary (dist/, built by `npm test`), spawned as a user would. */
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { built, ROOT } from './dist.js';
@@ -14,15 +15,20 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Start `earshot <args>` from the repository root with stdout and stderr piped (stdin ignored). */
-export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Start `earshot <args>` from the repository root with stdout and stderr piped; stdin ignored, or read from a file. */
+export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, stdinFile?: string): ChildProcessByStdio<null, Readable, Readable> {
+  const stdin = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
+  try {
+    return spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] }) as ChildProcessByStdio<null, Readable, Readable>;
+  } finally {
+    if (typeof stdin === 'number') closeSync(stdin); // the child has its own copy
+  }
 }
 
-/** Run `earshot <args>` to its end; rejects when it takes longer than `timeoutMs` (the process is killed). */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliRun> {
+/** Run `earshot <args>` to its end (stdin from `stdinFile` if given); rejects after `timeoutMs` (the process is killed). */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000, stdinFile?: string): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawnCli(args, env);
+    const child = spawnCli(args, env, stdinFile);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

@@ -224,6 +224,7 @@ describe('decode', () => {
     // The same bytes without their path go to ffmpeg's stdin, where this M4A cannot be read: the path is what matters.
     const { err } = await failure(fromFile(path).pipe(map(({ kind, data, flow }): ByteChunk => ({ kind, data, ...(flow ? { flow } : {}) }))));
     expect(err.code).toBe('EARSHOT_CORRUPT_INPUT');
+    expect(err.message).toContain('an MP4/M4A whose index comes after its audio cannot be read from a pipe: give its path instead');
     await noFfmpegLeft();
   });
 
