@@ -278,13 +278,18 @@ describe('earshot with a model from a transport module (EARSHOT_TRANSPORTS)', ()
       expect(requests.reduce((sum, q) => sum + q.ms, 0)).toBeGreaterThan(fileMs / 2);
       for (const line of r.stdout.trim().split('\n')) expect(line).toMatch(/heard [\d.]+ ms/);
 
-      // Its capabilities come from its transport: it has no openStream, so it cannot stream; nor diarize.
+      // Its capabilities come from its descriptor and transport: it has no openStream, so it cannot stream; it declares
+      // no emotion and no hotwords, so both are refused before any request.
+      const before = requests.length;
       const stream = await run(['transcribe', 'samples/sample.wav', '--model', 'fake-cloud-asr', '--mode', 'realtime'], env);
       expect(stream.code).toBe(2);
       expect(stream.stderr).toMatch(/^EARSHOT_INVALID_ARGUMENT: model fake-cloud-asr cannot stream/);
-      const diarize = await run(['transcribe', 'samples/sample.wav', '--model', 'fake-cloud-asr', '--diarize'], env);
-      expect(diarize.code).toBe(2);
-      expect(diarize.stderr).toMatch(/^EARSHOT_CAPABILITY_MISSING: /);
+      for (const flag of [['--emotion', 'angry'], ['--hotwords', 'earshot']]) {
+        const refused = await run(['transcribe', 'samples/sample.wav', '--model', 'fake-cloud-asr', ...flag], env);
+        expect(refused.code).toBe(2);
+        expect(refused.stderr).toMatch(/^EARSHOT_CAPABILITY_MISSING: model fake-cloud-asr does not support /);
+      }
+      expect(requests.length).toBe(before);
     } finally {
       await new Promise((resolveClose) => server.close(resolveClose));
     }
