@@ -63,6 +63,8 @@ export interface EmulatorCommand {
   host: string;
   apiKey?: string;
   script?: string;
+  /** `--allow-host` (repeatable): hosts besides loopback the emulator may download `file_url`s from. */
+  allowHosts?: string[];
 }
 
 export interface HelpCommand {
@@ -89,6 +91,7 @@ Usage:
                                          <name>.report.html), --events FILE to show an earlier run's JSONL instead
   earshot models [--json]                list the speech models and what each can do
   earshot emulator [--port N]            run the offline emulator of the Qwen Cloud speech APIs
+                   [--allow-host H]...   (it downloads file_urls only from loopback and these hosts)
   earshot serve [--port N] [--out DIR]   transcribe live calls from Twilio, FreeSWITCH, Asterisk, Jambonz
                                          (earshot serve --help for its options)
   earshot --help | --version             (earshot <command> --help for a command's own options)
@@ -188,13 +191,16 @@ export function parseCommand(argv: readonly string[]): Command {
     if (name === 'emulator') {
       const { values } = parseArgs({
         args: rest,
-        options: { port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string' }, script: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        options: { port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string' }, script: { type: 'string' }, 'allow-host': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
         strict: true,
       });
       if (values.help) return { command: 'help', topic: 'emulator' };
+      const allowHosts = values['allow-host'] ?? [];
+      const badHost = allowHosts.find((h) => !/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i.test(h));
+      if (badHost !== undefined) throw new InvalidArgumentError(`--allow-host takes a host or host:port, got ${JSON.stringify(badHost)}`);
       const port = values.port === undefined ? 0 : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`--port must be 0–65535, got ${values.port}`);
-      return { command: 'emulator', port, host: values.host ?? '127.0.0.1', ...(values['api-key'] ? { apiKey: values['api-key'] } : {}), ...(values.script ? { script: values.script } : {}) };
+      return { command: 'emulator', port, host: values.host ?? '127.0.0.1', ...(values['api-key'] ? { apiKey: values['api-key'] } : {}), ...(values.script ? { script: values.script } : {}), ...(allowHosts.length ? { allowHosts } : {}) };
     }
     if (name === 'worker' || name === 'submit' || name === 'status' || name === 'result') return parseQueueCommand(name, rest, parseDuration);
     if (name === 'transcribe' || name === 'live' || name === 'report') {

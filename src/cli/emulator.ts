@@ -27,6 +27,7 @@ export async function runEmulator(cmd: EmulatorCommand, io: CliIo): Promise<void
     host: cmd.host,
     ...(cmd.apiKey ? { apiKeys: [cmd.apiKey] } : {}),
     ...(cmd.script ? { script: readScript(cmd.script) } : {}),
+    ...(cmd.allowHosts ? { allowHosts: cmd.allowHosts } : {}),
   });
   io.stdout.write(`earshot emulator listening on ${emulator.url}\n`);
   io.stdout.write(`  export DASHSCOPE_BASE_URL=${emulator.url}\n`);

@@ -68,6 +68,8 @@ export interface EmulatorContext {
    * depend on what the session heard before (reproducible across reconnects). Costs a second decode per utterance.
    */
   stateless?: boolean;
+  /** Hosts (besides loopback) the task APIs may download `file_url`s from, as `host` or `host:port`, lowercase. */
+  allowHosts?: ReadonlySet<string>;
 }
 
 /** Timers of the WebSocket protocols, ms. */

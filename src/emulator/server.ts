@@ -13,8 +13,9 @@ import type { AccountLimits, EmulatorContext, FaultOptions, ProtocolTimers, Scri
 import { handleHttp } from './http/index.js';
 import { keyOwner } from './http/tokens.js';
 import { keyOf, refuseUpgrade } from './ws/auth.js';
-import type { WsEnv } from './ws/common.js';
-import { requestId } from './ws/ids.js';
+import { boundMessages, DEFAULT_MAX_MESSAGE_BYTES } from './limits.js';
+import { sendJson, type WsEnv } from './ws/common.js';
+import { realtimeId, requestId } from './ws/ids.js';
 import { serveInference } from './ws/inference.js';
 import { realtimeKind } from './ws/models.js';
 import { serveRealtimeAsr } from './ws/realtime-asr.js';
@@ -44,6 +45,13 @@ export interface EmulatorOptions {
    * costs a second decode per utterance; `false` keeps one adapting decoder per session).
    */
   stateless?: boolean;
+  /**
+   * Hosts (besides loopback) the task APIs may download `file_url`s from, as `host` or `host:port` (default none:
+   * an emulator left running cannot be made to reach other machines).
+   */
+  allowHosts?: Iterable<string>;
+  /** Largest WebSocket message accepted, bytes (default 4 MiB); a larger one gets the protocol's own error. */
+  maxMessageBytes?: number;
 }
 
 /** A running emulator. */
@@ -92,7 +100,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     ...(options.timers ? { timers: options.timers } : {}),
     ...(options.limits ? { limits: { ...options.limits } } : {}),
     ...(options.stateless !== false ? { stateless: true } : {}),
+    allowHosts: new Set([...(options.allowHosts ?? [])].map((h) => h.toLowerCase())),
   };
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) throw new InvalidArgumentError(`maxMessageBytes must be a positive integer, got ${maxMessageBytes}`);
   let throttled = 0;
   const env: WsEnv = {
     ctx,
@@ -105,9 +116,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
   };
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  // Messages over maxPayload close the socket (1009) before they are buffered; between the two limits the protocol's own error.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(16 * 1024 * 1024, 2 * maxMessageBytes) });
   const server: Server = createServer((req, res) => void serveHttp(ctx, req, res));
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrade(env, wss, req, socket, head));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrade(env, wss, req, socket, head, maxMessageBytes));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -153,7 +165,7 @@ async function serveHttp(ctx: EmulatorContext, req: IncomingMessage, res: Server
   }
 }
 
-function upgrade(env: WsEnv, wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+function upgrade(env: WsEnv, wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, maxMessageBytes: number): void {
   socket.on('error', () => socket.destroy());
   const url = new URL(req.url ?? '/', 'http://emulator');
   const path = url.pathname.replace(/\/+$/, '');
@@ -166,14 +178,36 @@ function upgrade(env: WsEnv, wss: WebSocketServer, req: IncomingMessage, socket:
   }
   if (isInference) {
     const account = keyOwner(env.ctx, key)!;
-    wss.handleUpgrade(req, socket, head, (ws) => serveInference(ws, env, account));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      // The task a refusal belongs to: the last run-task's id (text frames are small; audio frames are binary).
+      let taskId = '';
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (isBinary) return;
+        const id = /"task_id"\s*:\s*"([^"]*)"/.exec(data.toString('utf8', 0, 4096))?.[1];
+        if (id !== undefined) taskId = id;
+      });
+      boundMessages(ws, maxMessageBytes, (size) => {
+        const message = `message too large: ${size} bytes (at most ${maxMessageBytes})`;
+        sendJson(ws, { header: { task_id: taskId, event: 'task-failed', error_code: 'InvalidParameter', error_message: message, attributes: {} }, payload: {} });
+        ws.close(1009, 'message too large');
+      });
+      serveInference(ws, env, account);
+    });
     return;
   }
   const model = url.searchParams.get('model') ?? '';
   const kind = realtimeKind(model);
   if (!kind) return refuseUpgrade(socket, 404, 'ModelNotFound', `Model not exist: ${model || '(none)'}`);
   if (env.throttle()) return refuseUpgrade(socket, 429, 'Throttling.RateQuota', 'Requests rate limit exceeded, please try again later.', { 'retry-after': '1' });
-  wss.handleUpgrade(req, socket, head, (ws) => (kind === 'asr' ? serveRealtimeAsr(ws, env, model) : serveOmniRealtime(ws, env, model)));
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    boundMessages(ws, maxMessageBytes, (size) => {
+      const message = `Invalid value: the event is too large (${size} bytes; at most ${maxMessageBytes}).`;
+      sendJson(ws, { event_id: realtimeId('event'), type: 'error', error: { type: 'invalid_request_error', code: 'invalid_value', message, param: null } });
+      ws.close(1009, 'message too large');
+    });
+    if (kind === 'asr') serveRealtimeAsr(ws, env, model);
+    else serveOmniRealtime(ws, env, model);
+  });
 }
 
 /** Load the embedded engine (`local()`) as the default recognizer. */

@@ -12,6 +12,7 @@ import type { TranscriptEvent } from '../../core/types.js';
 import type { Hotword } from '../../transports/transport.js';
 import { probeChannels } from '../../media/ffmpeg.js';
 import type { EmulatorContext } from '../context.js';
+import { isAllowedHost, MAX_DOWNLOAD_BYTES } from '../limits.js';
 import { stateOf } from './state.js';
 
 /** Why audio could not be had, with the code each API reports for it. */
@@ -57,13 +58,33 @@ export async function loadUrl(ctx: EmulatorContext, url: string, model: string, 
   }
   if (url.startsWith('data:')) return decodeDataUri(url);
   if (!/^https?:\/\//.test(url)) throw new AudioFetchError(`not a valid URL: ${url.slice(0, 80)}`, 400);
+  let target: URL;
   try {
-    const res = await request(url, { method: 'GET' });
+    target = new URL(url);
+  } catch {
+    throw new AudioFetchError(`not a valid URL: ${url.slice(0, 80)}`, 400);
+  }
+  if (!isAllowedHost(ctx, target)) {
+    throw new AudioFetchError(`The audio file cannot be downloaded: the emulator fetches only from loopback or allowed hosts, not ${target.host} (allow it with --allow-host ${target.host})`, 403);
+  }
+  try {
+    // No redirects (undici's default): a loopback URL cannot bounce the emulator to another machine.
+    const res = await request(target, { method: 'GET', headersTimeout: 30_000, bodyTimeout: 30_000 });
     if (res.statusCode !== 200) {
       await res.body.dump();
       throw new AudioFetchError(`download failed with HTTP ${res.statusCode}`, res.statusCode);
     }
-    return Buffer.from(await res.body.arrayBuffer());
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const piece of res.body as AsyncIterable<Buffer>) {
+      size += piece.length;
+      if (size > MAX_DOWNLOAD_BYTES) {
+        res.body.destroy();
+        throw new AudioFetchError(`The audio file is too large: over ${MAX_DOWNLOAD_BYTES / 1048576} MB`, 400);
+      }
+      parts.push(piece);
+    }
+    return Buffer.concat(parts);
   } catch (err) {
     if (err instanceof AudioFetchError) throw err;
     throw new AudioFetchError(`download failed: ${(err as Error).message}`);

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorContext } from '../context.js';
 import { chatCompletions } from './compat.js';
 import { multimodalGeneration } from './native.js';
-import { bearerKey, compatError, nativeError } from './reply.js';
+import { bearerKey, BodyTooLarge, compatError, MAX_BODY_BYTES, nativeError } from './reply.js';
 import { stateOf, sweep } from './state.js';
 import { cancelTask, listTasks, queryTask, serveResult, submitTranscription } from './tasks.js';
 import { issueToken, keyOwner } from './tokens.js';
@@ -138,6 +138,12 @@ async function guard(res: ServerResponse, run: () => Promise<void> | void, compa
   } catch (err) {
     if (res.headersSent) {
       res.destroy(err as Error);
+      return;
+    }
+    if (err instanceof BodyTooLarge) {
+      const tooLarge = `Request body too large: at most ${MAX_BODY_BYTES} bytes`;
+      if (compat) compatError(res, 400, 'invalid_parameter_error', `<400> InternalError.Algo.InvalidParameter: ${tooLarge}`);
+      else nativeError(res, 400, 'InvalidParameter', tooLarge);
       return;
     }
     const message = `emulator error: ${(err as Error).message}`;
