@@ -23,6 +23,7 @@ export {
   SinkError,
   TransportError,
   isRetryable,
+  rememberSecret,
   toEarshotError,
 } from './core/errors.js';
 export type { ErrorCode, EarshotErrorOptions, InputErrorCode, EngineErrorCode, TransportErrorCode, SinkErrorCode, WrapOptions } from './core/errors.js';

@@ -88,14 +88,14 @@ export class EarshotError extends Error {
   readonly details?: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: EarshotErrorOptions = {}) {
-    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: scrubCause(options.cause) });
     this.code = code;
     this.retryable = options.retryable ?? false;
     if (options.statusCode !== undefined) this.statusCode = options.statusCode;
-    if (options.requestId !== undefined) this.requestId = options.requestId;
-    if (options.providerCode !== undefined) this.providerCode = options.providerCode;
+    if (options.requestId !== undefined) this.requestId = redactSecrets(options.requestId);
+    if (options.providerCode !== undefined) this.providerCode = redactSecrets(options.providerCode);
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
-    if (options.details !== undefined) this.details = options.details;
+    if (options.details !== undefined) this.details = scrubValue(options.details, 0) as Record<string, unknown>;
   }
 
   /**
@@ -211,10 +211,67 @@ export function isRetryable(err: unknown): boolean {
 
 const SECRET_PATTERNS: RegExp[] = [/\b(sk|st)-[A-Za-z0-9_-]{6,}/g, /(api_key=)[^&\s"']+/gi, /(bearer\s+)[^\s"',]+/gi];
 
-/** Replace anything that looks like an API key with `***`. Applied to every error message. */
+/** Keys in use (most recent last), redacted wherever they appear, whatever their shape. */
+const KNOWN_SECRETS = new Set<string>();
+const MAX_KNOWN_SECRETS = 64;
+
+/**
+ * Remember a secret (an API key, a temporary key) so that every error message, provider code, detail and `cause`
+ * earshot produces from now on shows `***` in its place, even when it has no recognisable shape. The DashScope
+ * transports call it with their key; the last 64 secrets are kept.
+ *
+ * @param secret - The secret; ignored when shorter than 4 characters.
+ * @example
+ * rememberSecret(process.env.MY_PROVIDER_KEY!);
+ */
+export function rememberSecret(secret: string | undefined): void {
+  if (!secret || secret.length < 4) return;
+  KNOWN_SECRETS.delete(secret);
+  KNOWN_SECRETS.add(secret);
+  if (KNOWN_SECRETS.size > MAX_KNOWN_SECRETS) KNOWN_SECRETS.delete(KNOWN_SECRETS.values().next().value!);
+}
+
+/**
+ * Replace anything that looks like an API key, and every secret given to {@link rememberSecret} or in `extra`, with
+ * `***`. Applied to every error message.
+ */
 export function redactSecrets(text: string, extra: readonly string[] = []): string {
   let out = text;
-  for (const secret of extra) if (secret.length >= 4) out = out.split(secret).join('***');
+  for (const secret of [...extra, ...KNOWN_SECRETS]) if (secret.length >= 4) out = out.split(secret).join('***');
   for (const re of SECRET_PATTERNS) out = out.replace(re, (m, prefix?: string) => (typeof prefix === 'string' && prefix.length < m.length && /=|\s$/.test(prefix) ? `${prefix}***` : '***'));
   return out;
+}
+
+/** A copy of a plain value (details) with every string redacted; depth-limited. */
+function scrubValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactSecrets(value);
+  if (depth > 4 || value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubValue(v, depth + 1)]));
+}
+
+/**
+ * Redact secrets in a cause chain in place: each error's message, stack and own string properties (a URL with
+ * `?api_key=`, an echoed `Authorization` header), so that `util.inspect(err, { depth: 10 })` shows none.
+ */
+function scrubCause(cause: unknown): unknown {
+  if (typeof cause === 'string') return redactSecrets(cause);
+  let e: unknown = cause;
+  for (let depth = 0; e instanceof Error && !(e instanceof EarshotError) && depth < 8; depth++, e = e.cause) {
+    const record = e as unknown as Record<string, unknown>;
+    for (const key of Object.getOwnPropertyNames(e)) {
+      const v = record[key];
+      if (key === 'cause') continue;
+      const clean = typeof v === 'string' ? redactSecrets(v) : v !== null && typeof v === 'object' && !(v instanceof Error) ? scrubValue(v, 2) : v;
+      if (clean !== v) {
+        try {
+          record[key] = clean;
+        } catch {
+          /* a read-only property: left as it is */
+        }
+      }
+    }
+  }
+  return cause;
 }

@@ -6,7 +6,7 @@
  * to `wss://`. The key comes from `DASHSCOPE_API_KEY` unless given; it is read when a transport is made, never at
  * import time, and never appears in an error or log.
  */
-import { InvalidArgumentError, TransportError } from '../../core/errors.js';
+import { InvalidArgumentError, TransportError, rememberSecret } from '../../core/errors.js';
 
 export interface DashScopeOptions {
   /** API key; defaults to `DASHSCOPE_API_KEY`. */
@@ -38,6 +38,7 @@ export function resolveDashScope(options: DashScopeOptions = {}): DashScopeEndpo
   if (!apiKey) {
     throw new TransportError('EARSHOT_MISSING_API_KEY', 'no API key: set DASHSCOPE_API_KEY or pass { apiKey }');
   }
+  rememberSecret(apiKey);
   let base = (options.baseUrl ?? env.DASHSCOPE_BASE_URL ?? DEFAULT_BASE_URL).trim().replace(/\/+$/, '');
   base = base.replace(/\/(api\/v1|compatible-mode\/v1|api-ws\/v1(\/inference|\/realtime)?)$/, '');
   let url: URL;

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { request, Agent, type Dispatcher } from 'undici';
-import { AbortError, EarshotError, TransportError, redactSecrets } from '../../core/errors.js';
+import { AbortError, EarshotError, TransportError, redactSecrets, rememberSecret } from '../../core/errors.js';
 import { NO_RETRY, retry, retryPolicy, sleep, type RetryPolicy } from '../../core/retry.js';
 import type { ChunkJob } from '../transport.js';
 import { errorFromResponse } from './errors.js';
@@ -123,6 +123,7 @@ export class DashScopeHttp {
   constructor(options: DashScopeHttpOptions) {
     if (!options.apiKey) throw new TransportError('EARSHOT_MISSING_API_KEY', 'no API key: set DASHSCOPE_API_KEY or pass { apiKey }');
     this.#apiKey = options.apiKey;
+    rememberSecret(options.apiKey);
     this.#policy = retryPolicy(options.retry, HTTP_RETRY_POLICY);
     this.#ownAgent = options.dispatcher === undefined;
     this.#dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 4000, connections: 8 });

@@ -2,7 +2,7 @@
  * Temporary API keys (§1.9): a server holding the real key mints a short-lived `st-…` key for a browser or any other
  * untrusted client, which uses it exactly like an API key (header or `?api_key=`) until it expires.
  */
-import { InvalidArgumentError, TransportError } from '../../core/errors.js';
+import { InvalidArgumentError, TransportError, rememberSecret } from '../../core/errors.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { transportHttp, type WithRetry } from './http.js';
 
@@ -50,6 +50,7 @@ export async function createTemporaryKey(options: TemporaryKeyOptions = {}): Pro
     if (typeof body.token !== 'string' || body.token === '' || typeof body.expires_at !== 'number' || !Number.isFinite(body.expires_at)) {
       throw new TransportError('EARSHOT_PROTOCOL_ERROR', 'tokens: the reply has no token or expires_at');
     }
+    rememberSecret(body.token);
     return { token: body.token, expiresAt: new Date(body.expires_at * 1000) };
   } finally {
     await close();
