@@ -4,6 +4,7 @@ import OpusScript from 'opusscript';
 import { describe, expect, it } from 'vitest';
 import { RtpDepacketizer } from '../../src/rtp/depacketizer.js';
 import { buildRtp } from '../../src/rtp/packet.js';
+import { mutateRtp } from '../../bench/fuzz/mutate.js';
 import { packetize, rng, testSignal } from './fixtures.js';
 
 setFlagsFromString('--expose-gc');
@@ -42,33 +43,7 @@ describe('RtpDepacketizer under 100,000 random and mutated packets', () => {
     const before = heapAfterGc();
     for (let n = 0; n < total; n++) {
       clock.now += rand() * 2;
-      let pkt: Buffer;
-      const kind = rand();
-      if (kind < 0.3) {
-        pkt = Buffer.alloc(Math.floor(rand() * 1500));
-        for (let i = 0; i < pkt.length; i++) pkt[i] = Math.floor(rand() * 256);
-        if (rand() < 0.5 && pkt.length > 0) pkt[0] = (pkt[0]! & 0x3f) | 0x80; // version 2, the rest random
-      } else {
-        const seed = seeds[Math.floor(rand() * seeds.length)]!;
-        pkt = Buffer.from(seed);
-        const mode = rand();
-        if (mode < 0.4) {
-          const flips = 1 + Math.floor(rand() * 8);
-          for (let f = 0; f < flips; f++) pkt[Math.floor(rand() * pkt.length)]! ^= 1 << Math.floor(rand() * 8);
-        } else if (mode < 0.55) {
-          pkt = pkt.subarray(0, Math.floor(rand() * pkt.length));
-        } else if (mode < 0.7) {
-          pkt.writeUInt16BE(Math.floor(rand() * 65536), 2); // any sequence
-          pkt.writeUInt32BE(Math.floor(rand() * 2 ** 32), 4); // any timestamp
-        } else if (mode < 0.8) {
-          pkt.writeUInt32BE(Math.floor(rand() * 64), 8); // many SSRCs
-          pkt.writeUInt16BE((n >> 1) & 0xffff, 2);
-        } else if (mode < 0.9) {
-          pkt[0] = 0x80 | Math.floor(rand() * 64); // padding/extension/CSRC bits at random
-        } else {
-          pkt[1] = Math.floor(rand() * 256); // any payload type, RTCP range included
-        }
-      }
+      const pkt = mutateRtp(seeds, rand, n);
       depack.push(pkt);
       if (n % 50 === 0) depack.poll();
       if (n === total / 2) heapMid = heapAfterGc();

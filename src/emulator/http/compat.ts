@@ -49,7 +49,7 @@ export async function chatCompletions(ctx: EmulatorContext, req: IncomingMessage
   const stream = body.stream === true;
   if (!asr && !stream) return compatError(res, 400, 'invalid_parameter_error', '<400> InternalError.Algo.InvalidParameter: This model only support stream mode, please enable the stream parameter to access the model. ');
   if (!stream && body.stream_options !== undefined && body.stream_options !== null) return compatError(res, 400, 'invalid_parameter_error', "<400> InternalError.Algo.InvalidParameter: The parameter 'stream_options' is only allowed when 'stream' is true");
-  const messages = Array.isArray(body.messages) ? (body.messages as { role?: unknown; content?: unknown }[]) : [];
+  const messages = Array.isArray(body.messages) ? (body.messages as { role?: unknown; content?: unknown }[]).filter((m) => m !== null && typeof m === 'object') : [];
   const system = messages.filter((m) => m.role === 'system');
   if (system.length > 0 && messages[0]?.role !== 'system') return compatError(res, 400, 'invalid_parameter_error', '<400> InternalError.Algo.InvalidParameter: The system message must be the first message');
   const audios: { data: string; format?: string }[] = [];

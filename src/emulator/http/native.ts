@@ -31,7 +31,7 @@ export async function multimodalGeneration(ctx: EmulatorContext, req: IncomingMe
   if (COMPAT_OMNI_MODELS.has(model)) return nativeError(res, 400, 'InvalidParameter', `Model ${model} is only available through the OpenAI-compatible endpoint.`);
   if (!COMPAT_ASR_MODELS.has(model)) return nativeError(res, 400, 'InvalidParameter', 'Model not exist.');
   const input = (body.input ?? {}) as { messages?: { role?: unknown; content?: unknown }[] };
-  const messages = Array.isArray(input.messages) ? input.messages : [];
+  const messages = Array.isArray(input.messages) ? input.messages.filter((m) => m !== null && typeof m === 'object') : [];
   if (messages.length === 0) return nativeError(res, 400, 'BadRequest.EmptyInput', 'Required input parameter missing from request.');
   const audios = messages.filter((m) => m.role === 'user' && Array.isArray(m.content)).flatMap((m) => (m.content as Content).filter((c) => typeof c?.audio === 'string').map((c) => c.audio as string));
   if (audios.length !== 1) return nativeError(res, 400, 'InvalidParameter', `exactly one audio item is allowed per request (got ${audios.length})`);

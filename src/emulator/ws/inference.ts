@@ -145,7 +145,7 @@ export function serveInference(ws: WebSocket, env: WsEnv, account: string): void
     const params = (payload.parameters ?? {}) as Record<string, unknown>;
     const format = typeof params.format === 'string' ? params.format : '';
     const sampleRate = typeof params.sample_rate === 'number' ? params.sample_rate : 0;
-    if (!format || !sampleRate) return fail(taskId, 'InvalidParameter', 'Required parameter(s) missing or invalid: format, sample_rate');
+    if (!format || !Number.isInteger(sampleRate) || sampleRate < 1000 || sampleRate > 192_000) return fail(taskId, 'InvalidParameter', 'Required parameter(s) missing or invalid: format, sample_rate');
     if (!FORMATS.includes(format)) return fail(taskId, 'InvalidParameter', `unsupported audio format: ${format} (one of ${FORMATS.join(', ')})`);
     const vocabularyId = params.vocabulary_id;
     if (vocabularyId !== undefined) {
