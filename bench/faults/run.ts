@@ -1,0 +1,102 @@
+/**
+ * `npm run faults`: the fault matrix, from real runs. Each cell starts a fresh emulator (scripted, on 127.0.0.1)
+ * with one fault injected, runs one model's transport on a one-second WAV, and records what came out: the
+ * fault-free text again ("recovered, same text"), a coded `EarshotError` ("coded CODE"), or anything else (which
+ * the matrix must never show: "DIFFERENT TEXT", "UNCODED", "hang"). Prints a Markdown table and the time it took.
+ *
+ * Scope (see the README): the batch models only for now; the realtime, embedded and queued columns and the
+ * engine/ffmpeg/sink rows are not generated yet.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EarshotError } from '../../src/core/errors.js';
+import type { FaultOptions } from '../../src/emulator/context.js';
+import { startEmulator } from '../../src/emulator/server.js';
+import { createTransport } from '../../src/transports/catalog.js';
+import type { BatchTransport } from '../../src/transports/dashscope/fun-asr.js';
+
+const KEY = 'sk-faults-matrix-key';
+const TEXT = 'the quick brown fox';
+const MODELS = ['fun-asr', 'qwen3-asr-flash-filetrans', 'qwen3-asr-flash'] as const;
+const CELL_BOUND_MS = 90_000;
+
+interface Fault {
+  name: string;
+  faults?: FaultOptions;
+  /** Connect somewhere nothing listens instead of the emulator. */
+  refused?: boolean;
+  /** Only the async-task models have it. */
+  asyncOnly?: boolean;
+}
+
+const FAULTS: Fault[] = [
+  { name: 'none (baseline)' },
+  { name: '429 with Retry-After (first 2 requests)', faults: { throttleFirst: 2 } },
+  { name: '5xx (first 2 requests)', faults: { serverErrorFirst: 2 } },
+  { name: 'task-failed', faults: { failTasks: true }, asyncOnly: true },
+  { name: 'result URL expired', faults: { resultTtlMs: 1, resultDelayMs: 50 }, asyncOnly: true },
+  { name: 'connection refused', refused: true },
+];
+
+function toneWav(dir: string): string {
+  const pcm = Buffer.alloc(32000);
+  for (let i = 0; i < 16000; i++) pcm.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * 300 * i) / 16000)), i * 2);
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + pcm.length, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(16000, 24);
+  h.writeUInt32LE(32000, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(pcm.length, 40);
+  const path = join(dir, 'tone.wav');
+  writeFileSync(path, Buffer.concat([h, pcm]));
+  return path;
+}
+
+async function cell(model: string, fault: Fault, wav: string): Promise<string> {
+  if (fault.asyncOnly && model === 'qwen3-asr-flash') return 'n/a (no async task)';
+  const emu = await startEmulator({ apiKeys: [KEY], script: [{ text: TEXT }], faults: fault.faults ?? {} });
+  const t = createTransport(model, { apiKey: KEY, baseUrl: fault.refused ? 'http://127.0.0.1:1' : emu.url, retries: 3, backoffMs: 50, pollMs: 20 } as Parameters<typeof createTransport>[1]) as BatchTransport;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const run = t.transcribeFile(wav).then((events) => events.filter((e) => e.type === 'final').map((e) => e.text).join(' ').trim());
+    const out = await Promise.race([run, new Promise<'hang'>((r) => (timer = setTimeout(() => r('hang'), CELL_BOUND_MS)))]);
+    if (out === 'hang') return 'hang';
+    return out === TEXT ? 'recovered, same text' : `DIFFERENT TEXT: ${JSON.stringify(out)}`;
+  } catch (err) {
+    return err instanceof EarshotError ? `coded ${err.code}${err.retryable ? ' (after retries)' : ''}, nothing produced to keep` : `UNCODED: ${String(err)}`;
+  } finally {
+    clearTimeout(timer);
+    await t.close?.();
+    await emu.close();
+  }
+}
+
+const entry = process.argv[1] ?? '';
+if (entry.endsWith('/faults/run.js')) {
+  const started = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'earshot-faults-'));
+  const wav = toneWav(dir);
+  const rows: string[] = [`| fault | ${MODELS.join(' | ')} |`, `|---|${MODELS.map(() => '---').join('|')}|`];
+  let bad = 0;
+  for (const fault of FAULTS) {
+    const cells: string[] = [];
+    for (const model of MODELS) {
+      const c = await cell(model, fault, wav);
+      if (/^(hang|UNCODED|DIFFERENT)/.test(c)) bad++;
+      cells.push(c);
+    }
+    rows.push(`| ${fault.name} | ${cells.join(' | ')} |`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  console.log(rows.join('\n'));
+  console.log(`\n(${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  process.exit(bad > 0 ? 1 : 0);
+}
