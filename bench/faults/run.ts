@@ -118,7 +118,7 @@ async function cell(model: string, fault: Fault, wav: string): Promise<string> {
   if (fault.asyncOnly && model === 'qwen3-asr-flash') return 'n/a (no async task)';
   if (fault.realtimeOnly) return 'n/a';
   const emu = await startEmulator({ apiKeys: [KEY], script: [{ text: TEXT }], faults: fault.faults ?? {} });
-  const t = createTransport(model, { apiKey: KEY, baseUrl: fault.refused ? 'http://127.0.0.1:1' : emu.url, retries: 3, backoffMs: 50, pollMs: 20 } as Parameters<typeof createTransport>[1]) as BatchTransport;
+  const t = createTransport(model, { apiKey: KEY, baseUrl: fault.refused ? 'http://127.0.0.1:1' : emu.url, retry: { attempts: 4, baseMs: 50, maxMs: 200 }, pollMs: 20 } as Parameters<typeof createTransport>[1]) as BatchTransport;
   let timer: NodeJS.Timeout | undefined;
   try {
     const run = t.transcribeFile(wav).then((events) => events.filter((e) => e.type === 'final').map((e) => e.text).join(' ').trim());

@@ -20,8 +20,7 @@ import { decode } from '../../src/operators/decode.js';
 import { RtpDepacketizer } from '../../src/rtp/depacketizer.js';
 import { buildRtp, parseRtp } from '../../src/rtp/packet.js';
 import { createTransport } from '../../src/transports/catalog.js';
-import { errorFromResponse } from '../../src/transports/dashscope/http.js';
-import { httpError } from '../../src/transports/dashscope/ws-client.js';
+import { errorFromResponse, protocolError } from '../../src/transports/dashscope/errors.js';
 import type { Transport } from '../../src/transports/transport.js';
 import { mutateBytes, mutateJsonText, mutateRtp, pick } from './mutate.js';
 
@@ -270,7 +269,7 @@ async function clientTarget(realtime: boolean): Promise<FuzzTarget> {
   server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wsScript(ws, req)));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const options = { apiKey: KEY, baseUrl: base, retries: 0, backoffMs: 0, pollIntervalMs: 1 } as Parameters<typeof createTransport>[1];
+  const options = { apiKey: KEY, baseUrl: base, retry: { attempts: 1 } } as Parameters<typeof createTransport>[1];
   const compat = createTransport('qwen3-asr-flash', options);
   const realtimeAsr = createTransport('qwen3-asr-flash-realtime', options);
   const funRealtime = createTransport('fun-asr-realtime', options);
@@ -295,7 +294,7 @@ async function clientTarget(realtime: boolean): Promise<FuzzTarget> {
           const status = [400, 401, 403, 404, 408, 413, 429, 500, 502, 503][pick(rand, 10)]!;
           const body = rand() < 0.5 ? mutateJsonText({ request_id: 'r', code: 'Throttling.RateQuota', message: 'slow down' }, rand) : mutateJsonText({ error: { code: 'limit_requests', message: 'x', type: 'requests', param: null } }, rand);
           const retry = [undefined, '1', '-1', 'soon', '1e309', 'Wed, 21 Oct 2015 07:28:00 GMT'][pick(rand, 6)];
-          throw rand() < 0.5 ? errorFromResponse(status, body, retry ? { 'retry-after': retry } : {}) : httpError(status, body, retry);
+          throw rand() < 0.5 ? errorFromResponse(status, body, retry ? { 'retry-after': retry } : {}) : protocolError(body.slice(0, 64), body);
         }
         if (kind === 1 || kind === 2) {
           // Compatible-mode chat: a mutated JSON reply or a cut/mutated SSE stream.

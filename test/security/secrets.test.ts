@@ -141,7 +141,7 @@ const BATCH = ['fun-asr', 'qwen3-asr-flash-filetrans', 'qwen3-asr-flash'] as con
 const REALTIME = ['fun-asr-realtime', 'qwen3-asr-flash-realtime'] as const;
 
 function transport(model: string, apiKey: string, baseUrl: string): Transport {
-  return createTransport(model, { apiKey, baseUrl, retries: 0 } as Parameters<typeof createTransport>[1]);
+  return createTransport(model, { apiKey, baseUrl, retry: { attempts: 1 } } as Parameters<typeof createTransport>[1]);
 }
 
 async function runBatch(model: string, apiKey: string, baseUrl: string): Promise<unknown> {
