@@ -19,6 +19,7 @@ import { transcribeRealtime } from '../../src/operators/transcribe-realtime.js';
 import { fromPcm } from '../../src/sources/pcm.js';
 import { createTransport } from '../../src/transports/catalog.js';
 import type { BatchTransport } from '../../src/transports/dashscope/fun-asr.js';
+import { encodeWav } from '../../src/transports/dashscope/upload.js';
 
 const KEY = 'sk-faults-matrix-key';
 const TEXT = 'the quick brown fox';
@@ -55,23 +56,9 @@ const FAULTS: Fault[] = [
 ];
 
 function toneWav(dir: string): string {
-  const pcm = Buffer.alloc(32000);
-  for (let i = 0; i < 16000; i++) pcm.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * 300 * i) / 16000)), i * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + pcm.length, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(16000, 24);
-  h.writeUInt32LE(32000, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(pcm.length, 40);
+  const samples = new Int16Array(16000).map((_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 300 * i) / 16000)));
   const path = join(dir, 'tone.wav');
-  writeFileSync(path, Buffer.concat([h, pcm]));
+  writeFileSync(path, encodeWav(samples, 16000));
   return path;
 }
 
