@@ -401,7 +401,9 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
           const err = ev.error ?? {};
           const error = protocolError(String(err.code ?? err.type ?? 'error'), String(err.message ?? 'error event'));
           if (state === 'starting' || state === 'updating') return fail(error);
-          if (state === 'finishing') return finishDone();
+          // After session.finish an error ends the session: cleanly when every speech sent was answered, otherwise as
+          // this (coded) error, so unanswered speech is replayed or reported, never dropped in silence.
+          if (state === 'finishing') return voicedEndMs <= lastFinalEndMs + UNANSWERED_MARGIN_MS ? finishDone() : fail(error);
           // Most errors are not fatal; if the server closes next, this is why.
           socket.setCloseError(error);
           return;

@@ -122,4 +122,32 @@ describe('omniRealtime', () => {
       }
     });
   });
+
+  it('an error event after session.finish with speech unanswered ends in that coded error, not a clean end without text', async () => {
+    // Found by the fault matrix (§8 error event, then close 1011): the session used to end as if finished, losing the turn.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', resolve));
+    wss.on('connection', (ws: WebSocket) => {
+      const send = (e: object) => ws.send(JSON.stringify({ event_id: 'event_1', ...e }));
+      send({ type: 'session.created', session: {} });
+      ws.on('message', (data) => {
+        const e = JSON.parse(String(data)) as { type: string };
+        if (e.type === 'session.update') send({ type: 'session.updated', session: {} });
+        if (e.type === 'session.finish') {
+          send({ type: 'error', error: { type: 'server_error', code: 'InternalError', message: 'internal error' } });
+          ws.close(1011, 'internal error');
+        }
+      });
+    });
+    try {
+      const { port } = wss.address() as AddressInfo;
+      const t = omniRealtime('qwen3.5-omni-flash-realtime', { apiKey: KEY, baseUrl: `http://127.0.0.1:${port}`, finishTimeoutMs: 5000 });
+      const s = await t.openStream!({ sampleRate: 16000, onEvent: () => {}, onError: () => {} });
+      for (const c of chunks(speechPcm(SENTENCES.slice(0, 1)))) await s.write(c);
+      await expect(s.end()).rejects.toMatchObject({ providerCode: 'InternalError', retryable: true });
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    }
+  });
 });
