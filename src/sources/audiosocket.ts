@@ -14,6 +14,7 @@
  */
 import type { Socket } from 'node:net';
 import { EarshotError, InputError } from '../core/errors.js';
+import { listen } from '../core/listen.js';
 import { createCallStream, PcmTracks, type CallContext, type CallSourceOptions, type CallStream } from './call.js';
 
 /** Sample rate of each AudioSocket audio kind. */
@@ -97,16 +98,7 @@ export function fromAudioSocket(socket: Socket, options: CallSourceOptions = {})
       detach();
       ctx.end(new InputError('EARSHOT_CONNECTION_LOST', `audiosocket connection failed: ${err.message}`, { cause: err, details: { protocol: 'audiosocket' } }));
     };
-    function detach(): void {
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
-      socket.off('error', onError);
-    }
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('close', onEnd);
-    socket.on('error', onError);
+    const detach = listen(socket, { data: onData, end: onEnd, close: onEnd, error: onError });
     if (socket.destroyed) queueMicrotask(onEnd);
     parser.onHangup = () => {
       detach();

@@ -16,6 +16,7 @@ import { Observable, type Subscriber } from 'rxjs';
 import { AudioLine } from '../core/audio-line.js';
 import type { RawData, WebSocket } from 'ws';
 import { EarshotError, InputError, InvalidArgumentError } from '../core/errors.js';
+import { listen } from '../core/listen.js';
 import type { AudioChunk, TranscriptEvent } from '../core/types.js';
 import { FrameAligner } from '../media/frame-aligner.js';
 import { toS16 } from '../media/wav.js';
@@ -446,14 +447,7 @@ export function bindWebSocket(ws: WebSocket, ctx: CallContext, handlers: WebSock
     // A WebSocket protocol violation by the media server (WS_ERR_*) is its protocol error; anything else a lost connection.
     ctx.end(typeof err.code === 'string' && err.code.startsWith('WS_ERR_') ? new EarshotError('EARSHOT_PROTOCOL_ERROR', message, options) : new InputError('EARSHOT_CONNECTION_LOST', message, options));
   };
-  function detach(): void {
-    ws.off('message', onMessage);
-    ws.off('close', onClose);
-    ws.off('error', onError);
-  }
-  ws.on('message', onMessage);
-  ws.on('close', onClose);
-  ws.on('error', onError);
+  const detach = listen(ws, { message: onMessage, close: onClose, error: onError });
   if (ws.readyState > WS_OPEN) queueMicrotask(onClose);
   return {
     send(text: string): boolean {
