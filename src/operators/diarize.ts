@@ -114,7 +114,12 @@ export function diarize(
  * speaker of its span when it has no words (or no turns were found).
  *
  * @example
+ * ```ts
+ * const words = [{ text: 'hello', startMs: 100, endMs: 800 }, { text: 'there', startMs: 1100, endMs: 1900 }];
+ * const final = { type: 'final' as const, text: 'hello there', startMs: 100, endMs: 1900, words };
  * splitBySpeaker(final, [{ startMs: 0, endMs: 900, speaker: 0 }, { startMs: 1000, endMs: 2000, speaker: 1 }], (n) => `S${n}`);
+ * // → 'hello' (S0) and 'there' (S1)
+ * ```
  */
 export function splitBySpeaker(event: TranscriptEvent, turns: readonly SpeakerTurn[], label: (n: number) => string): TranscriptEvent[] {
   if (turns.length === 0) return [event];

@@ -22,6 +22,7 @@ export interface ChannelTrack {
  * @returns An operator from audio chunks to {@link ChannelTrack}s.
  * @example
  * ```ts
+ * import { map, mergeMap } from 'rxjs';
  * fromFile('call.wav').pipe(
  *   decode({ sampleRate: 16000, channels: 2 }),
  *   splitChannels(),
