@@ -3,18 +3,17 @@
  * `MEDIA_START` (plain `key:value` or JSON), BINARY media frames of the codec (160 bytes of µ-law every 20 ms;
  * slin16 640 bytes), `DTMF_END`, `MEDIA_XOFF`/`MEDIA_XON`; hang-up closes the socket.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { WebSocket } from 'ws';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { fromAsteriskWebSocket, type AsteriskWebSocketOptions } from '../../src/sources/asterisk.js';
 import type { CallControlEvent } from '../../src/sources/call.js';
-import { local, type LocalTransport } from '../../src/transports/local.js';
 import { joinSamples } from '../helpers/audio.js';
 import { mutateBytes, mutateJson } from '../helpers/fuzz.js';
 import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { acceptCall, expectLikeFile, sendAll, slices, transcribeFile, transcribeTrack, until, wavData, wavSamples } from './call-fixtures.js';
+import { acceptCall, expectLikeFile, sendAll, slices, transcribeFile, transcribeTrack, until, wavData, wavSamples, sharedEngine } from './call-fixtures.js';
 
 const acceptMedia = (opts: AsteriskWebSocketOptions = {}) => acceptCall((ws) => fromAsteriskWebSocket(ws, opts));
 
@@ -30,13 +29,7 @@ const JSON_START = (format: string, frame: number) =>
     channel_variables: { DIALEDPEERNUMBER: `media_connection1/c(${format})`, MEDIA_WEBSOCKET_CONNECTION_ID: 'media_connection1', MEDIA_WEBSOCKET_OPTIMAL_FRAME_SIZE: String(frame) },
   });
 
-let engine: LocalTransport;
-beforeAll(() => {
-  engine = local({ size: 2 });
-});
-afterAll(async () => {
-  await engine.close();
-});
+const pool = sharedEngine();
 
 describe('fromAsteriskWebSocket', () => {
   it('transcribes a µ-law channel (plain-text MEDIA_START, 160-byte frames) like the same audio from a file', async () => {
@@ -44,7 +37,7 @@ describe('fromAsteriskWebSocket', () => {
     const events: CallControlEvent[] = [];
     const { client, call, close } = await acceptMedia({ onEvent: (e) => events.push(e) });
     let heard: Promise<TranscriptEvent[]> | undefined;
-    call.subscribe((t) => (heard = transcribeTrack(t, engine)));
+    call.subscribe((t) => (heard = transcribeTrack(t, pool.engine)));
     const frames: Array<string | Buffer> = ['MEDIA_START connection_id:e226e283-c90a-4ea9-9e37-389000b9ef47 channel:WebSocket/connection1/0x7f00 format:ulaw optimal_frame_size:160 ptime:20'];
     frames.push(...slices(wavData(speech.path), 160));
     frames.splice(30, 0, 'DTMF_END digit:5', 'MEDIA_XOFF', 'MEDIA_XON', 'STATUS queue_length:43 xon_level:800 xoff_level:900 queue_full:false bulk_media:true media_paused:false');
@@ -53,7 +46,7 @@ describe('fromAsteriskWebSocket', () => {
     await lastValueFrom(call, { defaultValue: undefined });
     expect(call.info()).toMatchObject({ protocol: 'asterisk', callId: 'e226e283-c90a-4ea9-9e37-389000b9ef47', metadata: { channel: 'WebSocket/connection1/0x7f00', format: 'ulaw', optimal_frame_size: 160, ptime: 20 } });
     expect(events).toEqual([{ type: 'dtmf', digit: '5' }, { type: 'flow', state: 'xoff' }, { type: 'flow', state: 'xon' }]);
-    const w = expectLikeFile(expect, speech.text, await heard!, await transcribeFile(speech.path, 8000, engine));
+    const w = expectLikeFile(expect, speech.text, await heard!, await transcribeFile(speech.path, 8000, pool.engine));
     console.log(`asterisk: WER call ${w.call}, file ${w.file}`);
     expect(call.stats().malformed).toBe(0);
     await close();

@@ -4,30 +4,23 @@
  * binary L16 little-endian frames (stereo: caller left, callee right); JSON text back from the server
  * (`{"type":"transcription","data":{…}}`).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { fromAudioFork, type AudioForkOptions } from '../../src/sources/audio-fork.js';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import type { CallControlEvent, CallTrack } from '../../src/sources/call.js';
-import { local, type LocalTransport } from '../../src/transports/local.js';
 import { joinSamples } from '../helpers/audio.js';
 import { mutateBytes } from '../helpers/fuzz.js';
 import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { acceptCall, expectLikeFile, interleaveLE, sendAll, slices, transcribeFile, transcribeTrack, until, wavSamples } from './call-fixtures.js';
+import { acceptCall, expectLikeFile, interleaveLE, sendAll, slices, transcribeFile, transcribeTrack, until, wavSamples, sharedEngine } from './call-fixtures.js';
 
 const CHANNEL_UUID = 'a8d3c2f0-5b7e-4c61-9f0e-2d3c4b5a6978';
 
 const acceptFork = (opts: AudioForkOptions = {}) => acceptCall((ws) => fromAudioFork(ws, opts), { protocols: 'audio.drachtio.org' });
 
-let engine: LocalTransport;
-beforeAll(() => {
-  engine = local({ size: 2 });
-});
-afterAll(async () => {
-  await engine.close();
-});
+const pool = sharedEngine();
 
 describe('fromAudioFork', () => {
   it('splits a stereo 16 kHz fork into caller and callee, transcribes each like its file, and sends transcriptions back', async () => {
@@ -42,7 +35,7 @@ describe('fromAudioFork', () => {
       tracks.push(t);
       heard.set(
         t.track,
-        transcribeTrack(t, engine, (e) => e.type === 'final' && call.reply(e, t)),
+        transcribeTrack(t, pool.engine, (e) => e.type === 'final' && call.reply(e, t)),
       );
     });
     // uuid_audio_fork <uuid> start ws://… stereo 16k {"callId":…,"mixType":"stereo","sampleRate":16000,"agent":"7"}
@@ -57,7 +50,7 @@ describe('fromAudioFork', () => {
     expect(tracks.map((t) => [t.track, t.channel, t.sampleRate])).toEqual([['caller', 0, 16000], ['callee', 1, 16000]]);
     expect(tracks[0]!.call).toMatchObject({ protocol: 'audio-fork', callId: CHANNEL_UUID, customParameters: { agent: '7', callId: CHANNEL_UUID } });
     const [a, b] = await Promise.all([heard.get('caller')!, heard.get('callee')!]);
-    const [refA, refB] = await Promise.all([transcribeFile(caller.path, 16000, engine), transcribeFile(callee.path, 16000, engine)]);
+    const [refA, refB] = await Promise.all([transcribeFile(caller.path, 16000, pool.engine), transcribeFile(callee.path, 16000, pool.engine)]);
     const wa = expectLikeFile(expect, caller.text, a, refA);
     const wb = expectLikeFile(expect, callee.text, b, refB);
     console.log(`audio fork: WER caller ${wa.call} (file ${wa.file}), callee ${wb.call} (file ${wb.file})`);

@@ -4,17 +4,16 @@
  * 8 kHz (0x11–0x18 higher rates), 0x03 DTMF, 0x00 hang-up, 0xff error — over a real TCP server on 127.0.0.1.
  */
 import type { Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { audioSocketFrame, AudioSocketKind, fromAudioSocket } from '../../src/sources/audiosocket.js';
 import type { CallControlEvent, CallSourceOptions, CallStream } from '../../src/sources/call.js';
-import { local, type LocalTransport } from '../../src/transports/local.js';
 import { joinSamples } from '../helpers/audio.js';
 import { mutateBytes } from '../helpers/fuzz.js';
 import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { expectLikeFile, tcpPair, transcribeFile, transcribeTrack, wavSamples } from './call-fixtures.js';
+import { expectLikeFile, tcpPair, transcribeFile, transcribeTrack, wavSamples, sharedEngine } from './call-fixtures.js';
 
 const UUID = '40b2a3c1-7d6e-4f3a-9b8c-1e2d3f4a5b6c';
 const uuidFrame = (): Buffer => audioSocketFrame(AudioSocketKind.uuid, Buffer.from(UUID.replace(/-/g, ''), 'hex'));
@@ -31,13 +30,7 @@ function write(client: Socket, bytes: Buffer): Promise<void> {
   return new Promise((resolve, reject) => client.write(bytes, (err) => (err ? reject(err) : resolve())));
 }
 
-let engine: LocalTransport;
-beforeAll(() => {
-  engine = local({ size: 2 });
-});
-afterAll(async () => {
-  await engine.close();
-});
+const pool = sharedEngine();
 
 describe('fromAudioSocket', () => {
   it('transcribes a call (UUID, 20 ms slin frames, DTMF, hang-up) like the same audio from a file', async () => {
@@ -45,7 +38,7 @@ describe('fromAudioSocket', () => {
     const events: CallControlEvent[] = [];
     const { client, call, close } = await acceptSocket({ onEvent: (e) => events.push(e) });
     let heard: Promise<TranscriptEvent[]> | undefined;
-    call.subscribe((t) => (heard = transcribeTrack(t, engine)));
+    call.subscribe((t) => (heard = transcribeTrack(t, pool.engine)));
     const pcm = wavSamples(speech.path);
     const frames = [uuidFrame()];
     for (let i = 0; i < pcm.length; i += 160) frames.push(audioSocketFrame(AudioSocketKind.slin, le(pcm.subarray(i, i + 160))));
@@ -59,7 +52,7 @@ describe('fromAudioSocket', () => {
     expect(info).toMatchObject({ protocol: 'audiosocket', callId: UUID });
     expect(events).toEqual([{ type: 'dtmf', digit: '#' }]);
     const callFinals = await heard!;
-    const fileFinals = await transcribeFile(speech.path, 8000, engine);
+    const fileFinals = await transcribeFile(speech.path, 8000, pool.engine);
     const w = expectLikeFile(expect, speech.text, callFinals, fileFinals);
     console.log(`audiosocket: WER call ${w.call}, file ${w.file}`);
     expect(call.stats()).toMatchObject({ frames: frames.length, malformed: 0, dtmf: 1 });

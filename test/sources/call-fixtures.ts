@@ -16,6 +16,8 @@ import { transcribe } from '../../src/operators/transcribe.js';
 import { fromFile } from '../../src/sources/file.js';
 import type { CallStream, CallTrack } from '../../src/sources/call.js';
 import type { Transport } from '../../src/transports/transport.js';
+import { local, type LocalTransport } from '../../src/transports/local.js';
+import { afterAll, beforeAll } from 'vitest';
 import { wer } from '../helpers/speech.js';
 
 /** A WebSocket server on 127.0.0.1:0 and one client connected to it; `accepted` is the server side. */
@@ -201,4 +203,21 @@ export async function acceptCall(source: (ws: WebSocket, request: IncomingMessag
   let call!: CallStream;
   const pair = await wsPair({ ...options, onAccept: (ws, request) => (call = source(ws, request)) });
   return { client: pair.client, call, received: pair.received, closed: pair.closed, close: () => pair.close() };
+}
+
+/** One engine pool of 2 for a test file: opened before its tests, closed after them. Call at the top of the file. */
+export function sharedEngine(): { readonly engine: LocalTransport } {
+  let engine: LocalTransport | undefined;
+  beforeAll(() => {
+    engine = local({ size: 2 });
+  });
+  afterAll(async () => {
+    await engine?.close();
+  });
+  return {
+    get engine(): LocalTransport {
+      if (!engine) throw new Error('sharedEngine() is used before its beforeAll ran');
+      return engine;
+    },
+  };
 }

@@ -4,17 +4,16 @@
  * (`Authorization: Bearer <apiKey>`, `start` → binary LINEAR16 → `stop`; `transcription` / `error` answers; the
  * vendor closes the socket after `stop`).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { WebSocket } from 'ws';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import type { CallControlEvent, CallSourceOptions, CallTrack } from '../../src/sources/call.js';
 import { fromJambonz, fromJambonzStt, type JambonzSttOptions } from '../../src/sources/jambonz.js';
-import { local, type LocalTransport } from '../../src/transports/local.js';
 import { mutateBytes, mutateJson } from '../helpers/fuzz.js';
 import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
-import { acceptCall, expectLikeFile, interleaveLE, sendAll, slices, text, transcribeFile, transcribeTrack, until, wavSamples } from './call-fixtures.js';
+import { acceptCall, expectLikeFile, interleaveLE, sendAll, slices, text, transcribeFile, transcribeTrack, until, wavSamples, sharedEngine } from './call-fixtures.js';
 
 const CALL_SID = 'b6f8c2d4-1a3e-4f5b-8c7d-9e0f1a2b3c4d';
 const API_KEY = 'foobarbazzle';
@@ -39,13 +38,7 @@ function listenAttributes(mixType: string, sampleRate: number): string {
 
 const acceptListen = (opts: CallSourceOptions = {}) => acceptCall((ws) => fromJambonz(ws, opts), { protocols: 'audio.jambonz.org' });
 
-let engine: LocalTransport;
-beforeAll(() => {
-  engine = local({ size: 2 });
-});
-afterAll(async () => {
-  await engine.close();
-});
+const pool = sharedEngine();
 
 describe('fromJambonz (listen)', () => {
   it('splits a stereo listen stream into caller and callee with the call attributes and metadata', async () => {
@@ -75,11 +68,11 @@ describe('fromJambonz (listen)', () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(1, 3), voices: ['rms'], leadMs: 300, gapsMs: [900] });
     const { client, call, close } = await acceptListen();
     let heard: Promise<TranscriptEvent[]> | undefined;
-    call.subscribe((t) => (heard = transcribeTrack(t, engine)));
+    call.subscribe((t) => (heard = transcribeTrack(t, pool.engine)));
     await sendAll(client, [listenAttributes('mono', 16000), ...slices(interleaveLE([wavSamples(speech.path)]), 640)]);
     client.close();
     await lastValueFrom(call, { defaultValue: undefined });
-    const w = expectLikeFile(expect, speech.text, await heard!, await transcribeFile(speech.path, 16000, engine));
+    const w = expectLikeFile(expect, speech.text, await heard!, await transcribeFile(speech.path, 16000, pool.engine));
     console.log(`jambonz listen: WER call ${w.call}, file ${w.file}`);
     await close();
   }, 180_000);
@@ -112,11 +105,11 @@ describe('fromJambonzStt (custom speech vendor)', () => {
 
   it('answers start → audio → stop with transcription messages (interim and final) like the file, then closes', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(6, 8), voices: ['slt'], leadMs: 300, gapsMs: [900], sampleRate: 8000 });
-    // The audio goes in faster than real time and the engine may lag on a busy machine: a long grace after stop.
+    // The audio goes in faster than real time and the pool.engine may lag on a busy machine: a long grace after stop.
     const s = await sttServer({ apiKey: API_KEY, stopGraceMs: 120_000 });
     let heard: Promise<TranscriptEvent[]> | undefined;
     s.call.subscribe((t) =>
-      (heard = transcribeTrack(t, engine, (e) => s.call.reply(e, t)).then((f) => {
+      (heard = transcribeTrack(t, pool.engine, (e) => s.call.reply(e, t)).then((f) => {
         s.call.close(); // every final has been answered: close, as the protocol asks of the vendor
         return f;
       })),
@@ -128,7 +121,7 @@ describe('fromJambonzStt (custom speech vendor)', () => {
     for (const m of s.received) expect(m).toEqual({ type: 'transcription', is_final: expect.any(Boolean), alternatives: [{ transcript: expect.any(String), confidence: 1 }], language: 'en', channel: 1 }); // the language recognised
     expect(interims.length).toBeGreaterThan(0);
     const callText = finalsBack.map((m) => (m['alternatives'] as Array<{ transcript: string }>)[0]!.transcript).join(' ');
-    const fileFinals = await transcribeFile(speech.path, 8000, engine);
+    const fileFinals = await transcribeFile(speech.path, 8000, pool.engine);
     expect(Math.abs(wer(speech.text, callText) - wer(speech.text, text(fileFinals)))).toBeLessThanOrEqual(0.02);
     expect((await heard!).length).toBe(finalsBack.length);
     expect(s.call.info()).toMatchObject({ protocol: 'jambonz-stt', customParameters: { hints: 'station,coffee', language: 'en-US', hintsBoost: '10' } });

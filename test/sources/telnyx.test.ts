@@ -4,15 +4,14 @@
  * custom_parameters), `media` (track, chunk, timestamp, base64 RTP payload without headers), `dtmf`, `stop`; media
  * frame order is not guaranteed, so earshot reorders by `media.chunk`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { linearToAlaw } from '../../src/rtp/codecs.js';
 import { fromTelnyxMediaStream, type MediaStreamOptions } from '../../src/sources/twilio.js';
-import { local, type LocalTransport } from '../../src/transports/local.js';
 import { joinSamples } from '../helpers/audio.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { acceptCall, expectLikeFile, sendAll, slices, transcribeFile, transcribeTrack, wavData, wavSamples } from './call-fixtures.js';
+import { acceptCall, expectLikeFile, sendAll, slices, transcribeFile, transcribeTrack, wavData, wavSamples, sharedEngine } from './call-fixtures.js';
 
 const STREAM_ID = '32DE0DEA-53CB-4B21-89A4-9E1819C043BC';
 const CALL_CONTROL_ID = 'v2:T02llQxIyaRkhfRKxgAP8nY511EhFLizdvdUKJiSw8d6A9BborherQ';
@@ -56,26 +55,20 @@ function disorder(frames: string[]): string[] {
 
 const acceptTelnyx = (opts: Omit<MediaStreamOptions, 'flavor'> = {}) => acceptCall((ws) => fromTelnyxMediaStream(ws, opts));
 
-let engine: LocalTransport;
-beforeAll(() => {
-  engine = local({ size: 2 });
-});
-afterAll(async () => {
-  await engine.close();
-});
+const pool = sharedEngine();
 
 describe('fromTelnyxMediaStream', () => {
   it('reorders PCMU frames that arrive out of order and transcribes the call like the same audio from a file', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(9, 11), voices: ['rms'], leadMs: 300, gapsMs: [900], format: 'ulaw.wav' });
     const { client, call, close } = await acceptTelnyx();
     let heard: Promise<TranscriptEvent[]> | undefined;
-    call.subscribe((t) => (heard = transcribeTrack(t, engine)));
+    call.subscribe((t) => (heard = transcribeTrack(t, pool.engine)));
     const tx = new TelnyxClient();
     const media = slices(wavData(speech.path), 160).map((b, i) => tx.media(i * 20, b));
     await sendAll(client, [tx.connected(), tx.start('PCMU', 8000), ...disorder(media), tx.dtmf('9'), tx.stop()]);
     await lastValueFrom(call, { defaultValue: undefined });
     expect(call.info()).toMatchObject({ protocol: 'telnyx', callId: CALL_CONTROL_ID, streamId: STREAM_ID, customParameters: { customer_id: 'customer_123' }, metadata: { from: '+13122010094', tags: ['TAG1', 'TAG2'] } });
-    const w = expectLikeFile(expect, speech.text, await heard!, await transcribeFile(speech.path, 8000, engine));
+    const w = expectLikeFile(expect, speech.text, await heard!, await transcribeFile(speech.path, 8000, pool.engine));
     console.log(`telnyx: WER call ${w.call}, file ${w.file}`);
     expect(call.stats()).toMatchObject({ malformed: 0, gapsFilled: 0, dtmf: 1, lateDropped: Math.ceil((media.length - 3) / 50) }); // the repeats
     await close();

@@ -4,16 +4,15 @@
  * timestamp in ms since the stream started, base64 µ-law payload, 20 ms each, counters as strings), `dtmf`, `mark`,
  * `stop`, over a real ws server on 127.0.0.1, carrying flite speech.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { AudioChunk } from '../../src/core/types.js';
 import { fromTwilioMediaStream } from '../../src/sources/twilio.js';
 import type { CallControlEvent, CallTrack } from '../../src/sources/call.js';
-import { local, type LocalTransport } from '../../src/transports/local.js';
 import { mutateJson } from '../helpers/fuzz.js';
 import { rng } from '../helpers/random.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
-import { acceptCall, expectLikeFile, sendAll, transcribeFile, transcribeTrack, wavData } from './call-fixtures.js';
+import { acceptCall, expectLikeFile, sendAll, transcribeFile, transcribeTrack, wavData, sharedEngine } from './call-fixtures.js';
 
 const STREAM_SID = 'MZ18ad3ab5a668481ce02b83e7395059f0';
 const CALL_SID = 'CA9bce1c2e1c0b4e1a8c1d2e3f4a5b6c7d';
@@ -65,13 +64,7 @@ function frames20(ulaw: Buffer): Array<{ ms: number; bytes: Buffer }> {
 /** Accept one call on a real ws server, attaching the source as a host would (synchronously on connection). */
 const acceptTwilio = (opts: Parameters<typeof fromTwilioMediaStream>[1] = {}) => acceptCall((ws) => fromTwilioMediaStream(ws, opts));
 
-let engine: LocalTransport;
-beforeAll(() => {
-  engine = local({ size: 2 });
-});
-afterAll(async () => {
-  await engine.close();
-});
+const pool = sharedEngine();
 
 describe('fromTwilioMediaStream', () => {
   it('transcribes a call as well as the same audio from a file, placing audio by media.timestamp (a 2 s gap shifts later words by 2 s; suppressed silence keeps times)', async () => {
@@ -87,7 +80,7 @@ describe('fromTwilioMediaStream', () => {
     const heard: Array<Promise<Awaited<ReturnType<typeof transcribeTrack>>>> = [];
     call.subscribe((t) => {
       tracks.push(t);
-      heard.push(transcribeTrack(t, engine));
+      heard.push(transcribeTrack(t, pool.engine));
     });
     const done = lastValueFrom(call, { defaultValue: undefined });
     const tw = new TwilioClient();
@@ -112,7 +105,7 @@ describe('fromTwilioMediaStream', () => {
     expect(t.call.metadata).toMatchObject({ accountSid: ACCOUNT_SID, tracks: ['inbound'] });
     expect(call.info()).toBe(t.call);
 
-    const w = expectLikeFile(expect, speech.text, await heard[0]!, await transcribeFile(speech.path, 8000, engine), (startMs) => (startMs >= cutMs ? GAP : 0));
+    const w = expectLikeFile(expect, speech.text, await heard[0]!, await transcribeFile(speech.path, 8000, pool.engine), (startMs) => (startMs >= cutMs ? GAP : 0));
     console.log(`twilio: WER call ${w.call}, file ${w.file}`);
     const stats = call.stats();
     expect(stats).toMatchObject({ malformed: 0, oversized: 0, lateDropped: 0, discontinuities: 0 });
@@ -131,7 +124,7 @@ describe('fromTwilioMediaStream', () => {
     const channels = new Map<string, number>();
     call.subscribe((t) => {
       channels.set(t.track, t.channel);
-      heard.set(t.track, transcribeTrack(t, engine));
+      heard.set(t.track, transcribeTrack(t, pool.engine));
     });
     const done = lastValueFrom(call, { defaultValue: undefined });
     const tw = new TwilioClient();
@@ -147,7 +140,7 @@ describe('fromTwilioMediaStream', () => {
     await done;
     expect(Object.fromEntries(channels)).toEqual({ inbound: 0, outbound: 1 });
     const [inb, outb] = await Promise.all([heard.get('inbound')!, heard.get('outbound')!]);
-    const [refA, refB] = await Promise.all([transcribeFile(a.path, 8000, engine), transcribeFile(b.path, 8000, engine)]);
+    const [refA, refB] = await Promise.all([transcribeFile(a.path, 8000, pool.engine), transcribeFile(b.path, 8000, pool.engine)]);
     expectLikeFile(expect, a.text, inb, refA);
     expectLikeFile(expect, b.text, outb, refB, () => OUT_START);
     await close();
