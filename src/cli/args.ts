@@ -104,7 +104,9 @@ Transcribe options:
   --srt FILE           also write SubRip captions      --vtt FILE   also write WebVTT captions
   --jsonl FILE         also write every event as one JSON line
   --window 5s          near-realtime window length (e.g. 5s, 3000ms)
-  --pace               replay the input at real time, as a live source would send it
+  --pace               replay the input at real time, as a live source would send it, and measure each final's
+                       end-of-speech latency (wall ms from feeding the audio at its endMs to the final): a summary
+                       line on stderr at the end (median, p95, max), "latency":{"endOfSpeechMs"} on --jsonl finals
   --language CODE      language hint, e.g. en
   --hotwords LIST      domain terms with weights, "term:weight,term:weight" (fun-asr models)
   --context TEXT       prompt context / background text (Omni and qwen3-asr models)
@@ -113,7 +115,7 @@ Transcribe options:
   --channels separate  transcribe each channel on its own (a stereo call: caller and agent); --channel-names caller,agent
   --codec C            RTP payload: pcmu | pcma | l16 | opus
   --concurrency N      requests in flight for batch and near-realtime modes
-  -q, --quiet          no progress on stderr
+  -q, --quiet          no progress (nor --pace summary) on stderr
   --queue URL          run the chunks on 'earshot worker' processes through Redis (see below)
 
 ${QUEUE_HELP.trim()}

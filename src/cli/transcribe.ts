@@ -33,6 +33,7 @@ import type { LiveCommand, ReportCommand, TranscribeCommand } from './args.js';
 import { EarlyStop } from './stop.js';
 import { ProgressDisplay } from './progress.js';
 import { probeDurationMs } from '../media/ffmpeg.js';
+import { PacedLatency } from './latency.js';
 
 /** What the CLI needs from its process: streams and an interrupt signal, so tests can drive it. */
 export interface CliIo {
@@ -144,19 +145,22 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     const concurrency = cmd.concurrency ?? (onQueue ? 16 : undefined);
     transcribeMode(transport, { mode }); // a mode the model cannot run fails here, before any input is read
 
+    // --pace: each final's end-of-speech latency (from when its last audio was fed), and a summary line at the end.
+    const paced = cmd.pace ? new PacedLatency() : undefined;
     const eventsOf = (raw: Observable<AudioChunk>): Observable<TranscriptEvent> => {
       const clock = new PaceClock();
-      const audio = raw.pipe(taps.audio ?? identity, progress(display), cmd.pace ? pace({ clock }) : (s) => s);
+      const feed = paced?.track();
+      const audio = raw.pipe(taps.audio ?? identity, progress(display), feed ? (s) => s.pipe(pace({ clock }), feed.fed()) : identity);
       const transcription: OperatorFunction<AudioChunk, TranscriptEvent> = transcribeMode(transport, {
         mode,
         live,
         recognition,
         windowMs: cmd.windowMs,
         ...(concurrency ? { concurrency } : {}),
-        ...(cmd.pace ? { clock } : {}),
+        ...(feed ? { clock } : {}),
         taps: { ...(taps.vad ? { vad: taps.vad } : {}), ...(taps.windows ? { windows: taps.windows } : {}) },
       });
-      return audio.pipe(speakersByOperator ? diarize(transcription, cmd.speakers ? { speakers: cmd.speakers } : {}) : transcription);
+      return audio.pipe(speakersByOperator ? diarize(transcription, cmd.speakers ? { speakers: cmd.speakers } : {}) : transcription, feed ? feed.finals() : identity);
     };
 
     const batch = transport as Partial<BatchTransport>;
@@ -178,8 +182,9 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     if (cmd.emotions?.length) out = out.pipe(filterEmotion(cmd.emotions as never));
     if (taps.events) out = out.pipe(taps.events);
     if (display) out = out.pipe(display.events());
-    await writeOutputs(out, cmd, display ? { ...io, stdout: display.wrap(io.stdout) } : io).catch((err: unknown) => stop.failure(err));
+    await writeOutputs(out, { ...cmd, latency: paced !== undefined }, display ? { ...io, stdout: display.wrap(io.stdout) } : io).catch((err: unknown) => stop.failure(err));
     display?.stop();
+    if (paced && !cmd.quiet) io.stderr.write(paced.line());
     return await stop.finish(io, { ...(path ? { path } : {}), captions: Boolean(cmd.srt || cmd.vtt), files: Boolean(cmd.jsonl) });
   } finally {
     display?.stop();
@@ -189,14 +194,14 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
 }
 
 /**
- * Write events to the files asked for (SRT, VTT, JSONL) and as text to stdout; resolves once every file is flushed
- * and closed.
+ * Write events to the files asked for (SRT, VTT, JSONL; with `latency`, the JSONL carries the finals' latency
+ * figures) and as text to stdout; resolves once every file is flushed and closed.
  */
-export async function writeOutputs(events: Observable<TranscriptEvent>, outputs: { srt?: string; vtt?: string; jsonl?: string }, io: CliIo): Promise<void> {
+export async function writeOutputs(events: Observable<TranscriptEvent>, outputs: { srt?: string; vtt?: string; jsonl?: string; latency?: boolean }, io: CliIo): Promise<void> {
   let out = events;
   if (outputs.srt) out = out.pipe(toSrt(outputs.srt));
   if (outputs.vtt) out = out.pipe(toVtt(outputs.vtt));
-  if (outputs.jsonl) out = out.pipe(toJsonl(outputs.jsonl));
+  if (outputs.jsonl) out = out.pipe(toJsonl(outputs.jsonl, { latency: outputs.latency ?? false }));
   await lastValueFrom(out.pipe(toConsole({ stream: io.stdout as never })), { defaultValue: undefined });
 }
 
