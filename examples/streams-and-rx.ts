@@ -3,14 +3,21 @@
  *  1. Node streams: `pipeline()` from the file to an SRT on disk, backpressure end to end;
  *  2. RxJS: the same operators with sinks on the way (WebVTT and JSONL), consumed with `for await`.
  *
- *   node dist/examples/streams-and-rx.js [input] [out-prefix]
+ *   node dist/examples/streams-and-rx.js <input> [out-prefix]
+ *
+ * It imports earshot by its package name: copy it into a project that depends on earshot and run it as it is
+ * (`npx tsx streams-and-rx.ts <input> [out-prefix]`); in this repository `npm run build` compiles it to the line above.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { decode, fromFile, local, resample, toJsonl, toVtt, transcribe } from '../src/index.js';
-import { decodeStream, resampleStream, srtStream, toAsyncIterable, transcribeStream } from '../src/streams/index.js';
+import { decode, fromFile, local, resample, toJsonl, toVtt, transcribe } from 'earshot';
+import { decodeStream, resampleStream, srtStream, toAsyncIterable, transcribeStream } from 'earshot/streams';
 
-const input = process.argv[2] ?? new URL('../../samples/sample.wav', import.meta.url).pathname;
+const input = process.argv[2];
+if (!input) {
+  console.error(`usage: node ${process.argv[1]} <input> [out-prefix]`);
+  process.exit(2);
+}
 const out = process.argv[3] ?? 'example';
 
 const engine = local();

@@ -37,6 +37,7 @@ export { fromReadable } from './sources/readable.js';
 export { fromUrl, isHttpUrl } from './sources/url.js';
 export { fromPcm, type FromPcmOptions } from './sources/pcm.js';
 export { fromRtp, rtpStreams, parseRtpUrl, type RtpSourceOptions, type RtpStreams, type RtpStream, type RtpStats, type RtpStreamStats, type DepacketizerOptions } from './sources/rtp.js';
+export { ssrcName } from './rtp/packet.js';
 export { fromMic, defaultMicCommand, type FromMicOptions } from './sources/mic.js';
 
 // Operators

@@ -9,6 +9,7 @@ import { PaceClock } from '../core/clock.js';
 import { fromFile } from '../sources/file.js';
 import { fromReadable } from '../sources/readable.js';
 import { fromRtp, parseRtpUrl } from '../sources/rtp.js';
+import { ssrcName } from '../rtp/packet.js';
 import { fromMic } from '../sources/mic.js';
 import { fromUrl, isHttpUrl } from '../sources/url.js';
 import { decode } from '../operators/decode.js';
@@ -99,7 +100,7 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliI
       io.stderr.write(`earshot: listening for RTP on ${a.address}:${a.port} (Ctrl-C to stop and flush the outputs)\n`);
     };
     const participants = fromRtp({ ...parseRtpUrl(input, cmd.codec ? { codec: cmd.codec } : {}), onListening }).pipe(takeUntil(io.interrupt));
-    const tracks = participants.pipe(map((p) => ({ audio: p.audio$.pipe(takeUntil(io.interrupt), resample(16000)), label: `ssrc-${p.ssrc.toString(16)}` })));
+    const tracks = participants.pipe(map((p) => ({ audio: p.audio$.pipe(takeUntil(io.interrupt), resample(16000)), label: ssrcName(p.ssrc) })));
     return { tracks, live: true };
   }
   if (cmd.channels === 'separate') {

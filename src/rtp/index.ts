@@ -9,7 +9,7 @@
  */
 export { RtpDepacketizer } from './depacketizer.js';
 export type { DepacketizerHandlers, DepacketizerOptions, RtpStream, RtpStats, RtpStreamStats } from './depacketizer.js';
-export { parseRtp, buildRtp } from './packet.js';
+export { parseRtp, buildRtp, ssrcName } from './packet.js';
 export type { RtpPacket, RtpPacketInit, RtpParseResult } from './packet.js';
 export { payloadsFromSdp, parsePayloadMapping } from './codecs.js';
 export type { PayloadMapping, PayloadFormat, RtpCodecName } from './codecs.js';

@@ -182,3 +182,18 @@ export function buildRtp(init: RtpPacketInit): Buffer {
   if (pad) buf[size - 1] = pad;
   return buf;
 }
+
+/**
+ * The name earshot gives an RTP participant: its SSRC in hex as RTP tools show it (Wireshark's
+ * `0x3bd0e7c5`), 8 digits, e.g. `ssrc-0x3bd0e7c5`. The CLI labels captions with it (`--vtt`: `<v ssrc-0x3bd0e7c5>`).
+ *
+ * @param ssrc - the synchronization source identifier (an unsigned 32-bit number).
+ * @example
+ * ```ts
+ * ssrcName(1003546565); // 'ssrc-0x3bd0e7c5'
+ * fromRtp({ port: 5004 }).subscribe((p) => p.audio$.pipe(resample(16000), transcribe(local()), toVtt(`${ssrcName(p.ssrc)}.vtt`)).subscribe());
+ * ```
+ */
+export function ssrcName(ssrc: number): string {
+  return `ssrc-0x${(ssrc >>> 0).toString(16).padStart(8, '0')}`;
+}

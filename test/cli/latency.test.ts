@@ -3,7 +3,6 @@
  * `latency.endOfSpeechMs`, and one summary line on stderr sums them up (silent with -q). The real CLI on 2.4 s of
  * the bundled sample; the bookkeeping itself on a hand-driven clock.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +10,7 @@ import { lastValueFrom, of, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PacedLatency, quantile } from '../../src/cli/latency.js';
 import type { AudioChunk, TranscriptEvent } from '../../src/core/types.js';
-import { runCli } from '../helpers/cli.js';
-import { ROOT } from '../helpers/dist.js';
+import { runCli, shortSample } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'earshot-pace-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,8 +56,7 @@ describe('PacedLatency', () => {
 
 describe('earshot transcribe --pace', () => {
   it('writes each final with its latency to --jsonl, and a summary line of the same figures on stderr (none with -q)', async () => {
-    const input = join(dir, 'short.wav');
-    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', join(ROOT, 'samples/sample.wav'), '-t', '2.4', input]);
+    const input = shortSample(dir);
     const jsonl = join(dir, 'paced.jsonl');
     const [loud, quiet] = await Promise.all([
       runCli(['transcribe', input, '--pace', '--mode', 'realtime', '--jsonl', jsonl]),

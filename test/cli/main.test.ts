@@ -206,7 +206,7 @@ describe('earshot transcribe rtp://', () => {
       });
       child.once('exit', () => reject(new Error(`earshot exited early: ${stderr}`)));
     });
-    const sender = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', speech.path, '-ar', '8000', '-ac', '1', '-c:a', 'pcm_mulaw', '-f', 'rtp', `rtp://127.0.0.1:${port}`], { stdio: 'ignore' });
+    const sender = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', speech.path, '-ar', '8000', '-ac', '1', '-c:a', 'pcm_mulaw', '-ssrc', '305419896', '-f', 'rtp', `rtp://127.0.0.1:${port}`], { stdio: 'ignore' });
     await new Promise((r) => sender.once('exit', r));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGINT');
@@ -215,6 +215,10 @@ describe('earshot transcribe rtp://', () => {
     expect(stdout.trim().length).toBeGreaterThan(0);
     expect(wer(speech.text, stdout.replace(/^\S+: /gm, ''))).toBeLessThanOrEqual(0.5);
     expect(readFileSync(vtt, 'utf8')).toMatch(/^WEBVTT\n[\s\S]*-->/);
+    // The participant is named by its SSRC in hex, as RTP tools (Wireshark) show it and the README says.
+    expect(stdout.trim().split('\n').every((l) => l.startsWith('ssrc-0x12345678: '))).toBe(true);
+    expect(readFileSync(vtt, 'utf8')).toContain('<v ssrc-0x12345678>');
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('`ssrc-0x3bd0e7c5: …`');
   });
 });
 

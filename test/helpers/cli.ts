@@ -50,3 +50,10 @@ export function repeatedSample(dir: string, times: number): string {
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', String(times - 1), '-i', join(ROOT, 'samples/sample.wav'), path]);
   return path;
 }
+
+/** The first `seconds` of the bundled sample as a WAV in `dir` (2.4 s: "the weather will be cold and windy", the last word cut short). */
+export function shortSample(dir: string, seconds = 2.4, name = 'short.wav'): string {
+  const path = join(dir, name);
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', join(ROOT, 'samples/sample.wav'), '-t', String(seconds), path]);
+  return path;
+}

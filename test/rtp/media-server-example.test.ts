@@ -59,7 +59,7 @@ describe('examples/media-server', () => {
     server.kill('SIGINT');
     expect(await exited(server)).toBe(0);
 
-    const joined = [...stderr.matchAll(/\+ (participant-[0-9a-f]+) joined \((\w+), (\d+) Hz\)/g)].map((m) => [m[1]!, m[2]!, Number(m[3])] as const);
+    const joined = [...stderr.matchAll(/\+ (ssrc-0x[0-9a-f]{8}) joined \((\w+), (\d+) Hz\)/g)].map((m) => [m[1]!, m[2]!, Number(m[3])] as const);
     expect(joined.map(([, codec, rate]) => `${codec}/${rate}`).sort()).toEqual(['opus/48000', 'pcmu/8000']);
     const textOf = (name: string): string => stdout.split('\n').filter((l) => l.startsWith(`${name}: `)).map((l) => l.slice(name.length + 2)).join(' ');
     const byCodec = Object.fromEntries(joined.map(([name, codec]) => [codec, name]));
