@@ -1,14 +1,14 @@
 /**
- * A recorded comparison of earshot's traffic with what the protocol reference (../shared/protocols/dashscope.md)
- * asks for: each DashScope transport runs one job through a logging proxy (test/helpers/traffic-proxy.ts) to the
+ * A recorded comparison of earshot's traffic with what the protocol notes (docs/protocol-notes.md)
+ * ask for: each DashScope transport runs one job through a logging proxy (test/helpers/traffic-proxy.ts) to the
  * emulator (scripted, no engine), and the script prints, per model, the frames sent (sizes), the request rates
- * (task queries a second) and the fields sent. Run it after a protocol change and compare with the reference:
+ * (task queries a second) and the fields sent. Run it after a protocol change and compare with the notes:
  *
  *   npx tsx scripts/compare-traffic.ts            # a table per model
  *   npx tsx scripts/compare-traffic.ts --json     # the same as JSON
  *
  * What to look for: realtime frames of ~100 ms (3,200 B at 16 kHz; 1–16 KB), at most 20 task queries a second for
- * the whole account (§1.7), no field the reference does not list.
+ * the whole account (§1.7), no field the notes do not list.
  */
 import { startEmulator } from '../src/emulator/server.js';
 import { funAsr } from '../src/transports/dashscope/fun-asr.js';

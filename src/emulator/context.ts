@@ -38,7 +38,7 @@ export interface FaultOptions {
   taskQueryUnavailableFirst?: number;
 }
 
-/** Account limits the service documents only loosely (§4, §9 #21). */
+/** Account limits the service documents only loosely (§4, §9.5). */
 export interface AccountLimits {
   /** Hotword lists one account may hold (default 10, the community figure of §4). */
   vocabularies?: number;
@@ -57,7 +57,7 @@ export interface EmulatorContext {
   /** Scripted mode: utterances replayed in order instead of recognition. */
   script?: ScriptedUtterance[];
   faults: FaultOptions;
-  /** Per-account limits (defaults: the reference's figures). */
+  /** Per-account limits (defaults: the figures of the protocol notes, §9.5). */
   limits?: AccountLimits;
   /** The emulator's own base URL once listening (`http://127.0.0.1:PORT`). */
   baseUrl: string;

@@ -37,7 +37,7 @@ export interface EmulatorOptions {
   faults?: FaultOptions;
   /** Protocol timers (defaults: the service's own); tests shorten them. */
   timers?: ProtocolTimers;
-  /** Per-account limits (defaults: the reference's figures, e.g. 10 hotword lists). */
+  /** Per-account limits (defaults: the figures of the protocol notes, e.g. 10 hotword lists, §9.5). */
   limits?: AccountLimits;
   /**
    * Engine mode: re-decode every final from its utterance's audio alone, so results do not depend on the session's

@@ -2,7 +2,7 @@
  * A small logging proxy on 127.0.0.1:0 in front of a DashScope endpoint (the emulator in tests): it forwards HTTP
  * requests and WebSocket connections unchanged and records what the client sent — request rates, frame sizes, the
  * fields of every JSON body and event — so a test (or scripts/compare-traffic.ts) can compare earshot's traffic
- * with what the protocol reference asks for. The key is never recorded.
+ * with what the protocol notes (docs/protocol-notes.md) ask for. The key is never recorded.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

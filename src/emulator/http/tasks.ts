@@ -181,7 +181,7 @@ interface Sentence {
 }
 
 /**
- * A pause this long between two words ends a sentence: the VAD segmentation default the reference gives for Fun-ASR
+ * A pause this long between two words ends a sentence: the VAD segmentation default the service documents for Fun-ASR
  * (`max_sentence_silence`, 1300 ms, §2 parameters).
  */
 const SENTENCE_PAUSE_MS = 1300;
@@ -274,7 +274,7 @@ function taskOutput(task: TaskRecord): Record<string, unknown> {
   return output;
 }
 
-/** `GET|POST /api/v1/tasks/{id}` (both methods accepted, §9 #9). Unknown or expired ids answer `UNKNOWN`. */
+/** `GET|POST /api/v1/tasks/{id}` (both methods accepted, §9.2). Unknown or expired ids answer `UNKNOWN`. */
 export function queryTask(ctx: EmulatorContext, res: ServerResponse, id: string): void {
   const task = stateOf(ctx).tasks.get(id);
   const ttl = ctx.faults.resultTtlMs ?? DAY_MS;

@@ -1,7 +1,7 @@
 /**
  * The hotword vocabulary API (§4): `POST /api/v1/services/audio/asr/customization` with model `speech-biasing` and
  * actions create / list / query / update / delete. Lists are kept per API key, at most
- * {@link VOCABULARIES_PER_ACCOUNT} per account (§4 community notes, §9 #21: the number of lists is capped; the
+ * {@link VOCABULARIES_PER_ACCOUNT} per account (§4 community notes, §9.5: the number of lists is capped; the
  * 500-words-per-list figure is unverified and is not enforced).
  */
 import { randomUUID } from 'node:crypto';

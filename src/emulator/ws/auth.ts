@@ -1,5 +1,5 @@
 /**
- * Authentication of WebSocket handshakes the way the service does it (protocol reference §1.2): a key in
+ * Authentication of WebSocket handshakes the way the service does it (protocol notes §1.2): a key in
  * `Authorization: Bearer <key>` (scheme case-insensitive) or, for browsers, `?api_key=<key>`. A missing or unknown
  * key fails the upgrade with HTTP 401 and `{"code":"InvalidApiKey","message":…,"request_id":…}`.
  */

@@ -1,5 +1,5 @@
 /**
- * Identifiers in the formats the real service uses (protocol reference §1.3): `event_` / `item_` / `sess_` plus 21
+ * Identifiers in the formats the real service uses (protocol notes §1.3): `event_` / `item_` / `sess_` plus 21
  * alphanumerics for realtime events, dashed UUIDs for request ids.
  */
 import { randomBytes, randomUUID } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * The inference duplex protocol of `fun-asr-realtime` / `paraformer-realtime-*` (protocol reference §2), served on
+ * The inference duplex protocol of `fun-asr-realtime` / `paraformer-realtime-*` (protocol notes §2), served on
  * `/api-ws/v1/inference`: JSON `{header, payload}` text frames, binary audio frames.
  *
  * `run-task` → `task-started`; binary audio → `result-generated` (interim: `sentence_end:false`, `end_time:null`,

@@ -1,5 +1,5 @@
 /**
- * Models the emulator serves on each WebSocket protocol (protocol reference §2.2, §5.1, §8.1), with their audio rate.
+ * Models the emulator serves on each WebSocket protocol (protocol notes §2.2, §5.1, §8.1), with their audio rate.
  */
 
 /** Models of the inference duplex protocol (`/api-ws/v1/inference`) → their sample rate. */

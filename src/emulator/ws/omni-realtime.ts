@@ -1,6 +1,6 @@
 /**
  * The Omni realtime protocol (`qwen3-omni-flash-realtime`, `qwen3.5-omni-flash-realtime`,
- * `qwen3.5-omni-plus-realtime`; protocol reference §8), on `/api-ws/v1/realtime?model=…`.
+ * `qwen3.5-omni-plus-realtime`; protocol notes §8), on `/api-ws/v1/realtime?model=…`.
  *
  * Session config: `modalities` (`["text"]` or `["text","audio"]`), `voice`, `instructions`, `input_audio_format`
  * (`pcm16`, `pcm`, or the nested `audio.input.format` whose `sample_rate` may be 8000, 16000, 24000 or 48000, §8.2),

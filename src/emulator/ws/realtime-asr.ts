@@ -1,5 +1,5 @@
 /**
- * The realtime protocol of `qwen3-asr-flash-realtime` (protocol reference §5), on `/api-ws/v1/realtime?model=…`.
+ * The realtime protocol of `qwen3-asr-flash-realtime` (protocol notes §5), on `/api-ws/v1/realtime?model=…`.
  *
  * Session config: `input_audio_format` (`pcm`, echoed as `pcm16`, or `opus`: an Ogg Opus stream), `sample_rate` (16000 | 8000),
  * `input_audio_transcription.{language, corpus.text}`, `turn_detection` (`server_vad` with `threshold` [-1, 1],

@@ -1,5 +1,5 @@
 /**
- * Realtime audio in the frames the service expects (protocol reference §2.2 and §5.2: ~100 ms a frame, 3,200 bytes
+ * Realtime audio in the frames the service expects (protocol notes §2.2 and §5.2: ~100 ms a frame, 3,200 bytes
  * at 16 kHz; the SDK docs say 1–16 KB a frame), whatever the size of the chunks upstream: a file's 64 KiB chunks
  * are cut, an RTP call's 20 ms packets are gathered.
  */

@@ -4,7 +4,7 @@
  * §5.5/§8) all become a {@link TransportError} through {@link classifyDashScope}, so HTTP and WebSocket agree on what a
  * provider code means and whether another attempt may help. Also the one {@link parseRetryAfter}.
  *
- * Decisions where the two transports used to disagree (reference: `shared/protocols/dashscope.md`):
+ * Decisions where the two transports used to disagree (protocol notes: `docs/protocol-notes.md`):
  * - 403 means the key may not do this (§1.2 "403 for a key without access", §1.4 `AccessDenied`,
  *   `AccessDenied.Unpurchased`, `Model.AccessDenied`): EARSHOT_AUTH_FAILED, final — except the two 403s that are about
  *   the request, not the key: an expired upload policy or signed URL (§1.8 "Policy expired") and a submit without the
@@ -47,7 +47,7 @@ export interface DashScopeClass {
  * - `insufficient_quota` (§1.5) → EARSHOT_THROTTLED, final; 429, `Throttling*`, `limit_requests`, `rate_limit*`
  *   (§1.4, §1.5, §2.11) → EARSHOT_THROTTLED, retryable.
  * - 5xx → EARSHOT_SERVER_ERROR, retryable.
- * - 400 "too long / too large / exceeds" (§1.5, §9) → EARSHOT_LIMIT_EXCEEDED; other 4xx → EARSHOT_REQUEST_FAILED, final.
+ * - 400 "too long / too large / exceeds" (§1.5, §6.1) → EARSHOT_LIMIT_EXCEEDED; other 4xx → EARSHOT_REQUEST_FAILED, final.
  * - Inside a protocol (no status): `InvalidParameter`, `BadRequest*`, `invalid_value`, `invalid_request*` →
  *   EARSHOT_REQUEST_FAILED; `session_expired` → EARSHOT_CONNECTION_LOST, retryable; `InternalError`,
  *   `ResponseTimeout`, `internal_error`, `server_error` (§2.11, §5.5) → EARSHOT_TASK_FAILED, retryable; anything else →

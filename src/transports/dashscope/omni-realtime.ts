@@ -1,6 +1,6 @@
 /**
  * The Qwen-Omni realtime models (`qwen3.5-omni-plus-realtime`, `qwen3.5-omni-flash-realtime`,
- * `qwen3-omni-flash-realtime`) used as speech recognisers, the way the reference describes them (§8): an LLM that
+ * `qwen3-omni-flash-realtime`) used as speech recognisers, the way the protocol notes describe them (§8): an LLM that
  * hears the audio and answers the session `instructions`. The instructions ask for a verbatim transcript with an
  * `[emotion: X]` tag, plus the user's language and context; the model's text reply to each turn (`response.text.*`,
  * billed, and used) is the turn's final, with its emotion. The service's input transcription

@@ -247,7 +247,7 @@ describe('emulator: exact both ways (what the service accepts, and what it refus
     expect((await poll(id)).output.task_status).toBe('SUCCEEDED');
   });
 
-  it('§4 / §9 #21: a list of more than 500 words is accepted; an account holds at most 10 lists (limits.vocabularies), other accounts are not counted', async () => {
+  it('§4 / §9.5: a list of more than 500 words is accepted; an account holds at most 10 lists (limits.vocabularies), other accounts are not counted', async () => {
     const create = (n: number, key = KEY) =>
       call('/api/v1/services/audio/asr/customization', { headers: { authorization: `Bearer ${key}` }, body: { model: 'speech-biasing', input: { action: 'create_vocabulary', target_model: 'fun-asr', prefix: 'p', vocabulary: Array.from({ length: n }, (_, i) => ({ text: `word${i}`, weight: 3 })) } } });
     expect((await create(600)).status).toBe(200);

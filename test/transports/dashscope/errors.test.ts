@@ -7,7 +7,7 @@ import { DashScopeSocket } from '../../../src/transports/dashscope/ws-client.js'
 import { classifyDashScope, dashscopeError, errorFromResponse, parseErrorBody, parseRetryAfter, protocolError } from '../../../src/transports/dashscope/errors.js';
 
 /**
- * The one DashScope error map, row by row against the wire reference (`shared/protocols/dashscope.md`, section in
+ * The one DashScope error map, row by row against the protocol notes (`docs/protocol-notes.md`, section in
  * `ref`). `status` absent = a failure reported inside a protocol (task-failed, an error event).
  */
 const TABLE: Array<{ ref: string; status?: number; providerCode?: string; message?: string; code: string; retryable: boolean }> = [
@@ -41,9 +41,9 @@ const TABLE: Array<{ ref: string; status?: number; providerCode?: string; messag
   { ref: '§2.11 task-failed InternalError', providerCode: 'InternalError', code: 'EARSHOT_TASK_FAILED', retryable: true },
   { ref: '§2.11 task-failed ResponseTimeout', providerCode: 'ResponseTimeout', code: 'EARSHOT_TASK_FAILED', retryable: true },
   { ref: '§5.5 error event server_error', providerCode: 'server_error', code: 'EARSHOT_TASK_FAILED', retryable: true },
-  // §1.4 / §1.5 / §9: bad requests
+  // §1.4 / §1.5 / §6.1: bad requests
   { ref: '§1.5 400 invalid_parameter_error "audio is too long"', status: 400, providerCode: 'invalid_parameter_error', message: '<400> InternalError.Algo.InvalidParameter: The audio is too long', code: 'EARSHOT_LIMIT_EXCEEDED', retryable: false },
-  { ref: '§9 400 "Multimodal file size is too large"', status: 400, message: 'Multimodal file size is too large', code: 'EARSHOT_LIMIT_EXCEEDED', retryable: false },
+  { ref: '§1.5 400 "Multimodal file size is too large"', status: 400, message: 'Multimodal file size is too large', code: 'EARSHOT_LIMIT_EXCEEDED', retryable: false },
   { ref: '§1.4 400 InvalidParameter', status: 400, providerCode: 'InvalidParameter', message: 'Required parameter(s) missing or invalid', code: 'EARSHOT_REQUEST_FAILED', retryable: false },
   { ref: '§1.4 400 DataInspectionFailed', status: 400, providerCode: 'DataInspectionFailed', code: 'EARSHOT_REQUEST_FAILED', retryable: false },
   { ref: '§2.11 task-failed InvalidParameter (vocabulary)', providerCode: 'InvalidParameter', message: 'vocabulary_id not found: vocab-x', code: 'EARSHOT_REQUEST_FAILED', retryable: false },
