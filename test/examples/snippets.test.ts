@@ -1,13 +1,17 @@
 /**
- * The `@example` blocks of src/operators/*.ts compile: each is written to a module that imports what it names from
- * the built package (`earshot`, by the package's own name, or the operator's built module for names the root does not
- * export) with a few declared fixtures, and the TypeScript compiler checks them all (strict).
+ * The TypeScript a user copies compiles against the built package, strict, in one compiler run:
+ * - the `@example` blocks of src/operators/*.ts, each written to a module that imports what it names from the
+ *   package (`earshot`, by its own name, or the operator's built module for names the root does not export) with a
+ *   few declared fixtures;
+ * - every `ts` block of the README exactly as written (its own imports, nothing added): a block that names something
+ *   it does not import fails here. test/examples/readme.test.ts runs the blocks that can run offline.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { built, ROOT } from '../helpers/dist.js';
+import { readmeFences } from './readme.js';
 
 /** Free names an example may use without defining them. */
 const FIXTURES: Record<string, string> = {
@@ -52,8 +56,8 @@ function exportsOf(program: ts.Program, file: string): Set<string> {
   return new Set(symbol ? checker.getExportsOfModule(symbol).map((s) => s.name) : []);
 }
 
-describe('operator TSDoc examples', () => {
-  it('compile against the built package', () => {
+describe('TypeScript snippets', () => {
+  it('the operator TSDoc examples and the README blocks compile against the built package', () => {
     const index = built('src/index.d.ts');
     const dir = join(ROOT, 'src/operators');
     const modules = readdirSync(dir).filter((f) => f.endsWith('.ts'));
@@ -89,6 +93,13 @@ describe('operator TSDoc examples', () => {
         });
       });
       expect(files.length).toBeGreaterThanOrEqual(modules.length);
+      const readme = readmeFences().filter((f) => f.lang === 'ts');
+      expect(readme.length).toBeGreaterThanOrEqual(8);
+      for (const block of readme) {
+        const file = join(tmp, `README-line-${block.line}.ts`);
+        writeFileSync(file, `${block.code}\nexport {};\n`);
+        files.push(file);
+      }
       const program = ts.createProgram(files, OPTIONS);
       const problems = ts.getPreEmitDiagnostics(program).map((d) => {
         const where = d.file ? `${d.file.fileName.slice(tmp.length + 1)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';
