@@ -185,8 +185,10 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     if (display) out = out.pipe(display.events());
     await writeOutputs(out, { ...cmd, latency: paced !== undefined }, display ? { ...io, stdout: display.wrap(io.stdout) } : io).catch((err: unknown) => stop.failure(err));
     display?.stop();
-    if (paced && !cmd.quiet) io.stderr.write(paced.line());
-    return await stop.finish(io, { ...(path ? { path } : {}), captions: Boolean(cmd.srt || cmd.vtt), files: Boolean(cmd.jsonl) });
+    const code = await stop.finish(io, { ...(path ? { path } : {}), captions: Boolean(cmd.srt || cmd.vtt), files: Boolean(cmd.jsonl) });
+    // The latency summary closes a run that went to its end (a stopped one ends with its one EARSHOT_ABORTED line).
+    if (paced && !cmd.quiet && code === 0) io.stderr.write(paced.line());
+    return code;
   } finally {
     display?.stop();
     stop.dispose();
