@@ -4,7 +4,8 @@
  *   node dist/examples/media-server.js [rtp://127.0.0.1:5004[?codec=opus&pt=111]] [out-dir]
  *
  * It imports earshot by its package name: copy it into a project that depends on earshot and run it as it is
- * (`npx tsx media-server.ts [rtp://127.0.0.1:5004[?codec=opus&pt=111]] [out-dir]`); in this repository `npm run build` compiles it to the line above.
+ * (`npx tsx media-server.ts [rtp://127.0.0.1:5004[?codec=opus&pt=111]] [out-dir]`);
+ * in this repository `npm run build` compiles it to the line above.
  *
  * Every SSRC that sends audio becomes a participant with its own pipeline (resample → embedded engine → captions)
  * and its own `<out-dir>/ssrc-0x<ssrc in hex>.vtt`. Captions print to stdout as `ssrc-0x<ssrc>: text`; joins,

@@ -6,7 +6,8 @@
  *   node dist/examples/streams-and-rx.js <input> [out-prefix]
  *
  * It imports earshot by its package name: copy it into a project that depends on earshot and run it as it is
- * (`npx tsx streams-and-rx.ts <input> [out-prefix]`); in this repository `npm run build` compiles it to the line above.
+ * (`npx tsx streams-and-rx.ts <input> [out-prefix]`);
+ * in this repository `npm run build` compiles it to the line above.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';

@@ -4,7 +4,8 @@
  *   node dist/examples/transcribe-file.js <input> [out-prefix]
  *
  * It imports earshot by its package name: copy it into a project that depends on earshot and run it as it is
- * (`npx tsx transcribe-file.ts <input> [out-prefix]`); in this repository `npm run build` compiles it to the line above.
+ * (`npx tsx transcribe-file.ts <input> [out-prefix]`);
+ * in this repository `npm run build` compiles it to the line above.
  */
 import { lastValueFrom } from 'rxjs';
 import { decode, fromFile, local, resample, toConsole, toJsonl, toSrt, transcribeBatch, vadChunk } from 'earshot';

@@ -5,7 +5,8 @@
  *   node dist/examples/twilio-captions.js [port]
  *
  * It imports earshot by its package name: copy it into a project that depends on earshot and run it as it is
- * (`npx tsx twilio-captions.ts [port]`); in this repository `npm run build` compiles it to the line above.
+ * (`npx tsx twilio-captions.ts [port]`);
+ * in this repository `npm run build` compiles it to the line above.
  *
  * Point a TwiML `<Start><Stream url="wss://your-host/twilio"/></Start>` at it (through a TLS proxy: Twilio only
  * connects to wss://). It listens on 127.0.0.1. Ctrl-C (SIGINT) or SIGTERM stops accepting calls, lets the calls in

@@ -1,8 +1,9 @@
 /**
  * examples/ as a user gets them: each imports earshot by its package name only (so it can be copied into a project
  * as it is), and runs from this repository as compiled by `npm test` (`'earshot'` resolves to dist/ through the
- * package's own `exports`). transcribe-file and streams-and-rx run here on 2.4 s of the bundled sample, side by side; twilio-captions
- * (test/examples/twilio-captions.test.ts) and media-server (test/rtp/media-server-example.test.ts) have their own.
+ * package's own `exports`). transcribe-file and streams-and-rx run here on 2.4 s of the bundled sample, side by
+ * side; twilio-captions (test/examples/twilio-captions.test.ts) and media-server (test/rtp/media-server-example.test.ts)
+ * have their own.
  */
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
