@@ -1,5 +1,5 @@
 /**
- * Compressed audio on the inference protocol (reference §2.2: `mp3`, `opus` and `speex` in Ogg, ADTS `aac`, AMR-NB
+ * Compressed audio on the inference protocol (protocol notes §2.2: `mp3`, `opus` and `speex` in Ogg, ADTS `aac`, AMR-NB
  * `amr`): one streaming ffmpeg per task decodes the task's binary frames, taken as one continuous stream, to mono
  * s16le at the task's sample rate.
  */
