@@ -63,7 +63,16 @@ export class PacedLatency {
   }
 }
 
-/** When each piece of one track's paced audio was fed to the model; stamps that track's finals with their latency. */
+/**
+ * When each piece of one track's paced audio was fed to the model; stamps that track's finals with their latency.
+ * Made by {@link PacedLatency.track}.
+ *
+ * @example
+ * ```ts
+ * const feed = new PacedLatency().track();
+ * fromFile('talk.wav').pipe(decode({ sampleRate: 16000, channels: 1 }), pace(), feed.fed(), transcribe(local()), feed.finals());
+ * ```
+ */
 export class FeedLog {
   /** End (audio ms) of each piece fed, in order, and the wall time it was fed at. */
   readonly #ends: number[] = [];
