@@ -193,9 +193,11 @@ function runnableTs(block: Fence): boolean {
 }
 
 describe('the README, as written', () => {
-  it.concurrent('runs every earshot command it shows that can run offline, and the CLI accepts the rest', async () => {
+  it('runs every earshot command it shows that can run offline, and the CLI accepts the rest', async () => {
     const blocks = readmeFences().filter((f) => f.lang === 'sh');
-    const outcomes = (await Promise.all(blocks.map(runShellBlock))).flat();
+    // One process at a time: the suite already runs two test files at once on a 2-core machine.
+    const outcomes: Outcome[] = [];
+    for (const block of blocks) outcomes.push(...(await runShellBlock(block)));
     const ran = outcomes.filter((o) => o.ran).map((o) => o.line.trim());
     console.log(`README commands: ${ran.length} run, ${outcomes.length - ran.length} parsed`);
     expect(outcomes.filter((o) => o.problem).map((o) => `${o.line.trim()} → ${o.problem}`)).toEqual([]);
@@ -203,10 +205,11 @@ describe('the README, as written', () => {
     expect(ran).toEqual(expect.arrayContaining([expect.stringMatching(/^earshot emulator --port 8080 &/), expect.stringMatching(/--model fun-asr --diarize/), expect.stringMatching(/--channels separate/)]));
   }, 300_000);
 
-  it.concurrent('runs its TypeScript blocks that read files (cloud models through the emulator)', async () => {
+  it('runs its TypeScript blocks that read files (cloud models through the emulator)', async () => {
     const blocks = readmeFences().filter((f) => f.lang === 'ts' && runnableTs(f));
     expect(blocks.length).toBeGreaterThanOrEqual(3);
-    const outcomes = await Promise.all(blocks.map(runTsBlock));
+    const outcomes: Outcome[] = [];
+    for (const block of blocks) outcomes.push(await runTsBlock(block));
     expect(outcomes.filter((o) => o.problem).map((o) => `${o.line} → ${o.problem}`)).toEqual([]);
     expect(readFileSync(join(work, `ts-${blocks[0]!.line}`, 'talk.srt'), 'utf8')).toMatch(/^1\n[\s\S]*cold/);
   }, 300_000);
