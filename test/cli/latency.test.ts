@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PacedLatency, quantile } from '../../src/cli/latency.js';
+import { helpFor } from '../../src/cli/help.js';
 import type { AudioChunk, TranscriptEvent } from '../../src/core/types.js';
 import { runCli, shortSample } from '../helpers/cli.js';
 
@@ -78,5 +79,9 @@ describe('earshot transcribe --pace', () => {
     expect(quiet.stderr).toBe('');
     const quietFinals = readFileSync(join(dir, 'quiet.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; latency?: { endOfSpeechMs: number } });
     expect(quietFinals.filter((e) => e.type === 'final').every((e) => Number.isInteger(e.latency?.endOfSpeechMs))).toBe(true);
+  });
+
+  it('is what `transcribe --help` and `live --help` say it does', () => {
+    for (const topic of ['transcribe', 'live']) expect(helpFor(topic)).toMatch(/--pace {15}replay the input at real time[^\n]*\n.*end-of-speech latency[\s\S]*summary\s+line on stderr/);
   });
 });
