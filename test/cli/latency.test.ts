@@ -12,6 +12,10 @@ import { PacedLatency, quantile } from '../../src/cli/latency.js';
 import { helpFor } from '../../src/cli/help.js';
 import type { AudioChunk, TranscriptEvent } from '../../src/core/types.js';
 import { runCli, shortSample } from '../helpers/cli.js';
+import { ROOT } from '../helpers/dist.js';
+
+/** The summary line of a paced run. */
+const SUMMARY = /^earshot: paced: (\d+) finals?, end of speech → final median (\d+) ms, p95 (\d+) ms, max (\d+) ms$/m;
 
 const dir = mkdtempSync(join(tmpdir(), 'earshot-pace-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,7 +75,7 @@ describe('earshot transcribe --pace', () => {
     const latencies = finals.map((e) => e.latency!.endOfSpeechMs);
     for (const ms of latencies) expect(Number.isInteger(ms) && ms >= 0).toBe(true);
     expect(events.filter((e) => e.type !== 'final' && e.latency)).toEqual([]);
-    const m = /^earshot: paced: (\d+) finals?, end of speech → final median (\d+) ms, p95 (\d+) ms, max (\d+) ms$/m.exec(loud.stderr);
+    const m = SUMMARY.exec(loud.stderr);
     expect(m, loud.stderr).not.toBeNull();
     expect(m!.slice(1).map(Number)).toEqual([finals.length, quantile(latencies, 0.5), quantile(latencies, 0.95), Math.max(...latencies)]);
 
@@ -81,7 +85,8 @@ describe('earshot transcribe --pace', () => {
     expect(quietFinals.filter((e) => e.type === 'final').every((e) => Number.isInteger(e.latency?.endOfSpeechMs))).toBe(true);
   });
 
-  it('is what `transcribe --help` and `live --help` say it does', () => {
+  it('is what `transcribe --help`, `live --help` and the README say it does', () => {
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8').replace(/^# /gm, '')).toMatch(SUMMARY);
     for (const topic of ['transcribe', 'live']) expect(helpFor(topic)).toMatch(/--pace {15}replay the input at real time[^\n]*\n.*end-of-speech latency[\s\S]*summary\s+line on stderr/);
   });
 });
