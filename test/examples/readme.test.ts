@@ -98,6 +98,8 @@ function outputsOf(args: string[]): string[] {
 interface Outcome {
   line: string;
   ran: boolean;
+  /** Why a line was parsed instead of run. */
+  why?: string;
   problem?: string;
 }
 
@@ -106,7 +108,7 @@ async function runShellBlock(block: Fence): Promise<Outcome[]> {
   const dir = join(work, `sh-${block.line}`);
   mkdirSync(dir);
   provideInputs(block.code, dir, /--channels separate/.test(block.code));
-  const env: NodeJS.ProcessEnv = { ...process.env, EARSHOT_TOKEN: 'readme-token', PATH: process.env.PATH };
+  const env: NodeJS.ProcessEnv = { ...process.env, EARSHOT_TOKEN: 'readme-token' };
   delete env.DASHSCOPE_API_KEY;
   delete env.DASHSCOPE_BASE_URL;
   const ports = new Map<string, string>();
@@ -135,9 +137,9 @@ async function runShellBlock(block: Fence): Promise<Outcome[]> {
       try {
         if (args[0] === 'serve') parseServe(args.slice(1), lineEnv);
         else parseCommand(args);
-        outcomes.push({ line: raw, ran: false });
+        outcomes.push({ line: raw, ran: false, why });
       } catch (err) {
-        outcomes.push({ line: raw, ran: false, problem: `the CLI refuses it: ${String(err)}` });
+        outcomes.push({ line: raw, ran: false, why, problem: `the CLI refuses it: ${String(err)}` });
       }
       continue;
     }
@@ -199,7 +201,8 @@ describe('the README, as written', () => {
     const outcomes: Outcome[] = [];
     for (const block of blocks) outcomes.push(...(await runShellBlock(block)));
     const ran = outcomes.filter((o) => o.ran).map((o) => o.line.trim());
-    console.log(`README commands: ${ran.length} run, ${outcomes.length - ran.length} parsed`);
+    const parsed = outcomes.filter((o) => !o.ran).map((o) => `  ${o.line.trim()}  (${o.why})`);
+    console.log(`README commands: ${ran.length} run, ${parsed.length} parsed:\n${parsed.join('\n')}`);
     expect(outcomes.filter((o) => o.problem).map((o) => `${o.line.trim()} → ${o.problem}`)).toEqual([]);
     expect(ran.length).toBeGreaterThanOrEqual(8);
     expect(ran).toEqual(expect.arrayContaining([expect.stringMatching(/^earshot emulator --port 8080 &/), expect.stringMatching(/--model fun-asr --diarize/), expect.stringMatching(/--channels separate/)]));
