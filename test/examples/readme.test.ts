@@ -82,9 +82,9 @@ function startBackground(args: string[], cwd: string, env: NodeJS.ProcessEnv): P
 /** Why a command line cannot run here (it is parsed instead), or undefined when it runs. */
 function notRunnable(args: string[]): string | undefined {
   const [command, input] = args;
-  if (command === 'serve' || command === 'worker' || command === 'submit' || command === 'status' || command === 'result') return `${command} needs a server or Redis`;
+  if (command === 'serve') return 'a server left running';
+  if (command === 'worker' || command === 'submit' || command === 'status' || command === 'result' || args.includes('--queue')) return 'Redis';
   if (command === 'live' || input?.startsWith('rtp://')) return 'a live input';
-  if (args.includes('--queue')) return 'Redis';
   if (args.includes('--pace')) return 'real time (test/cli/latency.test.ts runs --pace)';
   if (args.includes('--events')) return "an earlier run's output";
   return undefined;
