@@ -164,7 +164,7 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
       // ---- ffmpeg path: FfmpegDecoder reading the file itself, or its stdin ----
       let ff: FfmpegDecoder | undefined;
 
-      const startFfmpeg = (head: Buffer, flow: FlowControl | undefined): void => {
+      const startFfmpeg = (head: Buffer, flow: FlowControl | undefined, wav = false): void => {
         mode = 'ffmpeg';
         const useFile = filePath !== undefined && !opts.input;
         if (useFile) stopSource();
@@ -177,6 +177,7 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
             channels,
             name,
             flowControl: useFile || flow !== undefined,
+            ...(wav && useFile ? { wav: true } : {}),
           },
           {
             chunk: (c) => subscriber.next(c),
@@ -218,7 +219,7 @@ export function decode(options: DecodeOptions = {}): OperatorFunction<ByteChunk,
             startNative(wav.format, head.subarray(wav.dataOffset), wav.dataBytes, firstFlow);
           } else if (opts.decoder === 'native') {
             return void subscriber.error(unsupported(wav.status === 'other-codec' ? `WAV format tag ${wav.formatTag} with ${wav.bitsPerSample}-bit samples` : wav.status === 'pcm' ? `${wav.format.channels} to ${channels} channels` : 'a non-WAV input'));
-          } else startFfmpeg(head, firstFlow);
+          } else startFfmpeg(head, firstFlow, wav.status === 'pcm' || wav.status === 'other-codec');
         }
         headParts = [];
         headBytes = 0;
