@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EMPTY, filter, lastValueFrom, map, Observable, Subject, tap, toArray } from 'rxjs';
 import { decode, type DecodeOptions } from '../../src/operators/decode.js';
+import { ffmpegResampler, knownFfmpegResampler } from '../../src/media/ffmpeg.js';
 import { fromFile } from '../../src/sources/file.js';
 import { fromReadable } from '../../src/sources/readable.js';
 import type { AudioChunk, ByteChunk } from '../../src/core/types.js';
@@ -420,6 +421,57 @@ describe('decode', () => {
     let streamBytes = 0;
     stream.on('data', (d) => (streamBytes += d.length));
     await heldRun(fromReadable(stream), { decoder: 'ffmpeg' }, () => ffmpegBlockedOnStdout() && stream.isPaused(), () => streamBytes);
+    await noFfmpegLeft();
+  });
+});
+
+describe('decode: rate conversion by ffmpeg', () => {
+  /** A 48 kHz mono WAV of one tone (1 s), written once. */
+  const toneWav = (freq: number): string => {
+    const path = join(DIR, `tone-${freq}-48k.wav`);
+    const pcm = Buffer.alloc(48000 * 2);
+    for (let i = 0; i < 48000; i++) pcm.writeInt16LE(Math.round(30000 * Math.sin((2 * Math.PI * freq * i) / 48000)), i * 2);
+    writeFileSync(path, Buffer.concat([wavHeader(pcm.length, 48000), pcm]));
+    return path;
+  };
+  /** dB between the input tone's RMS and the output's (edges skipped); half an LSB is the measurable floor. */
+  const rejection = (out: Int16Array): number => {
+    let s = 0;
+    for (let i = 100; i < out.length - 100; i++) s += out[i]! * out[i]!;
+    return 20 * Math.log10(30000 / Math.SQRT2 / Math.max(Math.sqrt(s / (out.length - 200)), 0.5));
+  };
+  /** Decode `path` from the file (ffmpeg opens it) and from a pipe (ffmpeg's stdin): the same samples either way. */
+  const bothWays = async (path: string, options: DecodeOptions = {}): Promise<Int16Array> => {
+    const file = joinSamples(await decodeAll(fromFile(path), options));
+    const piped = joinSamples(await decodeAll(fromReadable(createReadStream(path)), options));
+    expect(same(file, piped)).toBe(true);
+    return file;
+  };
+
+  it('rejects tones above the new Nyquist by at least 80 dB (48 kHz WAV to 16 kHz), keeps 1 kHz in phase, the same samples from a file or a pipe', async () => {
+    for (const f of [8800, 12000, 20000]) expect(rejection(await bothWays(toneWav(f)))).toBeGreaterThanOrEqual(80);
+    const pass = await bothWays(toneWav(1000));
+    expect(pass.length).toBe(16000);
+    let maxErr = 0;
+    for (let i = 200; i < pass.length - 200; i++) maxErr = Math.max(maxErr, Math.abs(pass[i]! - 30000 * Math.sin((2 * Math.PI * 1000 * i) / 16000)));
+    expect(maxErr).toBeLessThan(30); // < 0.1 % of the amplitude: same phase, same gain
+    await noFfmpegLeft();
+  });
+
+  it('uses ffmpeg’s own resampler, as good, where ffmpeg has no soxr (a file is read again, a pipe waits for the probe)', async () => {
+    // This machine's ffmpeg behind a wrapper that refuses soxr as a build without libsoxr does.
+    const noSoxr = join(DIR, 'ffmpeg-without-soxr');
+    writeFileSync(noSoxr, '#!/bin/sh\ncase "$*" in *soxr*) echo "[SWR @ 0x1] Requested resampling engine is unavailable" >&2; exit 1;; esac\nexec ffmpeg "$@"\n', { mode: 0o755 });
+    const out = await bothWays(toneWav(8800), { ffmpegPath: noSoxr });
+    expect(out.length).toBe(16000);
+    expect(rejection(out)).toBeGreaterThanOrEqual(80);
+    // Unsubscribed while the probe of a new ffmpeg path runs: no decoding ffmpeg is started afterwards.
+    const fresh = join(DIR, 'ffmpeg-not-probed-yet');
+    copyFileSync(noSoxr, fresh);
+    const sub = fromReadable(createReadStream(toneWav(8800))).pipe(decode({ ffmpegPath: fresh })).subscribe();
+    await until(() => ffmpegChildren().length > 0 || knownFfmpegResampler(fresh) !== undefined); // the probe runs (or ran)
+    sub.unsubscribe();
+    await ffmpegResampler(fresh);
     await noFfmpegLeft();
   });
 });
