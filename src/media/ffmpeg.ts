@@ -88,18 +88,14 @@ export function ffmpegResampler(ffmpegPath: string): Promise<FfmpegResampler> {
   if (!p) {
     const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=mono', '-t', '0.01', '-af', `aresample=${RESAMPLER_ARGS.soxr}`, '-ar', '16000', '-f', 'null', '-'];
     p = runFfmpegTool(ffmpegPath, args, { path: 'anullsrc', action: 'resample' }).then(
-      (): FfmpegResampler => {
-        noteFfmpegResampler(ffmpegPath, 'soxr');
-        return 'soxr';
-      },
-      (err: unknown): FfmpegResampler => {
-        // An ffmpeg that cannot be run now may be installed later: only an answer of the program itself is kept.
-        if ((err as { code?: unknown }).code !== 'EARSHOT_FFMPEG_MISSING') noteFfmpegResampler(ffmpegPath, 'swr');
-        return 'swr';
-      },
-    );
-    const done = (): void => void probing.delete(ffmpegPath);
-    void p.then(done);
+      (): FfmpegResampler => 'soxr',
+      (err: unknown): FfmpegResampler | undefined => ((err as { code?: unknown }).code === 'EARSHOT_FFMPEG_MISSING' ? undefined : 'swr'),
+    ).then((found) => {
+      probing.delete(ffmpegPath);
+      // An ffmpeg that cannot be run now may be installed later: only an answer of the program itself is kept.
+      if (found) noteFfmpegResampler(ffmpegPath, found);
+      return found ?? 'swr';
+    });
     probing.set(ffmpegPath, p);
   }
   return p;
