@@ -8,6 +8,8 @@ import { FrameAligner } from './frame-aligner.js';
 /**
  * Converts PCM bytes of `format` to s16 with `channels` channels, frame by frame: a partial frame is carried to
  * the next push (never re-copied), and with a declared data length (a WAV header's) bytes past it are ignored.
+ * s16 input at its own channel count is not copied: the samples view the pushed bytes (so a source must not
+ * overwrite a buffer it has passed on, which none of earshot's does).
  *
  * @example
  * ```ts
@@ -60,7 +62,9 @@ export class PcmDecoder {
     const bytes = this.#aligner.take(data);
     if (!bytes) return undefined;
     this.#frames += bytes.length / this.#frameBytes;
-    return remix(toS16(bytes, this.format.encoding), this.format.channels, this.#channels)!;
+    // s16 bytes at an even address are viewed as they are (the source's buffer is not copied), anything else converted.
+    const s16 = this.format.encoding === 's16le' && bytes.byteOffset % 2 === 0 ? new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2) : toS16(bytes, this.format.encoding);
+    return remix(s16, this.format.channels, this.#channels)!;
   }
 
   /**
