@@ -78,10 +78,10 @@ function runPipeline(path: string): Promise<{ frames: number; seconds: number }>
 }
 
 /**
- * CPU seconds of this process (every thread) and of its children waited for, from /proc/self/stat (clock ticks,
- * assumed 100 Hz as on every Linux build), or undefined where there is no /proc.
+ * CPU seconds (user + system) of the children this process has waited for, and of theirs, from /proc/self/stat
+ * (cutime + cstime, clock ticks of 1/100 s as on every Linux build), or undefined where there is no /proc.
  */
-function cpuNow(): { self: number; children: number } | undefined {
+function childrenCpu(): number | undefined {
   let stat: string;
   try {
     stat = readFileSync('/proc/self/stat', 'utf8');
@@ -89,21 +89,25 @@ function cpuNow(): { self: number; children: number } | undefined {
     return undefined;
   }
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number); // f[0] is field 3 (state)
-  return { self: (f[11]! + f[12]!) / 100, children: (f[13]! + f[14]!) / 100 };
+  return (f[13]! + f[14]!) / 100;
 }
+
+/** CPU seconds spent from `c0` (a {@link childrenCpu} reading) to now, or undefined without /proc. */
+const childrenCpuSince = (c0: number | undefined): number | undefined => {
+  const c1 = childrenCpu();
+  return c0 === undefined || c1 === undefined ? undefined : c1 - c0;
+};
 
 /** Bare `ffmpeg -i f -f s16le -ar 16000 -ac 1 -y /dev/null`: wall seconds and CPU seconds (undefined without /proc). */
 async function runBareFfmpeg(path: string): Promise<{ wall: number; cpu: number | undefined }> {
-  const c0 = cpuNow();
+  const c0 = childrenCpu();
   const t0 = performance.now();
   await new Promise<void>((res, rej) => {
     const p = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', path, '-f', 's16le', '-ar', '16000', '-ac', '1', '-y', '/dev/null'], { stdio: ['ignore', 'ignore', 'inherit'] });
     p.on('error', rej);
     p.on('close', (code) => (code === 0 ? res() : rej(new Error(`ffmpeg exited with ${code}`))));
   });
-  const wall = (performance.now() - t0) / 1000;
-  const c1 = cpuNow();
-  return { wall, cpu: c0 && c1 ? c1.children - c0.children : undefined };
+  return { wall: (performance.now() - t0) / 1000, cpu: childrenCpuSince(c0) };
 }
 
 /** What one earshot run (a process of its own) reports. */
@@ -121,7 +125,7 @@ interface OurRun {
 /** Decode `path` in a separate Node process (`--child`). */
 function runOurs(path: string): Promise<OurRun> {
   const self = fileURLToPath(import.meta.url);
-  const c0 = cpuNow();
+  const c0 = childrenCpu();
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, [...process.execArgv, self, '--child', path], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -131,9 +135,8 @@ function runOurs(path: string): Promise<OurRun> {
     p.on('error', rej);
     p.on('close', (code) => {
       if (code !== 0) return rej(new Error(`child exited with ${code}: ${err.slice(-500)}`));
-      const c1 = cpuNow();
       const child = JSON.parse(out.trim().split('\n').pop()!) as Omit<OurRun, 'processCpu'>;
-      res({ ...child, processCpu: c0 && c1 ? c1.children - c0.children : undefined });
+      res({ ...child, processCpu: childrenCpuSince(c0) });
     });
   });
 }
@@ -205,12 +208,12 @@ export async function benchDecode(): Promise<Row[]> {
 }
 
 async function child(path: string): Promise<void> {
-  const c0 = cpuNow();
-  const u0 = process.cpuUsage();
+  const c0 = childrenCpu();
+  const u0 = process.cpuUsage(); // every thread of this process (worker threads too)
   const r = await runPipeline(path);
   const u = process.cpuUsage(u0);
-  const c1 = cpuNow();
-  const cpu = c0 && c1 ? (u.user + u.system) / 1e6 + (c1.children - c0.children) : undefined;
+  const ffmpeg = childrenCpuSince(c0);
+  const cpu = ffmpeg === undefined ? undefined : (u.user + u.system) / 1e6 + ffmpeg;
   console.log(JSON.stringify({ frames: r.frames, wall: r.seconds, cpu, maxRssKb: process.resourceUsage().maxRSS }));
 }
 
