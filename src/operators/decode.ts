@@ -81,11 +81,11 @@ function validate(options: DecodeOptions): Required<Omit<DecodeOptions, 'input'>
  *   samples however the input arrives (file or pipe). When the first chunk names its file (`chunk.source.path`,
  *   set by `fromFile()` and kept by operators that pass chunks on, so `fromFile(p).pipe(tap(…), decode())` works
  *   too) ffmpeg reads the file itself with `-i <path>`, which MP4/M4A need (their index may sit at the end), a WAV
- *   in 32 KiB packets (ffmpeg's cost per packet is most of its cost on WAV); any other source is piped to ffmpeg's stdin, and the source's flow is
- *   held while stdin is full. Output chunks carry a FlowControl of their own: holding it pauses ffmpeg's stdout,
- *   which stops ffmpeg, which fills its stdin and so holds the input's flow (demand reaches the source without
- *   the deadlock that sharing one flow between both ends of ffmpeg would cause). Hot inputs (chunks without
- *   `flow`) give chunks without `flow`.
+ *   in 32 KiB packets (ffmpeg's cost per packet is most of its cost on WAV); any other source is piped to ffmpeg's
+ *   stdin, and the source's flow is held while stdin is full. Output chunks carry a FlowControl of their own:
+ *   holding it pauses ffmpeg's stdout, which stops ffmpeg, which fills its stdin and so holds the input's flow
+ *   (demand reaches the source without the deadlock that sharing one flow between both ends of ffmpeg would
+ *   cause). Hot inputs (chunks without `flow`) give chunks without `flow`.
  *
  * Errors arrive after every frame decoded before them. A WAV whose data chunk is cut short emits all it holds,
  * then errors with EARSHOT_CORRUPT_INPUT; a truncated compressed file is decoded as far as ffmpeg can and
