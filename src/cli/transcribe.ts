@@ -2,9 +2,12 @@
  * The pipelines behind `earshot transcribe` and `earshot live`: pick a source for the input, a transport for the
  * model, an operator chain for the mode, and the sinks for the outputs.
  */
-import { defer, fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
-import { CapabilityError, InvalidArgumentError } from '../core/errors.js';
-import type { AudioChunk, AudioSegment, TranscriptEvent } from '../core/types.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defer, fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction, type Subscriber } from 'rxjs';
+import { CapabilityError, InputError, InvalidArgumentError } from '../core/errors.js';
+import type { AudioChunk, AudioSegment, ByteChunk, TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
 import { fromFile } from '../sources/file.js';
 import { fromReadable } from '../sources/readable.js';
@@ -104,17 +107,82 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliI
     return { tracks, live: true };
   }
   if (cmd.channels === 'separate') {
-    if (input === '-') throw new InvalidArgumentError('--channels separate needs a file (stdin cannot be probed for its channels)');
-    const tracks = defer(() => probeChannels(input)).pipe(
-      mergeMap((channels) => fromFile(input).pipe(decode({ sampleRate: 16000, channels }), splitChannels())),
+    // decode() needs the channel count up front: ffprobe reads it from the file, or from the first bytes of stdin.
+    const inputs = input === '-' ? withChannels(fromReadable(io.stdin as never)) : defer(() => probeChannels(input)).pipe(map((channels) => ({ channels, bytes: fromFile(input) })));
+    const tracks = inputs.pipe(
+      mergeMap(({ channels, bytes }) => bytes.pipe(decode({ sampleRate: 16000, channels }), splitChannels())),
       map((t): Track => ({ audio: t.audio, label: channelLabel(cmd, t.channel), channel: t.channel })),
     );
-    return { tracks, live: false, path: input };
+    return input === '-' ? { tracks, live: false } : { tracks, live: false, path: input };
   }
   if (input === '-') return { tracks: of({ audio: fromReadable(io.stdin as never).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false };
   // An http(s) input is read through ffmpeg as it downloads; async-task models get the URL itself (see runTranscribe).
   if (isHttpUrl(input)) return { tracks: of({ audio: fromUrl(input).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false, url: input };
   return { tracks: of({ audio: fromFile(input).pipe(decode({ sampleRate: 16000, channels: 1 })) }), live: false, path: input };
+}
+
+/** Bytes of stdin probed for their channel count before decoding: enough for any container's header. */
+const PROBE_HEAD_BYTES = 256 * 1024;
+
+/**
+ * A byte stream's channel count, found by ffprobe on its first bytes (written to a temporary file), and the whole
+ * stream to decode: the source is paused (its flow held) while ffprobe runs, and the first bytes are replayed.
+ * `bytes` can be subscribed once, and must be at once (as `mergeMap` does).
+ */
+function withChannels(source: Observable<ByteChunk>): Observable<{ channels: number; bytes: Observable<ByteChunk> }> {
+  return new Observable((subscriber) => {
+    const head: ByteChunk[] = [];
+    let size = 0;
+    let reader: Subscriber<ByteChunk> | undefined;
+    let probing = false;
+    let ended = false;
+    let release: (() => void) | undefined;
+    const probe = (): void => {
+      probing = true;
+      release = head.at(-1)?.flow?.hold();
+      const dir = mkdtempSync(join(tmpdir(), 'earshot-stdin-'));
+      const file = join(dir, 'stdin');
+      writeFileSync(file, Buffer.concat(head.map((c) => c.data)));
+      probeChannels(file)
+        .finally(() => rmSync(dir, { recursive: true, force: true }))
+        .then(
+          (channels) =>
+            subscriber.next({
+              channels,
+              bytes: new Observable<ByteChunk>((o) => {
+                for (const c of head.splice(0)) o.next(c);
+                if (!ended) reader = o;
+                else {
+                  o.complete();
+                  subscriber.complete();
+                }
+                release?.();
+              }),
+            }),
+          // ffprobe's message names the temporary file; the user gave stdin.
+          (err: unknown) => subscriber.error(err instanceof InputError ? new InputError(err.code, err.message.replaceAll(file, 'stdin'), { cause: err }) : err),
+        );
+    };
+    const sub = source.subscribe({
+      next(chunk) {
+        if (reader) return reader.next(chunk);
+        head.push(chunk);
+        size += chunk.data.length;
+        if (!probing && size >= PROBE_HEAD_BYTES) probe();
+      },
+      error(err: unknown) {
+        if (reader) reader.error(err);
+        subscriber.error(err);
+      },
+      complete() {
+        ended = true;
+        if (!probing) probe();
+        reader?.complete();
+        if (reader) subscriber.complete();
+      },
+    });
+    return () => sub.unsubscribe();
+  });
 }
 
 /**

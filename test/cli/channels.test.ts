@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,9 +19,12 @@ function stereoCall(): { path: string; left: string; right: string } {
   return { path, left: left.text, right: right.text };
 }
 
-async function transcribe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<TranscriptEvent[]> {
+/** The real CLI; with `stdin`, that file is piped to it. */
+async function transcribe(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string): Promise<TranscriptEvent[]> {
   const jsonl = join(dir, `${args.join('-').replace(/[^a-z0-9-]/gi, '')}.jsonl`);
-  await promisify(execFile)(process.execPath, [built('src/cli/main.js'), 'transcribe', ...args, '--jsonl', jsonl, '--quiet'], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 300_000 });
+  const run = promisify(execFile)(process.execPath, [built('src/cli/main.js'), 'transcribe', ...args, '--jsonl', jsonl, '--quiet'], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 300_000 });
+  if (stdin) createReadStream(stdin).pipe(run.child.stdin!);
+  await run;
   return readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as TranscriptEvent).filter((e) => e.type === 'final');
 }
 
@@ -38,11 +41,23 @@ function expectTwoSides(events: TranscriptEvent[], call: { left: string; right: 
 }
 
 describe('earshot transcribe --channels separate', () => {
-  it('a stereo call with overlapping speech gives two event streams with each side’s words (embedded engine)', async () => {
+  it('a stereo call with overlapping speech gives two event streams with each side’s words (embedded engine, FLAC on stdin)', async () => {
     const call = stereoCall();
-    const events = await transcribe([call.path, '--channels', 'separate', '--channel-names', 'caller,agent']);
+    // stdin cannot be probed by path: its channel count comes from its first bytes (the file path is tested below).
+    const flac = join(dir, 'call.flac');
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', call.path, flac]);
+    const events = await transcribe(['-', '--channels', 'separate', '--channel-names', 'caller,agent'], {}, flac);
     expectTwoSides(events, call);
   }, 320_000);
+
+  it('stdin that is not audio fails with one coded line naming stdin, not a temporary file', async () => {
+    const notAudio = join(dir, 'not-audio.txt');
+    writeFileSync(notAudio, 'hello, this is text\n'.repeat(100));
+    const err = await transcribe(['-', '--channels', 'separate'], {}, notAudio).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    expect(err?.code).toBe(1);
+    expect(err?.stderr.trim()).toMatch(/^EARSHOT_CORRUPT_INPUT: .*stdin/);
+    expect(err?.stderr).not.toContain('earshot-stdin-');
+  });
 
   it('the same through the emulator: fun-asr and filetrans (channel_id lists both, one transcript each), fun-asr-realtime (one session each)', async () => {
     const call = stereoCall();
