@@ -4,7 +4,11 @@
  * backoff and the result JSON is turned into final transcript events with word times, speakers (diarization with an
  * optional speaker count) and hotword vocabularies (§4). Also serves clips for near-realtime windows.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidArgumentError, TransportError } from '../../core/errors.js';
+import { transcodeFile } from '../../media/ffmpeg.js';
 import type { TranscriptEvent } from '../../core/types.js';
 import { assertCapabilities, type ChunkJob, type ClipCallOptions, type ModelFeatures, type ModelSpec, type RecognitionOptions, type Transport, type TransportDescriptor } from '../transport.js';
 import { resolveDashScope, type DashScopeEndpoints, type DashScopeOptions } from './config.js';
@@ -127,12 +131,16 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
     assertCapabilities(transport, o);
     checkSpeakers(o);
     const signal = call.signal;
+    // Diarization is documented for mono audio only (§3 parameters; what the service does otherwise is not): with
+    // several channels each goes as its own mono file, one task each, never diarization_enabled with several.
+    const channels = o.diarize ? await channelIds(source, call.channels, signal) : undefined;
+    if (channels && channels.length > 1) return eachChannel(source, channels, (mono, channel) => run(mono, { ...call, channels: [0] }).then((events) => events.map((e) => ({ ...e, channel }))), signal);
     return runAsyncTask<FunAsrResult>(service, {
       source,
       input: (url) => ({ file_urls: [url] }),
       async parameters() {
         const vocabularyId = await vocabularyFor(o, signal);
-        const parameters: Record<string, unknown> = { channel_id: await channelIds(source, call.channels, signal) };
+        const parameters: Record<string, unknown> = { channel_id: channels ?? (await channelIds(source, call.channels, signal)) };
         if (vocabularyId) parameters.vocabulary_id = vocabularyId;
         if (o.diarize) {
           parameters.diarization_enabled = true;
@@ -155,6 +163,30 @@ export function funAsr(options: FunAsrOptions = {}): BatchTransport {
   }
 
   return asyncTaskTransport(model, capabilities, run, close);
+}
+
+/**
+ * Run `one` on each channel of a local file as its own mono WAV (ffmpeg, in a temporary directory removed after),
+ * channels in parallel; their events merged in time order.
+ * @throws EARSHOT_INVALID_ARGUMENT for a URL or bytes (nothing here can split their channels).
+ */
+async function eachChannel(source: UploadSource, channels: number[], one: (mono: string, channel: number) => Promise<TranscriptEvent[]>, signal?: AbortSignal): Promise<TranscriptEvent[]> {
+  if (typeof source !== 'string' || /^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
+    throw new InvalidArgumentError('diarization needs one channel at a time (the service diarizes mono audio only): ask for one channel of a URL');
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'earshot-channels-'));
+  try {
+    const lists = await Promise.all(
+      channels.map(async (channel) => {
+        const mono = join(dir, `channel-${channel}.wav`);
+        await transcodeFile(source, mono, ['-af', `pan=mono|c0=c${channel}`, '-c:a', 'pcm_s16le'], signal ? { signal } : {});
+        return one(mono, channel);
+      }),
+    );
+    return lists.flat().sort((a, b) => a.startMs - b.startMs);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function checkSpeakers(o: RecognitionOptions): void {

@@ -1,5 +1,6 @@
 import { closeSync, openSync, ftruncateSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -74,6 +75,43 @@ describe('funAsr', () => {
     files.close();
     expect(events[0]?.text).toBe('hello world from the emulator');
     expect(progress).not.toContain('uploading');
+  });
+
+  it('never sends diarization_enabled with several channels (§3: mono only): a stereo file goes as one mono task per channel', async () => {
+    const left = makeSpeech({ sentences: SENTENCES.slice(0, 1), voices: ['rms'] });
+    const right = makeSpeech({ sentences: SENTENCES.slice(1, 2), voices: ['slt'], leadMs: 1000 });
+    mkdirSync(CACHE_DIR, { recursive: true });
+    const stereo = join(CACHE_DIR, 'fun-asr-diarize-stereo.wav');
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', left.path, '-i', right.path, '-filter_complex', '[0:a][1:a]amerge=inputs=2[a]', '-map', '[a]', '-ac', '2', stereo]);
+    // A pass-through proxy in front of the emulator keeps the parameters of every task submitted.
+    const submitted: Record<string, unknown>[] = [];
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (req.method === 'POST' && req.url === '/api/v1/services/audio/asr/transcription') submitted.push((JSON.parse(body.toString()) as { parameters: Record<string, unknown> }).parameters);
+        const upstream = request(new URL(req.url!, h.url), { method: req.method, headers: req.headers }, (r) => {
+          res.writeHead(r.statusCode!, r.headers);
+          r.pipe(res);
+        });
+        upstream.end(body);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const baseUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const asr = funAsr({ apiKey: KEY, baseUrl, ...fast, diarize: true });
+      const events = await asr.transcribeFile(stereo);
+      expect(submitted).toHaveLength(2);
+      for (const p of submitted) expect(p).toMatchObject({ channel_id: [0], diarization_enabled: true });
+      expect(new Set(events.map((e) => e.channel))).toEqual(new Set([0, 1]));
+      expect(events.every((e) => e.speaker !== undefined)).toBe(true);
+      await asr.close();
+      // (Without diarization one task asks for both channels: test/cli/channels.test.ts.)
+    } finally {
+      proxy.close();
+    }
   });
 
   it('transcribes a clip (near-realtime windows) with times relative to the clip', async () => {
