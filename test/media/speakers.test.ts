@@ -1,6 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diarize, speakerAt } from '../../src/media/speakers.js';
+import { der, readRttm } from '../helpers/der.js';
+import { ROOT } from '../helpers/dist.js';
 import { makeSpeech, SENTENCES, type Voice } from '../helpers/speech.js';
 
 function load(voices: Voice[], n = 6): { pcm: Int16Array; segments: { voice: string; startMs: number; endMs: number }[] } {
@@ -43,6 +47,17 @@ describe('diarize', () => {
     const turns = diarize(pcm, 16000);
     expect(new Set(turns.map((t) => t.speaker)).size).toBe(2);
     expect(accuracy(turns, segments)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('real two-speaker conversations (samples/real): two speakers found, DER ≤ 20 % with a 250 ms collar', () => {
+    // Two female voices at like pitch (pyannote) and two male meeting voices (AMI); see samples/real/README.md.
+    for (const name of ['pyannote-sample', 'ami-dev00']) {
+      const file = join(ROOT, 'samples/real/conversation', name);
+      const raw = execFileSync('ffmpeg', ['-loglevel', 'error', '-i', `${file}.flac`, '-f', 's16le', '-ac', '1', '-ar', '16000', '-'], { maxBuffer: 1 << 26 });
+      const turns = diarize(new Int16Array(raw.buffer, raw.byteOffset, raw.length / 2), 16000);
+      expect(new Set(turns.map((t) => t.speaker)).size, name).toBe(2);
+      expect(der(readRttm(`${file}.rttm`), turns.map((t) => ({ ...t, speaker: String(t.speaker) }))).der, name).toBeLessThanOrEqual(0.2);
+    }
   });
 
   it('keeps one voice as one speaker when no count is given', () => {
