@@ -12,7 +12,7 @@ import { audioKey, deleteAudio, putAudio, AUDIO_TTL_MS } from '../queue/audio-st
 import { openQueueLink, type QueueConnection, type QueueLink, type QueueLinkOptions } from '../queue/connection.js';
 import { chunkJobId, chunkJobOptions, queueFailure, queueForModel, type ChunkJobData, type ChunkJobResult } from '../queue/jobs.js';
 import { modelInfo } from './catalog.js';
-import { assertCapabilities, type Capabilities, type ChunkJob, type RecognitionOptions, type Transport } from './transport.js';
+import { assertCapabilities, cancelCostOf, type Capabilities, type ChunkJob, type ClipCallOptions, type RecognitionOptions, type Transport } from './transport.js';
 
 /** Options of {@link queued}. */
 export interface QueuedOptions extends QueueLinkOptions {
@@ -36,7 +36,7 @@ export interface QueuedOptions extends QueueLinkOptions {
 export interface QueuedTransport extends Transport {
   /** Resolves once Redis is connected and checked; rejects with EARSHOT_QUEUE_UNAVAILABLE. */
   ready(): Promise<void>;
-  transcribeClip(job: ChunkJob, options?: { signal?: AbortSignal }): Promise<TranscriptEvent[]>;
+  transcribeClip(job: ChunkJob, options?: ClipCallOptions): Promise<TranscriptEvent[]>;
   close(): Promise<void>;
 }
 
@@ -55,6 +55,10 @@ interface Parts {
  * so `transcribeBatch` does not retry it again. Redis unreachable at start, or lost for longer than
  * `reconnectTimeoutMs` while clips wait, fails them with EARSHOT_QUEUE_UNAVAILABLE.
  *
+ * A clip abandoned through its `signal` is removed from the queue if no worker has taken it: that costs nothing, so
+ * the transport's `cancelCost` is `'until-started'` (`'free'` when the model's own is, e.g. `local`), and a clip a
+ * worker had already started on a billed model is reported through `onBilled` (see {@link ClipCallOptions}).
+ *
  * @param options - connection, model, queue, input id, retry policy, timeouts.
  * @throws EARSHOT_UNKNOWN_MODEL, EARSHOT_CAPABILITY_MISSING, EARSHOT_INVALID_ARGUMENT (a realtime-only model) now;
  *   from `transcribeClip`: EARSHOT_QUEUE_UNAVAILABLE, the worker's code for a failed clip, EARSHOT_ABORTED.
@@ -69,7 +73,10 @@ export function queued(options: QueuedOptions): QueuedTransport {
   const { model } = options;
   const info = modelInfo(model);
   if (!info.capabilities.batch) throw new InvalidArgumentError(`model ${model} is realtime only; a queue carries clips of batch models`);
-  const capabilities: Capabilities = Object.freeze({ ...info.capabilities, realtime: false, offline: false });
+  // A job removed while it waits costs nothing; once a worker took it, what the model's own cancel costs.
+  const modelCancelCost = cancelCostOf(info.capabilities);
+  const cancelCost = modelCancelCost === 'free' ? 'free' : 'until-started';
+  const capabilities: Capabilities = Object.freeze({ ...info.capabilities, realtime: false, offline: false, cancelCost });
   assertCapabilities({ model, capabilities }, options.options);
   const policy = retryPolicy(options.retry);
   const queueName = options.queue ?? queueForModel(model);
@@ -112,12 +119,27 @@ export function queued(options: QueuedOptions): QueuedTransport {
     new Promise<ChunkJobResult>((resolve, reject) => {
       const unlisten = p.link.onLost(reject);
       const onAbort = (): void => reject(new AbortError(signal?.reason));
+      if (signal?.aborted) onAbort(); // abandoned while it was being queued
       signal?.addEventListener('abort', onAbort, { once: true });
       wait.then(resolve, reject).finally(() => {
         unlisten();
         signal?.removeEventListener('abort', onAbort);
       });
     });
+
+  /**
+   * Remove an abandoned job. True when a worker had started on it (it is running, or ran: BullMQ keeps a running
+   * job locked, so `remove` refuses it) or when that cannot be told (Redis gone): then the model may bill it.
+   */
+  const withdraw = async (p: Parts, jobId: string): Promise<boolean> => {
+    try {
+      const job = await p.queue.getJob(jobId);
+      const removed = await p.queue.remove(jobId);
+      return removed === 0 || job?.processedOn !== undefined;
+    } catch {
+      return true;
+    }
+  };
 
   const transport: QueuedTransport = {
     model,
@@ -129,7 +151,7 @@ export function queued(options: QueuedOptions): QueuedTransport {
     },
 
     async transcribeClip(job, callOptions = {}) {
-      const { signal } = callOptions;
+      const { signal, onBilled } = callOptions;
       if (closed) throw new InvalidArgumentError('this queued transport is closed');
       assertCapabilities(transport, job.options);
       if (signal?.aborted) throw new AbortError(signal.reason);
@@ -160,8 +182,9 @@ export function queued(options: QueuedOptions): QueuedTransport {
           if (err instanceof AbortError) {
             // Nobody wants it any more: drop it if no worker took it yet (a job already running cannot be removed,
             // and its audio key is deleted when it completes; the TTL covers the rest).
-            await p.queue.remove(jobId).catch(() => 0);
+            const started = await withdraw(p, jobId);
             await deleteAudio(p.link.redis, key).catch(() => {});
+            if (started && cancelCost !== 'free') onBilled?.();
           }
           throw err;
         }
