@@ -98,6 +98,12 @@ export interface StreamRecognizerOptions {
   cmnMean?: readonly number[];
   /** How many frames `cmnMean` counts for when later utterances update it (default 0: replaced by the first). */
   cmnWeightFrames?: number;
+  /**
+   * Audio heard on the same input before this session (16 kHz mono), not transcribed: its cepstral mean (learnt as
+   * {@link recognizeClip} learns a clip's, ~1 % of a decode) starts live CMN, counted as its frames, so a session
+   * starts adapted to the input as a clip starts adapted to itself. Implies no second pass. Ignored with `cmnMean`.
+   */
+  cmnPrime?: Int16Array;
 }
 
 /**
@@ -142,9 +148,11 @@ export class StreamRecognizer {
     this.#stepSamples = Math.max(SAMPLES_PER_FRAME, Math.round(((options.stepMs ?? 100) * ENGINE_SAMPLE_RATE) / 1000));
     this.#redecode = options.redecodeFirst ?? true;
     this.#maxKeep = Math.round(((options.maxRedecodeMs ?? 30_000) * ENGINE_SAMPLE_RATE) / 1000);
-    if (options.cmnMean) this.#redecode = false;
+    const prime = !options.cmnMean && options.cmnPrime && options.cmnPrime.length > 0 ? options.cmnPrime : undefined;
+    const cmnMean = options.cmnMean ?? (prime ? decoder.learnCmn(prime) : undefined);
+    if (cmnMean) this.#redecode = false;
     this.#firstDone = !this.#redecode;
-    decoder.startStream(options.cmnMean, options.cmnWeightFrames ?? 0);
+    decoder.startStream(cmnMean, options.cmnWeightFrames ?? (prime ? Math.ceil(prime.length / SAMPLES_PER_FRAME) : 0));
   }
 
   /** Samples consumed so far. */

@@ -4,7 +4,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import type { AudioChunk, AudioSegment } from '../core/types.js';
-import { segmenterOperator, segmenterRules, type VadChunkOptions } from './vad-chunk.js';
+import { segmenterOperator, segmenterRules, type SegmenterRules, type VadChunkOptions } from './vad-chunk.js';
 
 /** Whether a tentative window stands. */
 export type ProvisionalState = 'pending' | 'confirmed' | 'revoked';
@@ -95,19 +95,8 @@ export interface NearRealtimeOptions extends Omit<VadChunkOptions, 'maxChunkMs'>
  * ```
  */
 export function nearRealtime(options: NearRealtimeOptions = {}): OperatorFunction<AudioChunk, WindowSegment> {
-  const windowMs = options.windowMs ?? 5000;
-  const speculate = options.speculateMs ?? 60;
-  const rules = segmenterRules(
-    {
-      ...options,
-      maxChunkMs: windowMs,
-      minWindowMs: options.minWindowMs ?? windowMs * 0.4,
-      ...(speculate === false ? {} : { earlyMs: speculate }),
-    },
-    { minSilenceMs: 250, endSilenceMs: 600, cutSearchMs: Math.min(2000, windowMs / 2) },
-  );
   return segmenterOperator<WindowSegment>(
-    rules,
+    nearRealtimeRules(options),
     options,
     (next) => {
       let open: Provisional | undefined;
@@ -131,5 +120,23 @@ export function nearRealtime(options: NearRealtimeOptions = {}): OperatorFunctio
       };
     },
     'nearRealtime',
+  );
+}
+
+/**
+ * @internal The segmenter rules of near-realtime windows (shared with `nearRealtimeLive()`), checked.
+ * @throws EARSHOT_INVALID_ARGUMENT for impossible options.
+ */
+export function nearRealtimeRules(options: NearRealtimeOptions): SegmenterRules {
+  const windowMs = options.windowMs ?? 5000;
+  const speculate = options.speculateMs ?? 60;
+  return segmenterRules(
+    {
+      ...options,
+      maxChunkMs: windowMs,
+      minWindowMs: options.minWindowMs ?? windowMs * 0.4,
+      ...(speculate === false ? {} : { earlyMs: speculate }),
+    },
+    { minSilenceMs: 250, endSilenceMs: 600, cutSearchMs: Math.min(2000, windowMs / 2) },
   );
 }

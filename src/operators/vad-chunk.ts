@@ -71,6 +71,10 @@ export interface SegmenterSink {
   confirm(): void;
   /** The last tentative segment is void: speech resumed; a longer segment from the same start will follow. */
   revoke(): void;
+  /** A segment opened at stream sample `offset`: speech began, or went on past a max-length cut. */
+  open?(offset: number): void;
+  /** Every frame before stream sample `offset` has been looked at (called after each chunk). */
+  processed?(offset: number): void;
 }
 
 /**
@@ -162,6 +166,7 @@ export class Segmenter {
       at += n;
       while ((this.#proc + 1) * this.#F <= this.#bufLen) this.#frame();
     }
+    this.#sink.processed?.(this.#origin + this.#bufStart + this.#proc * this.#F);
   }
 
   /** The input ended (or broke): close an open segment with cut `cut`. */
@@ -231,6 +236,7 @@ export class Segmenter {
         const from = Math.max(0, this.#emittedEnd, i + 1 - this.#run - this.#pad);
         this.#compact(from);
         this.#segStart = 0;
+        this.#sink.open?.(this.#origin + this.#bufStart);
       } else if (this.#proc > this.#pad + this.#minSpeech + 64) {
         this.#compact(this.#keepFrom());
       }
@@ -273,6 +279,8 @@ export class Segmenter {
         // Cut in the silence after the speech: nothing of it is left, wait for new speech.
         this.#inSpeech = false;
         this.#run = 0;
+      } else {
+        this.#sink.open?.(this.#origin + this.#bufStart);
       }
     }
   }

@@ -22,7 +22,7 @@ export interface LocalOptions extends EnginePoolOptions, StreamRecognizerOptions
 
 const LOCAL: ModelSpec = {
   summary: 'Embedded offline engine (pocketsphinx, US English); no key, no network.',
-  capabilities: { wordTimes: true, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'], offline: true, cancelCost: 'free' },
+  capabilities: { wordTimes: true, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'], offline: true, cancelCost: 'free', liveClips: true },
 };
 
 /**
@@ -56,7 +56,8 @@ function checkRate(rate: number): void {
  * times per utterance (utterances end at pauses found by the engine's voice-activity detector, or at `end()`).
  * The first utterance of a session is decoded a second time once the engine has learnt the session's cepstral
  * mean, which fixes the warm-up errors after a silent lead-in (see `redecodeFirst`). `transcribeClip` decodes a
- * clip as one utterance with the clip's own mean. Finals never have empty text.
+ * clip as one utterance with the clip's own mean; a session opened with `prime` (audio heard before it) starts with
+ * that audio's mean instead and decodes like a clip (`liveClips`). Finals never have empty text.
  *
  * Threads: `size` workers (default `os.availableParallelism()`), shared by everything this instance does; each
  * loads the model (~100 MB) once, plus one more model while two sessions share a worker. A session stays on its
@@ -107,7 +108,8 @@ export function local(options: LocalOptions = {}): LocalTransport {
       if (signal?.aborted) throw new AbortError(signal.reason);
       let closed = false;
       let ending: Promise<void> | undefined;
-      const session = pool.openSession(recognizer, {
+      const prime = streamOptions.prime;
+      const session = pool.openSession(prime && prime.length > 0 ? { ...recognizer, cmnPrime: prime } : recognizer, {
         onEvent: (event) => {
           if (!closed) streamOptions.onEvent(event);
         },

@@ -49,6 +49,12 @@ export interface ModelFeatures {
    * speculates by default only where it is not `'billed'`.
    */
   cancelCost?: CancelCost;
+  /**
+   * A live session opened with {@link StreamOptions.prime} decodes its audio as `transcribeClip` decodes the same
+   * audio as one clip (default false): near-realtime windows can then be recognised while they are spoken
+   * (`nearRealtimeLive`). Needs `openStream`.
+   */
+  liveClips?: boolean;
 }
 
 /** What an abandoned request costs: see {@link ModelFeatures.cancelCost}. */
@@ -127,6 +133,11 @@ export interface StreamSession {
 export interface StreamOptions extends RecognitionOptions {
   sampleRate: number;
   signal?: AbortSignal;
+  /**
+   * Audio heard on this input before the session (mono, at `sampleRate`), not to be transcribed: a model that adapts
+   * to its input (the embedded engine's cepstral mean) starts adapted to it. Others ignore it.
+   */
+  prime?: Int16Array;
   /** Where the session's own timers run (keepalive); default the real clock, a `VirtualTimeScheduler` in tests. */
   scheduler?: SchedulerLike;
   /** Each partial and final event (and speech edge, when the service reports them), times relative to the session's first sample. */
