@@ -9,7 +9,8 @@ import { clockOf, type PaceClock } from '../core/clock.js';
 import { EarshotError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
 import { frameToMs, shiftEvent, type AudioChunk, type TranscriptEvent } from '../core/types.js';
 import { assertCapabilities, type RecognitionOptions, type StreamSession, type Transport } from '../transports/transport.js';
-import { nearRealtimeRules, Provisional, type NearRealtimeOptions, type WindowSegment } from './near-realtime.js';
+import { nearRealtime, nearRealtimeRules, Provisional, type NearRealtimeOptions, type WindowSegment } from './near-realtime.js';
+import { transcribeBatch, type TranscribeBatchOptions } from './transcribe-batch.js';
 import { segmenterOperator } from './vad-chunk.js';
 
 /** Options of {@link nearRealtimeLive}: the windows' options of {@link nearRealtime}, and the decode's. */
@@ -22,8 +23,6 @@ export interface NearRealtimeLiveOptions extends NearRealtimeOptions {
   primeMs?: number;
   /** An operator that watches the windows as they are cut (`earshot report`); it must pass them on unchanged. */
   windows?: MonoTypeOperatorFunction<WindowSegment>;
-  /** Most audio (ms) written and not yet taken by the sessions from a source without flow control (default 60 000). */
-  maxQueuedMs?: number;
 }
 
 /**
@@ -87,7 +86,8 @@ export function nearRealtimeLive(transport: Transport, options: NearRealtimeLive
   const rules = nearRealtimeRules(options);
   const primeMs = options.primeMs ?? 10_000;
   if (!(primeMs >= 0) || !Number.isFinite(primeMs)) throw new InvalidArgumentError(`primeMs must be a finite number ≥ 0, got ${primeMs}`);
-  const limits = queueLimits(options.maxQueuedMs === undefined ? {} : { maxQueuedMs: options.maxQueuedMs }, { highWaterMs: 0, maxQueuedMs: 60_000 }, 'nearRealtimeLive()');
+  // Audio written and not yet taken by the sessions: a cold source is held at once, a hot one fails past a minute.
+  const limits = queueLimits({}, { highWaterMs: 0, maxQueuedMs: 60_000 }, 'nearRealtimeLive()');
   const { clock } = options;
   const now = clock ? clock.now : clockOf(asyncScheduler);
   const rate = transport.sampleRate;
@@ -333,4 +333,37 @@ export function nearRealtimeLive(transport: Transport, options: NearRealtimeLive
         stopAll();
       };
     });
+}
+
+/** Options of {@link transcribeNearRealtime}: those of either path (each takes what it uses). */
+export interface TranscribeNearRealtimeOptions extends NearRealtimeLiveOptions, Pick<TranscribeBatchOptions, 'concurrency' | 'retry' | 'speculate' | 'onSpeculation'> {}
+
+/**
+ * Near-realtime transcription on any transport that takes clips, by what it can do: windows decoded live as they
+ * are spoken where its sessions decode like clips ({@link nearRealtimeLive}, the embedded engine), else
+ * `nearRealtime()` windows sent whole through `transcribeBatch()` (batch cloud models: speculative sending where a
+ * cancelled request costs nothing).
+ *
+ * @param transport - a transport with `transcribeClip`.
+ * @param options - see {@link TranscribeNearRealtimeOptions}; checked now.
+ * @throws as {@link nearRealtimeLive} or `transcribeBatch()` (now and at run time).
+ * @example
+ * ```ts
+ * fromMic().pipe(resample(16000), transcribeNearRealtime(local())).subscribe((e) => console.log(e.text));
+ * ```
+ */
+export function transcribeNearRealtime(transport: Transport, options: TranscribeNearRealtimeOptions = {}): OperatorFunction<AudioChunk, TranscriptEvent> {
+  const { concurrency, retry, speculate, onSpeculation, ...live } = options;
+  if (transport && decodesWindowsLive(transport)) return nearRealtimeLive(transport, live);
+  const { options: recognition, clock, windows, primeMs: _unused, ...windowOptions } = live;
+  const batch = transcribeBatch(transport, {
+    ...(recognition ? { options: recognition } : {}),
+    ...(clock ? { clock } : {}),
+    ...(concurrency === undefined ? {} : { concurrency }),
+    ...(retry ? { retry } : {}),
+    ...(speculate === undefined ? {} : { speculate }),
+    ...(onSpeculation ? { onSpeculation } : {}),
+  });
+  const cut = nearRealtime(windowOptions);
+  return (audio) => audio.pipe(cut, windows ?? identity, batch);
 }

@@ -8,7 +8,8 @@ import type { PaceClock } from '../core/clock.js';
 import type { AudioChunk, AudioSegment, TranscriptEvent } from '../core/types.js';
 import type { RecognitionOptions, Transport } from '../transports/transport.js';
 import { vadChunk } from './vad-chunk.js';
-import { nearRealtime, type WindowSegment } from './near-realtime.js';
+import type { WindowSegment } from './near-realtime.js';
+import { transcribeNearRealtime } from './near-realtime-live.js';
 import { transcribe } from './transcribe.js';
 import { transcribeBatch } from './transcribe-batch.js';
 import { transcribeRealtime } from './transcribe-realtime.js';
@@ -56,7 +57,8 @@ export function defaultMode(transport: Pick<Transport, 'capabilities'>, live: bo
 /**
  * Transcribe mono audio at the transport's sample rate in a mode:
  * - `batch`: `vadChunk()` clips of at most 20 s (or the model's limit) → `transcribeBatch()`;
- * - `near-realtime`: `nearRealtime({ windowMs })` → `transcribeBatch()`;
+ * - `near-realtime`: `transcribeNearRealtime()`: windows decoded live as they are spoken on an engine whose sessions
+ *   decode like clips (`local()`), else `nearRealtime({ windowMs })` → `transcribeBatch()`;
  * - `realtime`: `transcribe()` on an offline engine (`capabilities.offline`), `transcribeRealtime()` on a network model (paced to real time
  *   unless the audio is `live` or already paced).
  *
@@ -86,7 +88,7 @@ export function transcribeMode(transport: Transport, options: TranscribeModeOpti
     return (audio) => audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), options.taps?.vad ?? identity, transcribeBatch(transport, batchOptions));
   }
   if (mode === 'near-realtime') {
-    return (audio) => audio.pipe(nearRealtime({ windowMs: options.windowMs ?? 5000 }), options.taps?.windows ?? identity, transcribeBatch(transport, batchOptions));
+    return transcribeNearRealtime(transport, { ...batchOptions, windowMs: options.windowMs ?? 5000, ...(options.taps?.windows ? { windows: options.taps.windows } : {}) });
   }
   if (transport.capabilities.offline === true) return transcribe(transport, { ...recognition, ...(options.partials === false ? { partials: false } : {}) });
   return transcribeRealtime(transport, { options: recognition, pace: !live && !options.clock });
