@@ -28,7 +28,7 @@ function trimmed(text: string): Int16Array {
 
 /** Sentences joined with exact silences (ms) after each, after `leadMs` of silence. */
 function speech(sentences: readonly string[], gapsMs: readonly number[], leadMs = 300): Int16Array {
-  const parts = [new Int16Array(leadMs * 16)];
+  const parts: Int16Array[] = [new Int16Array(leadMs * 16)];
   sentences.forEach((text, i) => parts.push(trimmed(text), new Int16Array(gapsMs[i % gapsMs.length]! * 16)));
   const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;

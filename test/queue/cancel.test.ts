@@ -119,7 +119,7 @@ describe('queued(): the cost of a cancelled clip', () => {
         windows.pipe(transcribeBatch(transport, { onSpeculation: (s) => (stats = s) })).subscribe({ next: (e) => events.push(e), error: reject, complete: resolve }),
       );
       const provisional = new Provisional();
-      const window: WindowSegment = { kind: 'audio', samples, sampleRate: 16000, channels: 1, offset: 0, provisional };
+      const window: WindowSegment = { kind: 'audio', samples, sampleRate: 16000, channels: 1, offset: 0, cut: 'pause', provisional };
       windows.next(window);
       await until(async () => ((await client.exists('earshot:speculative:s.0+16000')) ? true : undefined), 'the speculative request to be queued');
       provisional.settle(false);
