@@ -653,7 +653,7 @@ export async function benchNearRealtime(): Promise<Row[]> {
             const run = await pacedLatency(engine, speech.path, ends, policy);
             added.push(...run.added);
             lag.push(...run.startLag);
-            own.push(...run.own);
+            if (policy === 'near-realtime') own.push(...run.own); // the live path waits for no reply or confirmation
             figures[policy].median.push(quantile(run.eos, 0.5));
             figures[policy].p99.push(quantile(run.eos, 0.99));
             figures[policy].runs.push(run);
@@ -677,7 +677,7 @@ export async function benchNearRealtime(): Promise<Row[]> {
         lag.push(...run.startLag);
         own.push(...run.own);
         rows.push(latencyRow('fixed-5s, paced at real time, embedded engine', run));
-        rows.push({ measure: 'added latency, own cost (reply, confirmation or previous event → event out), paced runs', value: `${r3(quantile(own, 0.5))} / ${r3(quantile(own, 0.99))}`, unit: 'ms median / p99', goal: 'p99 ≤ 5', note: `${own.length} finals` });
+        rows.push({ measure: 'added latency, own cost (reply, confirmation or previous event → event out), paced runs of whole windows', value: `${r3(quantile(own, 0.5))} / ${r3(quantile(own, 0.99))}`, unit: 'ms median / p99', goal: 'p99 ≤ 5', note: `${own.length} finals` });
         rows.push({ measure: 'latency.addedMs (reply → event out, incl. waiting for order / confirmation), paced runs', value: `${r3(quantile(added, 0.5))} / ${r3(quantile(added, 0.99))}`, unit: 'ms median / p99' });
         rows.push({ measure: 'added latency (segment closed → request started), paced runs', value: `${r3(quantile(lag, 0.5))} / ${r3(quantile(lag, 0.99))}`, unit: 'ms median / p99', goal: 'p99 ≤ 5' });
       }
