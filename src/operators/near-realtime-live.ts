@@ -336,7 +336,13 @@ export function nearRealtimeLive(transport: Transport, options: NearRealtimeLive
 }
 
 /** Options of {@link transcribeNearRealtime}: those of either path (each takes what it uses). */
-export interface TranscribeNearRealtimeOptions extends NearRealtimeLiveOptions, Pick<TranscribeBatchOptions, 'concurrency' | 'retry' | 'speculate' | 'onSpeculation'> {}
+export interface TranscribeNearRealtimeOptions extends NearRealtimeLiveOptions, Pick<TranscribeBatchOptions, 'concurrency' | 'retry' | 'speculate' | 'onSpeculation'> {
+  /**
+   * Decode windows live where the transport can (default true); `false` sends every window whole, as a clip, for
+   * exactly a whole-window decode's words (the live path starts each window with the earlier windows' cepstral mean).
+   */
+  live?: boolean;
+}
 
 /**
  * Near-realtime transcription on any transport that takes clips, by what it can do: windows decoded live as they
@@ -353,8 +359,8 @@ export interface TranscribeNearRealtimeOptions extends NearRealtimeLiveOptions, 
  * ```
  */
 export function transcribeNearRealtime(transport: Transport, options: TranscribeNearRealtimeOptions = {}): OperatorFunction<AudioChunk, TranscriptEvent> {
-  const { concurrency, retry, speculate, onSpeculation, ...live } = options;
-  if (transport && decodesWindowsLive(transport)) return nearRealtimeLive(transport, live);
+  const { concurrency, retry, speculate, onSpeculation, live: preferLive = true, ...live } = options;
+  if (preferLive && transport && decodesWindowsLive(transport)) return nearRealtimeLive(transport, live);
   const { options: recognition, clock, windows, primeMs: _unused, ...windowOptions } = live;
   const batch = transcribeBatch(transport, {
     ...(recognition ? { options: recognition } : {}),

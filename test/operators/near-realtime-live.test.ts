@@ -191,6 +191,8 @@ describe('nearRealtimeLive', () => {
     await lastValueFrom(from(toChunks(pcm, 320)).pipe(transcribeNearRealtime(plain), toArray()));
     expect([liveOne.sessions.length, liveOne.clips.length]).toEqual([2, 0]);
     expect([batchOnly.sessions.length, batchOnly.clips.length]).toEqual([0, 2]);
+    await lastValueFrom(from(toChunks(pcm, 320)).pipe(transcribeNearRealtime(liveOne.transport, { live: false }), toArray()));
+    expect([liveOne.sessions.length, liveOne.clips.length]).toEqual([2, 2]);
   });
 });
 
