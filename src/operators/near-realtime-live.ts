@@ -361,7 +361,7 @@ export interface TranscribeNearRealtimeOptions extends NearRealtimeLiveOptions, 
 export function transcribeNearRealtime(transport: Transport, options: TranscribeNearRealtimeOptions = {}): OperatorFunction<AudioChunk, TranscriptEvent> {
   const { concurrency, retry, speculate, onSpeculation, live: preferLive = true, ...live } = options;
   if (preferLive && transport && decodesWindowsLive(transport)) return nearRealtimeLive(transport, live);
-  const { options: recognition, clock, windows, primeMs: _unused, ...windowOptions } = live;
+  const { options: recognition, clock, windows, ...windowOptions } = live; // nearRealtime() reads its own options only
   const batch = transcribeBatch(transport, {
     ...(recognition ? { options: recognition } : {}),
     ...(clock ? { clock } : {}),
