@@ -27,6 +27,8 @@ export interface TranscribeModeOptions {
   recognition?: RecognitionOptions;
   /** Near-realtime window length, ms (default 5000). */
   windowMs?: number;
+  /** Near-realtime windows decoded live as they are spoken where the transport can (see `transcribeNearRealtime`'s `live`; default false). */
+  liveWindows?: boolean;
   /** Requests in flight in batch and near-realtime modes (default: as many as the engine has workers offline, 4 on a network model). */
   concurrency?: number;
   /** A clock anchored by `pace()` upstream: batch finals then carry `latency.endOfSpeechMs`. */
@@ -57,8 +59,8 @@ export function defaultMode(transport: Pick<Transport, 'capabilities'>, live: bo
 /**
  * Transcribe mono audio at the transport's sample rate in a mode:
  * - `batch`: `vadChunk()` clips of at most 20 s (or the model's limit) → `transcribeBatch()`;
- * - `near-realtime`: `transcribeNearRealtime()`: windows decoded live as they are spoken on an engine whose sessions
- *   decode like clips (`local()`), else `nearRealtime({ windowMs })` → `transcribeBatch()`;
+ * - `near-realtime`: `transcribeNearRealtime()`: `nearRealtime({ windowMs })` windows → `transcribeBatch()`, or with
+ *   `liveWindows` on an engine whose sessions decode like clips (`local()`), windows decoded live as they are spoken;
  * - `realtime`: `transcribe()` on an offline engine (`capabilities.offline`), `transcribeRealtime()` on a network model (paced to real time
  *   unless the audio is `live` or already paced).
  *
@@ -88,7 +90,7 @@ export function transcribeMode(transport: Transport, options: TranscribeModeOpti
     return (audio) => audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), options.taps?.vad ?? identity, transcribeBatch(transport, batchOptions));
   }
   if (mode === 'near-realtime') {
-    return transcribeNearRealtime(transport, { ...batchOptions, windowMs: options.windowMs ?? 5000, ...(options.taps?.windows ? { windows: options.taps.windows } : {}) });
+    return transcribeNearRealtime(transport, { ...batchOptions, windowMs: options.windowMs ?? 5000, live: options.liveWindows ?? false, ...(options.taps?.windows ? { windows: options.taps.windows } : {}) });
   }
   if (transport.capabilities.offline === true) return transcribe(transport, { ...recognition, ...(options.partials === false ? { partials: false } : {}) });
   return transcribeRealtime(transport, { options: recognition, pace: !live && !options.clock });
