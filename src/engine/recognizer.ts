@@ -75,7 +75,8 @@ export function recognizeClip(decoder: Decoder, samples: Int16Array): Transcript
   const finals: TranscriptEvent[] = [];
   // Weighted as the whole clip, so utterances after the first keep (nearly) the clip's mean.
   const cmnWeightFrames = Math.ceil(samples.length / SAMPLES_PER_FRAME);
-  const stream = new StreamRecognizer(decoder, (e) => e.type === 'final' && finals.push(e), { cmnMean, cmnWeightFrames, partialIntervalMs: Infinity });
+  // Utterances end where pocketsphinx's detector ends them (no early endpoint: a clip has no latency to save).
+  const stream = new StreamRecognizer(decoder, (e) => e.type === 'final' && finals.push(e), { cmnMean, cmnWeightFrames, partialIntervalMs: Infinity, endSilenceMs: 0 });
   stream.write(samples);
   stream.end();
   return finals;
@@ -104,6 +105,91 @@ export interface StreamRecognizerOptions {
    * starts adapted to the input as a clip starts adapted to itself. Implies no second pass. Ignored with `cmnMean`.
    */
   cmnPrime?: Int16Array;
+  /**
+   * Trailing silence (ms) that ends an utterance, decided per 10 ms frame by an energy detector (see
+   * {@link Endpointer}), so the final comes this long after the speaker stops. 0 leaves the end to pocketsphinx's
+   * detector alone, which waits 500 ms of silence. Either one ends an utterance, whichever fires first. Default 150.
+   */
+  endSilenceMs?: number;
+}
+
+/** Samples per decision of the {@link Endpointer} (10 ms at 16 kHz). */
+const EP_FRAME = SAMPLES_PER_FRAME;
+/** A frame is speech when its energy is this far above the noise floor (dB). */
+const EP_SNR_DB = 9;
+/** The floor follows quieter frames at once and rises this much per frame otherwise (dB; 0.5 dB/s). */
+const EP_FLOOR_RISE_DB = 0.005;
+/** …and no more than this far below the loudest recent frame (dB): a fading tail is not speech. */
+const EP_PEAK_DB = 35;
+/** The loudest level falls this much per frame once past (dB; 2 dB/s). */
+const EP_PEAK_FALL_DB = 0.02;
+/** Speech frames (ms) the detector must have heard in an utterance before its silence may end it. */
+const EP_MIN_SPEECH_FRAMES = 10;
+
+/**
+ * A cheap end-of-speech detector: the energy of each 10 ms frame against a noise floor that follows the quietest
+ * frames (rising 0.5 dB/s otherwise). A frame more than 9 dB above the floor and within 35 dB of the loudest recent
+ * frame is speech. It reports where `silenceMs`
+ * of silence has followed at least 100 ms of speech: there the utterance can end without waiting for pocketsphinx's
+ * 500 ms hangover. State carries over between calls, so any chunking gives the same decisions.
+ *
+ * @example
+ * ```ts
+ * const ep = new Endpointer(150);
+ * const at = ep.scan(samples, 0, samples.length); // index just after the frame that completes 150 ms of silence, or -1
+ * ```
+ */
+export class Endpointer {
+  readonly #needFrames: number;
+  #floor = Infinity;
+  #peak = -Infinity;
+  #sum = 0;
+  #count = 0;
+  #speechFrames = 0;
+  #silentFrames = 0;
+
+  /** @param silenceMs - trailing silence that ends an utterance (ms, > 0). */
+  constructor(silenceMs: number) {
+    this.#needFrames = Math.max(1, Math.round(silenceMs / 10));
+  }
+
+  /**
+   * Run the detector over `samples[from, to)`; stops at, and returns the index just after, the frame that completes
+   * the trailing silence (the detector is then reset for the next utterance). Returns -1 when it did not fire.
+   */
+  scan(samples: Int16Array, from: number, to: number): number {
+    for (let i = from; i < to; i++) {
+      const v = samples[i]!;
+      this.#sum += v * v;
+      if (++this.#count < EP_FRAME) continue;
+      if (this.#frame(10 * Math.log10(this.#sum / EP_FRAME + 1))) {
+        this.reset();
+        return i + 1;
+      }
+    }
+    return -1;
+  }
+
+  /** Forget the utterance (speech heard, silence counted); the noise floor is kept. */
+  reset(): void {
+    this.#speechFrames = 0;
+    this.#silentFrames = 0;
+  }
+
+  /** One frame's energy (dB); true when it completes the trailing silence. */
+  #frame(db: number): boolean {
+    this.#sum = 0;
+    this.#count = 0;
+    this.#floor = db < this.#floor ? db : this.#floor + EP_FLOOR_RISE_DB;
+    this.#peak = db > this.#peak ? db : this.#peak - EP_PEAK_FALL_DB;
+    if (db > this.#floor + EP_SNR_DB && db > this.#peak - EP_PEAK_DB) {
+      this.#speechFrames++;
+      this.#silentFrames = 0;
+      return false;
+    }
+    if (this.#speechFrames < EP_MIN_SPEECH_FRAMES) return false;
+    return ++this.#silentFrames >= this.#needFrames;
+  }
 }
 
 /**
@@ -140,6 +226,7 @@ export class StreamRecognizer {
   #keptStart = 0;
   #keptLength = 0;
   #ended = false;
+  readonly #endpointer: Endpointer | undefined;
 
   constructor(decoder: Decoder, emit: (event: TranscriptEvent) => void, options: StreamRecognizerOptions = {}) {
     this.#decoder = decoder;
@@ -152,6 +239,8 @@ export class StreamRecognizer {
     const cmnMean = options.cmnMean ?? (prime ? decoder.learnCmn(prime) : undefined);
     if (cmnMean) this.#redecode = false;
     this.#firstDone = !this.#redecode;
+    const endSilenceMs = options.endSilenceMs ?? 150;
+    if (endSilenceMs > 0) this.#endpointer = new Endpointer(endSilenceMs);
     decoder.startStream(cmnMean, options.cmnWeightFrames ?? (prime ? Math.ceil(prime.length / SAMPLES_PER_FRAME) : 0));
   }
 
@@ -164,10 +253,22 @@ export class StreamRecognizer {
   write(samples: Int16Array): void {
     if (this.#ended) return;
     if (!this.#firstDone) this.#keep(samples);
-    for (let i = 0; i < samples.length; i += this.#stepSamples) {
-      const piece = samples.subarray(i, Math.min(samples.length, i + this.#stepSamples));
+    let i = 0;
+    while (i < samples.length) {
+      let to = Math.min(samples.length, i + this.#stepSamples);
+      // In an utterance, stop the piece where the endpointer hears the trailing silence complete: the utterance ends
+      // there and what follows goes to the next one (pocketsphinx drops what it buffered at the end of an utterance).
+      const at = this.#endpointer ? this.#endpointer.scan(samples, i, to) : -1;
+      const early = at >= 0 && this.#inUtt;
+      if (at >= 0) to = at;
+      const piece = samples.subarray(i, to);
+      i = to;
       this.#decoder.processRaw(piece);
       this.#consumed += piece.length;
+      if (early) {
+        this.#endUtterance(true);
+        continue;
+      }
       const speech = this.#decoder.inSpeech();
       if (speech) {
         if (!this.#inUtt) {
@@ -217,6 +318,7 @@ export class StreamRecognizer {
 
   #endUtterance(more: boolean): void {
     this.#inUtt = false;
+    this.#endpointer?.reset();
     this.#decoder.endUtt();
     const segs = this.#decoder.segments();
     let words = toWords(segs, this.#frameBase / SAMPLES_PER_FRAME);
