@@ -48,6 +48,8 @@ type Ptr = bigint | null;
 interface Api {
   cmd_ln_parse_r(inout: Ptr, defn: Ptr, argc: number, argv: readonly string[], strict: number): Ptr;
   cmd_ln_free_r(cmdln: Ptr): number;
+  cmd_ln_int_r(cmdln: Ptr, name: string): number;
+  cmd_ln_set_int_r(cmdln: Ptr, name: string, value: number): void;
   ps_args(): Ptr;
   ps_init(config: Ptr): Ptr;
   ps_free(ps: Ptr): number;
@@ -66,6 +68,8 @@ interface Api {
   ps_set_jsgf_string(ps: Ptr, name: string, jsgf: string): number;
   ps_set_search(ps: Ptr, name: string): number;
   ps_get_search(ps: Ptr): string | null;
+  ps_get_lm(ps: Ptr, name: string): Ptr;
+  ps_set_lm(ps: Ptr, name: string, lm: Ptr): number;
 }
 
 let api: Api | undefined;
@@ -86,6 +90,8 @@ function load(): Api {
   const bound: Api = {
     cmd_ln_parse_r: sb.func('void *cmd_ln_parse_r(void *inout, void *defn, int argc, const char **argv, int strict)'),
     cmd_ln_free_r: sb.func('int cmd_ln_free_r(void *cmdln)'),
+    cmd_ln_int_r: sb.func('long cmd_ln_int_r(void *cmdln, const char *name)'),
+    cmd_ln_set_int_r: sb.func('void cmd_ln_set_int_r(void *cmdln, const char *name, long value)'),
     ps_args: ps.func('void *ps_args()'),
     ps_init: ps.func('void *ps_init(void *config)'),
     ps_free: ps.func('int ps_free(void *ps)'),
@@ -104,6 +110,8 @@ function load(): Api {
     ps_set_jsgf_string: ps.func('int ps_set_jsgf_string(void *ps, const char *name, const char *jsgf)'),
     ps_set_search: ps.func('int ps_set_search(void *ps, const char *name)'),
     ps_get_search: ps.func('const char *ps_get_search(void *ps)'),
+    ps_get_lm: ps.func('void *ps_get_lm(void *ps, const char *name)'),
+    ps_set_lm: ps.func('int ps_set_lm(void *ps, const char *name, void *lm)'),
   };
   // Leading members of sphinxbase's `struct feat_s` (feat.h) up to `cmn_struct`, and `cmn_t` (cmn.h).
   featType = koffi.struct({
@@ -135,6 +143,8 @@ function load(): Api {
 /** A one-word grammar: searching it costs ~1 % of the n-gram search, for passes that only need features. */
 const CMN_SEARCH = '_earshot_cmn';
 const CMN_GRAMMAR = '#JSGF V1.0;\ngrammar earshot;\npublic <any> = the;\n';
+/** The main n-gram search without the flat-lexicon second pass (made on first use), for live sessions. */
+const ONE_PASS_SEARCH = '_earshot_one_pass';
 
 /** Values of sphinxbase's `cmn_type_t`. */
 const CMN_BATCH = 1;
@@ -196,6 +206,9 @@ export class Decoder {
   readonly #sumPtr: bigint;
   #inUtt = false;
   readonly #mainSearch: string;
+  #onePass = false;
+  /** The feature buffer must be made growable again once an utterance has started (see {@link #makeOnePass}). */
+  #regrow = false;
 
   constructor(config: DecoderConfig = {}) {
     this.#api = load();
@@ -281,12 +294,44 @@ export class Decoder {
   /**
    * Start a new stream: frame numbers restart at 0, the voice-activity detector forgets its state, live CMN is
    * reset to `cmnMean` (default: the initial mean) counted as `weightFrames` frames (see {@link resetCmn}).
+   *
+   * @param flatPass - end each utterance with pocketsphinx's second, flat-lexicon search pass (default true). Without
+   *   it the end of an utterance costs about a third (the tree search and the lattice's best path only).
    */
-  startStream(cmnMean?: readonly number[], weightFrames = 0): void {
+  startStream(cmnMean?: readonly number[], weightFrames = 0, flatPass = true): void {
     this.#abandon();
+    this.#useSearch(flatPass ? this.#mainSearch : this.#makeOnePass());
     this.resetCmn(cmnMean, weightFrames);
     this.#check(this.#api.ps_start_stream(this.#handle()), 'ps_start_stream');
     this.startUtt();
+  }
+
+  #useSearch(name: string): void {
+    const a = this.#api;
+    if (a.ps_get_search(this.#handle()) !== name) this.#check(a.ps_set_search(this.#handle(), name), 'ps_set_search');
+  }
+
+  /**
+   * The one-pass search: the main search's language model in a second n-gram search made with `-fwdflat no` (the
+   * model, dictionary and acoustic model are shared; the search's own tables are a few MB). Making it turns the
+   * acoustic module's growing feature buffer off, which the two-pass search needs; `startUtt` turns it back on.
+   */
+  #makeOnePass(): string {
+    if (this.#onePass) return ONE_PASS_SEARCH;
+    const a = this.#api;
+    const ps = this.#handle();
+    const lm = a.ps_get_lm(ps, this.#mainSearch);
+    if (!lm) throw new EngineError('EARSHOT_ENGINE_FAILED', 'the main search has no language model');
+    const flat = a.cmd_ln_int_r(this.#config, '-fwdflat');
+    a.cmd_ln_set_int_r(this.#config, '-fwdflat', 0);
+    try {
+      this.#check(a.ps_set_lm(ps, ONE_PASS_SEARCH, lm), 'ps_set_lm');
+    } finally {
+      a.cmd_ln_set_int_r(this.#config, '-fwdflat', flat);
+    }
+    this.#onePass = true;
+    this.#regrow = true;
+    return ONE_PASS_SEARCH;
   }
 
   /** Restart frame numbering and voice-activity state without touching CMN, then start an utterance. */
@@ -309,6 +354,11 @@ export class Decoder {
     this.#abandon();
     this.#check(this.#api.ps_start_utt(this.#handle()), 'ps_start_utt');
     this.#inUtt = true;
+    if (this.#regrow) {
+      // No samples, no search: only acmod_set_grow(TRUE), which ps_process_raw does first (public API only).
+      this.#check(this.#api.ps_process_raw(this.#handle(), new Int16Array(0), 0, 1, 0), 'ps_process_raw');
+      this.#regrow = false;
+    }
   }
 
   /** End an utterance left open (a session closed mid-speech) so the decoder can start again. */
