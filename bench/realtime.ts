@@ -13,8 +13,10 @@
  *   the second half: flat means no leak).
  *
  * - **End-of-speech latency**: the near-realtime bench's 90 s recording paced at real time into `transcribe(local())`
- *   and into each realtime model through the emulator (engine mode), all at once; per sentence, from its audible end
- *   (as live, on the pace clock) to the final that holds it arriving — the same measure as near-realtime's.
+ *   and into each realtime model through the emulator (engine mode), one after the other; per sentence, from its audible
+ *   end (as live, on the pace clock) to the final that holds it arriving — the same measure as near-realtime's. The
+ *   embedded engine also with its settings before issue 16 (500 ms hangover, two search passes) as the baseline; each
+ *   run repeated `EARSHOT_BENCH_EOS_REPEATS` times (default 3), interleaved, reported as min–max.
  *
  * Run: `npx tsx bench/realtime.ts` (or `npm run bench -- realtime`). Environment: `EARSHOT_BENCH_STREAMS` (default 50),
  * `EARSHOT_BENCH_SECONDS` (length of each live stream, default 60), `EARSHOT_BENCH_PARTS` (default
@@ -354,42 +356,63 @@ async function endOfSpeech(rows: Row[]): Promise<void> {
   const engine = local({ size: 1 });
   const emu = await startEmulator({ recognizer: engine, apiKeys: [KEY], stateless: false });
   const direct = local({ size: 1 });
+  // The settings before issue 16: pocketsphinx's 500 ms hangover ends utterances, each final with two search passes.
+  const before = local({ size: 1, endSilenceMs: 0, flatPass: true });
   const pick = process.env.EARSHOT_BENCH_EOS?.split(',');
+  const repeats = Math.max(1, Number(process.env.EARSHOT_BENCH_EOS_REPEATS ?? 3));
   try {
     const runs: Array<[string, () => OperatorFunction<AudioChunk, TranscriptEvent>]> = [
       ['transcribe(local())', () => transcribe(direct, { maxQueuedMs: LONG })],
+      ['transcribe(local()), before (500 ms hangover, two passes)', () => transcribe(before, { maxQueuedMs: LONG })],
       ['fun-asr-realtime (emulator, max_sentence_silence default)', () => transcribeRealtime(funAsrRealtime({ apiKey: KEY, baseUrl: emu.url }), { pace: false, maxQueuedMs: LONG })],
       ['qwen3-asr-flash-realtime (emulator, silence 800 ms)', () => transcribeRealtime(qwenAsrRealtime({ apiKey: KEY, baseUrl: emu.url }), { pace: false, maxQueuedMs: LONG })],
       ['qwen3.5-omni-flash-realtime (emulator, silence 800 ms)', () => transcribeRealtime(omniRealtime('qwen3.5-omni-flash-realtime', { apiKey: KEY, baseUrl: emu.url }), { pace: false, maxQueuedMs: LONG })],
     ];
-    for (const [label, op] of runs) {
-      if (pick && !pick.some((p) => label.includes(p))) continue;
-      const clock = new PaceClock();
-      const got: Array<{ e: TranscriptEvent; at: number }> = [];
-      await new Promise<void>((resolve, reject) =>
-        chunksOf(pcm)
-          .pipe(pace({ clock, maxQueuedMs: LONG }), op())
-          .subscribe({ next: (e) => got.push({ e, at: performance.now() }), error: reject, complete: resolve }),
-      );
-      const finals = got.filter((x) => x.e.type === 'final');
-      const eos: number[] = [];
-      for (const end of ends) {
-        const hit = finals.find((x) => x.e.startMs <= end && x.e.endMs >= end - 300);
-        if (hit) eos.push(hit.at - clock.wallTimeAt(end)!);
+    const chosen = runs.filter(([label]) => !pick || pick.some((p) => label.includes(p)));
+    const results = new Map<string, Array<{ eos: number[]; wer: number; load: number }>>();
+    // Repeats interleaved (a, b, a, b, …) so that a change of machine load falls on every setting alike.
+    for (let r = 0; r < repeats; r++) {
+      for (const [label, op] of chosen) {
+        const clock = new PaceClock();
+        const got: Array<{ e: TranscriptEvent; at: number }> = [];
+        await new Promise<void>((resolve, reject) =>
+          chunksOf(pcm)
+            .pipe(pace({ clock, maxQueuedMs: LONG }), op())
+            .subscribe({ next: (e) => got.push({ e, at: performance.now() }), error: reject, complete: resolve }),
+        );
+        const finals = got.filter((x) => x.e.type === 'final');
+        const eos: number[] = [];
+        for (const end of ends) {
+          const hit = finals.find((x) => x.e.startMs <= end && x.e.endMs >= end - 300);
+          if (hit) eos.push(hit.at - clock.wallTimeAt(end)!);
+        }
+        const run = { eos, wer: wer(recording.text, finalText(finals.map((x) => x.e))), load: loadavg()[0]! };
+        results.set(label, [...(results.get(label) ?? []), run]);
+        if (print) console.error(`eos ${label} #${r + 1}: median ${Math.round(quantile(eos, 0.5))} ms, WER ${(run.wer * 100).toFixed(1)}`);
       }
+    }
+    const span = (values: number[]): string => {
+      const v = values.map(Math.round);
+      return v.length === 1 ? String(v[0]) : `${Math.min(...v)}–${Math.max(...v)}`;
+    };
+    for (const [label] of chosen) {
+      const all = results.get(label)!;
+      const q = (p: number) => span(all.map((x) => quantile(x.eos, p)));
       record(rows, {
         part: 'end-of-speech',
         model: label,
-        'median/p95/p99_ms': `${Math.round(quantile(eos, 0.5))} / ${Math.round(quantile(eos, 0.95))} / ${Math.round(quantile(eos, 0.99))}`,
-        ends: `${eos.length}/${ends.length}`,
-        WER: +(wer(recording.text, finalText(finals.map((x) => x.e))) * 100).toFixed(1),
-        load: loadavg()[0]!.toFixed(1),
+        repeats: all.length,
+        'median/p95/p99_ms (min–max of repeats)': `${q(0.5)} / ${q(0.95)} / ${q(0.99)}`,
+        ends: all.map((x) => `${x.eos.length}/${ends.length}`).join(' '),
+        WER: all.map((x) => (x.wer * 100).toFixed(1)).join(' '),
+        load: all.map((x) => x.load.toFixed(1)).join(' '),
       });
     }
   } finally {
     await emu.close();
     await engine.close();
     await direct.close();
+    await before.close();
   }
 }
 

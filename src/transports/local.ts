@@ -53,7 +53,8 @@ function checkRate(rate: number): void {
  * The embedded offline engine as a transport (model id `local`): realtime and batch, word times, English.
  *
  * Live sessions (`openStream`) emit a partial event every ~300 ms of audio in speech and a final event with word
- * times per utterance (utterances end at pauses found by the engine's voice-activity detector, or at `end()`).
+ * times per utterance: an utterance ends after `endSilenceMs` (default 150) of trailing silence, or at `end()`, and
+ * its final costs one search pass (`flatPass: true` adds pocketsphinx's second pass, as clips have it).
  * The first utterance of a session is decoded a second time once the engine has learnt the session's cepstral
  * mean, which fixes the warm-up errors after a silent lead-in (see `redecodeFirst`). `transcribeClip` decodes a
  * clip as one utterance with the clip's own mean; a session opened with `prime` (audio heard before it) starts with
@@ -77,14 +78,17 @@ function checkRate(rate: number): void {
  * ```
  */
 export function local(options: LocalOptions = {}): LocalTransport {
-  const { maxInFlightMs = 2000, partialIntervalMs, redecodeFirst, maxRedecodeMs, stepMs, ...poolOptions } = options;
+  const { maxInFlightMs = 2000, partialIntervalMs, redecodeFirst, maxRedecodeMs, stepMs, endSilenceMs, flatPass, ...poolOptions } = options;
   if (!(maxInFlightMs > 0)) throw new InvalidArgumentError(`maxInFlightMs must be positive, got ${maxInFlightMs}`);
   if (partialIntervalMs !== undefined && !(partialIntervalMs > 0)) throw new InvalidArgumentError(`partialIntervalMs must be positive, got ${partialIntervalMs}`);
+  if (endSilenceMs !== undefined && !(endSilenceMs >= 0 && Number.isFinite(endSilenceMs))) throw new InvalidArgumentError(`endSilenceMs must be 0 or more, got ${endSilenceMs}`);
   const recognizer: StreamRecognizerOptions = {
     ...(partialIntervalMs === undefined ? {} : { partialIntervalMs }),
     ...(redecodeFirst === undefined ? {} : { redecodeFirst }),
     ...(maxRedecodeMs === undefined ? {} : { maxRedecodeMs }),
     ...(stepMs === undefined ? {} : { stepMs }),
+    ...(endSilenceMs === undefined ? {} : { endSilenceMs }),
+    ...(flatPass === undefined ? {} : { flatPass }),
   };
   const pool = new EnginePool(poolOptions);
   const maxInFlight = Math.round((maxInFlightMs * ENGINE_SAMPLE_RATE) / 1000);
