@@ -50,6 +50,7 @@ interface Api {
   cmd_ln_free_r(cmdln: Ptr): number;
   cmd_ln_int_r(cmdln: Ptr, name: string): number;
   cmd_ln_set_int_r(cmdln: Ptr, name: string, value: number): void;
+  ngram_model_set_lookup(set: Ptr, name: string): Ptr;
   ps_args(): Ptr;
   ps_init(config: Ptr): Ptr;
   ps_free(ps: Ptr): number;
@@ -92,6 +93,7 @@ function load(): Api {
     cmd_ln_free_r: sb.func('int cmd_ln_free_r(void *cmdln)'),
     cmd_ln_int_r: sb.func('long cmd_ln_int_r(void *cmdln, const char *name)'),
     cmd_ln_set_int_r: sb.func('void cmd_ln_set_int_r(void *cmdln, const char *name, long value)'),
+    ngram_model_set_lookup: sb.func('void *ngram_model_set_lookup(void *set, const char *name)'),
     ps_args: ps.func('void *ps_args()'),
     ps_init: ps.func('void *ps_init(void *config)'),
     ps_free: ps.func('int ps_free(void *ps)'),
@@ -320,7 +322,10 @@ export class Decoder {
     if (this.#onePass) return ONE_PASS_SEARCH;
     const a = this.#api;
     const ps = this.#handle();
-    const lm = a.ps_get_lm(ps, this.#mainSearch);
+    // The search holds its model in a one-member set named "default"; the new search wraps the member the same way
+    // (a set inside a set would work too, at the cost of a second lookup on every language-model score).
+    const set = a.ps_get_lm(ps, this.#mainSearch);
+    const lm = set ? a.ngram_model_set_lookup(set, 'default') : null;
     if (!lm) throw new EngineError('EARSHOT_ENGINE_FAILED', 'the main search has no language model');
     const flat = a.cmd_ln_int_r(this.#config, '-fwdflat');
     a.cmd_ln_set_int_r(this.#config, '-fwdflat', 0);
