@@ -20,7 +20,8 @@
  *
  * Run: `npx tsx bench/realtime.ts` (or `npm run bench -- realtime`). Environment: `EARSHOT_BENCH_STREAMS` (default 50),
  * `EARSHOT_BENCH_SECONDS` (length of each live stream, default 60), `EARSHOT_BENCH_PARTS` (default
- * `scale,rotation,accuracy,eos`; `accuracy` includes the reconnect runs), `EARSHOT_BENCH_QUICK=1` (scale part only).
+ * `scale,rotation,accuracy,eos`; `accuracy` includes the reconnect runs; `eos` includes the load-independent breakdown
+ * of the embedded engine's latency), `EARSHOT_BENCH_QUICK=1` (scale part only).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,8 @@ import { funAsrRealtime } from '../src/transports/dashscope/fun-asr-realtime.js'
 import { omniRealtime } from '../src/transports/dashscope/omni-realtime.js';
 import { qwenAsrRealtime } from '../src/transports/dashscope/qwen-asr-realtime.js';
 import { local } from '../src/transports/local.js';
+import { Decoder } from '../src/engine/pocketsphinx.js';
+import { StreamRecognizer, type StreamRecognizerOptions } from '../src/engine/recognizer.js';
 import type { Transport } from '../src/transports/transport.js';
 import { PaceClock } from '../src/core/clock.js';
 import { pace } from '../src/operators/pace.js';
@@ -416,12 +419,81 @@ async function endOfSpeech(rows: Row[]): Promise<void> {
   }
 }
 
+/**
+ * Where the embedded engine's end-of-speech latency goes, independent of machine load: the recognizer in this thread
+ * fed 20 ms pieces of the recording; per sentence, the audio written between its audible end and its final (the
+ * endpointing delay, audio time: deterministic) and the CPU time of the write that produced the final (the final
+ * pass); their sum is the latency on an idle core. Settings now and before issue 16, 3 interleaved repeats.
+ */
+async function endOfSpeechBreakdown(rows: Row[]): Promise<void> {
+  const recording = benchSpeech();
+  const pcm = readPcm(recording.path);
+  const ends = audibleEnds(pcm, recording);
+  const repeats = Math.max(1, Number(process.env.EARSHOT_BENCH_EOS_REPEATS ?? 3));
+  const settings: Array<[string, StreamRecognizerOptions]> = [
+    ['local live session (150 ms endpoint, one pass)', {}],
+    ['local live session before (500 ms hangover, two passes)', { endSilenceMs: 0, flatPass: true }],
+  ];
+  const decoder = new Decoder();
+  const results = new Map<string, Array<{ audio: number[]; cpu: number[]; total: number[]; wer: number }>>();
+  try {
+    for (let r = 0; r < repeats; r++) {
+      for (const [label, options] of settings) {
+        const finals: Array<{ e: TranscriptEvent; atMs: number; cpuMs: number }> = [];
+        let writtenMs = 0;
+        const rec = new StreamRecognizer(decoder, (e) => e.type === 'final' && finals.push({ e, atMs: writtenMs, cpuMs: 0 }), options);
+        for (let i = 0; i < pcm.length; i += 320) {
+          const piece = pcm.subarray(i, Math.min(pcm.length, i + 320));
+          const n = finals.length;
+          const cpu0 = process.cpuUsage();
+          writtenMs = (i + piece.length) / 16;
+          rec.write(piece);
+          const cpu = process.cpuUsage(cpu0);
+          for (let k = n; k < finals.length; k++) finals[k]!.cpuMs = (cpu.user + cpu.system) / 1000;
+        }
+        rec.end();
+        const run = { audio: [] as number[], cpu: [] as number[], total: [] as number[], wer: wer(recording.text, finalText(finals.map((x) => x.e))) };
+        for (const end of ends) {
+          const hit = finals.find((x) => x.e.startMs <= end && x.e.endMs >= end - 300);
+          if (!hit) continue;
+          run.audio.push(hit.atMs - end);
+          run.cpu.push(hit.cpuMs);
+          run.total.push(hit.atMs - end + hit.cpuMs);
+        }
+        results.set(label, [...(results.get(label) ?? []), run]);
+      }
+    }
+  } finally {
+    decoder.free();
+  }
+  const span = (values: number[]): string => {
+    const v = values.map(Math.round);
+    return Math.min(...v) === Math.max(...v) ? String(v[0]) : `${Math.min(...v)}–${Math.max(...v)}`;
+  };
+  for (const [label] of settings) {
+    const all = results.get(label)!;
+    const q = (key: 'audio' | 'cpu' | 'total') => [0.5, 0.95, 0.99].map((p) => span(all.map((x) => quantile(x[key], p)))).join(' / ');
+    record(rows, {
+      part: 'end-of-speech breakdown (idle core)',
+      model: label,
+      repeats: all.length,
+      'endpoint_delay_audio_ms median/p95/p99': q('audio'),
+      'final_cpu_ms median/p95/p99 (min–max)': q('cpu'),
+      'sum_ms median/p95/p99 (min–max)': q('total'),
+      ends: `${all[0]!.audio.length}/${ends.length}`,
+      WER: all.map((x) => (x.wer * 100).toFixed(1)).join(' '),
+      load: loadavg()[0]!.toFixed(1),
+    });
+  }
+}
+
 export async function benchRealtime(): Promise<Row[]> {
   const rows: Row[] = [];
   const parts = (process.env.EARSHOT_BENCH_PARTS ?? (process.env.EARSHOT_BENCH_QUICK === '1' ? 'scale' : 'scale,rotation,accuracy,eos')).split(',');
   if (parts.includes('scale')) await scale(rows);
   if (parts.includes('rotation')) await rotation(rows);
   if (parts.includes('accuracy')) await accuracy(rows);
+  if (parts.includes('eos')) await endOfSpeechBreakdown(rows);
   if (parts.includes('eos')) await endOfSpeech(rows);
   return rows;
 }
