@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defer, fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction, type Subscriber } from 'rxjs';
+import { defer, finalize, fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction, type Subscriber } from 'rxjs';
 import { CapabilityError, InputError, InvalidArgumentError } from '../core/errors.js';
 import type { AudioChunk, AudioSegment, ByteChunk, TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
@@ -94,7 +94,13 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliI
   if (cmd.command === 'live') {
     // --mic-command is split on spaces (no shell): e.g. "ffmpeg -re -i talk.wav -f s16le -ar 16000 -ac 1 -".
     const command = cmd.micCommand?.split(/\s+/).filter(Boolean);
-    return { tracks: of({ audio: fromMic({ ...(command?.length ? { command } : {}), env: io.env }).pipe(takeUntil(io.interrupt)) }), live: true };
+    // Ctrl-C stops the capture and keeps what it recorded up to then (the end of the last word).
+    const audio = defer(() => {
+      const stopped = new AbortController();
+      const onInterrupt = io.interrupt.subscribe(() => stopped.abort());
+      return fromMic({ ...(command?.length ? { command } : {}), env: io.env, signal: stopped.signal }).pipe(finalize(() => onInterrupt.unsubscribe()));
+    });
+    return { tracks: of({ audio }), live: true };
   }
   const input = cmd.input;
   if (input.startsWith('rtp://')) {

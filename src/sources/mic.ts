@@ -32,6 +32,11 @@ export interface FromMicOptions {
   startTimeoutMs?: number;
   /** Environment of the capture command (default `process.env`), also used to find programs on PATH. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Ends the capture cleanly: the command is stopped, every sample it delivered (a last partial chunk included) is
+   * emitted, then the observable completes. (Unsubscribing instead drops what is not yet emitted: up to a chunk.)
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -77,7 +82,8 @@ function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
  * Capture live audio from the microphone as 16-bit PCM chunks.
  *
  * Chunks are `chunkMs` long (the last one may be shorter), with `offset` counting frames from the start of the
- * capture. When the capture command exits cleanly the observable completes; unsubscribing stops the command.
+ * capture. When the capture command exits cleanly, or after `signal` stopped it, the observable emits the audio left
+ * and completes; unsubscribing stops the command at once.
  *
  * @param options - rate, channels, chunk length, device or a whole capture command.
  * @returns a hot observable of {@link AudioChunk}s (each subscription starts its own capture).
@@ -111,6 +117,8 @@ export function fromMic(options: FromMicOptions = {}): Observable<AudioChunk> {
     const pending = new Int16Array(chunkFrames * channels);
     let filled = 0; // samples in `pending`
     let odd: number | undefined;
+    /** `signal` asked the command to stop: however it exits, that is the end of the audio. */
+    let stopping = false;
 
     const fail = (message: string, cause?: unknown) => {
       if (finished) return;
@@ -180,7 +188,8 @@ export function fromMic(options: FromMicOptions = {}): Observable<AudioChunk> {
     child.on('close', (code, signal) => {
       if (finished) return;
       clearTimeout(timer);
-      if (code === 0) {
+      // Ctrl-C in a terminal reaches the capture command too (same process group): it may exit on SIGINT first.
+      if (code === 0 || stopping || signal === 'SIGINT') {
         const whole = filled - (filled % channels);
         if (whole > 0) emit(whole);
         finished = true;
@@ -190,8 +199,21 @@ export function fromMic(options: FromMicOptions = {}): Observable<AudioChunk> {
         fail(`${program} exited with ${code === null ? `signal ${signal ?? '?'}` : `code ${code}`}${stderrTail ? `: ${lastLine(stderrTail)}` : ''}`);
       }
     });
+    const onAbort = (): void => {
+      if (finished) return;
+      stopping = true;
+      if (child) stop();
+      else {
+        finished = true;
+        subscriber.complete();
+      }
+    };
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+
     return () => {
       finished = true;
+      options.signal?.removeEventListener('abort', onAbort);
       stop();
     };
   });

@@ -58,6 +58,24 @@ describe('fromMic', () => {
     await until(() => !execFileSync('ps', ['-eo', 'args']).toString().includes(file.path), 5000, 'process gone');
   });
 
+  it('stops cleanly on its signal: every sample delivered, the last partial chunk included, then complete (issue 19)', async () => {
+    // 1.4 chunks of audio at once, then a capture that would go on (like a microphone when Ctrl-C comes).
+    const stop = new AbortController();
+    const chunks: Array<{ samples: Int16Array; offset: number }> = [];
+    const done = new Promise<void>((resolve, reject) =>
+      fromMic({ command: ['sh', '-c', 'head -c 4468 /dev/urandom; exec sleep 30'], signal: stop.signal }).subscribe({ next: (c) => chunks.push(c), error: reject, complete: resolve }),
+    );
+    await until(() => chunks.length >= 1, 5000, 'first chunk');
+    // The rest of the 4468 bytes came in the same pipe write; give the reader a moment, then stop.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stop.abort();
+    await done;
+    expect(chunks.map((c) => c.samples.length)).toEqual([1600, 634]);
+    expect(chunks[1]!.offset).toBe(1600);
+    // Already aborted: nothing captured, a clean end.
+    await expect(lastValueFrom(fromMic({ command: ['sleep', '30'], signal: stop.signal }).pipe(toArray()))).resolves.toEqual([]);
+  });
+
   it('picks arecord, then ffmpeg with PulseAudio or ALSA on Linux; AVFoundation on macOS', () => {
     expect(defaultMicCommand({}, 'linux', (n) => n === 'arecord')[0]).toBe('arecord');
     expect(defaultMicCommand({ device: 'hw:1,0' }, 'linux', (n) => n === 'arecord')).toContain('hw:1,0');
