@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { Decoder } from '../../src/engine/pocketsphinx.js';
 import { Endpointer, StreamRecognizer, type StreamRecognizerOptions } from '../../src/engine/recognizer.js';
+import { local } from '../../src/transports/local.js';
 import { SENTENCES, synthRaw } from '../helpers/speech.js';
 
 /** `ms` of a 220 Hz tone at amplitude `amp` (speech-like energy), or of noise when `noise`. */
@@ -60,6 +61,11 @@ describe('Endpointer', () => {
     // Speech at 8000, then a faint tail at 80 (−40 dB): the pause starts where the tail does.
     const tail = concat(new Int16Array(16 * 300), tone(500, 8000), tone(300, 80), new Int16Array(16 * 300));
     expect(fires(new Endpointer(150), tail, 320)).toEqual([950]);
+  });
+
+  it('is a local() option, checked at once', () => {
+    expect(() => local({ endSilenceMs: -1 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    expect(() => local({ endSilenceMs: Number.NaN })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
   });
 
   it('follows a noise floor: speech over steady noise ends when only the noise is left', () => {
