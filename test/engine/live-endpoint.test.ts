@@ -8,7 +8,7 @@ import type { TranscriptEvent } from '../../src/core/types.js';
 import { Decoder } from '../../src/engine/pocketsphinx.js';
 import { Endpointer, StreamRecognizer, type StreamRecognizerOptions } from '../../src/engine/recognizer.js';
 import { local } from '../../src/transports/local.js';
-import { SENTENCES, synthRaw } from '../helpers/speech.js';
+import { joinPcm, SENTENCES, synthRaw } from '../helpers/speech.js';
 
 /** `ms` of a 220 Hz tone at amplitude `amp` (speech-like energy), or of noise when `noise`. */
 function tone(ms: number, amp: number, noise = false): Int16Array {
@@ -21,15 +21,7 @@ function tone(ms: number, amp: number, noise = false): Int16Array {
   return out;
 }
 
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Int16Array[]): Int16Array => joinPcm(parts);
 
 /** Where (ms) the endpointer fires on `samples` fed in `chunk`-sample pieces. */
 function fires(ep: Endpointer, samples: Int16Array, chunk: number): number[] {

@@ -97,6 +97,17 @@ export function synthRaw(text: string, voice: Voice, rate = 16000): Buffer {
   return readFileSync(path);
 }
 
+/** The pieces of 16-bit audio one after the other, in one array. */
+export function joinPcm(parts: readonly Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** A WAV header for mono s16le. */
 export function wavHeader(dataBytes: number, rate: number, channels = 1): Buffer {
   const h = Buffer.alloc(44);

@@ -14,7 +14,7 @@ import { decodesWindowsLive, nearRealtimeLive, transcribeNearRealtime } from '..
 import { transcribeBatch } from '../../src/operators/transcribe-batch.js';
 import { local } from '../../src/transports/local.js';
 import { withCapabilities, type StreamOptions, type Transport } from '../../src/transports/transport.js';
-import { makeSpeech, SENTENCES, synthRaw, wer } from '../helpers/speech.js';
+import { joinPcm, makeSpeech, SENTENCES, synthRaw, wer } from '../helpers/speech.js';
 import { readWav, toChunks } from './segment-helpers.js';
 
 const FEATURES = { wordTimes: false, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'], offline: true, liveClips: true } as const;
@@ -30,13 +30,7 @@ function trimmed(text: string): Int16Array {
 function speech(sentences: readonly string[], gapsMs: readonly number[], leadMs = 300): Int16Array {
   const parts: Int16Array[] = [new Int16Array(leadMs * 16)];
   sentences.forEach((text, i) => parts.push(trimmed(text), new Int16Array(gapsMs[i % gapsMs.length]! * 16)));
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return joinPcm(parts);
 }
 
 interface Recorded {
