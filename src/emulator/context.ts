@@ -64,8 +64,9 @@ export interface EmulatorContext {
   /** WebSocket protocol timers (defaults: the service's own); tests shorten them. */
   timers?: ProtocolTimers;
   /**
-   * Engine mode: re-decode each final from its utterance's audio alone (`transcribeClip`), so a result does not
-   * depend on what the session heard before (reproducible across reconnects). Costs a second decode per utterance.
+   * Engine mode: decode each utterance with an engine stream of its own (opened as the previous one ends), so a result
+   * does not depend on what the session heard before (reproducible across reconnects). Decoded as the audio arrives,
+   * like the default: no second decode when an utterance ends.
    */
   stateless?: boolean;
   /** Hosts (besides loopback) the task APIs may download `file_url`s from, as `host` or `host:port`, lowercase. */

@@ -2,8 +2,9 @@
  * The emulator's bridge from audio to text. Each protocol session opens one {@link Recognition}, writes the PCM it
  * receives, and gets utterances back (partials while speech goes on, a final at its end):
  *
- * - **engine mode** (default): the audio goes to `ctx.recognizer.openStream(...)` (the embedded engine, `local()`),
- *   whose partial and final events become utterances;
+ * - **engine mode** (default): the audio goes to `ctx.recognizer.openStream(...)` (the embedded engine, `local()`) as
+ *   it arrives; the engine's finals are joined into one utterance until the protocol's documented silence
+ *   (`silenceMs`) has followed its last word, counted in audio time, and the utterance is then delivered at once;
  * - **scripted mode** (`ctx.script`): an energy detector finds where speech starts and stops, and each stretch of
  *   speech is "recognised" as the next scripted utterance (text, emotion, language, delay). The cursor into the
  *   script is shared by every session of one emulator, and only a final moves it, so a client that reconnects and
@@ -12,8 +13,8 @@
  * Results can be slowed by `faults.resultDelayMs` (every result) and a scripted utterance's `delayMs` (its final);
  * delivery keeps their order.
  */
-import type { Word } from '../core/types.js';
-import type { StreamSession, Transport } from '../transports/transport.js';
+import type { TranscriptEvent, Word } from '../core/types.js';
+import type { StreamOptions, StreamSession, Transport } from '../transports/transport.js';
 import type { EmulatorContext, ScriptedUtterance } from './context.js';
 
 /** One recognised (or scripted) utterance; times in ms from the start of the recognition's audio. */
@@ -39,7 +40,7 @@ export interface RecognitionSettings {
   language?: string;
   /** Prompt context, passed to the engine when it takes one. */
   context?: string;
-  /** Silence that ends an utterance in scripted mode, ms (default 800). */
+  /** Silence that ends an utterance (the protocol's documented VAD silence), ms (default 800). */
   silenceMs?: number;
 }
 
@@ -47,11 +48,11 @@ export interface RecognitionSettings {
 export interface Recognition {
   /**
    * Audio in (mono s16le at the settings' rate); order is kept. Returns false when the engine is behind (more than
-   * {@link BACKLOG_HIGH_MS} waiting, or a final still being re-decoded): the caller should stop reading its socket
-   * until {@link drained} resolves. A service that runs at real time never lets audio race ahead of its finals.
+   * {@link BACKLOG_HIGH_MS} waiting): the caller should stop reading its socket until {@link drained} resolves. A
+   * service that runs at real time never lets audio race ahead of its finals.
    */
   write(samples: Int16Array): boolean;
-  /** Resolves when the audio waiting for the engine is down to {@link BACKLOG_LOW_MS} and no final is pending. */
+  /** Resolves when the audio waiting for the engine is down to {@link BACKLOG_LOW_MS}. */
   drained(): Promise<void>;
   /** End of audio: resolves once every result (the last final included) was delivered. */
   flush(): Promise<void>;
@@ -65,10 +66,6 @@ export interface Recognition {
 export const BACKLOG_HIGH_MS = 1000;
 /** …and below which `drained()` resolves. */
 export const BACKLOG_LOW_MS = 250;
-
-/** Stateless mode: audio remembered for re-decoding, and the padding around an utterance's clip. */
-const HISTORY_MS = 60_000;
-const CLIP_PAD_MS = 300;
 
 /** Open a recognition in the mode the context asks for. */
 export function openRecognition(ctx: EmulatorContext, settings: RecognitionSettings, handlers: RecognitionHandlers): Recognition {
@@ -128,27 +125,144 @@ class Delivery {
   }
 }
 
+/** Frame length of the energy detector, ms. */
+const FRAME_MS = 20;
+/** RMS (int16 units) above which a frame counts as voiced (about -40 dBFS). */
+const VOICED_RMS = 330;
+
+/**
+ * The emulator's energy detector: PCM cut into {@link FRAME_MS} frames (a partial frame carried to the next write),
+ * each reported as voiced (RMS above {@link VOICED_RMS}) or not, with its index from the first sample.
+ */
+class FrameDetector {
+  readonly #frameLen: number;
+  readonly #carry: Int16Array;
+  readonly #onFrame: (index: number, voiced: boolean) => void;
+  #carryLen = 0;
+  #index = 0;
+
+  constructor(sampleRate: number, onFrame: (index: number, voiced: boolean) => void) {
+    this.#frameLen = Math.round((sampleRate * FRAME_MS) / 1000);
+    this.#carry = new Int16Array(this.#frameLen);
+    this.#onFrame = onFrame;
+  }
+
+  push(samples: Int16Array): void {
+    let i = 0;
+    if (this.#carryLen > 0) {
+      const take = Math.min(this.#frameLen - this.#carryLen, samples.length);
+      this.#carry.set(samples.subarray(0, take), this.#carryLen);
+      this.#carryLen += take;
+      i = take;
+      if (this.#carryLen < this.#frameLen) return;
+      this.#frame(this.#carry);
+      this.#carryLen = 0;
+    }
+    for (; i + this.#frameLen <= samples.length; i += this.#frameLen) this.#frame(samples.subarray(i, i + this.#frameLen));
+    if (i < samples.length) {
+      this.#carry.set(samples.subarray(i), 0);
+      this.#carryLen = samples.length - i;
+    }
+  }
+
+  #frame(frame: Int16Array): void {
+    let sum = 0;
+    for (let k = 0; k < frame.length; k++) {
+      const v = frame[k]!;
+      sum += v * v;
+    }
+    this.#onFrame(this.#index++, Math.sqrt(sum / frame.length) > VOICED_RMS);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Engine mode
 
+/**
+ * Engine mode: audio of a turn that is not yet a voiced run of the detector may still be speech for the engine (a
+ * word the detector misses, a noise it does not): once the engine has said nothing for this long past the documented
+ * silence, the turn ends anyway.
+ */
+const FORCE_TURN_MS = 1500;
+/** Stateless mode: audio kept to replay into the next turn's engine stream (what arrived while a turn ended). */
+const REPLAY_MS = 2000;
+/** Stateless mode: audio before the end of the documented silence that starts the next turn's engine stream. */
+const TURN_LEAD_MS = 300;
+
+/** One engine stream (`openStream` of the recognizer): audio written in order, events from `baseMs` on. */
+class EngineStream {
+  readonly baseMs: number;
+  session?: StreamSession;
+  opening: Promise<void>;
+  writes: Promise<void> = Promise.resolve();
+  closed = false;
+
+  constructor(engine: Transport, options: Omit<StreamOptions, 'onEvent' | 'onError'>, baseMs: number, onEvent: (event: TranscriptEvent, from: EngineStream) => void, onError: (error: Error) => void) {
+    this.baseMs = baseMs;
+    this.opening = engine.openStream!({ ...options, onEvent: (event) => !this.closed && onEvent(event, this), onError: (error) => !this.closed && onError(error) }).then(
+      (session) => {
+        if (this.closed) session.close();
+        else this.session = session;
+      },
+      (error: unknown) => onError(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  /** Queue `pcm` (engine rate); `done` runs once the engine took it (or it was dropped). */
+  write(pcm: Int16Array, onError: (error: Error) => void, done: () => void): void {
+    this.writes = this.writes
+      .then(() => this.opening)
+      .then(() => (this.closed || !this.session ? undefined : this.session.write(pcm)))
+      .catch((error: unknown) => onError(error instanceof Error ? error : new Error(String(error))))
+      .finally(done);
+  }
+
+  /** End of audio: resolves once the engine delivered its last events. */
+  async end(): Promise<void> {
+    await this.writes;
+    if (this.session && !this.closed) await this.session.end();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.session?.close();
+  }
+}
+
+/**
+ * Engine mode. The audio is decoded as it arrives, by one engine stream (or, stateless, one per turn), so that when a
+ * turn ends only the tail is left to decode. A turn is what the service's VAD calls an utterance: it ends once
+ * `silenceMs` (the protocol's documented silence: `max_sentence_silence`, `silence_duration_ms`) of silence follows
+ * its last word, counted in audio time as audio arrives. The engine's own finals (at its shorter pauses) are held and
+ * joined until then; a 20 ms energy detector tells whether speech came back within the silence. Partials carry the
+ * turn so far, with times inside the audio received. Every time is an integer millisecond.
+ */
 class EngineRecognition implements Recognition {
-  #session?: StreamSession;
-  #opening: Promise<void>;
-  #writes: Promise<void> = Promise.resolve();
+  #stream?: EngineStream;
   #delivery = new Delivery();
   #closed = false;
   #failed = false;
+  #flushing = false;
   #frames = 0;
   /** Frames written and not yet taken by the engine. */
   #backlog = 0;
-  /** Stateless mode: finals whose clip is being re-decoded. */
-  #redecoding = 0;
-  /** Stateless mode: the audio sent to the engine (engine rate), the last {@link HISTORY_MS} of it. */
-  #history: Int16Array[] = [];
-  #historyStart = 0;
+  /** Engine finals of the current turn, held until the documented silence has passed. */
+  #held: Utterance[] = [];
+  /** End (ms) of the engine's last partial after its last final: the engine is inside an utterance. */
+  #engineSpeechMs: number | undefined;
+  /** Starts and ends (ms) of the detector's recent voiced runs. */
+  #runs: Array<{ startMs: number; endMs: number }> = [];
+  #voicedRun = 0;
+  readonly #detector: FrameDetector;
+  readonly #silenceMs: number;
+  /** Stateless mode: the recent engine-rate audio, for the next turn's stream. */
+  #recent: Int16Array[] = [];
+  #recentFrames = 0;
   #engineFrames = 0;
   readonly #engine: Transport | undefined;
   readonly #stateless: boolean;
+  readonly #streamOptions: Omit<StreamOptions, 'onEvent' | 'onError'>;
   #drainWaiters: Array<() => void> = [];
   readonly #settings: RecognitionSettings;
   readonly #handlers: RecognitionHandlers;
@@ -159,56 +273,128 @@ class EngineRecognition implements Recognition {
     this.#settings = settings;
     this.#handlers = handlers;
     this.#delayMs = ctx.faults.resultDelayMs ?? 0;
+    this.#silenceMs = settings.silenceMs ?? 800;
+    this.#detector = new FrameDetector(settings.sampleRate, (index, voiced) => this.#frame(index, voiced));
     const engine = ctx.recognizer;
     this.#engine = engine;
-    this.#stateless = ctx.stateless === true && typeof engine?.transcribeClip === 'function';
-    if (!engine?.openStream) {
-      this.#ratio = 1;
-      this.#opening = Promise.resolve();
-      this.#fail(new Error('the emulator has no streaming recognizer'));
-      return;
-    }
-    this.#ratio = engine.sampleRate / settings.sampleRate;
-    const caps = engine.capabilities;
-    this.#opening = engine
-      .openStream({
-        sampleRate: engine.sampleRate,
-        ...(settings.language && caps.languages.includes(settings.language) ? { language: settings.language } : {}),
-        ...(settings.context && caps.context ? { context: settings.context } : {}),
-        onEvent: (event) => {
-          if (this.#closed) return;
-          const u: Utterance = {
-            text: event.text,
-            startMs: event.startMs,
-            endMs: event.endMs,
-            words: event.words ?? [],
-            ...(event.emotion ? { emotion: event.emotion } : {}),
-            ...(event.language ? { language: event.language } : {}),
-          };
-          if (event.type === 'final') {
-            if (u.text.trim() === '') return;
-            if (this.#stateless) {
-              const clip = this.#clip(u.startMs - CLIP_PAD_MS, u.endMs + CLIP_PAD_MS);
-              const final = this.#redecode(u, clip);
-              this.#delivery.push(this.#delayMs, async () => handlers.onFinal(await final));
-            } else this.#delivery.push(this.#delayMs, () => handlers.onFinal(u));
-          } else if (u.text.trim() !== '') {
-            this.#delivery.push(this.#delayMs, () => handlers.onPartial(u));
-          }
-        },
-        onError: (error) => this.#fail(error),
-      })
-      .then(
-        (session) => {
-          if (this.#closed) session.close();
-          else this.#session = session;
-        },
-        (error: unknown) => this.#fail(error instanceof Error ? error : new Error(String(error))),
-      );
+    this.#stateless = ctx.stateless === true;
+    this.#ratio = engine?.openStream ? engine.sampleRate / settings.sampleRate : 1;
+    const caps = engine?.capabilities;
+    this.#streamOptions = {
+      sampleRate: engine?.sampleRate ?? settings.sampleRate,
+      ...(settings.language && caps?.languages.includes(settings.language) ? { language: settings.language } : {}),
+      ...(settings.context && caps?.context ? { context: settings.context } : {}),
+    };
+    if (!engine?.openStream) this.#fail(new Error('the emulator has no streaming recognizer'));
+    else this.#stream = this.#open(0);
   }
 
   get audioMs(): number {
     return (this.#frames * 1000) / this.#settings.sampleRate;
+  }
+
+  #open(baseMs: number): EngineStream {
+    return new EngineStream(this.#engine!, this.#streamOptions, baseMs, (event, from) => this.#onEngine(event, from), (error) => this.#fail(error));
+  }
+
+  #onEngine(event: TranscriptEvent, from: EngineStream): void {
+    if (this.#closed || from !== this.#stream) return;
+    const d = from.baseMs;
+    if (event.type === 'final') {
+      if (event.text.trim() === '') return;
+      this.#engineSpeechMs = undefined;
+      this.#held.push({
+        text: event.text.trim(),
+        startMs: Math.round(event.startMs + d),
+        endMs: Math.round(event.endMs + d),
+        words: (event.words ?? []).map((w) => ({ text: w.text, startMs: Math.round(w.startMs + d), endMs: Math.round(w.endMs + d) })),
+        ...(event.emotion ? { emotion: event.emotion } : {}),
+        ...(event.language ? { language: event.language } : {}),
+      });
+      this.#endTurnIfDue();
+    } else if (event.type === 'partial' && event.text.trim() !== '') {
+      // Never past the audio received (the engine's clock may run a rounding ahead of ours).
+      const endMs = Math.min(Math.floor(this.audioMs), Math.round(event.endMs + d));
+      this.#engineSpeechMs = endMs;
+      const held = this.#held;
+      const u: Utterance = {
+        text: [...held.map((h) => h.text), event.text.trim()].join(' '),
+        startMs: Math.min(held[0]?.startMs ?? Infinity, Math.round(event.startMs + d), endMs),
+        endMs,
+        words: held.flatMap((h) => h.words),
+        ...(held[0]?.emotion ?? event.emotion ? { emotion: (held[0]?.emotion ?? event.emotion)! } : {}),
+        ...(event.language ? { language: event.language } : {}),
+      };
+      this.#delivery.push(this.#delayMs, () => this.#handlers.onPartial(u));
+    }
+  }
+
+  /** One detector frame: note voiced runs (two frames or more) in audio time. */
+  #frame(index: number, voiced: boolean): void {
+    if (!voiced) {
+      this.#voicedRun = 0;
+      return;
+    }
+    this.#voicedRun++;
+    const endMs = (index + 1) * FRAME_MS;
+    if (this.#voicedRun === 2) {
+      this.#runs.push({ startMs: (index - 1) * FRAME_MS, endMs });
+      if (this.#runs.length > 64) this.#runs.shift();
+    } else if (this.#voicedRun > 2) this.#runs[this.#runs.length - 1]!.endMs = endMs;
+  }
+
+  /**
+   * End the current turn when its documented silence has passed: no voiced run starts within `silenceMs` after its
+   * last word and the engine is not inside an utterance (or has said nothing for {@link FORCE_TURN_MS} more).
+   */
+  #endTurnIfDue(): void {
+    const held = this.#held;
+    if (held.length === 0 || this.#closed) return;
+    const end = held[held.length - 1]!.endMs;
+    const audio = this.audioMs;
+    if (!this.#flushing) {
+      const engineSpeech = this.#engineSpeechMs;
+      const lastActivity = Math.max(end, engineSpeech ?? 0, this.#runs.length > 0 ? this.#runs[this.#runs.length - 1]!.endMs : 0);
+      const forced = audio >= lastActivity + this.#silenceMs + FORCE_TURN_MS;
+      if (!forced) {
+        if (engineSpeech !== undefined) return;
+        const resumed = this.#runs.find((r) => r.startMs > end);
+        const silenceEnd = resumed ? resumed.startMs : audio;
+        if (silenceEnd - end < this.#silenceMs) return;
+      }
+    }
+    this.#held = [];
+    const first = held[0]!;
+    const u: Utterance = {
+      text: held.map((h) => h.text).join(' '),
+      startMs: first.startMs,
+      endMs: end,
+      words: held.flatMap((h) => h.words),
+      ...(first.emotion ? { emotion: first.emotion } : {}),
+      ...(first.language ? { language: first.language } : {}),
+    };
+    this.#delivery.push(this.#delayMs, () => this.#handlers.onFinal(u));
+    if (this.#stateless && !this.#flushing) this.#nextTurnStream(end);
+  }
+
+  /**
+   * Stateless mode: the next turn is decoded by a new engine stream, so no result depends on what the session heard
+   * before (a client that reconnects and replays a turn gets the same text). It starts a little before the end of the
+   * silence just waited for, fed the audio received since.
+   */
+  #nextTurnStream(endMs: number): void {
+    this.#stream?.close();
+    const rate = this.#engine!.sampleRate;
+    const recentStart = this.#engineFrames - this.#recentFrames;
+    const from = Math.max(recentStart, Math.min(this.#engineFrames, Math.round(((endMs + this.#silenceMs - TURN_LEAD_MS) * rate) / 1000)));
+    const stream = this.#open((from * 1000) / rate);
+    this.#stream = stream;
+    this.#engineSpeechMs = undefined;
+    let at = recentStart;
+    for (const piece of this.#recent) {
+      if (at + piece.length > from) this.#send(stream, piece.subarray(Math.max(0, from - at)), 0);
+      at += piece.length;
+    }
   }
 
   #fail(error: Error): void {
@@ -222,63 +408,33 @@ class EngineRecognition implements Recognition {
   write(samples: Int16Array): boolean {
     if (this.#closed || this.#failed) return true;
     this.#frames += samples.length;
-    this.#backlog += samples.length;
     const pcm = this.#ratio === 1 ? samples : resampleLinear(samples, this.#ratio);
+    this.#engineFrames += pcm.length;
     if (this.#stateless) this.#remember(pcm);
-    this.#writes = this.#writes
-      .then(() => this.#opening)
-      .then(() => (this.#closed || this.#failed || !this.#session ? undefined : this.#session.write(pcm)))
-      .catch((error: unknown) => this.#fail(error instanceof Error ? error : new Error(String(error))))
-      .finally(() => {
-        this.#backlog -= samples.length;
+    this.#detector.push(samples);
+    if (this.#stream) this.#send(this.#stream, pcm, samples.length);
+    this.#endTurnIfDue();
+    return this.#backlogMs() <= BACKLOG_HIGH_MS;
+  }
+
+  /** Write to an engine stream, counting `frames` (input rate) in the backlog until the engine took them. */
+  #send(stream: EngineStream, pcm: Int16Array, frames: number): void {
+    this.#backlog += frames;
+    stream.write(
+      pcm,
+      (error) => this.#fail(error),
+      () => {
+        this.#backlog -= frames;
         this.#checkDrained();
-      });
-    return this.#backlogMs() <= BACKLOG_HIGH_MS && this.#redecoding === 0;
+      },
+    );
   }
 
   #remember(pcm: Int16Array): void {
-    this.#history.push(pcm);
-    this.#engineFrames += pcm.length;
-    const keep = ((HISTORY_MS * (this.#engine?.sampleRate ?? 16000)) / 1000) | 0;
-    while (this.#history.length > 1 && this.#engineFrames - this.#historyStart - this.#history[0]!.length >= keep) {
-      this.#historyStart += this.#history.shift()!.length;
-    }
-  }
-
-  /** The engine-rate audio between two stream times (ms), clipped to what is remembered. */
-  #clip(fromMs: number, toMs: number): { samples: Int16Array; startMs: number } {
-    const rate = this.#engine?.sampleRate ?? 16000;
-    const from = Math.max(this.#historyStart, Math.floor((Math.max(0, fromMs) * rate) / 1000));
-    const to = Math.min(this.#engineFrames, Math.ceil((toMs * rate) / 1000));
-    const out = new Int16Array(Math.max(0, to - from));
-    let at = this.#historyStart;
-    for (const piece of this.#history) {
-      const a = Math.max(from, at);
-      const b = Math.min(to, at + piece.length);
-      if (b > a) out.set(piece.subarray(a - at, b - at), a - from);
-      at += piece.length;
-      if (at >= to) break;
-    }
-    return { samples: out, startMs: (from * 1000) / rate };
-  }
-
-  /** Decode an utterance's clip alone; the stream's result stands if that fails or finds nothing. */
-  async #redecode(u: Utterance, clip: { samples: Int16Array; startMs: number }): Promise<Utterance> {
-    const engine = this.#engine;
-    if (!engine?.transcribeClip || clip.samples.length === 0 || this.#closed) return u;
-    this.#redecoding++;
-    try {
-      const events = await engine.transcribeClip({ samples: clip.samples, sampleRate: engine.sampleRate, startMs: clip.startMs });
-      const finals = events.filter((e) => e.type === 'final' && e.text.trim() !== '');
-      if (finals.length === 0) return u;
-      const words = finals.flatMap((e) => (e.words ?? []).map((w) => ({ text: w.text, startMs: w.startMs + clip.startMs, endMs: w.endMs + clip.startMs })));
-      return { ...u, text: finals.map((e) => e.text.trim()).join(' '), words };
-    } catch {
-      return u;
-    } finally {
-      this.#redecoding--;
-      this.#checkDrained();
-    }
+    this.#recent.push(pcm);
+    this.#recentFrames += pcm.length;
+    const keep = ((REPLAY_MS * (this.#engine?.sampleRate ?? 16000)) / 1000) | 0;
+    while (this.#recent.length > 1 && this.#recentFrames - this.#recent[0]!.length >= keep) this.#recentFrames -= this.#recent.shift()!.length;
   }
 
   #backlogMs(): number {
@@ -287,7 +443,7 @@ class EngineRecognition implements Recognition {
 
   #checkDrained(): void {
     if (this.#drainWaiters.length === 0) return;
-    if (this.#closed || this.#failed || (this.#backlogMs() <= BACKLOG_LOW_MS && this.#redecoding === 0)) {
+    if (this.#closed || this.#failed || this.#backlogMs() <= BACKLOG_LOW_MS) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const w of waiters) w();
@@ -302,14 +458,17 @@ class EngineRecognition implements Recognition {
   }
 
   async flush(): Promise<void> {
-    await this.#writes;
-    if (this.#session && !this.#closed && !this.#failed) {
+    const stream = this.#stream;
+    if (stream && !this.#closed && !this.#failed) {
       try {
-        await this.#session.end();
+        await stream.end();
       } catch (error) {
         this.#fail(error instanceof Error ? error : new Error(String(error)));
       }
     }
+    this.#flushing = true;
+    this.#endTurnIfDue();
+    this.#flushing = false;
     await this.#delivery.drained();
   }
 
@@ -317,7 +476,7 @@ class EngineRecognition implements Recognition {
     if (this.#closed) return;
     this.#closed = true;
     this.#delivery.close();
-    this.#session?.close();
+    this.#stream?.close();
     this.#checkDrained();
   }
 }
@@ -350,10 +509,6 @@ function cursorOf(ctx: EmulatorContext): { next: number } {
   return c;
 }
 
-/** Frame length of the energy detector, ms. */
-const FRAME_MS = 20;
-/** RMS (int16 units) above which a frame counts as voiced (about -40 dBFS). */
-const VOICED_RMS = 330;
 /** A partial every this many ms of speech. */
 const PARTIAL_EVERY_MS = 300;
 
@@ -362,15 +517,11 @@ class ScriptedRecognition implements Recognition {
   readonly #script: ScriptedUtterance[];
   readonly #handlers: RecognitionHandlers;
   readonly #settings: RecognitionSettings;
-  readonly #frameLen: number;
   readonly #silenceFrames: number;
+  readonly #detector: FrameDetector;
   #delivery = new Delivery();
   #closed = false;
   #frames = 0;
-  /** Carry of samples shorter than one detector frame. */
-  #carry: Int16Array;
-  #carryLen = 0;
-  #frameIndex = 0;
   #speechStart = -1;
   #lastVoiced = -1;
   #silentRun = 0;
@@ -382,9 +533,8 @@ class ScriptedRecognition implements Recognition {
     this.#script = ctx.script ?? [];
     this.#handlers = handlers;
     this.#settings = settings;
-    this.#frameLen = Math.round((settings.sampleRate * FRAME_MS) / 1000);
     this.#silenceFrames = Math.max(1, Math.round((settings.silenceMs ?? 800) / FRAME_MS));
-    this.#carry = new Int16Array(this.#frameLen);
+    this.#detector = new FrameDetector(settings.sampleRate, (index, voiced) => this.#frame(index, voiced));
   }
 
   get audioMs(): number {
@@ -398,32 +548,11 @@ class ScriptedRecognition implements Recognition {
   write(samples: Int16Array): boolean {
     if (this.#closed) return true;
     this.#frames += samples.length;
-    let i = 0;
-    if (this.#carryLen > 0) {
-      const take = Math.min(this.#frameLen - this.#carryLen, samples.length);
-      this.#carry.set(samples.subarray(0, take), this.#carryLen);
-      this.#carryLen += take;
-      i = take;
-      if (this.#carryLen < this.#frameLen) return true;
-      this.#frame(this.#carry);
-      this.#carryLen = 0;
-    }
-    for (; i + this.#frameLen <= samples.length; i += this.#frameLen) this.#frame(samples.subarray(i, i + this.#frameLen));
-    if (i < samples.length) {
-      this.#carry.set(samples.subarray(i), 0);
-      this.#carryLen = samples.length - i;
-    }
+    this.#detector.push(samples);
     return true;
   }
 
-  #frame(frame: Int16Array): void {
-    let sum = 0;
-    for (let k = 0; k < frame.length; k++) {
-      const v = frame[k]!;
-      sum += v * v;
-    }
-    const voiced = Math.sqrt(sum / frame.length) > VOICED_RMS;
-    const index = this.#frameIndex++;
+  #frame(index: number, voiced: boolean): void {
     if (voiced) {
       this.#voicedRun++;
       this.#silentRun = 0;

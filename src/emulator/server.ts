@@ -40,9 +40,9 @@ export interface EmulatorOptions {
   /** Per-account limits (defaults: the figures of the protocol notes, e.g. 10 hotword lists, §9.5). */
   limits?: AccountLimits;
   /**
-   * Engine mode: re-decode every final from its utterance's audio alone, so results do not depend on the session's
+   * Engine mode: decode every utterance with an engine stream of its own, so results do not depend on the session's
    * history and a client that reconnects and replays gets the same text, as from a cloud model (default true;
-   * costs a second decode per utterance; `false` keeps one adapting decoder per session).
+   * `false` keeps one adapting decoder per session). Either way the audio is decoded as it arrives.
    */
   stateless?: boolean;
   /**
