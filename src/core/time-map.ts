@@ -58,7 +58,7 @@ export class TimeMap {
     this.#frames += frames;
   }
 
-  /** The input time (ms) of session time `sessionMs`; the identity while no input was written. */
+  /** The input time (whole ms) of session time `sessionMs`; the identity while no input was written. */
   toInputMs(sessionMs: number): number {
     const pieces = this.#pieces;
     if (pieces.length === 0) return sessionMs;
@@ -66,7 +66,7 @@ export class TimeMap {
     // The last piece starting at or before f (binary search: pieces are in session order).
     let lo = 0;
     let hi = pieces.length - 1;
-    if (f < pieces[0]!.session) return (pieces[0]!.input * 1000) / this.#rate;
+    if (f < pieces[0]!.session) return Math.round((pieces[0]!.input * 1000) / this.#rate);
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (pieces[mid]!.session <= f) lo = mid;
@@ -74,7 +74,7 @@ export class TimeMap {
     }
     const p = pieces[lo]!;
     const within = lo === pieces.length - 1 && p.session + p.frames === this.#frames ? f - p.session : Math.min(f - p.session, p.frames);
-    return ((p.input + within) * 1000) / this.#rate;
+    return Math.round(((p.input + within) * 1000) / this.#rate);
   }
 
   /** `event` with its times (and its words') mapped onto the input's time line; a new object. */

@@ -301,7 +301,8 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
   let heardSpeech = false;
   /** End (ms) of the last voiced 20 ms frame sent: speech the server owes a transcript for, if after the last final. */
   let voicedEndMs = 0;
-  const sentMs = () => (sentFrames * 1000) / rate;
+  /** Audio sent, whole ms (event times are integers; never past what was sent). */
+  const sentMs = () => Math.floor((sentFrames * 1000) / rate);
 
   return new Promise<StreamSession>((resolveOpen, rejectOpen) => {
     const life = sessionLife(socket, stream, {
@@ -501,7 +502,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
     };
 
     const commit = () => {
-      const startMs = (commitStartFrame * 1000) / rate;
+      const startMs = Math.floor((commitStartFrame * 1000) / rate);
       const endMs = sentMs();
       commits.push({ startMs, endMs });
       commitStartFrame = sentFrames;
