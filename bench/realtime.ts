@@ -347,7 +347,7 @@ async function scale(rows: Row[]): Promise<void> {
 /** The realtime benchmark (see the file's summary). */
 /**
  * End of speech → final, paced at real time: `transcribe(local())` and the realtime models through the emulator (engine
- * mode, its default: each utterance decoded by its own engine stream), one after the other (side by side, four
+ * mode, one adapting decoder per session), one after the other (side by side, four
  * decoders fall behind real time on a loaded 2-core machine and the figure measures the backlog). Each sentence's
  * latency is from its audible end, as live, to the arrival of the first final that holds it (starts before it, ends
  * at most 300 ms before it). `EARSHOT_BENCH_EOS` picks models by a substring of their label (comma-separated; default
@@ -365,9 +365,11 @@ async function endOfSpeech(rows: Row[]): Promise<void> {
   const ends = audibleEnds(pcm, recording);
   const starts = audibleStarts(pcm, recording);
   // The emulator stands in for a service on its own machine: its engine does not yield the CPU to the bench's
-  // neighbours (the pool's default niceness 10 would measure the machine's load, not the emulator).
+  // neighbours (the pool's default niceness 10 would measure the machine's load, not the emulator). One adapting
+  // decoder per session (`stateless: false`, as before): half the CPU of the default, which decodes each utterance
+  // with a stream of its own (and so a first-utterance pass per utterance).
   const engine = local({ size: 1, niceness: 0 });
-  const emu = await startEmulator({ recognizer: engine, apiKeys: [KEY] });
+  const emu = await startEmulator({ recognizer: engine, apiKeys: [KEY], stateless: false });
   const direct = local({ size: 1 });
   // The settings before issue 16: pocketsphinx's 500 ms hangover ends utterances, each final with two search passes.
   const before = local({ size: 1, endSilenceMs: 0, flatPass: true });
