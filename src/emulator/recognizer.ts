@@ -184,8 +184,12 @@ class FrameDetector {
  * silence, the turn ends anyway.
  */
 const FORCE_TURN_MS = 1500;
-/** Stateless mode: audio kept to replay into the next turn's engine stream (what arrived while a turn ended). */
-const REPLAY_MS = 2000;
+/**
+ * Stateless mode: audio kept to replay into the next turn's engine stream: what arrived after the silence began and
+ * before the turn was found to end, which is as far behind as the engine is (the backlog here, plus what the
+ * recognizer holds in flight: 2 s for `local()`), with room to spare.
+ */
+const REPLAY_MS = 30_000;
 /** Stateless mode: audio before the end of the documented silence that starts the next turn's engine stream. */
 const TURN_LEAD_MS = 300;
 

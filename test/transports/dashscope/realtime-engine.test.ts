@@ -42,7 +42,8 @@ afterAll(async () => {
 });
 
 const models: Array<[string, () => Transport]> = [
-  ['fun-asr-realtime', () => funAsrRealtime({ apiKey: 'sk-engine-test-01', baseUrl: emu.url })],
+  // The pauses here (~1.3 s) are a sentence end to an 800 ms silence, not to fun-asr's default 1300 ms.
+  ['fun-asr-realtime', () => funAsrRealtime({ apiKey: 'sk-engine-test-01', baseUrl: emu.url, maxSentenceSilence: 800 })],
   ['qwen3-asr-flash-realtime', () => qwenAsrRealtime({ apiKey: 'sk-engine-test-01', baseUrl: emu.url })],
   ['qwen3.5-omni-plus-realtime', () => omniRealtime('qwen3.5-omni-plus-realtime', { apiKey: 'sk-engine-test-01', baseUrl: emu.url })],
   ['qwen3.5-omni-flash-realtime', () => omniRealtime('qwen3.5-omni-flash-realtime', { apiKey: 'sk-engine-test-01', baseUrl: emu.url })],
@@ -72,10 +73,10 @@ describe('realtime models through the emulator, engine mode', () => {
   it('fun-asr-realtime, the socket killed every 12 s of audio: final text identical to the fault-free run, nothing duplicated', async () => {
     const voices = speechPcm(SENTENCES.slice(4, 8), { gapMs: 900, leadMs: 500, voice: 'rms' });
     const source = () => from(pcmChunks(voices));
-    // The emulator decodes each final from its utterance alone by default (`stateless`), as a cloud model would.
+    // The emulator decodes each utterance with a stream of its own by default (`stateless`), as a cloud model would.
     const emulator = await startEmulator({ recognizer: engine });
     try {
-      const t = () => funAsrRealtime({ apiKey: 'sk-any', baseUrl: emulator.url });
+      const t = () => funAsrRealtime({ apiKey: 'sk-any', baseUrl: emulator.url, maxSentenceSilence: 800 });
       const clean = await lastValueFrom(source().pipe(transcribeRealtime(t(), { pace: false }), toArray()));
       emulator.context.faults.dropAfterAudioMs = 12_000;
       let sessions = 0;
