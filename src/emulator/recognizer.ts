@@ -200,9 +200,13 @@ class EngineStream {
   opening: Promise<void>;
   writes: Promise<void> = Promise.resolve();
   closed = false;
+  /** Resolves on close: a write the engine holds (flow control) must not hold this stream's chain after it. */
+  readonly #closing: Promise<void>;
+  #onClose!: () => void;
 
   constructor(engine: Transport, options: Omit<StreamOptions, 'onEvent' | 'onError'>, baseMs: number, onEvent: (event: TranscriptEvent, from: EngineStream) => void, onError: (error: Error) => void) {
     this.baseMs = baseMs;
+    this.#closing = new Promise<void>((resolve) => (this.#onClose = resolve));
     this.opening = engine.openStream!({ ...options, onEvent: (event) => !this.closed && onEvent(event, this), onError: (error) => !this.closed && onError(error) }).then(
       (session) => {
         if (this.closed) session.close();
@@ -216,7 +220,7 @@ class EngineStream {
   write(pcm: Int16Array, onError: (error: Error) => void, done: () => void): void {
     this.writes = this.writes
       .then(() => this.opening)
-      .then(() => (this.closed || !this.session ? undefined : this.session.write(pcm)))
+      .then(() => (this.closed || !this.session ? undefined : Promise.race([this.session.write(pcm), this.#closing])))
       .catch((error: unknown) => onError(error instanceof Error ? error : new Error(String(error))))
       .finally(done);
   }
@@ -230,6 +234,7 @@ class EngineStream {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.#onClose();
     this.session?.close();
   }
 }
