@@ -392,7 +392,9 @@ class EngineRecognition implements Recognition {
    * silence just waited for, fed the audio received since.
    */
   #nextTurnStream(endMs: number): void {
-    this.#stream?.close();
+    // Closed once out of the engine's event callback (its events are ignored from now on).
+    const old = this.#stream;
+    setImmediate(() => old?.close());
     const rate = this.#engine!.sampleRate;
     const recentStart = this.#engineFrames - this.#recentFrames;
     const from = Math.max(recentStart, Math.min(this.#engineFrames, Math.round(((endMs + this.#silenceMs - TURN_LEAD_MS) * rate) / 1000)));
@@ -468,6 +470,8 @@ class EngineRecognition implements Recognition {
 
   async flush(): Promise<void> {
     const stream = this.#stream;
+    // From here every engine final is delivered as it comes, and the stream stays the one being ended.
+    this.#flushing = true;
     if (stream && !this.#closed && !this.#failed) {
       try {
         await stream.end();
@@ -475,9 +479,7 @@ class EngineRecognition implements Recognition {
         this.#fail(error instanceof Error ? error : new Error(String(error)));
       }
     }
-    this.#flushing = true;
     this.#endTurnIfDue();
-    this.#flushing = false;
     await this.#delivery.drained();
   }
 
