@@ -1,7 +1,7 @@
 /**
  * What `npm run fuzz` attacks. Each target turns a case number and a seeded generator into one malformed input and
  * runs it through the real code: the WAV parser, `decode()`, the RTP parser and depacketizer, the emulator's HTTP
- * routes and WebSocket messages (a real emulator on 127.0.0.1), and the DashScope client against a real server on
+ * routes and WebSocket messages (a real emulator on 127.0.0.1), the media-server call protocols (`calls.ts`), and the DashScope client against a real server on
  * 127.0.0.1 that misbehaves (malformed JSON, cut SSE, huge fields, wrong types, mutated realtime events).
  *
  * A case ends as `'result'` (a value or a served reply), `'coded'` (an `EarshotError` with a code, or the service's
@@ -22,6 +22,7 @@ import { buildRtp, parseRtp } from '../../src/rtp/packet.js';
 import { createTransport } from '../../src/transports/catalog.js';
 import { errorFromResponse, protocolError } from '../../src/transports/dashscope/errors.js';
 import type { Transport } from '../../src/transports/transport.js';
+import { callsTarget } from './calls.js';
 import { mutateBytes, mutateJsonText, mutateRtp, pick } from './mutate.js';
 
 /** How one case ended (a throw is the runner's "uncaught"). */
@@ -351,9 +352,10 @@ export const TARGETS: Record<string, () => Promise<FuzzTarget> | FuzzTarget> = {
   'emulator-http': emulatorHttpTarget,
   'emulator-ws': emulatorWsTarget,
   client: () => clientTarget(false),
+  calls: () => callsTarget(),
   /** Not in the default set: its cases wait out the client's 20 s timers, and some do not end (see the README). */
   'client-realtime': () => clientTarget(true),
 };
 
 /** The targets `npm run fuzz` runs when none is named. */
-export const DEFAULT_TARGETS = ['wav', 'decode', 'rtp', 'emulator-http', 'emulator-ws', 'client'];
+export const DEFAULT_TARGETS = ['wav', 'decode', 'rtp', 'emulator-http', 'emulator-ws', 'client', 'calls'];

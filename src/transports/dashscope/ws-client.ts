@@ -47,6 +47,15 @@ export function sendBufferLimits(options: SendBufferLimits): Pick<SendBufferLimi
   return { ...(high === undefined ? {} : { highWaterBytes: high }), ...(low === undefined ? {} : { lowWaterBytes: low }) };
 }
 
+/** The deadline of a realtime session's opening, an option of every realtime DashScope transport. */
+export interface OpenDeadline {
+  /**
+   * Deadline of the handshake, and then of the session's start (`task-started`, `session.updated`), ms (default
+   * 15 000): a server that accepts the connection and says nothing fails the open with a retryable EARSHOT_TIMEOUT.
+   */
+  openTimeoutMs?: number;
+}
+
 export interface SocketOptions extends Pick<SendBufferLimits, 'highWaterBytes' | 'lowWaterBytes'> {
   url: string;
   apiKey: string;
@@ -238,7 +247,7 @@ export class DashScopeSocket {
 // The OpenAI-Realtime-style protocols (qwen3-asr-flash-realtime, Omni realtime)
 
 /** Settings of {@link openRealtimeStream}. */
-export interface RealtimeStreamSettings extends Pick<SendBufferLimits, 'highWaterBytes' | 'lowWaterBytes'> {
+export interface RealtimeStreamSettings extends Pick<SendBufferLimits, 'highWaterBytes' | 'lowWaterBytes'>, OpenDeadline {
   /** `…/api-ws/v1/realtime?model=…`. */
   url: string;
   apiKey: string;
@@ -284,6 +293,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
   const socket = await DashScopeSocket.open({
     url: settings.url,
     apiKey: settings.apiKey,
+    ...(settings.openTimeoutMs ? { openTimeoutMs: settings.openTimeoutMs } : {}),
     ...sendBufferLimits(settings),
     ...(stream.signal ? { signal: stream.signal } : {}),
   });
@@ -312,7 +322,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
         clearTimeout(finishTimer);
       },
       rejectOpen,
-    });
+    }, settings.openTimeoutMs);
     // Reply mode: user turns waiting for their reply (commit order), their input transcriptions, the reply so far.
     const awaiting: string[] = [];
     const drafts = new Map<string, string>();
