@@ -15,6 +15,8 @@ export interface FaultProxy {
   url: string;
   /** Connections that got the fault. */
   readonly faulted: number;
+  /** Connections accepted. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -40,10 +42,10 @@ function errorBody(compat: boolean, code: string, compatCode: string, message: s
  *
  * @param targetPort - the emulator's port.
  * @param fault - what to inject.
- * @param first - how many connections get it (ignored for `silent`: all do).
+ * @param first - how many connections get it (ignored for `silent`: all do), or which (by index from 0).
  * @param dropAfterBytes - for `drop`: bytes from the client after which the connection is cut (default 48 000, ~1.5 s of 16 kHz audio).
  */
-export async function startFaultProxy(targetPort: number, fault: ProxyFault, first = 1, dropAfterBytes = 48_000): Promise<FaultProxy> {
+export async function startFaultProxy(targetPort: number, fault: ProxyFault, first: number | ((index: number) => boolean) = 1, dropAfterBytes = 48_000): Promise<FaultProxy> {
   const sockets = new Set<Socket>();
   let count = 0;
   let faulted = 0;
@@ -51,7 +53,8 @@ export async function startFaultProxy(targetPort: number, fault: ProxyFault, fir
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => client.destroy());
-    const inject = fault === 'silent' || count++ < first;
+    const index = count++;
+    const inject = fault === 'silent' || (typeof first === 'number' ? index < first : first(index));
     if (inject) faulted++;
     if (fault === 'silent') client.on('data', () => {}); // Read everything; answer HTTP requests never.
     let head = Buffer.alloc(0);
@@ -118,6 +121,9 @@ export async function startFaultProxy(targetPort: number, fault: ProxyFault, fir
     url: `http://127.0.0.1:${port}`,
     get faulted() {
       return faulted;
+    },
+    get connections() {
+      return count;
     },
     async close() {
       for (const s of sockets) s.destroy();
