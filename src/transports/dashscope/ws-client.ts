@@ -87,7 +87,7 @@ export class DashScopeSocket {
     this.#high = high;
     this.#low = low;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (this.#onMessage) this.#onMessage(data, isBinary);
+      if (this.#onMessage) this.#deliver(this.#onMessage, data, isBinary);
       else this.#early.push([data, isBinary]);
     });
     ws.on('close', (code: number, reason: Buffer) => {
@@ -164,13 +164,27 @@ export class DashScopeSocket {
     });
   }
 
-  /** Handler of every incoming frame. */
+  /**
+   * Handler of every incoming frame. A frame the handler throws on (an event of the right name with fields of the
+   * wrong type) ends the connection with EARSHOT_PROTOCOL_ERROR, reported through `onClose`, instead of escaping
+   * the socket's event handler.
+   */
   onMessage(handler: (data: Buffer, isBinary: boolean) => void): void {
     this.#onMessage = handler;
     const early = this.#early;
     this.#early = [];
-    for (const [data, isBinary] of early) handler(data, isBinary);
+    for (const [data, isBinary] of early) this.#deliver(handler, data, isBinary);
     this.#fireEarlyClose();
+  }
+
+  #deliver(handler: (data: Buffer, isBinary: boolean) => void, data: Buffer, isBinary: boolean): void {
+    if (this.#closed && this.#lastError) return;
+    try {
+      handler(data, isBinary);
+    } catch (cause) {
+      this.#lastError ??= new TransportError('EARSHOT_PROTOCOL_ERROR', `the server sent an event that could not be read: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      this.#ws.terminate();
+    }
   }
 
   /** A close that came before both handlers were set is reported after the frames that preceded it. */
