@@ -37,7 +37,7 @@ export const KEY = 'sk-faults-matrix-key-0123456789';
 const TEXT = 'the quick brown fox';
 /** What the scripted emulator "hears" in each realtime utterance (one final per utterance of the speech). */
 const WORD = 'hello';
-const CELL_BOUND_MS = 90_000;
+const CELL_BOUND_MS = 240_000;
 const RETRY = { attempts: 4, baseMs: 50, maxMs: 200 };
 /** The repository, from `dist/bench/faults/` (npm run faults) or `bench/faults/` (the test's slice). */
 const ROOT_URL = new URL(import.meta.url.includes('/dist/bench/') ? '../../../' : '../../', import.meta.url);
@@ -139,11 +139,15 @@ export interface Bench {
   wav: string;
   /** The speech as Ogg/Opus (the CLI rows: ffmpeg decodes it). */
   ogg: string;
+  /** The speech three times over (28 s), for the row that kills the process mid-file. */
+  longOgg: string;
   redis: { url: string; port: number; stop(): Promise<void> };
   /** Temporary keys minted during the run. */
   secrets: Set<string>;
   /** Fault-free text per column (library runs; CLI runs under `cli:`). */
   baselines: Map<string, string>;
+  /** Fault-free count of finals per column. */
+  counts: Map<string, number>;
   queues: number;
 }
 
@@ -179,7 +183,9 @@ export async function setUp(): Promise<Bench> {
   const ogg = join(dir, 'speech.ogg');
   writeFileSync(join(dir, 'speech.raw'), pcm);
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 's16le', '-ar', '16000', '-ac', '1', '-i', join(dir, 'speech.raw'), '-c:a', 'libopus', '-b:a', '32k', ogg]);
-  return { dir, pcm, wav, ogg, redis: await startRedis(), secrets: new Set(), baselines: new Map(), queues: 0 };
+  const longOgg = join(dir, 'long.ogg');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-stream_loop', '2', '-f', 's16le', '-ar', '16000', '-ac', '1', '-i', join(dir, 'speech.raw'), '-c:a', 'libopus', '-b:a', '32k', longOgg]);
+  return { dir, pcm, wav, ogg, longOgg, redis: await startRedis(), secrets: new Set(), baselines: new Map(), counts: new Map(), queues: 0 };
 }
 
 export async function tearDown(b: Bench): Promise<void> {
@@ -201,6 +207,7 @@ function judge(b: Bench, key: string, fault: Fault, finals: string[], total?: nu
   const text = finals.join(' ').trim();
   if (fault.name.startsWith('none')) {
     b.baselines.set(key, text);
+    b.counts.set(key, total ?? finals.length);
     return `baseline (${total ?? finals.length} finals)`;
   }
   const base = b.baselines.get(key);
@@ -316,8 +323,9 @@ interface CliRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function runCli(args: string[], env: NodeJS.ProcessEnv): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function runCli(args: string[], env: NodeJS.ProcessEnv, stdin = false): CliRun {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => undefined);
   const run: CliRun = {
     child,
     stdout: '',
@@ -383,7 +391,9 @@ async function cliCell(b: Bench, col: Column, fault: Fault): Promise<Outcome> {
     const emu = await startEmulator({ apiKeys: [KEY], script: [{ text: WORD }], faults: slow && !col.kind.startsWith('local') ? { resultDelayMs: 1500 } : {} });
     closers.push(() => emu.close());
     const env = { DASHSCOPE_API_KEY: KEY, DASHSCOPE_BASE_URL: emu.url };
-    const args = ['transcribe', b.ogg, ...col.cli, '--jsonl', fault.cli === 'disk-full' ? '/dev/full' : jsonl, '-q'];
+    // ffmpeg killed: the file comes on stdin, slowly, so ffmpeg is still decoding when it is killed.
+    const input = fault.cli === 'ffmpeg' ? '-' : fault.cli === 'kill' ? b.longOgg : b.ogg;
+    const args = ['transcribe', input, ...col.cli, '--jsonl', fault.cli === 'disk-full' ? '/dev/full' : jsonl, '-q'];
     if (slow && (col.kind === 'local-rt' || col.kind === 'cloud-rt')) args.push('--pace');
     const workers: CliRun[] = [];
     if (col.kind === 'queue-local' || col.kind === 'queue-cloud') {
@@ -410,19 +420,37 @@ async function cliCell(b: Bench, col: Column, fault: Fault): Promise<Outcome> {
         return await finishCli(b, col, fault, run, jsonl, outputs, 'the worker process killed after its first job; a new worker took the rest');
       }
     }
-    const run = runCli(args, env);
+    const run = runCli(args, env, fault.cli === 'ffmpeg');
     if (fault.cli === 'kill') {
-      await until(() => lines(run.stdout).length > 0, 4000);
+      // Mid-file: after the first final (the realtime columns are paced), or 3 s into a batch request.
+      await until(() => lines(run.stdout).length > 0, col.kind === 'local-rt' || col.kind === 'cloud-rt' ? 20_000 : 3000);
+      if (run.child.exitCode !== null) return { cell: `UNCODED: finished before the kill (exit ${run.child.exitCode})`, outputs: [run.stdout, run.stderr] };
       run.child.kill('SIGKILL');
     } else if (fault.cli === 'ffmpeg') {
+      const ogg = readFileSync(b.ogg);
+      let sent = 0;
+      const feed = setInterval(() => {
+        if (sent < ogg.length) run.child.stdin!.write(ogg.subarray(sent, (sent += 1024)));
+      }, 40);
       let pids: number[] = [];
-      await until(() => (pids = ffmpegChildren(run.child.pid!)).length > 0 || run.child.exitCode !== null, 10_000);
+      await until(() => (pids = ffmpegChildren(run.child.pid!)).length > 0 || run.child.exitCode !== null, 15_000);
+      if (pids.length > 0) {
+        await until(() => sent >= ogg.length / 2, 5000);
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // It ended on its own first: the cell then shows the run's outcome without the fault.
+          }
+        }
+      }
+      await until(() => sent >= ogg.length, 10_000);
+      clearInterval(feed);
+      run.child.stdin!.end();
       if (pids.length === 0) {
         await run.exited;
         return { cell: `n/a: no ffmpeg ran (exit ${run.child.exitCode})`, outputs: [run.stdout, run.stderr] };
       }
-      await until(() => lines(run.stdout).length > 0, 3000);
-      for (const pid of pids) process.kill(pid, 'SIGKILL');
     }
     return await finishCli(b, col, fault, run, jsonl, outputs);
   } catch (err) {
@@ -453,8 +481,7 @@ async function finishCli(b: Bench, col: Column, fault: Fault, run: CliRun, jsonl
   }
   const errLines = lines(run.stderr);
   const m = /^(EARSHOT_[A-Z_]+): /.exec(errLines.at(-1) ?? '');
-  const base = b.baselines.get(key)?.split(/\s+/).length;
-  const total = base ?? '?';
+  const total = b.counts.get(key) ?? '?';
   if (!m || errLines.length !== 1) return { cell: `UNCODED exit ${out.code}: ${JSON.stringify(run.stderr.slice(0, 300))}`, outputs };
   const where = fault.cli === 'disk-full' ? `${stdoutFinals.length} of ${total} finals on stdout` : `${kept.finals} of ${total} finals in the JSONL, ${stdoutFinals.length} on stdout`;
   return { cell: `coded ${m[1]} (exit ${out.code}), kept ${where}`, outputs };
