@@ -118,19 +118,20 @@ export async function callsTarget(protocols: readonly string[] = CALL_PROTOCOLS,
       const protocol = protocols[n % protocols.length]!;
       const sent = frames(VALID[protocol]!, rand, framesPerCall);
       if (protocol === 'audiosocket') {
-        const accepted = new Promise<Promise<Outcome>>((resolve) => (onTcp = (s) => resolve(watch(fromAudioSocket(s)))));
+        // (The outcome is wrapped: a promise resolved with a promise would wait for the call to end.)
+        const accepted = new Promise<{ outcome: Promise<Outcome> }>((resolve) => (onTcp = (s) => resolve({ outcome: watch(fromAudioSocket(s)) })));
         const client = connect(tcpPort, '127.0.0.1');
         client.on('error', () => undefined);
         await once(client, 'connect');
-        const outcome = await accepted;
+        const { outcome } = await accepted;
         client.end(Buffer.concat(sent as Buffer[]));
         return outcome;
       }
-      const accepted = new Promise<Promise<Outcome>>((resolve) => (onWs = (ws) => resolve(watch(WS_SOURCES[protocol]!(ws)))));
+      const accepted = new Promise<{ outcome: Promise<Outcome> }>((resolve) => (onWs = (ws) => resolve({ outcome: watch(WS_SOURCES[protocol]!(ws)) })));
       const client = new WebSocket(`ws://127.0.0.1:${wsPort}/`);
       client.on('error', () => undefined);
       await once(client, 'open');
-      const outcome = await accepted;
+      const { outcome } = await accepted;
       for (const f of sent) {
         if (client.readyState !== WebSocket.OPEN) break;
         client.send(f, { binary: typeof f !== 'string' });
