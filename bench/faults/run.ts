@@ -225,14 +225,14 @@ function engineTransport(fault: Fault): LocalTransport {
   if (!fault.worker) return local({ size: 1 });
   const remaining = new Int32Array(new SharedArrayBuffer(4));
   remaining[0] = 1;
-  return local({ size: 1, jobTimeoutMs: 3000, workerUrl: FAULTY_WORKER, workerExtra: { remaining, mode: fault.worker, on: 'clip' } });
+  return local({ size: 1, jobTimeoutMs: 10_000, workerUrl: FAULTY_WORKER, workerExtra: { remaining, mode: fault.worker, on: 'clip' } });
 }
 
 function engineSessionTransport(fault: Fault): LocalTransport {
   if (!fault.worker) return local({ size: 1 });
   const remaining = new Int32Array(new SharedArrayBuffer(4));
   remaining[0] = 1;
-  return local({ size: 1, jobTimeoutMs: 3000, workerUrl: FAULTY_WORKER, workerExtra: { remaining, mode: fault.worker, on: 'audio' } });
+  return local({ size: 1, jobTimeoutMs: 10_000, workerUrl: FAULTY_WORKER, workerExtra: { remaining, mode: fault.worker, on: 'audio' } });
 }
 
 async function libraryCell(b: Bench, col: Column, fault: Fault): Promise<Outcome> {

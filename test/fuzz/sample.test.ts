@@ -1,9 +1,13 @@
 /**
  * A small fixed-seed sample of every `npm run fuzz` target (the same mutator and targets, a few hundred cases each):
- * every case ends in a result or a coded error within its bound; none uncaught, none hung.
+ * every case ends in a result or a coded error within its bound; none uncaught, none hung. And a defect the `calls`
+ * target found, kept fixed.
  */
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
 import { runFuzz } from '../../bench/fuzz/run.js';
+import { fromAsteriskWebSocket } from '../../src/sources/asterisk.js';
 
 const SAMPLE: Array<[string, number]> = [
   ['wav', 3000],
@@ -29,9 +33,6 @@ describe('fuzz sample (seed 7)', () => {
 
 describe('call sources after the call ended (found by the calls fuzz target)', () => {
   it('a frame over maxPayload during the closing handshake does not end the process', async () => {
-    const { once } = await import('node:events');
-    const { WebSocket, WebSocketServer } = await import('ws');
-    const { fromAsteriskWebSocket } = await import('../../src/sources/asterisk.js');
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 1024 });
     await once(server, 'listening');
     const uncaught: unknown[] = [];
