@@ -392,11 +392,13 @@ async function cliCell(b: Bench, col: Column, fault: Fault): Promise<Outcome> {
     closers.push(() => emu.close());
     const env = { DASHSCOPE_API_KEY: KEY, DASHSCOPE_BASE_URL: emu.url };
     // ffmpeg killed: the file comes on stdin, slowly, so ffmpeg is still decoding when it is killed.
-    const input = fault.cli === 'ffmpeg' ? '-' : fault.cli === 'kill' ? b.longOgg : b.ogg;
+    const queue = col.kind === 'queue-local' || col.kind === 'queue-cloud';
+    // (Queue columns: the worker is killed, the text compared with the baseline's, so the same file.)
+    const input = fault.cli === 'ffmpeg' ? '-' : fault.cli === 'kill' && !queue ? b.longOgg : b.ogg;
     const args = ['transcribe', input, ...col.cli, '--jsonl', fault.cli === 'disk-full' ? '/dev/full' : jsonl, '-q'];
     if (slow && (col.kind === 'local-rt' || col.kind === 'cloud-rt')) args.push('--pace');
     const workers: CliRun[] = [];
-    if (col.kind === 'queue-local' || col.kind === 'queue-cloud') {
+    if (queue) {
       args.push('--queue', b.redis.url);
       const startOne = async (): Promise<CliRun> => {
         const w = spawnWorkerProcess(['--queue', b.redis.url, '--model', col.model, '--concurrency', '1', '--lock-duration', '2s', '--stalled-interval', '1s'], env);
