@@ -41,7 +41,13 @@ export async function runFuzz(options: { seed: number; count: number; targets?: 
   return rows;
 }
 
-async function runTarget(target: FuzzTarget, seed: number, count: number): Promise<FuzzRow> {
+/**
+ * Run `count` cases of one target from `seed`.
+ *
+ * @example
+ * const row = await runTarget(await callsTarget(['twilio']), 1, 500);
+ */
+export async function runTarget(target: FuzzTarget, seed: number, count: number): Promise<FuzzRow> {
   const row: FuzzRow = { target: target.name, cases: 0, coded: 0, results: 0, uncaught: 0, hangs: 0, peakRssMb: 0, seconds: 0, failures: [] };
   const started = performance.now();
   let current = -1;

@@ -1,7 +1,7 @@
 /**
  * What `npm run fuzz` attacks. Each target turns a case number and a seeded generator into one malformed input and
  * runs it through the real code: the WAV parser, `decode()`, the RTP parser and depacketizer, the emulator's HTTP
- * routes and WebSocket messages (a real emulator on 127.0.0.1), and the DashScope client against a real server on
+ * routes and WebSocket messages (a real emulator on 127.0.0.1), the media-server call protocols (`calls.ts`), and the DashScope client against a real server on
  * 127.0.0.1 that misbehaves (malformed JSON, cut SSE, huge fields, wrong types, mutated realtime events).
  *
  * A case ends as `'result'` (a value or a served reply), `'coded'` (an `EarshotError` with a code, or the service's
@@ -22,6 +22,7 @@ import { buildRtp, parseRtp } from '../../src/rtp/packet.js';
 import { createTransport } from '../../src/transports/catalog.js';
 import { errorFromResponse, protocolError } from '../../src/transports/dashscope/errors.js';
 import type { Transport } from '../../src/transports/transport.js';
+import { callsTarget } from './calls.js';
 import { mutateBytes, mutateJsonText, mutateRtp, pick } from './mutate.js';
 
 /** How one case ended (a throw is the runner's "uncaught"). */
@@ -269,7 +270,10 @@ async function clientTarget(realtime: boolean): Promise<FuzzTarget> {
   server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wsScript(ws, req)));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const options = { apiKey: KEY, baseUrl: base, retry: { attempts: 1 } } as Parameters<typeof createTransport>[1];
+  // Short deadlines: a mutated `task-started` / `session.created` leaves the session opening until openTimeoutMs
+  // (before it existed such a case never ended: the hangs this target used to report), an unanswered finish waits
+  // finishTimeoutMs.
+  const options = { apiKey: KEY, baseUrl: base, retry: { attempts: 1 }, realtime: { openTimeoutMs: 1000, finishTimeoutMs: 2000 } } as Parameters<typeof createTransport>[1];
   const compat = createTransport('qwen3-asr-flash', options);
   const realtimeAsr = createTransport('qwen3-asr-flash-realtime', options);
   const funRealtime = createTransport('fun-asr-realtime', options);
@@ -285,7 +289,7 @@ async function clientTarget(realtime: boolean): Promise<FuzzTarget> {
 
   return {
     name: realtime ? 'client-realtime' : 'client',
-    boundMs: realtime ? 30_000 : 10_000,
+    boundMs: 10_000,
     async run(_n, rand) {
       const kind = realtime ? 3 + pick(rand, 2) : pick(rand, 3);
       try {
@@ -351,9 +355,10 @@ export const TARGETS: Record<string, () => Promise<FuzzTarget> | FuzzTarget> = {
   'emulator-http': emulatorHttpTarget,
   'emulator-ws': emulatorWsTarget,
   client: () => clientTarget(false),
-  /** Not in the default set: its cases wait out the client's 20 s timers, and some do not end (see the README). */
+  calls: () => callsTarget(),
+  /** Not in the default set: a case that waits out a deadline takes a second or two (see the README). */
   'client-realtime': () => clientTarget(true),
 };
 
 /** The targets `npm run fuzz` runs when none is named. */
-export const DEFAULT_TARGETS = ['wav', 'decode', 'rtp', 'emulator-http', 'emulator-ws', 'client'];
+export const DEFAULT_TARGETS = ['wav', 'decode', 'rtp', 'emulator-http', 'emulator-ws', 'client', 'calls'];

@@ -39,8 +39,10 @@ export class FlowControl {
 }
 
 /**
- * At most one hold on a source's {@link FlowControl} at a time: the latch a stage uses to pause its source while
- * it is full (a queue above its high-water mark, a Writable waiting for `drain`, a Readable nobody reads).
+ * At most one hold on each source's {@link FlowControl} at a time: the latch a stage uses to pause its source while
+ * it is full (a queue above its high-water mark, a Writable waiting for `drain`, a Readable nobody reads). Chunks of
+ * concatenated sources carry one flow per source: a hold taken on an earlier source does not pause a later one, so
+ * each flow seen while full is held, and `release()` lets every one go.
  *
  * @example
  * ```ts
@@ -52,22 +54,22 @@ export class FlowControl {
  * ```
  */
 export class FlowLatch {
-  #release: (() => void) | undefined;
+  readonly #held = new Map<FlowControl, () => void>();
 
   /** True while the latch holds a flow. */
   get holding(): boolean {
-    return this.#release !== undefined;
+    return this.#held.size > 0;
   }
 
-  /** Hold `flow` unless a hold is already taken (nothing happens without a flow: a hot source cannot pause). */
+  /** Hold `flow` unless it is held already (nothing happens without a flow: a hot source cannot pause). */
   hold(flow: FlowControl | undefined): void {
-    if (flow && !this.#release) this.#release = flow.hold();
+    if (flow && !this.#held.has(flow)) this.#held.set(flow, flow.hold());
   }
 
-  /** Let the held flow go (nothing happens when none is held). */
+  /** Let every held flow go (nothing happens when none is held). */
   release(): void {
-    const r = this.#release;
-    this.#release = undefined;
-    r?.();
+    const held = [...this.#held.values()];
+    this.#held.clear();
+    for (const r of held) r();
   }
 }

@@ -457,6 +457,9 @@ export function bindWebSocket(ws: WebSocket, ctx: CallContext, handlers: WebSock
     },
     close(code: number, reason: string): void {
       detach();
+      // The closing handshake may still see a bad frame (one over maxPayload): its error is nobody's now, and an
+      // 'error' without a listener would end the process.
+      ws.on('error', () => undefined);
       if (ws.readyState <= WS_OPEN) ws.close(code, reason.slice(0, 120));
     },
   };

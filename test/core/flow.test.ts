@@ -22,17 +22,31 @@ describe('FlowControl', () => {
 });
 
 describe('FlowLatch', () => {
-  it('takes at most one hold, ignores a missing flow, and releases once', () => {
+  it('takes at most one hold per flow, ignores a missing flow, and releases once', () => {
     const flow = new FlowControl();
     const other = new FlowControl();
     const latch = new FlowLatch();
     latch.hold(undefined);
     expect(latch.holding).toBe(false);
     latch.hold(flow);
-    latch.hold(other); // already holding: no second hold
-    expect([flow.paused, other.paused, latch.holding]).toEqual([true, false, true]);
+    latch.hold(flow); // already held: no second hold on it
+    // A later source's flow (concatenated sources) is held too: a hold on the first would not pause it.
+    latch.hold(other);
+    expect([flow.paused, other.paused, latch.holding]).toEqual([true, true, true]);
     latch.release();
     latch.release();
-    expect([flow.paused, latch.holding]).toEqual([false, false]);
+    expect([flow.paused, other.paused, latch.holding]).toEqual([false, false, false]);
+  });
+
+  it('a full stage pauses every concatenated source, not only the first (found by npm run soak)', async () => {
+    const { Backpressure } = await import('../../src/core/backpressure.js');
+    const gate = new Backpressure({ highWater: 100, lowWater: 50, maxQueued: 1000, overflow: 'error' }, 'stage');
+    const first = new FlowControl();
+    const second = new FlowControl();
+    gate.add(150, first); // the first source fills the stage and ends…
+    gate.add(150, second); // …the next one's chunks must be held too, or they pile up without bound
+    expect([first.paused, second.paused]).toEqual([true, true]);
+    gate.remove(300);
+    expect([first.paused, second.paused]).toEqual([false, false]);
   });
 });

@@ -10,14 +10,14 @@ import { resolveDashScope, type DashScopeOptions } from './config.js';
 import { protocolError } from './errors.js';
 import { transportHttp, type DashScopeHttp, type WithRetry } from './http.js';
 import { Vocabularies } from './vocabulary.js';
-import { DashScopeSocket, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
+import { DashScopeSocket, sendBufferLimits, type OpenDeadline, type SendBufferLimits } from './ws-client.js';
 import { AudioFrames } from './audio-frames.js';
 import { sessionLife } from './session-life.js';
 import { keepaliveOption, withKeepalive } from '../keepalive.js';
 import { PARAFORMER_LANGUAGES } from './fun-asr.js';
 
 /** Options of {@link funAsrRealtime}. */
-export interface FunAsrRealtimeOptions extends DashScopeOptions, SendBufferLimits, WithRetry {
+export interface FunAsrRealtimeOptions extends DashScopeOptions, SendBufferLimits, WithRetry, OpenDeadline {
   /** Model id (default `fun-asr-realtime`; `paraformer-realtime-v2` and snapshots speak the same protocol). */
   model?: string;
   /** Sample rate of the audio sent (default 16000; 8000 for `*-8k-*` models). */
@@ -102,11 +102,13 @@ export function funAsrRealtime(options: FunAsrRealtimeOptions = {}): Transport {
       const socket = await DashScopeSocket.open({
         url: endpoints.inferenceWs,
         apiKey: endpoints.apiKey,
+        ...(options.openTimeoutMs ? { openTimeoutMs: options.openTimeoutMs } : {}),
         ...sendBufferLimits(options),
         ...(stream.signal ? { signal: stream.signal } : {}),
       });
       return startTask(socket, stream, {
         model,
+        ...(options.openTimeoutMs ? { openTimeoutMs: options.openTimeoutMs } : {}),
         sampleRate,
         ...(vocabularyId ? { vocabularyId } : {}),
         ...(silence !== undefined ? { maxSentenceSilence: silence } : {}),
@@ -133,6 +135,8 @@ interface TaskSettings {
   heartbeat?: boolean;
   /** Idle ms before a keepalive silence (0: none). */
   keepaliveMs?: number;
+  /** Deadline of `task-started`, ms (default 15 000). */
+  openTimeoutMs?: number;
 }
 
 interface Sentence {
@@ -159,7 +163,7 @@ function startTask(socket: DashScopeSocket, stream: StreamOptions, settings: Tas
         state = 'done';
       },
       rejectOpen,
-    });
+    }, settings.openTimeoutMs);
     const fail = life.fail;
 
     socket.onClose((error) => {

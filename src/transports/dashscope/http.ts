@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { request, Agent, type Dispatcher } from 'undici';
-import { AbortError, EarshotError, TransportError, redactSecrets, rememberSecret } from '../../core/errors.js';
+import { AbortError, EarshotError, InvalidArgumentError, TransportError, redactSecrets, rememberSecret } from '../../core/errors.js';
 import { NO_RETRY, retry, retryPolicy, sleep, type RetryPolicy } from '../../core/retry.js';
 import type { ChunkJob } from '../transport.js';
 import { errorFromResponse } from './errors.js';
@@ -54,7 +54,15 @@ export const HTTP_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({ attempts
 export interface WithRetry {
   /** Retry policy (default {@link HTTP_RETRY_POLICY}: 5 attempts, 500 ms doubling up to 8 s, `Retry-After` capped at 8 s). */
   retry?: Partial<RetryPolicy> | undefined;
+  /**
+   * A reply whose headers, or the next piece of whose body, do not come for this long fails with a retryable
+   * EARSHOT_TIMEOUT (a server that accepted the request and went silent), ms (default {@link REQUEST_TIMEOUT_MS}).
+   */
+  requestTimeoutMs?: number | undefined;
 }
+
+/** Default of `requestTimeoutMs`: 120 s without a reply's headers or body. */
+export const REQUEST_TIMEOUT_MS = 120_000;
 
 /** Options of {@link DashScopeHttp}. */
 export interface DashScopeHttpOptions extends WithRetry {
@@ -99,7 +107,8 @@ function networkError(err: unknown, secrets: readonly string[]): EarshotError {
   const e = err as { code?: string; name?: string; message?: string };
   if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR') return new AbortError(err);
   const retryable = e?.code !== undefined && RETRYABLE_NET.has(e.code);
-  return new TransportError('EARSHOT_CONNECTION_LOST', redactSecrets(`request failed: ${e?.message ?? String(err)}`, secrets), { cause: err, retryable });
+  const timeout = e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT';
+  return new TransportError(timeout ? 'EARSHOT_TIMEOUT' : 'EARSHOT_CONNECTION_LOST', redactSecrets(`request failed: ${e?.message ?? String(err)}`, secrets), { cause: err, retryable });
 }
 
 /**
@@ -118,7 +127,7 @@ export class DashScopeHttp {
 
   /**
    * @param options - API key, retry policy and an optional undici dispatcher.
-   * @throws EARSHOT_MISSING_API_KEY when the key is empty; EARSHOT_INVALID_ARGUMENT for an impossible retry policy.
+   * @throws EARSHOT_MISSING_API_KEY when the key is empty; EARSHOT_INVALID_ARGUMENT for an impossible retry policy or request timeout.
    */
   constructor(options: DashScopeHttpOptions) {
     if (!options.apiKey) throw new TransportError('EARSHOT_MISSING_API_KEY', 'no API key: set DASHSCOPE_API_KEY or pass { apiKey }');
@@ -126,7 +135,9 @@ export class DashScopeHttp {
     rememberSecret(options.apiKey);
     this.#policy = retryPolicy(options.retry, HTTP_RETRY_POLICY);
     this.#ownAgent = options.dispatcher === undefined;
-    this.#dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 4000, connections: 8 });
+    const timeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    if (!(timeout > 0)) throw new InvalidArgumentError(`requestTimeoutMs must be positive, got ${timeout}`);
+    this.#dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 4000, connections: 8, headersTimeout: timeout, bodyTimeout: timeout });
   }
 
   /** Strings to redact from messages (the key). */
@@ -165,7 +176,7 @@ export class DashScopeHttp {
    *
    * @param url - Absolute URL.
    * @param init - Method, body, headers, signal, retry and auth switches.
-   * @throws EARSHOT_AUTH_FAILED, EARSHOT_THROTTLED, EARSHOT_SERVER_ERROR, EARSHOT_REQUEST_FAILED, EARSHOT_LIMIT_EXCEEDED,
+   * @throws EARSHOT_AUTH_FAILED, EARSHOT_THROTTLED, EARSHOT_SERVER_ERROR, EARSHOT_REQUEST_FAILED, EARSHOT_LIMIT_EXCEEDED, EARSHOT_TIMEOUT,
    *   EARSHOT_CONNECTION_LOST, EARSHOT_PROTOCOL_ERROR (a 2xx body that is not JSON), EARSHOT_ABORTED.
    */
   async json<T = Record<string, unknown>>(url: string, init: JsonRequest = {}): Promise<JsonResponse<T>> {
@@ -311,7 +322,7 @@ function nonRetryable(err: EarshotError, why = 'not repeated: it may have taken 
  */
 export function transportHttp(options: WithRetry & { http?: DashScopeHttp | undefined }, apiKey: string): { http: DashScopeHttp; close(): Promise<void> } {
   const shared = options.http;
-  const http = shared ?? new DashScopeHttp({ apiKey, retry: options.retry });
+  const http = shared ?? new DashScopeHttp({ apiKey, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs });
   return { http, close: async () => (shared === undefined ? http.close() : undefined) };
 }
 

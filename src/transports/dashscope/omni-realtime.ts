@@ -11,7 +11,7 @@
 import { InvalidArgumentError } from '../../core/errors.js';
 import { assertStreamOptions, connectionOf, withCapabilities, type ModelFeatures, type StreamOptions, type StreamSession, type Transport, type TransportDescriptor, type TransportOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
-import { openRealtimeStream, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
+import { openRealtimeStream, sendBufferLimits, type OpenDeadline, type SendBufferLimits } from './ws-client.js';
 import { keepaliveOption } from '../keepalive.js';
 import { splitEmotionTag, transcriptionPrompt } from './omni.js';
 
@@ -45,7 +45,7 @@ export const omniRealtimeDescriptor: TransportDescriptor<TransportOptions & { re
 };
 
 /** Options of {@link omniRealtime}. */
-export interface OmniRealtimeOptions extends DashScopeOptions, SendBufferLimits {
+export interface OmniRealtimeOptions extends DashScopeOptions, SendBufferLimits, OpenDeadline {
   /** Server VAD sensitivity in [-1, 1] (service default 0.5). */
   vadThreshold?: number;
   /** Silence that ends a turn, ms, in [200, 6000] (service default 800). */
@@ -109,6 +109,7 @@ export function omniRealtime(model: OmniRealtimeModel | (string & {}), options: 
           finishTimeoutMs: options.finishTimeoutMs ?? 20_000,
           reply: { parse: splitEmotionTag },
           keepaliveMs,
+          ...(options.openTimeoutMs ? { openTimeoutMs: options.openTimeoutMs } : {}),
           ...sendBufferLimits(options),
         },
         stream,

@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '../../core/errors.js';
 import { assertStreamOptions, connectionOf, withCapabilities, type ModelFeatures, type StreamOptions, type StreamSession, type Transport, type TransportDescriptor, type TransportOptions } from '../transport.js';
 import { resolveDashScope, type DashScopeOptions } from './config.js';
-import { openRealtimeStream, sendBufferLimits, type SendBufferLimits } from './ws-client.js';
+import { openRealtimeStream, sendBufferLimits, type OpenDeadline, type SendBufferLimits } from './ws-client.js';
 import { keepaliveOption } from '../keepalive.js';
 
 /** Languages the model takes as a hint (§5.2). */
@@ -26,7 +26,7 @@ export const qwenAsrRealtimeDescriptor: TransportDescriptor<TransportOptions & {
 };
 
 /** Options of {@link qwenAsrRealtime}. */
-export interface QwenAsrRealtimeOptions extends DashScopeOptions, SendBufferLimits {
+export interface QwenAsrRealtimeOptions extends DashScopeOptions, SendBufferLimits, OpenDeadline {
   /** Model id (default `qwen3-asr-flash-realtime`). */
   model?: string;
   /** Audio rate sent: 16000 (default) or 8000. */
@@ -95,6 +95,7 @@ export function qwenAsrRealtime(options: QwenAsrRealtimeOptions = {}): Transport
           },
           ...(manual ? { manual: { minCommitMs: options.minCommitMs ?? 3000, pauseMs: options.pauseMs ?? 500, maxCommitMs: 55_000 } } : {}),
           keepaliveMs,
+          ...(options.openTimeoutMs ? { openTimeoutMs: options.openTimeoutMs } : {}),
           ...sendBufferLimits(options),
         },
         stream,

@@ -2,7 +2,7 @@
  * The end of a streaming session on a {@link DashScopeSocket}: fail once (reject the open while opening, else the end
  * and `stream.onError`), finish once, and the abort listener that fails it.
  */
-import { AbortError, type EarshotError } from '../../core/errors.js';
+import { AbortError, TransportError, type EarshotError } from '../../core/errors.js';
 import type { StreamOptions } from '../transport.js';
 import type { DashScopeSocket } from './ws-client.js';
 
@@ -31,16 +31,19 @@ export interface SessionLife {
 }
 
 /**
- * Own the end of a session: listens for `stream.signal` aborts (failing with an `EARSHOT_ABORTED` error) until it ends.
+ * Own the end of a session: listens for `stream.signal` aborts (failing with an `EARSHOT_ABORTED` error) until it ends,
+ * and fails a session still opening after `openTimeoutMs` (a server that accepted the connection and says nothing)
+ * with a retryable `EARSHOT_TIMEOUT`.
  *
  * @param socket The session's socket.
  * @param stream The stream options (signal, onError).
  * @param hooks The session's state.
+ * @param openTimeoutMs How long the session may stay opening, ms (default 15 000).
  * @returns The session's terminal state.
  * @example
  * const life = sessionLife(socket, stream, { isDone: () => state === 'done', isOpening: () => state === 'starting', markDone: () => { state = 'done'; }, rejectOpen });
  */
-export function sessionLife(socket: DashScopeSocket, stream: StreamOptions, hooks: SessionLifeHooks): SessionLife {
+export function sessionLife(socket: DashScopeSocket, stream: StreamOptions, hooks: SessionLifeHooks, openTimeoutMs = 15_000): SessionLife {
   let failure: EarshotError | undefined;
   let resolveEnd: (() => void) | undefined;
   let rejectEnd: ((e: EarshotError) => void) | undefined;
@@ -53,6 +56,7 @@ export function sessionLife(socket: DashScopeSocket, stream: StreamOptions, hook
   const fail = (error: EarshotError): void => {
     if (hooks.isDone()) return;
     const opening = hooks.isOpening();
+    clearTimeout(openTimer);
     hooks.markDone();
     failure = error;
     stream.signal?.removeEventListener('abort', onAbort);
@@ -63,6 +67,10 @@ export function sessionLife(socket: DashScopeSocket, stream: StreamOptions, hook
   };
   const onAbort = () => fail(new AbortError(stream.signal?.reason));
   stream.signal?.addEventListener('abort', onAbort, { once: true });
+  const openTimer = setTimeout(() => {
+    if (hooks.isOpening()) fail(new TransportError('EARSHOT_TIMEOUT', `the server did not start the session within ${openTimeoutMs} ms`, { retryable: true }));
+  }, openTimeoutMs);
+  openTimer.unref();
 
   return {
     get failure() {
@@ -72,6 +80,7 @@ export function sessionLife(socket: DashScopeSocket, stream: StreamOptions, hook
     fail,
     finish(how) {
       if (hooks.isDone()) return;
+      clearTimeout(openTimer);
       hooks.markDone();
       stream.signal?.removeEventListener('abort', onAbort);
       if (how === 'close') socket.close();

@@ -47,6 +47,15 @@ export function sendBufferLimits(options: SendBufferLimits): Pick<SendBufferLimi
   return { ...(high === undefined ? {} : { highWaterBytes: high }), ...(low === undefined ? {} : { lowWaterBytes: low }) };
 }
 
+/** The deadline of a realtime session's opening, an option of every realtime DashScope transport. */
+export interface OpenDeadline {
+  /**
+   * Deadline of the handshake, and then of the session's start (`task-started`, `session.updated`), ms (default
+   * 15 000): a server that accepts the connection and says nothing fails the open with a retryable EARSHOT_TIMEOUT.
+   */
+  openTimeoutMs?: number;
+}
+
 export interface SocketOptions extends Pick<SendBufferLimits, 'highWaterBytes' | 'lowWaterBytes'> {
   url: string;
   apiKey: string;
@@ -78,7 +87,7 @@ export class DashScopeSocket {
     this.#high = high;
     this.#low = low;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (this.#onMessage) this.#onMessage(data, isBinary);
+      if (this.#onMessage) this.#deliver(this.#onMessage, data, isBinary);
       else this.#early.push([data, isBinary]);
     });
     ws.on('close', (code: number, reason: Buffer) => {
@@ -155,13 +164,27 @@ export class DashScopeSocket {
     });
   }
 
-  /** Handler of every incoming frame. */
+  /**
+   * Handler of every incoming frame. A frame the handler throws on (an event of the right name with fields of the
+   * wrong type) ends the connection with EARSHOT_PROTOCOL_ERROR, reported through `onClose`, instead of escaping
+   * the socket's event handler.
+   */
   onMessage(handler: (data: Buffer, isBinary: boolean) => void): void {
     this.#onMessage = handler;
     const early = this.#early;
     this.#early = [];
-    for (const [data, isBinary] of early) handler(data, isBinary);
+    for (const [data, isBinary] of early) this.#deliver(handler, data, isBinary);
     this.#fireEarlyClose();
+  }
+
+  #deliver(handler: (data: Buffer, isBinary: boolean) => void, data: Buffer, isBinary: boolean): void {
+    if (this.#closed && this.#lastError) return;
+    try {
+      handler(data, isBinary);
+    } catch (cause) {
+      this.#lastError ??= new TransportError('EARSHOT_PROTOCOL_ERROR', `the server sent an event that could not be read: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      this.#ws.terminate();
+    }
   }
 
   /** A close that came before both handlers were set is reported after the frames that preceded it. */
@@ -238,7 +261,7 @@ export class DashScopeSocket {
 // The OpenAI-Realtime-style protocols (qwen3-asr-flash-realtime, Omni realtime)
 
 /** Settings of {@link openRealtimeStream}. */
-export interface RealtimeStreamSettings extends Pick<SendBufferLimits, 'highWaterBytes' | 'lowWaterBytes'> {
+export interface RealtimeStreamSettings extends Pick<SendBufferLimits, 'highWaterBytes' | 'lowWaterBytes'>, OpenDeadline {
   /** `…/api-ws/v1/realtime?model=…`. */
   url: string;
   apiKey: string;
@@ -284,6 +307,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
   const socket = await DashScopeSocket.open({
     url: settings.url,
     apiKey: settings.apiKey,
+    ...(settings.openTimeoutMs ? { openTimeoutMs: settings.openTimeoutMs } : {}),
     ...sendBufferLimits(settings),
     ...(stream.signal ? { signal: stream.signal } : {}),
   });
@@ -313,7 +337,7 @@ export async function openRealtimeStream(settings: RealtimeStreamSettings, strea
         clearTimeout(finishTimer);
       },
       rejectOpen,
-    });
+    }, settings.openTimeoutMs);
     // Reply mode: user turns waiting for their reply (commit order), their input transcriptions, the reply so far.
     const awaiting: string[] = [];
     const drafts = new Map<string, string>();
