@@ -2,7 +2,9 @@
  * The koffi binding of the system's libpocketsphinx (5prealpha, `libpocketsphinx.so.3`) and a small
  * {@link Decoder} class over it. Nothing here is thread-aware: one decoder belongs to one thread.
  *
- * Besides the public `ps_*` calls, the decoder reaches the cepstral-mean state (`cmn_t`) through `ps_get_feat`
+ * Besides the public `ps_*` calls, decoders of one process can share the dictionary and the language model's n-grams
+ * (`DecoderConfig.shared`), which takes a few fields of `ps_decoder_t`, `ngram_model_t` and `lm_trie_t` (layouts
+ * below, checked before use). And the decoder reaches the cepstral-mean state (`cmn_t`) through `ps_get_feat`
  * and the `feat_t`/`cmn_t` layouts published in sphinxbase's installed headers (`feat.h`, `cmn.h`). That is the
  * only way in this library version to reset CMN between sessions, which makes results independent of what the
  * decoder heard before, and to pick batch CMN for whole clips.
@@ -263,7 +265,8 @@ function modelPaths(config: DecoderConfig): ModelPaths {
 }
 
 /**
- * One pocketsphinx decoder (one loaded model, ~100 MB). Not thread-safe; use it from one thread.
+ * One pocketsphinx decoder (one loaded model, ~90 MB; ~36 MB more when it shares a dictionary and language model
+ * through `DecoderConfig.shared`). Not thread-safe; use it from one thread.
  *
  * @throws {EngineError} `EARSHOT_ENGINE_UNAVAILABLE` when the libraries are missing,
  *   `EARSHOT_ENGINE_FAILED` when the model cannot be loaded or a call fails.

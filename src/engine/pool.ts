@@ -1,5 +1,6 @@
 /**
- * A pool of engine worker threads, each with its own pocketsphinx model. The main thread only moves audio and
+ * A pool of engine worker threads, each with its own pocketsphinx decoder; by default they share one dictionary and
+ * language model (loaded by the first worker, `shareModel`). The main thread only moves audio and
  * events: clip audio is copied once into a `SharedArrayBuffer` (a retry needs no second copy), stream audio is
  * transferred.
  *
