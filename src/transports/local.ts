@@ -22,7 +22,7 @@ export interface LocalOptions extends EnginePoolOptions, StreamRecognizerOptions
 
 const LOCAL: ModelSpec = {
   summary: 'Embedded offline engine (pocketsphinx, US English); no key, no network.',
-  capabilities: { wordTimes: true, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'], offline: true, cancelCost: 'free', liveClips: true },
+  capabilities: { wordTimes: true, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'], offline: true, cancelCost: 'free', liveClips: true, minClipPauseMs: 600 },
 };
 
 /**
