@@ -1,6 +1,7 @@
 /**
  * The koffi binding of the system's libpocketsphinx (5prealpha, `libpocketsphinx.so.3`) and a small
- * {@link Decoder} class over it. Nothing here is thread-aware: one decoder belongs to one thread.
+ * {@link Decoder} class over it. One decoder belongs to one thread; decoders of several threads may share read-only
+ * model parts through a cell (below), which is the only thread-aware part.
  *
  * Besides the public `ps_*` calls, decoders of one process can share the dictionary and the language model's n-grams
  * (`DecoderConfig.shared`), which takes a few fields of `ps_decoder_t`, `ngram_model_t` and `lm_trie_t` (layouts
@@ -36,9 +37,9 @@ export interface DecoderConfig {
   /** Extra `-name value` arguments for pocketsphinx (e.g. `['-beam', '1e-60']`). */
   args?: readonly string[];
   /**
-   * A cell from `sharedModelCell()` (`shared-cell.ts`): decoders given the same cell, in any thread of the process, load the
-   * dictionary and the language model's n-grams once and share them (see {@link sharedModelCell}). Give one cell
-   * only to decoders of the same model and arguments. Default: none, every decoder loads everything.
+   * A cell from `sharedModelCell()` (`shared-cell.ts`): decoders given the same cell, in any thread of the process,
+   * load the dictionary and the language model's n-grams once and share them. Give one cell only to decoders of the
+   * same model and arguments. Default: none, every decoder loads everything.
    */
   shared?: SharedArrayBuffer;
 }
