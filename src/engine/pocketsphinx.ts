@@ -98,6 +98,10 @@ interface Api {
 
 let api: Api | undefined;
 
+/** `dlopen` flags (glibc). */
+const RTLD_NOW = 2;
+const RTLD_NODELETE = 0x1000;
+
 /** malloc/memcpy/free for the per-decoder copies of the shared language model's small header structs. */
 function libc(): Pick<Api, 'malloc' | 'memcpy' | 'free'> {
   const c = koffi.load('libc.so.6');
@@ -118,6 +122,10 @@ function load(): Api {
   try {
     sb = koffi.load('libsphinxbase.so.3');
     ps = koffi.load('libpocketsphinx.so.3');
+    // Never unloaded, even when the last worker thread that loaded them ends: shared model parts outlive their
+    // loader and point into the libraries (a model's function table), which must stay at the same address.
+    const dlopen = koffi.load('libc.so.6').func('void *dlopen(const char *file, int mode)') as (file: string, mode: number) => unknown;
+    for (const lib of ['libsphinxbase.so.3', 'libpocketsphinx.so.3']) dlopen(lib, RTLD_NOW | RTLD_NODELETE);
   } catch (err) {
     throw new EngineError('EARSHOT_ENGINE_UNAVAILABLE', 'libpocketsphinx.so.3 / libsphinxbase.so.3 not found (apt-get install libpocketsphinx3 pocketsphinx-en-us)', { cause: err });
   }
