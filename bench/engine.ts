@@ -6,8 +6,9 @@
  *   of 1 in the same run: speed-up (goal ≥ 1.8×) and identical text, beside the same clips decoded by bare engine
  *   processes, one alone and two at once (the scaling this shared machine allows at that moment);
  * - main-thread event-loop delay p99 while the pool is busy (goal < 5 ms), with and without niced workers;
- * - RSS per worker and in total for the default pool; RSS and PSS of a pool of 1 and of 2 in fresh child processes
- *   (the RSS each added worker costs), with and without pocketsphinx's `-mmap yes`;
+ * - RSS per worker and in total for the default pool; RSS and PSS of pools of 1, 2 and 3 in fresh child processes
+ *   (the RSS each added worker costs), workers sharing the dictionary and language model or not; the peak RSS of a
+ *   process transcribing a file (`benchPoolMemory`, also alone as `npm run bench -- pool-memory`);
  * - the warm-up fix: WER of the first sentence after a 3 s silent lead-in, without and with the second pass,
  *   at nominal level and at −30 dB.
  *
@@ -23,6 +24,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TranscriptEvent } from '../src/core/types.js';
 import { Decoder } from '../src/engine/pocketsphinx.js';
 import { recognizeClip } from '../src/engine/recognizer.js';
+import { lastValueFrom, toArray } from 'rxjs';
+import { decode } from '../src/operators/decode.js';
+import { transcribeMode } from '../src/operators/transcribe-mode.js';
+import { fromFile } from '../src/sources/file.js';
 import { local } from '../src/transports/local.js';
 import { streamThrough } from '../test/helpers/audio.js';
 import { makeSpeech, SENTENCES, synthRaw, wer, type SpeechFile } from '../test/helpers/speech.js';
@@ -87,43 +92,70 @@ function childDecode(): void {
 
 /** Seconds each of `n` concurrent child processes takes to decode the clips (the machine's own scaling). */
 async function bareProcesses(n: number): Promise<number[]> {
-  const self = fileURLToPath(import.meta.url);
-  const run = (): Promise<number> =>
-    new Promise((res, rej) =>
-      execFile(process.execPath, [...process.execArgv, self, '--child'], { timeout: 600_000 }, (err, stdout) => {
-        if (err) rej(err);
-        else res((JSON.parse(stdout.trim().split('\n').at(-1)!) as { seconds: number }).seconds);
-      }),
-    );
-  return Promise.all(Array.from({ length: n }, run));
+  const runs = await Promise.all(Array.from({ length: n }, () => child<{ seconds: number }>(['--child'])));
+  return runs.map((r) => r.seconds);
 }
 
-/** In a child: the memory a pool of `size` workers adds (warmed up, one clip each), from /proc/self/smaps_rollup. */
-async function childPoolMemory(size: number, mmap: boolean): Promise<void> {
-  const mem = (): { rss: number; pss: number } => {
-    const s = readFileSync('/proc/self/smaps_rollup', 'utf8');
-    const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
-    return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024 };
-  };
-  const before = mem();
-  const engine = local({ size, ...(mmap ? { decoder: { args: ['-mmap', 'yes'] } } : {}) });
+/** RSS and PSS of this process now, and its peak RSS (VmHWM), in MB. */
+function selfMemory(): { rss: number; pss: number; peak: number } {
+  const s = readFileSync('/proc/self/smaps_rollup', 'utf8');
+  const kb = (text: string, k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { rss: kb(s, 'Rss') / 1024, pss: kb(s, 'Pss') / 1024, peak: kb(readFileSync('/proc/self/status', 'utf8'), 'VmHWM') / 1024 };
+}
+
+/** In a child: the memory a pool of `size` workers adds (warmed up, one clip each). */
+async function childPoolMemory(size: number, share: boolean): Promise<void> {
+  const before = selfMemory();
+  const engine = local({ size, shareModel: share });
   await engine.pool.warmUp();
   const noise = new Int16Array(32_000).map(() => (Math.random() - 0.5) * 2000);
   await Promise.all(Array.from({ length: size }, () => engine.transcribeClip({ samples: noise, sampleRate: 16000, startMs: 0 })));
-  const after = mem();
+  const after = selfMemory();
   console.log(JSON.stringify({ rss: after.rss - before.rss, pss: after.pss - before.pss }));
   await engine.close();
 }
 
-/** RSS and PSS (MB) a pool of `size` adds, measured in a fresh child process. */
-function poolMemory(size: number, mmap: boolean): Promise<{ rss: number; pss: number }> {
+/** In a child: transcribe the long recording as the CLI does (file → decode → batch with the default pool); peak RSS. */
+async function childTranscribePeak(): Promise<void> {
+  const file = longRecording();
+  const engine = local();
+  const events = await lastValueFrom(fromFile(file.path).pipe(decode({ sampleRate: 16000, channels: 1 }), transcribeMode(engine), toArray()));
+  await engine.close();
+  console.log(JSON.stringify({ peak: selfMemory().peak, wer: wer(file.text, text(events)) }));
+}
+
+/** Run this file in a fresh child process in one of its child modes; its last stdout line, parsed. */
+function child<T>(args: string[]): Promise<T> {
   const self = fileURLToPath(import.meta.url);
   return new Promise((res, rej) =>
-    execFile(process.execPath, [...process.execArgv, self, '--pool-memory', String(size), mmap ? 'mmap' : 'read'], { timeout: 300_000 }, (err, stdout) => {
+    execFile(process.execPath, [...process.execArgv, self, ...args], { timeout: 600_000 }, (err, stdout) => {
       if (err) rej(err);
-      else res(JSON.parse(stdout.trim().split('\n').at(-1)!) as { rss: number; pss: number });
+      else res(JSON.parse(stdout.trim().split('\n').at(-1)!) as T);
     }),
   );
+}
+
+/**
+ * Memory of the engine pool, each figure in a fresh process: what a pool of 1, 2 and 3 workers adds (RSS and PSS,
+ * model loaded and one clip decoded per worker), with workers sharing the dictionary and language model (the
+ * default) and without; and the peak RSS of a whole process transcribing a 2.3-minute file with the default pool.
+ * `npm run bench -- pool-memory`.
+ */
+export async function benchPoolMemory(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const share of [true, false]) {
+    const pools = [];
+    for (const size of [1, 2, 3]) pools.push(await child<{ rss: number; pss: number }>(['--pool-memory', String(size), share ? 'shared' : 'own']));
+    const [one, two, three] = pools as [{ rss: number; pss: number }, { rss: number; pss: number }, { rss: number; pss: number }];
+    rows.push({
+      case: `memory a pool adds, fresh process, ${share ? 'workers share dictionary + LM (default)' : "shareModel: false (each worker loads all)"}: 1 / 2 / 3 workers; per added worker`,
+      value: `RSS ${fmt(one.rss, 0)} / ${fmt(two.rss, 0)} / ${fmt(three.rss, 0)} MB; +${fmt(two.rss - one.rss, 0)}, +${fmt(three.rss - two.rss, 0)} MB (PSS ${fmt(one.pss, 0)} / ${fmt(two.pss, 0)} / ${fmt(three.pss, 0)})`,
+      goal: '2 workers ≤ 150 MB, each added ≤ 40 MB',
+    });
+  }
+  const run = await child<{ peak: number; wer: number }>(['--transcribe-peak']);
+  rows.push({ case: 'peak RSS of a process transcribing a 2.3-minute file (decode → batch, default pool); its WER', value: `${fmt(run.peak, 0)} MB; ${fmt(run.wer * 100, 1)} %`, goal: '≤ 250 MB' });
+  return rows;
 }
 
 /** First-sentence WER after a 3 s lead-in, for each (sentence, voice), with or without the second pass. */
@@ -164,17 +196,9 @@ export async function benchEngine(): Promise<Row[]> {
     await engine.pool.warmUp();
     const loadMs = performance.now() - t0;
     const total = process.memoryUsage().rss - before;
-    rows.push({ case: `RSS of the default pool (${engine.pool.size} workers, one model each)`, value: `${fmt(total / 1e6, 0)} MB total, ${fmt(total / engine.pool.size / 1e6, 0)} MB per worker`, goal: '' });
+    rows.push({ case: `RSS of the default pool (${engine.pool.size} workers sharing dictionary + LM), this process`, value: `${fmt(total / 1e6, 0)} MB total, ${fmt(total / engine.pool.size / 1e6, 0)} MB per worker`, goal: '' });
     rows.push({ case: 'pool start (threads + model load, in parallel)', value: `${fmt(loadMs, 0)} ms`, goal: '' });
-    for (const mmap of [false, true]) {
-      const one = await poolMemory(1, mmap);
-      const two = await poolMemory(2, mmap);
-      rows.push({
-        case: `memory a pool adds, fresh process, ${mmap ? "pocketsphinx '-mmap yes'" : 'default (model files read)'}: 1 / 2 workers, per added worker`,
-        value: `RSS ${fmt(one.rss, 0)} / ${fmt(two.rss, 0)} MB, +${fmt(two.rss - one.rss, 0)} MB (PSS ${fmt(one.pss, 0)} / ${fmt(two.pss, 0)} MB)`,
-        goal: '2 workers ≤ 150 MB, each added ≤ 40 MB',
-      });
-    }
+    rows.push(...(await benchPoolMemory()));
     // One live session on one worker.
     const t1 = performance.now();
     const events = await streamThrough(engine, samples);
@@ -229,7 +253,8 @@ export async function benchEngine(): Promise<Row[]> {
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
   const at = process.argv.indexOf('--pool-memory');
-  if (at >= 0) await childPoolMemory(Number(process.argv[at + 1]), process.argv[at + 2] === 'mmap');
+  if (at >= 0) await childPoolMemory(Number(process.argv[at + 1]), process.argv[at + 2] === 'shared');
+  else if (process.argv.includes('--transcribe-peak')) await childTranscribePeak();
   else if (process.argv.includes('--child')) childDecode();
   else console.table(await benchEngine());
 }

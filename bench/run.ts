@@ -8,6 +8,7 @@ type Rows = Array<Record<string, string | number>>;
 const AREAS: Array<{ name: string; module: string; fn: string }> = [
   { name: 'decode', module: './decode.js', fn: 'benchDecode' },
   { name: 'engine', module: './engine.js', fn: 'benchEngine' },
+  { name: 'pool-memory', module: './engine.js', fn: 'benchPoolMemory' },
   { name: 'near-realtime', module: './near-realtime.js', fn: 'benchNearRealtime' },
   { name: 'realtime', module: './realtime.js', fn: 'benchRealtime' },
   { name: 'batch', module: './batch.js', fn: 'benchBatch' },

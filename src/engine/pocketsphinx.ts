@@ -1,14 +1,19 @@
 /**
  * The koffi binding of the system's libpocketsphinx (5prealpha, `libpocketsphinx.so.3`) and a small
- * {@link Decoder} class over it. Nothing here is thread-aware: one decoder belongs to one thread.
+ * {@link Decoder} class over it. One decoder belongs to one thread; decoders of several threads may share read-only
+ * model parts through a cell (below), which is the only thread-aware part.
  *
- * Besides the public `ps_*` calls, the decoder reaches the cepstral-mean state (`cmn_t`) through `ps_get_feat`
+ * Besides the public `ps_*` calls, decoders of one process can share the dictionary and the language model's n-grams
+ * (`DecoderConfig.shared`), which takes a few fields of `ps_decoder_t`, `ngram_model_t` and `lm_trie_t` (layouts
+ * below, checked before use). And the decoder reaches the cepstral-mean state (`cmn_t`) through `ps_get_feat`
  * and the `feat_t`/`cmn_t` layouts published in sphinxbase's installed headers (`feat.h`, `cmn.h`). That is the
  * only way in this library version to reset CMN between sessions, which makes results independent of what the
  * decoder heard before, and to pick batch CMN for whole clips.
  */
+import { threadId } from 'node:worker_threads';
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
 import { EngineError, InvalidArgumentError } from '../core/errors.js';
+import { CELL_EMPTY, CELL_LOADING, CELL_OFF, CELL_READY } from './shared-cell.js';
 
 /** Default model directory of Debian's `pocketsphinx-en-us` package. */
 export const DEFAULT_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
@@ -31,6 +36,12 @@ export interface DecoderConfig {
   cmnInit?: readonly number[];
   /** Extra `-name value` arguments for pocketsphinx (e.g. `['-beam', '1e-60']`). */
   args?: readonly string[];
+  /**
+   * A cell from `sharedModelCell()` (`shared-cell.ts`): decoders given the same cell, in any thread of the process,
+   * load the dictionary and the language model's n-grams once and share them. Give one cell only to decoders of the
+   * same model and arguments. Default: none, every decoder loads everything.
+   */
+  shared?: SharedArrayBuffer;
 }
 
 /** A word (or filler) with its frames (10 ms each) on the decoder's stream. */
@@ -71,9 +82,35 @@ interface Api {
   ps_get_search(ps: Ptr): string | null;
   ps_get_lm(ps: Ptr, name: string): Ptr;
   ps_set_lm(ps: Ptr, name: string, lm: Ptr): number;
+  ps_get_config(ps: Ptr): Ptr;
+  ps_get_logmath(ps: Ptr): Ptr;
+  ngram_model_read(config: Ptr, path: string, type: number, lmath: Ptr): Ptr;
+  logmath_retain(lmath: Ptr): Ptr;
+  dict_retain(dict: Ptr): Ptr;
+  dict_free(dict: Ptr): number;
+  dict_wordid(dict: Ptr, word: string): number;
+  dict2pid_retain(d2p: Ptr): Ptr;
+  dict2pid_free(d2p: Ptr): number;
+  malloc(size: number): Ptr;
+  memcpy(to: Ptr, from: Ptr, size: number): Ptr;
+  free(p: Ptr): void;
 }
 
 let api: Api | undefined;
+
+/** `dlopen` flags (glibc). */
+const RTLD_NOW = 2;
+const RTLD_NODELETE = 0x1000;
+
+/** malloc/memcpy/free for the per-decoder copies of the shared language model's small header structs. */
+function libc(): Pick<Api, 'malloc' | 'memcpy' | 'free'> {
+  const c = koffi.load('libc.so.6');
+  return {
+    malloc: c.func('void *malloc(size_t size)'),
+    memcpy: c.func('void *memcpy(void *to, const void *from, size_t size)'),
+    free: c.func('void free(void *p)'),
+  };
+}
 let featType: TypeObject | undefined;
 let cmnType: TypeObject | undefined;
 
@@ -85,6 +122,10 @@ function load(): Api {
   try {
     sb = koffi.load('libsphinxbase.so.3');
     ps = koffi.load('libpocketsphinx.so.3');
+    // Never unloaded, even when the last worker thread that loaded them ends: shared model parts outlive their
+    // loader and point into the libraries (a model's function table), which must stay at the same address.
+    const dlopen = koffi.load('libc.so.6').func('void *dlopen(const char *file, int mode)') as (file: string, mode: number) => unknown;
+    for (const lib of ['libsphinxbase.so.3', 'libpocketsphinx.so.3']) dlopen(lib, RTLD_NOW | RTLD_NODELETE);
   } catch (err) {
     throw new EngineError('EARSHOT_ENGINE_UNAVAILABLE', 'libpocketsphinx.so.3 / libsphinxbase.so.3 not found (apt-get install libpocketsphinx3 pocketsphinx-en-us)', { cause: err });
   }
@@ -114,6 +155,16 @@ function load(): Api {
     ps_get_search: ps.func('const char *ps_get_search(void *ps)'),
     ps_get_lm: ps.func('void *ps_get_lm(void *ps, const char *name)'),
     ps_set_lm: ps.func('int ps_set_lm(void *ps, const char *name, void *lm)'),
+    ps_get_config: ps.func('void *ps_get_config(void *ps)'),
+    ps_get_logmath: ps.func('void *ps_get_logmath(void *ps)'),
+    ngram_model_read: sb.func('void *ngram_model_read(void *config, const char *path, int type, void *lmath)'),
+    logmath_retain: sb.func('void *logmath_retain(void *lmath)'),
+    dict_retain: ps.func('void *dict_retain(void *dict)'),
+    dict_free: ps.func('int dict_free(void *dict)'),
+    dict_wordid: ps.func('int dict_wordid(void *dict, const char *word)'),
+    dict2pid_retain: ps.func('void *dict2pid_retain(void *d2p)'),
+    dict2pid_free: ps.func('int dict2pid_free(void *d2p)'),
+    ...libc(),
   };
   // Leading members of sphinxbase's `struct feat_s` (feat.h) up to `cmn_struct`, and `cmn_t` (cmn.h).
   featType = koffi.struct({
@@ -172,6 +223,48 @@ export function cleanWord(word: string): string | undefined {
   return text.length > 0 ? text : undefined;
 }
 
+/**
+ * Struct layouts of the installed libraries (pocketsphinx/sphinxbase 5prealpha, x86-64) that sharing relies on. Each
+ * is checked against the library's own accessors before anything is shared; a mismatch turns sharing off.
+ * `ps_decoder_t`: `dict` at 24, `d2p` at 32, `lmath` at 40. `ngram_model_t`: `refcount` first, `n` (order) at 24,
+ * `lmath` at 32; an `ngram_model_trie_t` is that 96-byte base and then its `lm_trie_t *`. `lm_trie_t` (96 bytes) holds
+ * pointers to the n-gram arrays and, last, the history/backoff caches `lm_trie_score` writes: the only part of the
+ * model written while decoding. `dict_t` and `dict2pid_t` start with their refcount; `dict2pid_t.dict` is at 16.
+ */
+const PS_DICT = 24;
+const PS_D2P = 32;
+const PS_LMATH = 40;
+const LM_ORDER = 24;
+const LM_LMATH = 32;
+const LM_TRIE = 96;
+const LM_SIZE = 104;
+const TRIE_SIZE = 96;
+const D2P_DICT = 16;
+/**
+ * Refcount given to shared objects. The library's retain/free are not atomic, and decoders start and stop in several
+ * threads at once; from this height lost updates can never bring a count to 0, so the shared parts are never freed
+ * (they live as long as the process, like the loaded library).
+ */
+const PINNED = 1 << 28;
+/** Name of the n-gram search a decoder built on shared parts gets (pocketsphinx's own default name). */
+const NGRAM_SEARCH = '_default';
+/** Arguments that load or select a model or search themselves: a decoder given any of them shares nothing. */
+const OWN_MODEL_ARGS = new Set(['-hmm', '-lm', '-dict', '-lmctl', '-fsg', '-jsgf', '-kws', '-keyphrase', '-allphone', '-fdict']);
+/** How long a decoder waits for another thread to finish loading the shared parts before loading its own (ms). */
+const SHARED_WAIT_MS = 60_000;
+
+/** The shared read-only parts: a pinned trie language model, dictionary and dictionary-to-senone map. */
+interface SharedParts {
+  lm: bigint;
+  trie: bigint;
+  dict: bigint;
+  d2p: bigint;
+}
+
+function ptrAt(p: bigint, offset: number): bigint | null {
+  return koffi.decode(p, offset, 'void *') as bigint | null;
+}
+
 function modelPaths(config: DecoderConfig): ModelPaths {
   return {
     hmm: config.model?.hmm ?? `${DEFAULT_MODEL_DIR}/en-us`,
@@ -181,7 +274,8 @@ function modelPaths(config: DecoderConfig): ModelPaths {
 }
 
 /**
- * One pocketsphinx decoder (one loaded model, ~100 MB). Not thread-safe; use it from one thread.
+ * One pocketsphinx decoder (one loaded model, ~90 MB; ~36 MB more when it shares a dictionary and language model
+ * through `DecoderConfig.shared`). Not thread-safe; use it from one thread.
  *
  * @throws {EngineError} `EARSHOT_ENGINE_UNAVAILABLE` when the libraries are missing,
  *   `EARSHOT_ENGINE_FAILED` when the model cannot be loaded or a call fails.
@@ -211,24 +305,54 @@ export class Decoder {
   #onePass = false;
   /** The feature buffer must be made growable again once an utterance has started (see {@link #makeOnePass}). */
   #regrow = false;
+  /** This decoder's copy of the shared language model's header (freed with the decoder). */
+  #lmCopy: { lm: bigint; trie: bigint } | undefined;
 
   constructor(config: DecoderConfig = {}) {
     this.#api = load();
     const paths = modelPaths(config);
-    const argv = ['-hmm', paths.hmm, '-lm', paths.lm, '-dict', paths.dict];
+    const common = ['-hmm', paths.hmm];
     if (config.cmnInit) {
       if (config.cmnInit.length !== 13 || config.cmnInit.some((v) => !Number.isFinite(v))) throw new InvalidArgumentError('cmnInit needs 13 finite numbers');
-      argv.push('-cmninit', config.cmnInit.map((v) => v.toFixed(2)).join(','));
+      common.push('-cmninit', config.cmnInit.map((v) => v.toFixed(2)).join(','));
     }
-    if (config.args) argv.push(...config.args);
+    const extra = config.args ?? [];
     const a = this.#api;
-    this.#config = a.cmd_ln_parse_r(null, a.ps_args(), argv.length, argv, 0);
-    if (!this.#config) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx rejected its arguments', { details: { args: argv } });
-    this.#ps = a.ps_init(this.#config);
-    if (!this.#ps) {
-      a.cmd_ln_free_r(this.#config);
-      this.#config = null;
-      throw new EngineError('EARSHOT_ENGINE_FAILED', `pocketsphinx could not load the model (${paths.hmm})`, { details: { ...paths } });
+    const cell = config.shared && !extra.some((x) => OWN_MODEL_ARGS.has(x)) ? new Int32Array(config.shared, 0, 2) : undefined;
+    let role: 'alone' | 'load' | 'use' = 'alone';
+    if (cell) {
+      const deadline = Date.now() + SHARED_WAIT_MS;
+      for (;;) {
+        const state = Atomics.compareExchange(cell, 0, CELL_EMPTY, CELL_LOADING);
+        if (state === CELL_EMPTY) {
+          Atomics.store(cell, 1, threadId);
+          role = 'load';
+        } else if (state === CELL_READY) role = 'use';
+        else if (state === CELL_LOADING && Date.now() < deadline) {
+          Atomics.wait(cell, 0, CELL_LOADING, 1000);
+          continue;
+        }
+        break;
+      }
+    }
+    // A decoder that uses shared parts loads neither dictionary nor language model; the others load both.
+    const argv = role === 'use' ? [...common, ...extra] : role === 'load' ? [...common, '-dict', paths.dict, ...extra] : [...common, '-lm', paths.lm, '-dict', paths.dict, ...extra];
+    try {
+      this.#config = a.cmd_ln_parse_r(null, a.ps_args(), argv.length, argv, 0);
+      if (!this.#config) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx rejected its arguments', { details: { args: argv } });
+      this.#ps = a.ps_init(this.#config);
+      if (!this.#ps) {
+        a.cmd_ln_free_r(this.#config);
+        this.#config = null;
+        throw new EngineError('EARSHOT_ENGINE_FAILED', `pocketsphinx could not load the model (${paths.hmm})`, { details: { ...paths } });
+      }
+      if (role === 'load') this.#publish(config.shared!, paths.lm);
+      else if (role === 'use') this.#adopt(config.shared!);
+    } catch (err) {
+      // Whoever was loading and failed lets the others load their own.
+      if (role === 'load' && Atomics.compareExchange(cell!, 0, CELL_LOADING, CELL_OFF) === CELL_LOADING) Atomics.notify(cell!, 0);
+      this.free();
+      throw err;
     }
     const featPtr = a.ps_get_feat(this.#ps);
     if (!featPtr) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx has no feature module');
@@ -241,10 +365,79 @@ export class Decoder {
     this.#veclen = cmn.veclen;
     this.#meanPtr = cmn.cmn_mean;
     this.#sumPtr = cmn.sum;
-    this.#mainSearch = a.ps_get_search(this.#ps) ?? '_default';
+    this.#mainSearch = a.ps_get_search(this.#ps) ?? NGRAM_SEARCH;
     this.#check(a.ps_set_jsgf_string(this.#ps, CMN_SEARCH, CMN_GRAMMAR), 'ps_set_jsgf_string');
     this.#check(a.ps_set_search(this.#ps, this.#mainSearch), 'ps_set_search');
     this.#cmnInit = Float32Array.from(koffi.decode(this.#meanPtr, 'float', this.#veclen) as ArrayLike<number>);
+  }
+
+  /**
+   * First decoder of a cell (built with the dictionary, without a language model): load the language model, check
+   * the layouts, pin and publish the shared parts, then search with that model. Layouts that do not check out turn
+   * the cell off (every decoder then loads its own) and this decoder keeps its own model.
+   */
+  #publish(shared: SharedArrayBuffer, lmPath: string): void {
+    const a = this.#api;
+    const ps = this.#ps!;
+    const cell = new Int32Array(shared, 0, 2);
+    const lmath = a.ps_get_logmath(ps);
+    const lm = a.ngram_model_read(a.ps_get_config(ps), lmPath, 0, lmath);
+    if (!lm) throw new EngineError('EARSHOT_ENGINE_FAILED', `pocketsphinx could not load the language model (${lmPath})`, { details: { lm: lmPath } });
+    const dict = ptrAt(ps, PS_DICT);
+    const d2p = ptrAt(ps, PS_D2P);
+    const trie = ptrAt(lm, LM_TRIE);
+    const order = koffi.decode(lm, LM_ORDER, 'uint8_t') as number;
+    const fits =
+      lmath !== null &&
+      ptrAt(ps, PS_LMATH) === lmath &&
+      dict !== null &&
+      d2p !== null &&
+      ptrAt(d2p, D2P_DICT) === dict &&
+      a.dict_wordid(dict, '</s>') >= 0 &&
+      ptrAt(lm, LM_LMATH) === lmath &&
+      order >= 2 &&
+      order <= 5 &&
+      trie !== null &&
+      ptrAt(trie, 0) !== null;
+    this.#check(a.ps_set_lm(ps, NGRAM_SEARCH, lm), 'ps_set_lm');
+    this.#check(a.ps_set_search(ps, NGRAM_SEARCH), 'ps_set_search');
+    if (!fits) {
+      if (Atomics.compareExchange(cell, 0, CELL_LOADING, CELL_OFF) === CELL_LOADING) Atomics.notify(cell, 0);
+      return;
+    }
+    a.logmath_retain(lmath);
+    for (const p of [lm, dict, d2p]) koffi.encode(p, 0, 'int', PINNED);
+    const slots = new BigInt64Array(shared, 8, 4);
+    [slots[0], slots[1], slots[2], slots[3]] = [lm, trie, dict, d2p];
+    Atomics.store(cell, 0, CELL_READY);
+    Atomics.notify(cell, 0);
+  }
+
+  /** A later decoder of a cell (built without dictionary or language model): take the shared parts. */
+  #adopt(shared: SharedArrayBuffer): void {
+    const a = this.#api;
+    const ps = this.#ps!;
+    const slots = new BigInt64Array(shared, 8, 4);
+    const parts: SharedParts = { lm: slots[0]!, trie: slots[1]!, dict: slots[2]!, d2p: slots[3]! };
+    if (ptrAt(ps, PS_LMATH) !== a.ps_get_logmath(ps)) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx decoder layout differs from the one the shared model was loaded with');
+    // The decoder's own (filler-only) dictionary and map are swapped for the shared ones.
+    const ownDict = ptrAt(ps, PS_DICT);
+    const ownD2p = ptrAt(ps, PS_D2P);
+    koffi.encode(ps, PS_DICT, 'void *', a.dict_retain(parts.dict));
+    koffi.encode(ps, PS_D2P, 'void *', a.dict2pid_retain(parts.d2p));
+    a.dict2pid_free(ownD2p);
+    a.dict_free(ownDict);
+    // A private header of the language model: the n-gram arrays are shared, the scoring caches are this decoder's.
+    const lm = a.malloc(LM_SIZE);
+    const trie = a.malloc(TRIE_SIZE);
+    if (!lm || !trie) throw new EngineError('EARSHOT_ENGINE_FAILED', 'out of memory');
+    a.memcpy(lm, parts.lm, LM_SIZE);
+    a.memcpy(trie, parts.trie, TRIE_SIZE);
+    koffi.encode(lm, LM_TRIE, 'void *', trie);
+    koffi.encode(lm, 0, 'int', 1);
+    this.#lmCopy = { lm, trie };
+    this.#check(a.ps_set_lm(ps, NGRAM_SEARCH, lm), 'ps_set_lm');
+    this.#check(a.ps_set_search(ps, NGRAM_SEARCH), 'ps_set_search');
   }
 
   /** True until {@link free}. */
@@ -417,6 +610,12 @@ export class Decoder {
       this.#api.ps_free(this.#ps);
       this.#ps = null;
     }
+    // The search released its reference to the header copy; free it unless something still holds it.
+    if (this.#lmCopy && koffi.decode(this.#lmCopy.lm, 0, 'int') === 1) {
+      this.#api.free(this.#lmCopy.trie);
+      this.#api.free(this.#lmCopy.lm);
+    }
+    this.#lmCopy = undefined;
     // ps_init retained the config; ps_free released the decoder's reference, this drops ours.
     if (this.#config !== null) {
       this.#api.cmd_ln_free_r(this.#config);

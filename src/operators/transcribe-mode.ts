@@ -58,7 +58,8 @@ export function defaultMode(transport: Pick<Transport, 'capabilities'>, live: bo
 
 /**
  * Transcribe mono audio at the transport's sample rate in a mode:
- * - `batch`: `vadChunk()` clips of at most 20 s (or the model's limit) → `transcribeBatch()`;
+ * - `batch`: `vadChunk()` clips of at most 20 s (or the model's limit), cut at pauses of the model's `minClipPauseMs`
+ *   (default 300 ms) → `transcribeBatch()`;
  * - `near-realtime`: `transcribeNearRealtime()`: `nearRealtime({ windowMs })` windows → `transcribeBatch()`, or with
  *   `liveWindows` on an engine whose sessions decode like clips (`local()`), windows decoded live as they are spoken;
  * - `realtime`: `transcribe()` on an offline engine (`capabilities.offline`), `transcribeRealtime()` on a network model (paced to real time
@@ -87,7 +88,9 @@ export function transcribeMode(transport: Transport, options: TranscribeModeOpti
     ...(options.clock ? { clock: options.clock } : {}),
   };
   if (mode === 'batch') {
-    return (audio) => audio.pipe(vadChunk({ maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000) }), options.taps?.vad ?? identity, transcribeBatch(transport, batchOptions));
+    const minSilenceMs = transport.capabilities.minClipPauseMs;
+    const clips = { maxChunkMs: Math.min(transport.capabilities.maxDurationMs, 20_000), ...(minSilenceMs ? { minSilenceMs } : {}) };
+    return (audio) => audio.pipe(vadChunk(clips), options.taps?.vad ?? identity, transcribeBatch(transport, batchOptions));
   }
   if (mode === 'near-realtime') {
     return transcribeNearRealtime(transport, { ...batchOptions, windowMs: options.windowMs ?? 5000, live: options.liveWindows ?? false, ...(options.taps?.windows ? { windows: options.taps.windows } : {}) });

@@ -22,7 +22,7 @@ export interface LocalOptions extends EnginePoolOptions, StreamRecognizerOptions
 
 const LOCAL: ModelSpec = {
   summary: 'Embedded offline engine (pocketsphinx, US English); no key, no network.',
-  capabilities: { wordTimes: true, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'], offline: true, cancelCost: 'free', liveClips: true },
+  capabilities: { wordTimes: true, emotion: false, diarization: false, hotwords: false, context: false, maxDurationMs: Infinity, languages: ['en'], offline: true, cancelCost: 'free', liveClips: true, minClipPauseMs: 600 },
 };
 
 /**
@@ -60,8 +60,10 @@ function checkRate(rate: number): void {
  * clip as one utterance with the clip's own mean; a session opened with `prime` (audio heard before it) starts with
  * that audio's mean instead and decodes like a clip (`liveClips`). Finals never have empty text.
  *
- * Threads: `size` workers (default `os.availableParallelism()`), shared by everything this instance does; each
- * loads the model (~100 MB) once, plus one more model while two sessions share a worker. A session stays on its
+ * Threads: `size` workers (default `os.availableParallelism()`), shared by everything this instance does. The first
+ * worker loads the whole model (~100 MB); the others share its dictionary and language model and load only the
+ * acoustic model and their own search (~48 MB each; `shareModel: false` gives each its own), plus one more decoder
+ * while two sessions share a worker. A session stays on its
  * worker; clips go to the least-busy worker. A crashed or hung worker is replaced; its clip fails with a retryable
  * `EARSHOT_WORKER_CRASHED`, which `transcribeBatch` (the clip's owner) retries (or give the pool a `retry` policy).
  *

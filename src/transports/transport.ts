@@ -55,6 +55,12 @@ export interface ModelFeatures {
    * (`nearRealtimeLive`). Needs `openStream`.
    */
   liveClips?: boolean;
+  /**
+   * Shortest pause (ms) at which batch mode cuts audio into clips for this model (default: `vadChunk`'s 300). An
+   * engine that ends utterances itself inside a clip (the embedded engine, at 500 ms of silence) loses words when
+   * clips are cut at shorter pauses, in mid-sentence, where it would have gone on with the sentence's context.
+   */
+  minClipPauseMs?: number;
 }
 
 /** What an abandoned request costs: see {@link ModelFeatures.cancelCost}. */

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cleanWord, Decoder } from '../../src/engine/pocketsphinx.js';
+import { recognizeClip } from '../../src/engine/recognizer.js';
+import { CELL_EMPTY, CELL_LOADING, CELL_OFF, CELL_READY, releaseSharedModelCell, sharedModelCell } from '../../src/engine/shared-cell.js';
 import { SENTENCES, synthRaw } from '../helpers/speech.js';
 
 describe('pocketsphinx binding', () => {
@@ -49,5 +51,36 @@ describe('pocketsphinx binding', () => {
     expect(() => new Decoder({ model: { hmm: '/nonexistent/model' } })).toThrow(expect.objectContaining({ code: 'EARSHOT_ENGINE_FAILED' }));
   });
 
-});
+  it('decoders sharing a cell decode exactly like one with its own model, also after the loading one is freed', () => {
+    const b = synthRaw(SENTENCES[2]!, 'slt');
+    const clip = new Int16Array(b.buffer, b.byteOffset, b.length / 2);
+    const own = new Decoder();
+    const expected = recognizeClip(own, clip);
+    expect(expected.flatMap((e) => e.words ?? []).length).toBeGreaterThan(3);
+    const shared = sharedModelCell();
+    const loader = new Decoder({ shared });
+    expect(new Int32Array(shared)[0]).toBe(CELL_READY);
+    const user = new Decoder({ shared });
+    expect(recognizeClip(loader, clip)).toEqual(expected);
+    expect(recognizeClip(user, clip)).toEqual(expected);
+    loader.free();
+    user.free();
+    const later = new Decoder({ shared });
+    expect(recognizeClip(later, clip)).toEqual(expected);
+    later.free();
+    own.free();
+  });
 
+  it('a cell whose loading failed is off (the next decoder loads its own); one whose loading thread died reopens', () => {
+    const shared = sharedModelCell();
+    expect(() => new Decoder({ shared, model: { lm: '/nonexistent/en-us.lm.bin' } })).toThrow(expect.objectContaining({ code: 'EARSHOT_ENGINE_FAILED' }));
+    expect(new Int32Array(shared)[0]).toBe(CELL_OFF);
+    const cell = new Int32Array(sharedModelCell());
+    Atomics.store(cell, 0, CELL_LOADING);
+    Atomics.store(cell, 1, 7);
+    releaseSharedModelCell(cell.buffer as SharedArrayBuffer, 8);
+    expect(cell[0]).toBe(CELL_LOADING);
+    releaseSharedModelCell(cell.buffer as SharedArrayBuffer, 7);
+    expect(cell[0]).toBe(CELL_EMPTY);
+  });
+});
