@@ -27,6 +27,9 @@ import type { FromWorker, ToWorker, WireError, WorkerInit } from './protocol.js'
 import { releaseSharedModelCell, sharedModelCell } from './shared-cell.js';
 import { ENGINE_SAMPLE_RATE, type StreamRecognizerOptions } from './recognizer.js';
 
+/** How long a closing pool waits for a worker to end itself before terminating it (ms). */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Settings of an {@link EnginePool}. */
 export interface EnginePoolOptions {
   /** Number of worker threads. Default `os.availableParallelism()`. */
@@ -309,7 +312,7 @@ export class EnginePool {
     const err = new AbortError(new Error('engine pool closed'));
     for (const job of this.#queue.splice(0)) this.#settle(job, err);
     for (const job of [...this.#waiting.keys()]) this.#settle(job, err);
-    const exits: Array<Promise<number>> = [];
+    const exits: Array<Promise<void>> = [];
     for (let i = 0; i < this.#slots.length; i++) {
       const slot = this.#slots[i];
       if (!slot) continue;
@@ -321,9 +324,30 @@ export class EnginePool {
         this.#finishSession(s);
         s.endWaiter?.reject(err);
       }
-      exits.push(slot.worker.terminate());
+      exits.push(this.#shutdown(slot.worker));
     }
     await Promise.all(exits);
+  }
+
+  /**
+   * End a worker from inside: it frees its decoders and exits once its current native call (a model load, a decode)
+   * has returned. `terminate()` from outside during such a call aborts the whole process (koffi cannot throw into
+   * a terminating thread), so it is only the fallback for a worker that has not exited after {@link SHUTDOWN_GRACE_MS}.
+   */
+  #shutdown(worker: Worker): Promise<void> {
+    if (worker.threadId < 0) return Promise.resolve(); // already exited
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void worker.terminate().then(() => resolve(), () => resolve()), SHUTDOWN_GRACE_MS);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      try {
+        worker.postMessage({ type: 'shutdown' } satisfies ToWorker);
+      } catch {
+        // already gone: 'exit' follows
+      }
+    });
   }
 
   #assertOpen(): void {
@@ -411,7 +435,8 @@ export class EnginePool {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = undefined;
     const busy = slot.clip !== undefined || [...slot.sessions.values()].some((s) => s.unacked > 0 || s.endWaiter);
-    if (!busy || slot.dead) return;
+    // A worker still loading its model is not hung (a load that fails says so); the watchdog starts at 'ready'.
+    if (!busy || slot.dead || !slot.ready) return;
     const clipMs = slot.clip ? (slot.clip.samples.length * 1000) / ENGINE_SAMPLE_RATE : 0;
     slot.timer = setTimeout(() => {
       slot.worker.terminate().catch(() => undefined);
@@ -436,6 +461,7 @@ export class EnginePool {
         this.#startFailures = 0;
         this.#pump();
         this.#refresh(slot);
+        this.#arm(slot);
         break;
       case 'fatal': {
         const err = fromWire(msg.error, 'EARSHOT_ENGINE_UNAVAILABLE');

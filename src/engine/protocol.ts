@@ -23,7 +23,10 @@ export type ToWorker =
   | { type: 'open'; session: number; options: StreamRecognizerOptions }
   | { type: 'audio'; session: number; samples: Int16Array }
   | { type: 'end'; session: number }
-  | { type: 'close'; session: number };
+  | { type: 'close'; session: number }
+  /** Free every decoder and end the thread from JavaScript (the pool closing): a thread terminated from outside
+   * while it is inside a native call (loading a model, decoding) aborts the process when the call returns. */
+  | { type: 'shutdown' };
 
 /** A serialisable error from a worker. */
 export interface WireError {

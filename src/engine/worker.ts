@@ -4,7 +4,7 @@
  * The main thread only moves audio and events.
  */
 import { getPriority, setPriority } from 'node:os';
-import { parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
 import { EarshotError } from '../core/errors.js';
 import { Decoder } from './pocketsphinx.js';
@@ -132,6 +132,13 @@ export function serve(port: EnginePort, init: WorkerInit): void {
         if (!s) break;
         sessions.delete(msg.session);
         release(s.decoder);
+        break;
+      }
+      case 'shutdown': {
+        for (const s of sessions.values()) s.decoder.free();
+        sessions.clear();
+        for (const decoder of idle.splice(0)) decoder.free();
+        if (!isMainThread) process.exit(0);
         break;
       }
     }

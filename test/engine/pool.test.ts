@@ -121,6 +121,15 @@ describe('EnginePool', () => {
     await p.close();
   });
 
+  it('close() while workers are still loading their models lets them end themselves (a thread terminated inside a native call aborts the process)', async () => {
+    const p = pool({ size: 2 });
+    const jobs = [1, 2].map((i) => p.transcribe(sentence(i)).then(() => 'done', (e: EarshotError) => e.code));
+    expect(p.threads).toBe(2); // both spawned, neither ready yet
+    await p.close();
+    expect(await Promise.all(jobs)).toEqual(['EARSHOT_ABORTED', 'EARSHOT_ABORTED']);
+    expect(p.threads).toBe(0);
+  });
+
   it('streams a live session on one worker: partials, then a final at end()', async () => {
     const p = pool({ size: 2 });
     const events: Array<{ type: string; text: string }> = [];
