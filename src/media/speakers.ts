@@ -398,8 +398,11 @@ function trainGmm(xs: Float64Array[], components: number): Mixture {
   const dims = xs[0]!.length;
   let g = em(mixture([1], [new Float64Array(dims)], [new Float64Array(dims).fill(1)]), xs, 1);
   while (g.weights.length < components && xs.length >= 40 * g.weights.length) {
+    const before = g.weights.length;
     const split = g.means.flatMap((m, c) => [-1, 1].map((sign) => m.map((x, d) => x + sign * 0.2 * Math.sqrt(g.variances[c]![d]!))));
     g = em(mixture(g.weights.flatMap((w) => [w / 2, w / 2]), split, g.variances.flatMap((v) => [v, v])), xs, 5);
+    // EM drops components left with too few frames: a split that gains nothing would be tried again forever.
+    if (g.weights.length <= before) break;
   }
   return g;
 }

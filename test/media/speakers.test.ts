@@ -32,6 +32,13 @@ function accuracy(turns: ReturnType<typeof diarize>, segments: { voice: string; 
 }
 
 describe('diarize', () => {
+  it('ends on audio where a mixture split gains no component (2.4 s of the sample through MP3: it looped forever)', () => {
+    const mp3 = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', join(ROOT, 'samples/sample.wav'), '-t', '2.4', '-f', 'mp3', '-']);
+    const raw = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'mp3', '-i', '-', '-f', 's16le', '-ac', '1', '-ar', '16000', '-'], { input: mp3 });
+    const turns = diarize(new Int16Array(raw.buffer, raw.byteOffset, raw.length / 2), 16000);
+    expect(new Set(turns.map((t) => t.speaker)).size).toBe(1);
+  });
+
   it('tells a male and a female flite voice apart, with and without a speaker count', () => {
     const { pcm, segments } = load(['rms', 'slt']);
     for (const options of [{}, { speakerCount: 2 }]) {
