@@ -27,6 +27,18 @@ import type { FromWorker, ToWorker, WireError, WorkerInit } from './protocol.js'
 import { releaseSharedModelCell, sharedModelCell } from './shared-cell.js';
 import { ENGINE_SAMPLE_RATE, type StreamRecognizerOptions } from './recognizer.js';
 
+/**
+ * One shared-model cell per decoder configuration for the whole process: the shared parts are never freed, so pools
+ * made one after another (a server's, a test's) reuse what the first loaded instead of loading it again each time.
+ */
+const CELLS = new Map<string, SharedArrayBuffer>();
+function cellFor(decoder: DecoderConfig): SharedArrayBuffer {
+  const key = JSON.stringify(decoder);
+  let cell = CELLS.get(key);
+  if (!cell) CELLS.set(key, (cell = sharedModelCell()));
+  return cell;
+}
+
 /** How long a closing pool waits for a worker to end itself before terminating it (ms). */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -172,7 +184,7 @@ export class EnginePool {
     const retry = retryPolicy(options.retry, NO_RETRY);
     this.size = size;
     const decoder = options.decoder ?? {};
-    this.#decoder = options.shareModel === false || decoder.shared ? decoder : { ...decoder, shared: sharedModelCell() };
+    this.#decoder = options.shareModel === false || decoder.shared ? decoder : { ...decoder, shared: cellFor(decoder) };
     this.#timeoutMs = timeout;
     this.#retry = retry;
     this.#worker = workerScript(options.workerUrl ?? defaultWorkerUrl());
