@@ -116,3 +116,24 @@ export function shiftEvent(event: TranscriptEvent, deltaMs: number): TranscriptE
   if (event.words) out.words = event.words.map((w) => ({ text: w.text, startMs: w.startMs + deltaMs, endMs: w.endMs + deltaMs }));
   return out;
 }
+
+/**
+ * Samples of several pieces, one after another, in a new array (always a copy: the pieces stay usable).
+ *
+ * @param pieces - mono s16 pieces in order.
+ * @example
+ * ```ts
+ * concatSamples([new Int16Array([1, 2]), new Int16Array([3])]); // Int16Array [1, 2, 3]
+ * ```
+ */
+export function concatSamples(pieces: readonly Int16Array[]): Int16Array {
+  let total = 0;
+  for (const p of pieces) total += p.length;
+  const out = new Int16Array(total);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

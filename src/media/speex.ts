@@ -5,6 +5,7 @@
  * WASM instance per process and gives each stream its own resampler state with its own buffers.
  */
 import { EarshotError } from '../core/errors.js';
+import { concatSamples } from '../core/types.js';
 
 interface SpeexModule {
   HEAP16: Int16Array;
@@ -177,14 +178,5 @@ export class SpeexResampler {
 }
 
 function concat(pieces: Int16Array[]): Int16Array {
-  if (pieces.length === 1) return pieces[0]!;
-  let n = 0;
-  for (const p of pieces) n += p.length;
-  const out = new Int16Array(n);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return pieces.length === 1 ? pieces[0]! : concatSamples(pieces);
 }

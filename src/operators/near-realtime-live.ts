@@ -7,7 +7,7 @@ import { asyncScheduler, identity, Observable, type MonoTypeOperatorFunction, ty
 import { Backpressure, queueLimits } from '../core/backpressure.js';
 import { clockOf, type PaceClock } from '../core/clock.js';
 import { EarshotError, InvalidArgumentError, toEarshotError } from '../core/errors.js';
-import { frameToMs, shiftEvent, type AudioChunk, type TranscriptEvent } from '../core/types.js';
+import { concatSamples, frameToMs, shiftEvent, type AudioChunk, type TranscriptEvent } from '../core/types.js';
 import { assertCapabilities, type RecognitionOptions, type StreamSession, type Transport } from '../transports/transport.js';
 import { nearRealtime, nearRealtimeRules, Provisional, type NearRealtimeOptions, type WindowSegment } from './near-realtime.js';
 import { transcribeBatch, type TranscribeBatchOptions } from './transcribe-batch.js';
@@ -139,15 +139,7 @@ export function nearRealtimeLive(transport: Transport, options: NearRealtimeLive
 
       const prime = (extra?: Int16Array): Int16Array | undefined => {
         const parts = extra ? [...primes, extra] : primes;
-        const total = parts.reduce((n, p) => n + p.length, 0);
-        if (total === 0) return undefined;
-        const out = new Int16Array(total);
-        let at = 0;
-        for (const p of parts) {
-          out.set(p, at);
-          at += p.length;
-        }
-        return out;
+        return parts.some((p) => p.length > 0) ? concatSamples(parts) : undefined;
       };
 
       const remember = (samples: Int16Array): void => {
