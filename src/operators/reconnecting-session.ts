@@ -3,6 +3,10 @@
  * reconnects after retryable failures (under a {@link RetryPolicy}), replays the audio after the last final into the
  * new session, and rotates sessions before the transport's `maxDurationMs`. Its events are on the input's time line
  * (the offsets given to `write`), through a {@link SessionTimeline}.
+ *
+ * The replay keeps all audio the service has not reported on, however fast it was sent. When it holds `maxReplayMs`,
+ * `write` waits for the service to report (a final lets the replay up to its end go); if none comes for `reportWaitMs`, the
+ * session is ended (the service reports on all it heard: its last finals come) and a new one takes the next audio.
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { clockOf } from '../core/clock.js';
@@ -32,10 +36,20 @@ export interface ReconnectSettings {
   warmupMs?: number;
   /** Rotate sessions at a pause within this many ms of the transport's `maxDurationMs` (default: a tenth of it, ≤ 60 s). */
   rotateBeforeMs?: number;
-  /** Audio kept for replay while no speech is pending (ms, default 5000). */
+  /**
+   * @deprecated Ignored. Replay used to drop audio sent more than this long ago (wall time) while no speech was
+   * pending, which lost speech a service had not reached yet (audio sent faster than real time); replay now keeps
+   * all audio the service has not reported on, bounded by `maxReplayMs`.
+   */
   quietReplayMs?: number;
-  /** Most audio kept for replay even while speech is pending (ms, default 120 000): bounds memory if finals stop coming. */
+  /**
+   * Most audio (ms, default 120 000) the replay holds while the service has not reported on it: at the bound, writing
+   * waits for the service's events, then (after `reportWaitMs`) ends the session so it reports. Nothing is dropped;
+   * an utterance in progress at such an end is finalised there, as at a session cap.
+   */
   maxReplayMs?: number;
+  /** With the replay full, how long (ms, on the scheduler) to wait for a final that frees some before ending the session (default 5000). */
+  reportWaitMs?: number;
   /** Where waits run and session age is measured (default the real clock); passed on to the transport's sessions. */
   scheduler?: SchedulerLike;
 }
@@ -62,8 +76,8 @@ interface Resolved {
   options: RecognitionOptions;
   policy: RetryPolicy;
   warmupMs: number;
-  quietReplayMs: number;
   maxReplayMs: number;
+  reportWaitMs: number;
   rotateBeforeMs: number;
   maxSessionMs: number;
   scheduler: SchedulerLike;
@@ -74,8 +88,8 @@ interface Resolved {
  *
  * @returns the settings completed with their defaults.
  * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) for a bad policy (or a key a RetryPolicy does not have,
- *   such as the former `baseDelayMs`), a negative `warmupMs` or a rotation
- *   margin outside [0, maxDurationMs).
+ *   such as the former `baseDelayMs`), a negative `warmupMs`, a `maxReplayMs` or `reportWaitMs` that is not positive, or
+ *   a rotation margin outside [0, maxDurationMs).
  * @example
  * const resolved = reconnectSettings(transport, { reconnect: { attempts: 10 } });
  */
@@ -85,6 +99,9 @@ export function reconnectSettings(transport: Pick<Transport, 'capabilities'>, se
   const policy = retryPolicy(settings.reconnect, DEFAULT_RECONNECT_POLICY);
   const warmupMs = settings.warmupMs ?? 0;
   if (!(warmupMs >= 0)) throw new InvalidArgumentError(`warmupMs must be >= 0, got ${warmupMs}`);
+  const maxReplayMs = settings.maxReplayMs ?? 120_000;
+  const reportWaitMs = settings.reportWaitMs ?? 5000;
+  if (!(maxReplayMs > 0) || !(reportWaitMs > 0)) throw new InvalidArgumentError(`maxReplayMs and reportWaitMs must be > 0, got ${maxReplayMs} and ${reportWaitMs}`);
   const maxSessionMs = transport.capabilities.maxDurationMs;
   const rotateBeforeMs = settings.rotateBeforeMs ?? (Number.isFinite(maxSessionMs) ? Math.min(60_000, maxSessionMs / 10) : 0);
   if (Number.isFinite(maxSessionMs) && !(rotateBeforeMs >= 0 && rotateBeforeMs < maxSessionMs)) {
@@ -94,8 +111,8 @@ export function reconnectSettings(transport: Pick<Transport, 'capabilities'>, se
     options: settings.options ?? {},
     policy,
     warmupMs,
-    quietReplayMs: settings.quietReplayMs ?? 5000,
-    maxReplayMs: settings.maxReplayMs ?? 120_000,
+    maxReplayMs,
+    reportWaitMs,
     rotateBeforeMs,
     maxSessionMs,
     scheduler: settings.scheduler ?? asyncScheduler,
@@ -172,6 +189,8 @@ class Reconnecting implements ReconnectingSession {
   #started = false;
   #closed = false;
   #next = 0;
+  /** Called when an event of the current session let a full replay go below its bound. */
+  #onRoom: (() => void) | undefined;
 
   constructor(transport: Transport, settings: Readonly<Resolved>, handlers: ReconnectHandlers) {
     this.#transport = transport;
@@ -179,7 +198,7 @@ class Reconnecting implements ReconnectingSession {
     this.#handlers = handlers;
     this.#rate = transport.sampleRate;
     this.#clock = clockOf(settings.scheduler);
-    this.#timeline = new SessionTimeline({ sampleRate: this.#rate, warmupMs: settings.warmupMs, quietMs: settings.quietReplayMs, maxReplayMs: settings.maxReplayMs });
+    this.#timeline = new SessionTimeline({ sampleRate: this.#rate, warmupMs: settings.warmupMs, maxReplayMs: settings.maxReplayMs });
   }
 
   async start(): Promise<void> {
@@ -190,8 +209,12 @@ class Reconnecting implements ReconnectingSession {
 
   async write(samples: Int16Array, offset = this.#next): Promise<void> {
     await this.#settled();
+    while (this.#timeline.replayFull) {
+      await this.#makeRoom();
+      await this.#settled();
+    }
     this.#next = offset + samples.length;
-    this.#timeline.push({ samples, offset }, this.#clock());
+    this.#timeline.push({ samples, offset });
     const live = this.#live!;
     try {
       await guarded(live, live.stream.write(samples));
@@ -226,6 +249,38 @@ class Reconnecting implements ReconnectingSession {
     this.#live = undefined;
   }
 
+  /**
+   * The replay holds `maxReplayMs` the service has not reported on: wait up to `reportWaitMs` for a final that lets
+   * some go; if none comes, end the session, which reports on all it heard, and open the next one.
+   */
+  async #makeRoom(): Promise<void> {
+    const live = this.#live!;
+    const wait = new AbortController();
+    const abort = (): void => wait.abort();
+    this.#abort.signal.addEventListener('abort', abort, { once: true });
+    const reported = new Promise<boolean>((resolve) => (this.#onRoom = () => resolve(false)));
+    const slept = sleep(this.#s.reportWaitMs, wait.signal, this.#s.scheduler).then(
+      () => true,
+      () => false,
+    );
+    let timedOut: boolean;
+    try {
+      timedOut = await guarded(live, Promise.race([reported, slept]));
+      if (timedOut) await guarded(live, live.stream.end());
+    } catch (err) {
+      this.#fail(live, err);
+      return;
+    } finally {
+      this.#onRoom = undefined;
+      wait.abort();
+      this.#abort.signal.removeEventListener('abort', abort);
+    }
+    if (!timedOut) return;
+    this.#timeline.sessionEnded();
+    this.#failures = 0;
+    this.#startConnect(undefined);
+  }
+
   /** Wait out a reconnect in progress; throws the error that stopped reconnecting, or AbortError once closed. */
   async #settled(): Promise<void> {
     while (this.#connecting) await this.#connecting;
@@ -254,6 +309,7 @@ class Reconnecting implements ReconnectingSession {
   #onEvent(live: Live, event: TranscriptEvent): void {
     if (live !== this.#live || this.#closed || this.#error) return;
     const out = this.#timeline.accept(event);
+    if (!this.#timeline.replayFull) this.#onRoom?.();
     if (!out) return;
     if (out.type === 'final') this.#failures = 0;
     this.#handlers.onEvent(out);

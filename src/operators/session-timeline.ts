@@ -1,9 +1,17 @@
 /**
  * The time line of a realtime transcription that outlives its sessions: what each session heard (a {@link TimeMap}
  * from its time to the input's), the audio a replacement session must hear again (the replay buffer, with an
- * optional warm-up before it), and which of a session's events are new. Pure: no timers, no I/O; the caller passes
- * the clock's reading where one matters.
+ * optional warm-up before it), and which of a session's events are new. Pure: no timers, no I/O, no clock — every
+ * decision is on the audio's time line.
+ *
+ * Replay holds every piece of audio the service has not demonstrably reported on: only audio up to the end of the
+ * last final goes, or everything a session heard once that session ended on request
+ * ({@link SessionTimeline.sessionEnded}). How fast the audio was sent plays no part, so a client far ahead of the
+ * service (audio sent unpaced) loses nothing when a session drops. Partials and speech edges trim nothing: a
+ * transport may time a partial by the audio it has *sent* (qwen3-asr-flash-realtime's carry no times), not by what
+ * the service processed, and speech the service has begun hearing is not final.
  */
+import { EarshotError } from '../core/errors.js';
 import { TimeMap } from '../core/time-map.js';
 import { isSpeechEdge, type TranscriptEvent } from '../core/types.js';
 
@@ -12,8 +20,6 @@ export interface TimelinePiece {
   samples: Int16Array;
   /** First frame on the input's time line. */
   offset: number;
-  /** Clock time (ms) it was first sent at; pieces of the replay buffer have it. */
-  sentAt?: number;
 }
 
 /** Settings of {@link SessionTimeline}. */
@@ -21,9 +27,10 @@ export interface SessionTimelineOptions {
   sampleRate: number;
   /** Audio from before the last final (ms) played into a replacement session first, to warm it up (default 0). */
   warmupMs?: number;
-  /** With no speech pending, audio sent more than this long ago (ms) and this far behind the newest is dropped from replay (default 5000). */
-  quietMs?: number;
-  /** Most audio kept for replay even while speech is pending (ms, default 120 000). */
+  /**
+   * Audio (ms, default 120 000) the replay may hold: once it does ({@link SessionTimeline.replayFull}), the caller must
+   * get the service to report (wait for events, or end the session) before pushing more; nothing is ever dropped.
+   */
   maxReplayMs?: number;
 }
 
@@ -35,11 +42,15 @@ export interface SessionTimelineOptions {
  * of the last final, finals never repeated (speech that lies mostly before the last final is dropped), and
  * `speech-start` / `speech-end` alternating, each emitted once however many sessions heard the speech.
  *
+ * Guarantees on replay: it holds all audio pushed after the last time the service reported on (see the module
+ * comment); it is never trimmed by the clock, and never past what was reported. Its size is bounded by the caller:
+ * {@link push} refuses audio (EARSHOT_LIMIT_EXCEEDED) once the replay holds `maxReplayMs`.
+ *
  * @example
  * ```ts
  * const line = new SessionTimeline({ sampleRate: 16000 });
  * line.newSession(false);
- * line.push({ samples, offset: 0 }, now);
+ * line.push({ samples, offset: 0 });
  * const event = line.accept({ type: 'final', text: 'hi', startMs: 100, endMs: 900 }); // on the input's time line
  * const replay = line.newSession(true); // after a failure: write these into the new session first
  * ```
@@ -47,7 +58,6 @@ export interface SessionTimelineOptions {
 export class SessionTimeline {
   readonly #rate: number;
   readonly #warmFrames: number;
-  readonly #quietMs: number;
   readonly #maxReplayFrames: number;
   #map: TimeMap;
   /** Audio sent after the last final, on the input's time line: what a new session must hear again. */
@@ -55,6 +65,8 @@ export class SessionTimeline {
   /** Audio before the last final kept for warming a new session up (at most `warmupMs`). */
   #warm: TimelinePiece[] = [];
   #lastFinalEndMs = -Infinity;
+  /** Frames in {@link #replay}. */
+  #replayFrames = 0;
   #pendingSpeech = false;
   #atPause = false;
   #inSpeech = false;
@@ -64,7 +76,6 @@ export class SessionTimeline {
   constructor(options: SessionTimelineOptions) {
     this.#rate = options.sampleRate;
     this.#warmFrames = ((options.warmupMs ?? 0) * this.#rate) / 1000;
-    this.#quietMs = options.quietMs ?? 5000;
     this.#maxReplayFrames = ((options.maxReplayMs ?? 120_000) * this.#rate) / 1000;
     this.#map = new TimeMap(this.#rate);
   }
@@ -91,7 +102,12 @@ export class SessionTimeline {
 
   /** Audio held for replay, ms. */
   get replayMs(): number {
-    return (this.#replay.reduce((n, p) => n + p.samples.length, 0) * 1000) / this.#rate;
+    return (this.#replayFrames * 1000) / this.#rate;
+  }
+
+  /** The replay holds `maxReplayMs` of audio the service has not reported on: {@link push} takes no more until it reports. */
+  get replayFull(): boolean {
+    return this.#replayFrames >= this.#maxReplayFrames;
   }
 
   /**
@@ -110,12 +126,29 @@ export class SessionTimeline {
     return out;
   }
 
-  /** New input sent to the current session at clock time `nowMs`: kept for replay (within the bounds) and mapped. */
-  push(piece: TimelinePiece, nowMs: number): void {
-    this.#replay.push({ samples: piece.samples, offset: piece.offset, sentAt: nowMs });
+  /**
+   * New input sent to the current session: kept for replay until the service reports on it, and mapped.
+   *
+   * @throws EARSHOT_LIMIT_EXCEEDED when the replay is already full ({@link replayFull}): the caller pushed without
+   *   letting the service report (the audio is not taken; nothing held is dropped).
+   */
+  push(piece: TimelinePiece): void {
+    if (this.replayFull) {
+      throw new EarshotError('EARSHOT_LIMIT_EXCEEDED', `the replay buffer holds ${this.replayMs} ms the service has not reported on (maxReplayMs): wait for its events or end the session before sending more`);
+    }
+    this.#replay.push({ samples: piece.samples, offset: piece.offset });
+    this.#replayFrames += piece.samples.length;
     this.#map.input(piece.offset, piece.samples.length);
-    if (!this.#pendingSpeech) this.#trimQuiet(nowMs);
-    else if (piece.offset - this.#replay[0]!.offset > this.#maxReplayFrames) this.#trimReplay(piece.offset + piece.samples.length - this.#maxReplayFrames);
+  }
+
+  /**
+   * The current session ended on request (its `end()` resolved, so it delivered every result for all it heard):
+   * nothing it heard needs replaying. The next session hears only the warm-up and new audio.
+   */
+  sessionEnded(): void {
+    const last = this.#replay[this.#replay.length - 1];
+    if (!last) return;
+    this.#trimReplay(last.offset + last.samples.length);
   }
 
   /**
@@ -172,12 +205,14 @@ export class SessionTimeline {
     let i = 0;
     while (i < replay.length && replay[i]!.offset + replay[i]!.samples.length <= toFrame) i++;
     if (this.#warmFrames > 0) for (let k = 0; k < i; k++) this.#keepWarm(replay[k]!);
+    for (let k = 0; k < i; k++) this.#replayFrames -= replay[k]!.samples.length;
     if (i > 0) this.#replay = replay.slice(i);
     const first = this.#replay[0];
     if (first && first.offset < toFrame) {
       const cut = Math.floor(toFrame - first.offset);
       if (this.#warmFrames > 0) this.#keepWarm({ samples: first.samples.subarray(0, cut), offset: first.offset });
-      this.#replay[0] = { ...first, samples: first.samples.subarray(cut), offset: first.offset + cut };
+      this.#replay[0] = { samples: first.samples.subarray(cut), offset: first.offset + cut };
+      this.#replayFrames -= cut;
     }
   }
 
@@ -187,22 +222,5 @@ export class SessionTimeline {
     let i = 0;
     while (i < this.#warm.length && end - this.#warm[i]!.offset > this.#warmFrames) i++;
     if (i > 0) this.#warm = this.#warm.slice(i);
-  }
-
-  /**
-   * With no speech pending, audio sent more than `quietMs` ago (so the service has had time to report speech in it)
-   * and lying more than `quietMs` before the newest audio is silence: stop keeping it.
-   */
-  #trimQuiet(nowMs: number): void {
-    const last = this.#replay[this.#replay.length - 1];
-    if (!last) return;
-    let to = last.offset + last.samples.length - (this.#quietMs * this.#rate) / 1000;
-    for (const piece of this.#replay) {
-      if ((piece.sentAt ?? 0) > nowMs - this.#quietMs) {
-        to = Math.min(to, piece.offset);
-        break;
-      }
-    }
-    if (to > (this.#lastFinalEndMs * this.#rate) / 1000) this.#trimReplay(to);
   }
 }

@@ -13,7 +13,7 @@ describe('SessionTimeline', () => {
   it('maps a session onto the input from the first offset, and keeps only the audio after the last final for replay', () => {
     const line = new SessionTimeline({ sampleRate: RATE });
     expect(line.newSession(false)).toEqual([]);
-    for (let t = 0; t < 3000; t += 100) line.push(piece(5000 + t, 100), t);
+    for (let t = 0; t < 3000; t += 100) line.push(piece(5000 + t, 100));
     expect(line.sessionFrames).toBe(3000);
     expect(line.accept(partial(200, 900))).toEqual(partial(5200, 5900));
     expect(line.pendingSpeech).toBe(true);
@@ -31,13 +31,13 @@ describe('SessionTimeline', () => {
   it('drops speech lying mostly before the last final and clamps the rest to it', () => {
     const line = new SessionTimeline({ sampleRate: RATE });
     line.newSession(false);
-    line.push(piece(0, 4000), 0);
+    line.push(piece(0, 4000));
     line.accept(final(0, 1000));
     line.newSession(true); // replay from 1000
     expect(line.accept(final(0, 300))).toEqual(final(1000, 1300)); // new speech after the final
     const second = new SessionTimeline({ sampleRate: RATE });
     second.newSession(false);
-    second.push(piece(0, 4000), 0);
+    second.push(piece(0, 4000));
     second.accept(final(0, 1000));
     expect(second.accept(final(600, 1300))).toBeUndefined(); // midpoint 950 ≤ 1000: mostly already emitted
     expect(second.accept({ ...final(800, 1600), words: [{ text: 'a', startMs: 800, endMs: 990 }, { text: 'b', startMs: 990, endMs: 1600 }] })).toEqual({
@@ -46,22 +46,67 @@ describe('SessionTimeline', () => {
     });
   });
 
-  it('bounds the replay: quiet audio goes after quietMs, speech pending keeps up to maxReplayMs', () => {
-    const line = new SessionTimeline({ sampleRate: RATE, quietMs: 1000, maxReplayMs: 3000 });
+  it('keeps all audio sent unpaced that the service has not reported on, however long ago it was sent (issue 18)', () => {
+    // The soak's loss: 60 s of audio pushed at once (no clock plays a part any more), no event yet, then the socket
+    // drops. The old wall-clock trim kept only what was sent within 5 s; all of it must be replayed.
+    const line = new SessionTimeline({ sampleRate: RATE });
     line.newSession(false);
-    for (let t = 0; t < 5000; t += 100) line.push(piece(t, 100), t);
-    // No speech: only the last second (sent within quietMs) is kept.
-    expect(line.replayMs).toBe(1000);
-    line.accept(partial(4800, 4900));
-    for (let t = 5000; t < 10_000; t += 100) line.push(piece(t, 100), t);
-    expect(line.replayMs).toBeLessThanOrEqual(3100);
-    expect(line.replayMs).toBeGreaterThanOrEqual(3000);
+    for (let t = 0; t < 60_000; t += 100) line.push(piece(t, 100));
+    expect(line.replayMs).toBe(60_000);
+    const replay = line.newSession(true);
+    expect(replay.reduce((n, p) => n + p.samples.length, 0)).toBe(60_000);
+    expect(replay[0]!.offset).toBe(0);
+    // The replacement reports a final: only audio up to its end goes; the rest is still kept.
+    expect(line.accept(final(1000, 2500))).toEqual(final(1000, 2500));
+    expect(line.replayMs).toBe(57_500);
+  });
+
+  it('trims at finals only: partials and speech edges (whose times may be what was sent, not heard) keep it all', () => {
+    const line = new SessionTimeline({ sampleRate: RATE });
+    line.newSession(false);
+    for (let t = 0; t < 10_000; t += 100) line.push(piece(t, 100));
+    line.accept(edge('speech-start', 3000));
+    line.accept(partial(3000, 10_000)); // qwen3-asr-flash-realtime: a partial ends at the audio sent so far
+    line.accept(edge('speech-end', 4500));
+    expect(line.replayMs).toBe(10_000);
+    line.accept(final(3000, 4500));
+    expect(line.replayMs).toBe(5500);
+    line.accept(edge('speech-start', 6000));
+    line.accept(edge('speech-end', 7000));
+    expect(line.replayMs).toBe(5500);
+    expect(span(line.newSession(true))[0]).toEqual([4500, 100]);
+  });
+
+  it('bounds the replay without dropping: full at maxReplayMs, push then refused (coded), an ended session releases it all', () => {
+    const line = new SessionTimeline({ sampleRate: RATE, maxReplayMs: 3000, warmupMs: 500 });
+    line.newSession(false);
+    for (let t = 0; t < 3000; t += 100) {
+      expect(line.replayFull).toBe(false);
+      line.push(piece(t, 100));
+    }
+    expect(line.replayFull).toBe(true);
+    expect(() => line.push(piece(3000, 100))).toThrow(expect.objectContaining({ code: 'EARSHOT_LIMIT_EXCEEDED' }));
+    expect(line.replayMs).toBe(3000); // nothing dropped, the refused piece not taken
+    // A final lets the audio up to its end go.
+    line.accept(final(500, 1200));
+    expect(line.replayFull).toBe(false);
+    line.push(piece(3000, 100));
+    // The session is ended on request: it reported on everything it heard. Only the warm-up is left for the next.
+    line.sessionEnded();
+    expect(line.replayMs).toBe(0);
+    expect(span(line.newSession(true))).toEqual([
+      [2600, 100],
+      [2700, 100],
+      [2800, 100],
+      [2900, 100],
+      [3000, 100],
+    ]);
   });
 
   it('warms a replacement session with audio from before the last final (at most warmupMs), not a first session', () => {
     const line = new SessionTimeline({ sampleRate: RATE, warmupMs: 500 });
     expect(line.newSession(true)).toEqual([]);
-    for (let t = 0; t < 2000; t += 100) line.push(piece(t, 100), t);
+    for (let t = 0; t < 2000; t += 100) line.push(piece(t, 100));
     line.accept(final(0, 1450));
     const pieces = line.newSession(true);
     expect(span(pieces)).toEqual([
@@ -83,7 +128,7 @@ describe('SessionTimeline', () => {
   it('lets each speech edge through once, alternating, across sessions that hear the speech again', () => {
     const line = new SessionTimeline({ sampleRate: RATE });
     line.newSession(false);
-    line.push(piece(0, 6000), 0);
+    line.push(piece(0, 6000));
     expect(line.accept(edge('speech-end', 100))).toBeUndefined(); // no speech started
     expect(line.accept(edge('speech-start', 200))).toEqual(edge('speech-start', 200));
     expect(line.accept(edge('speech-start', 250))).toBeUndefined(); // already in speech
