@@ -538,6 +538,8 @@ class ScriptedRecognition implements Recognition {
   #silentRun = 0;
   #voicedRun = 0;
   #lastPartialAt = 0;
+  /** Finals found and not yet delivered (a delayed result): they move the shared cursor only once delivered. */
+  #undelivered = 0;
 
   constructor(ctx: EmulatorContext, settings: RecognitionSettings, handlers: RecognitionHandlers) {
     this.#ctx = ctx;
@@ -587,9 +589,10 @@ class ScriptedRecognition implements Recognition {
     }
   }
 
+  /** The scripted answer of the speech now heard: the cursor, past the finals still on their way. */
   #current(): ScriptedUtterance {
     const cursor = cursorOf(this.#ctx);
-    return this.#script[cursor.next % this.#script.length]!;
+    return this.#script[(cursor.next + this.#undelivered) % this.#script.length]!;
   }
 
   #utterance(item: ScriptedUtterance, startMs: number, endMs: number, wordCount?: number): Utterance {
@@ -617,15 +620,20 @@ class ScriptedRecognition implements Recognition {
   }
 
   #final(): void {
-    const cursor = cursorOf(this.#ctx);
-    const item = this.#script[cursor.next % this.#script.length]!;
-    cursor.next++;
+    const item = this.#current();
     const u = this.#utterance(item, this.#speechStart * FRAME_MS, (this.#lastVoiced + 1) * FRAME_MS);
     this.#speechStart = -1;
     this.#silentRun = 0;
     this.#voicedRun = 0;
     const delay = (this.#ctx.faults.resultDelayMs ?? 0) + (item.delayMs ?? 0);
-    this.#delivery.push(delay, () => this.#handlers.onFinal(u));
+    // The cursor moves when the final is delivered: one lost with its connection (a delayed result, then a cut) is
+    // recognised again with the same text by the session that hears the audio again, as a real service would.
+    this.#undelivered++;
+    this.#delivery.push(delay, () => {
+      this.#undelivered--;
+      cursorOf(this.#ctx).next++;
+      this.#handlers.onFinal(u);
+    });
   }
 
   async flush(): Promise<void> {

@@ -4,9 +4,9 @@
  * new session, and rotates sessions before the transport's `maxDurationMs`. Its events are on the input's time line
  * (the offsets given to `write`), through a {@link SessionTimeline}.
  *
- * The replay keeps all audio the service has not reported on, however fast it was sent. When it holds `maxReplayMs`,
- * `write` waits for the service to report (a final lets the replay up to its end go); if none comes for `reportWaitMs`, the
- * session is ended (the service reports on all it heard: its last finals come) and a new one takes the next audio.
+ * The replay keeps all audio the service has not reported on, however fast it was sent (no clock plays a part). When
+ * it holds `maxReplayMs`, the session is ended on request — the service reports on all it heard, its last finals
+ * come — and a new one takes the next audio, hearing again only speech that end may have cut.
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { clockOf } from '../core/clock.js';
@@ -43,13 +43,12 @@ export interface ReconnectSettings {
    */
   quietReplayMs?: number;
   /**
-   * Most audio (ms, default 120 000) the replay holds while the service has not reported on it: at the bound, writing
-   * waits for the service's events, then (after `reportWaitMs`) ends the session so it reports. Nothing is dropped;
-   * an utterance in progress at such an end is finalised there, as at a session cap.
+   * Most audio (ms, default 120 000) the replay holds while the service has not reported on it (no final: a long
+   * silence, or audio sent far ahead of the service): at the bound the session is ended on request, which makes the
+   * service report on all it heard, and a new one goes on. Nothing is dropped; a final the end may have cut is not
+   * emitted, its speech is heard again whole by the next session (unless it is longer than the whole replay).
    */
   maxReplayMs?: number;
-  /** With the replay full, how long (ms, on the scheduler) to wait for a final that frees some before ending the session (default 5000). */
-  reportWaitMs?: number;
   /** Where waits run and session age is measured (default the real clock); passed on to the transport's sessions. */
   scheduler?: SchedulerLike;
 }
@@ -77,7 +76,6 @@ interface Resolved {
   policy: RetryPolicy;
   warmupMs: number;
   maxReplayMs: number;
-  reportWaitMs: number;
   rotateBeforeMs: number;
   maxSessionMs: number;
   scheduler: SchedulerLike;
@@ -88,8 +86,8 @@ interface Resolved {
  *
  * @returns the settings completed with their defaults.
  * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) for a bad policy (or a key a RetryPolicy does not have,
- *   such as the former `baseDelayMs`), a negative `warmupMs`, a `maxReplayMs` or `reportWaitMs` that is not positive, or
- *   a rotation margin outside [0, maxDurationMs).
+ *   such as the former `baseDelayMs`), a negative `warmupMs`, a `maxReplayMs` that is not positive, or a rotation
+ *   margin outside [0, maxDurationMs).
  * @example
  * const resolved = reconnectSettings(transport, { reconnect: { attempts: 10 } });
  */
@@ -100,8 +98,7 @@ export function reconnectSettings(transport: Pick<Transport, 'capabilities'>, se
   const warmupMs = settings.warmupMs ?? 0;
   if (!(warmupMs >= 0)) throw new InvalidArgumentError(`warmupMs must be >= 0, got ${warmupMs}`);
   const maxReplayMs = settings.maxReplayMs ?? 120_000;
-  const reportWaitMs = settings.reportWaitMs ?? 5000;
-  if (!(maxReplayMs > 0) || !(reportWaitMs > 0)) throw new InvalidArgumentError(`maxReplayMs and reportWaitMs must be > 0, got ${maxReplayMs} and ${reportWaitMs}`);
+  if (!(maxReplayMs > 0)) throw new InvalidArgumentError(`maxReplayMs must be > 0, got ${maxReplayMs}`);
   const maxSessionMs = transport.capabilities.maxDurationMs;
   const rotateBeforeMs = settings.rotateBeforeMs ?? (Number.isFinite(maxSessionMs) ? Math.min(60_000, maxSessionMs / 10) : 0);
   if (Number.isFinite(maxSessionMs) && !(rotateBeforeMs >= 0 && rotateBeforeMs < maxSessionMs)) {
@@ -112,7 +109,6 @@ export function reconnectSettings(transport: Pick<Transport, 'capabilities'>, se
     policy,
     warmupMs,
     maxReplayMs,
-    reportWaitMs,
     rotateBeforeMs,
     maxSessionMs,
     scheduler: settings.scheduler ?? asyncScheduler,
@@ -189,8 +185,6 @@ class Reconnecting implements ReconnectingSession {
   #started = false;
   #closed = false;
   #next = 0;
-  /** Called when an event of the current session let a full replay go below its bound. */
-  #onRoom: (() => void) | undefined;
 
   constructor(transport: Transport, settings: Readonly<Resolved>, handlers: ReconnectHandlers) {
     this.#transport = transport;
@@ -210,7 +204,7 @@ class Reconnecting implements ReconnectingSession {
   async write(samples: Int16Array, offset = this.#next): Promise<void> {
     await this.#settled();
     while (this.#timeline.replayFull) {
-      await this.#makeRoom();
+      await this.#renew();
       await this.#settled();
     }
     this.#next = offset + samples.length;
@@ -250,33 +244,20 @@ class Reconnecting implements ReconnectingSession {
   }
 
   /**
-   * The replay holds `maxReplayMs` the service has not reported on: wait up to `reportWaitMs` for a final that lets
-   * some go; if none comes, end the session, which reports on all it heard, and open the next one.
+   * The replay holds `maxReplayMs` the service has not reported on: end the session on request (it reports on all it
+   * heard), emit its last results but a final the end may have cut, and open the next session.
    */
-  async #makeRoom(): Promise<void> {
+  async #renew(): Promise<void> {
     const live = this.#live!;
-    const wait = new AbortController();
-    const abort = (): void => wait.abort();
-    this.#abort.signal.addEventListener('abort', abort, { once: true });
-    const reported = new Promise<boolean>((resolve) => (this.#onRoom = () => resolve(false)));
-    const slept = sleep(this.#s.reportWaitMs, wait.signal, this.#s.scheduler).then(
-      () => true,
-      () => false,
-    );
-    let timedOut: boolean;
+    this.#timeline.endingSession();
     try {
-      timedOut = await guarded(live, Promise.race([reported, slept]));
-      if (timedOut) await guarded(live, live.stream.end());
+      await guarded(live, live.stream.end());
     } catch (err) {
-      this.#fail(live, err);
+      this.#fail(live, err); // the replay is untouched: the next session hears it all
       return;
-    } finally {
-      this.#onRoom = undefined;
-      wait.abort();
-      this.#abort.signal.removeEventListener('abort', abort);
     }
-    if (!timedOut) return;
-    this.#timeline.sessionEnded();
+    if (live !== this.#live || this.#closed || this.#error) return;
+    for (const event of this.#timeline.sessionEnded()) this.#handlers.onEvent(event);
     this.#failures = 0;
     this.#startConnect(undefined);
   }
@@ -309,7 +290,6 @@ class Reconnecting implements ReconnectingSession {
   #onEvent(live: Live, event: TranscriptEvent): void {
     if (live !== this.#live || this.#closed || this.#error) return;
     const out = this.#timeline.accept(event);
-    if (!this.#timeline.replayFull) this.#onRoom?.();
     if (!out) return;
     if (out.type === 'final') this.#failures = 0;
     this.#handlers.onEvent(out);

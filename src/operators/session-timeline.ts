@@ -5,7 +5,7 @@
  * decision is on the audio's time line.
  *
  * Replay holds every piece of audio the service has not demonstrably reported on: only audio up to the end of the
- * last final goes, or everything a session heard once that session ended on request
+ * last final goes, or what a session heard once that session was ended on request and delivered its last results
  * ({@link SessionTimeline.sessionEnded}). How fast the audio was sent plays no part, so a client far ahead of the
  * service (audio sent unpaced) loses nothing when a session drops. Partials and speech edges trim nothing: a
  * transport may time a partial by the audio it has *sent* (qwen3-asr-flash-realtime's carry no times), not by what
@@ -28,11 +28,20 @@ export interface SessionTimelineOptions {
   /** Audio from before the last final (ms) played into a replacement session first, to warm it up (default 0). */
   warmupMs?: number;
   /**
-   * Audio (ms, default 120 000) the replay may hold: once it does ({@link SessionTimeline.replayFull}), the caller must
-   * get the service to report (wait for events, or end the session) before pushing more; nothing is ever dropped.
+   * Audio (ms, default 120 000) the replay may hold: once it does ({@link SessionTimeline.replayFull}), the caller
+   * ends the session on request ({@link SessionTimeline.endingSession}) before pushing more; nothing is ever dropped.
    */
   maxReplayMs?: number;
 }
+
+/**
+ * A final that ends this close (ms) to the end of the audio a session heard when it was ended on request may have
+ * been cut by that end: speech still going on is finalised at once, at most a silence-that-ends-an-utterance before
+ * the end (6 s is the longest the services allow: fun-asr's `max_sentence_silence`, qwen's `silence_duration_ms`).
+ */
+export const CUT_FINAL_MS = 6000;
+/** Audio kept before a cut final's start for the session that hears it again (its VAD needs a lead-in). */
+const CUT_LEAD_MS = 500;
 
 /**
  * The input's time line across sessions. Feed it every piece sent ({@link push}), every event a session reports
@@ -44,7 +53,9 @@ export interface SessionTimelineOptions {
  *
  * Guarantees on replay: it holds all audio pushed after the last time the service reported on (see the module
  * comment); it is never trimmed by the clock, and never past what was reported. Its size is bounded by the caller:
- * {@link push} refuses audio (EARSHOT_LIMIT_EXCEEDED) once the replay holds `maxReplayMs`.
+ * {@link push} refuses audio (EARSHOT_LIMIT_EXCEEDED) once the replay holds `maxReplayMs`; the caller then ends the
+ * session ({@link endingSession}, then {@link sessionEnded} once its last results came), which lets the replay go
+ * except for speech the end may have cut, heard again whole by the next session.
  *
  * @example
  * ```ts
@@ -68,6 +79,8 @@ export class SessionTimeline {
   /** Frames in {@link #replay}. */
   #replayFrames = 0;
   #pendingSpeech = false;
+  /** The session is being ended on request: its events wait here for {@link sessionEnded}. */
+  #held: TranscriptEvent[] | undefined;
   #atPause = false;
   #inSpeech = false;
   #lastSpeechMs = -Infinity;
@@ -118,6 +131,7 @@ export class SessionTimeline {
    */
   newSession(warm: boolean): TimelinePiece[] {
     this.#map = new TimeMap(this.#rate);
+    this.#held = undefined;
     this.#atPause = false;
     const start = this.#replay[0]?.offset;
     const out = warm && this.#warmFrames > 0 ? this.#warm.filter((p) => start === undefined || p.offset < start) : [];
@@ -142,13 +156,45 @@ export class SessionTimeline {
   }
 
   /**
-   * The current session ended on request (its `end()` resolved, so it delivered every result for all it heard):
-   * nothing it heard needs replaying. The next session hears only the warm-up and new audio.
+   * The current session is being ended on request (the replay is full): until {@link sessionEnded}, its events are
+   * held back ({@link accept} returns undefined), as its last speech may be cut by the end.
    */
-  sessionEnded(): void {
+  endingSession(): void {
+    this.#held = [];
+  }
+
+  /**
+   * The session ended on request has delivered its last results (its `end()` resolved): it reported on all it heard.
+   * A held final ending within {@link CUT_FINAL_MS} of the end of that audio may be speech the end cut: it is dropped,
+   * with every event held after the final before it, and the replay keeps its audio (from {@link CUT_LEAD_MS}
+   * before it) for the next session, which hears it whole — unless it starts where the replay does (speech longer
+   * than the whole replay: the cut stands). All other audio leaves the replay (the warm-up keeps its share).
+   *
+   * @returns the held events let through, on the input's time line, in order.
+   */
+  sessionEnded(): TranscriptEvent[] {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    const first = this.#replay[0];
     const last = this.#replay[this.#replay.length - 1];
-    if (!last) return;
-    this.#trimReplay(last.offset + last.samples.length);
+    let keep = held.length;
+    let trimTo = last ? last.offset + last.samples.length : 0;
+    const k = lastFinal(held, held.length);
+    if (k >= 0 && first) {
+      const startMs = this.#map.toInputMs(held[k]!.startMs);
+      const from = Math.max(((startMs - CUT_LEAD_MS) * this.#rate) / 1000, first.offset, (this.#lastFinalEndMs * this.#rate) / 1000);
+      if (this.#map.toInputMs(held[k]!.endMs) >= (trimTo * 1000) / this.#rate - CUT_FINAL_MS && from > first.offset) {
+        keep = lastFinal(held, k) + 1;
+        trimTo = from;
+      }
+    }
+    const out: TranscriptEvent[] = [];
+    for (const event of held.slice(0, keep)) {
+      const shown = this.accept(event);
+      if (shown) out.push(shown);
+    }
+    this.#trimReplay(trimTo);
+    return out;
   }
 
   /**
@@ -156,6 +202,10 @@ export class SessionTimeline {
    * when it repeats what was already let through (re-recognised replay or warm-up audio, a repeated speech edge).
    */
   accept(event: TranscriptEvent): TranscriptEvent | undefined {
+    if (this.#held) {
+      this.#held.push(event);
+      return undefined;
+    }
     const floor = this.#lastFinalEndMs;
     if (isSpeechEdge(event)) return this.#speech(event, floor);
     const endRaw = this.#map.toInputMs(event.endMs);
@@ -223,4 +273,11 @@ export class SessionTimeline {
     while (i < this.#warm.length && end - this.#warm[i]!.offset > this.#warmFrames) i++;
     if (i > 0) this.#warm = this.#warm.slice(i);
   }
+}
+
+/** Index of the last final among `events[0, before)`, or -1. */
+function lastFinal(events: readonly TranscriptEvent[], before: number): number {
+  let i = before - 1;
+  while (i >= 0 && events[i]!.type !== 'final') i--;
+  return i;
 }

@@ -92,7 +92,8 @@ describe('SessionTimeline', () => {
     expect(line.replayFull).toBe(false);
     line.push(piece(3000, 100));
     // The session is ended on request: it reported on everything it heard. Only the warm-up is left for the next.
-    line.sessionEnded();
+    line.endingSession();
+    expect(line.sessionEnded()).toEqual([]);
     expect(line.replayMs).toBe(0);
     expect(span(line.newSession(true))).toEqual([
       [2600, 100],
@@ -101,6 +102,44 @@ describe('SessionTimeline', () => {
       [2900, 100],
       [3000, 100],
     ]);
+  });
+
+  it('ends a session on request: holds its finals and speech ends, drops a final the end may have cut and keeps its audio', () => {
+    const line = new SessionTimeline({ sampleRate: RATE, maxReplayMs: 20_000 });
+    line.newSession(false);
+    for (let t = 0; t < 20_000; t += 100) line.push(piece(t, 100));
+    expect(line.replayFull).toBe(true);
+    line.endingSession();
+    // What the service sends as it ends (held): one whole utterance, and one it finalises at the end of the audio.
+    const sent = [edge('speech-start', 2000), edge('speech-end', 4000), final(2000, 4000, 'a'), edge('speech-start', 16_000), partial(16_000, 19_000), edge('speech-end', 19_900), final(16_000, 19_900, 'cut')];
+    for (const e of sent) expect(line.accept(e)).toBeUndefined();
+    // Ended: the whole utterance goes out; the cut one does not, and its audio (with a lead-in) stays for the next.
+    expect(line.sessionEnded()).toEqual(sent.slice(0, 3));
+    expect(line.lastFinalEndMs).toBe(4000);
+    expect(line.replayMs).toBe(4500);
+    const replay = line.newSession(true);
+    expect(replay[0]!.offset).toBe(15_500);
+    // The next session hears it whole.
+    expect(line.accept(edge('speech-start', 500))).toEqual(edge('speech-start', 16_000));
+    line.push(piece(20_000, 2000));
+    expect(line.accept(edge('speech-end', 5500))).toEqual(edge('speech-end', 21_000));
+    expect(line.accept(final(500, 5500, 'whole'))).toEqual(final(16_000, 21_000, 'whole'));
+    // Speech as long as the replay: the cut stands (nothing else could free it).
+    const long = new SessionTimeline({ sampleRate: RATE, maxReplayMs: 5000 });
+    long.newSession(false);
+    for (let t = 0; t < 5000; t += 100) long.push(piece(t, 100));
+    long.endingSession();
+    long.accept(final(0, 5000, 'long'));
+    expect(long.sessionEnded()).toEqual([final(0, 5000, 'long')]);
+    expect(long.replayMs).toBe(0);
+    // A drop while ending: the held results are forgotten, the replay is whole for the next session.
+    const dropped = new SessionTimeline({ sampleRate: RATE, maxReplayMs: 5000 });
+    dropped.newSession(false);
+    for (let t = 0; t < 5000; t += 100) dropped.push(piece(t, 100));
+    dropped.endingSession();
+    dropped.accept(final(100, 900, 'a'));
+    expect(dropped.newSession(true).reduce((n, p) => n + p.samples.length, 0)).toBe(5000);
+    expect(dropped.accept(final(100, 900, 'a'))).toEqual(final(100, 900, 'a'));
   });
 
   it('warms a replacement session with audio from before the last final (at most warmupMs), not a first session', () => {

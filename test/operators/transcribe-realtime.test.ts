@@ -12,7 +12,7 @@ import { EarshotError } from '../../src/core/errors.js';
 import { speechPcm, until } from '../emulator/ws/helpers.js';
 import { pcmChunks } from '../helpers/audio.js';
 import { expectOneTimeline, expectSpeechEdges, transcripts } from '../helpers/events.js';
-import { isSpeechEdge } from '../../src/core/types.js';
+import { concatSamples, isSpeechEdge } from '../../src/core/types.js';
 import { srtText } from '../../src/sinks/srt.js';
 import { vttText } from '../../src/sinks/vtt.js';
 import { jsonlText } from '../../src/sinks/jsonl.js';
@@ -81,6 +81,46 @@ describe('transcribeRealtime', () => {
     const render = async (list: TranscriptEvent[], op: OperatorFunction<TranscriptEvent, string>) => (await lastValueFrom(from(list).pipe(op, toArray()))).join('');
     for (const op of [srtText(), vttText(), jsonlText()]) expect(await render(events, op)).toBe(await render(transcripts(events), op));
     expect(await render(events, srtText())).toMatch(/^1\n00:00:0/);
+  });
+
+  it('sent unpaced far ahead of a lagging server, killed mid-stream: the same finals, none lost or repeated (issue 18)', async () => {
+    // Two sentences, 7 s of silence, two more. The server answers late, so the audio is sent far ahead of its
+    // finals; every other session is cut after 5 s of audio. The replay must keep every piece past the last final however
+    // long ago it was sent (`quietReplayMs: 100` trimmed it by wall time, and what followed a cut was lost); at
+    // `maxReplayMs` (6 s: in the silence, or where the client is 6 s ahead) the session is ended on request and a
+    // new one goes on, hearing again only speech the end may have cut. One scripted answer for every utterance (as in
+    // the soak): a final the client drops as cut still moves the emulator's script, a real service's text would not.
+    const pcm = concatSamples([speechPcm(SENTENCES.slice(0, 2), { gapMs: 800 }), new Int16Array(16000 * 7), speechPcm(SENTENCES.slice(2), { gapMs: 800 })]);
+    const script = [{ text: 'hello world' }];
+    const clean = await emulator({ script });
+    const reference = await lastValueFrom(source(pcm).pipe(transcribeRealtime(qwenAsrRealtime({ apiKey: KEY, baseUrl: clean.url, silenceDurationMs: 400 }), { pace: false }), toArray()));
+    const faulty = await emulator({ script, faults: { resultDelayMs: 40 } });
+    const inner = qwenAsrRealtime({ apiKey: KEY, baseUrl: faulty.url, silenceDurationMs: 400 });
+    let opened = 0;
+    let ended = 0;
+    const counting: Transport = {
+      ...inner,
+      openStream: async (o) => {
+        faulty.context.faults.dropAfterAudioMs = opened++ % 2 === 0 ? 5000 : undefined;
+        const session = await inner.openStream!(o);
+        return { write: (samples) => session.write(samples), end: async () => (await session.end(), ended++), close: () => session.close() };
+      },
+    };
+    const settings = { pace: false, quietReplayMs: 100, maxReplayMs: 6000, reconnect: { attempts: 4, baseMs: 10 } };
+    const events = await lastValueFrom(source(pcm).pipe(transcribeRealtime(counting, settings), toArray()));
+    const spans = (list: TranscriptEvent[]) => list.filter((e) => e.type === 'final').map((e) => [e.text, e.startMs, e.endMs] as const);
+    expect(spans(reference)).toHaveLength(4);
+    expect(spans(events)).toHaveLength(4);
+    spans(events).forEach(([text, start, end], i) => {
+      const [refText, refStart, refEnd] = spans(reference)[i]!;
+      expect(text).toBe(refText);
+      expect(Math.abs(start - refStart)).toBeLessThanOrEqual(60);
+      expect(Math.abs(end - refEnd)).toBeLessThanOrEqual(60);
+    });
+    expect(opened - ended).toBeGreaterThanOrEqual(2); // sessions cut
+    expect(ended).toBeGreaterThanOrEqual(2); // ended (and done) on request at least once, and at the end of the input
+    expectOneTimeline(events);
+    expectSpeechEdges(events);
   });
 
   it('rotates sessions before a session cap, at a pause, with the same guarantees (real-time pacing)', async () => {
