@@ -118,6 +118,30 @@ describe('transcribeRealtime on virtual time (scripted transport)', () => {
     }
   });
 
+  it('bounds the replay without dropping: at maxReplayMs the session is ended, and speech the end cut is heard again whole', async () => {
+    // w1 (1 s), 4.5 s of silence, w2 (3 s), 0.5 s of silence. No final comes for 5 s after w1's: at 6 s the replay
+    // (maxReplayMs 5 s) is full, half a second into w2. The session is ended; its final for w2, cut at 6 s, is not
+    // let through, and the next session hears w2 from 0.5 s before it.
+    const pcm = new Int16Array(16 * 9000);
+    pcm.fill(1, 0, 16 * 1000);
+    pcm.fill(2, 16 * 5500, 16 * 8500);
+    const clean = await run(pcm, {});
+    const bounded = await run(pcm, {}, { maxReplayMs: 5000 });
+    expect(bounded.completed).toBe(true);
+    expect(notPartial(bounded.events)).toEqual(notPartial(clean.events));
+    expect(notPartial(bounded.events).filter((e) => e.type === 'final')).toEqual([
+      { type: 'final', text: 'w1', startMs: 0, endMs: 1000 },
+      { type: 'final', text: 'w2', startMs: 5500, endMs: 8500 },
+    ]);
+    expectSpeechEdges(bounded.events);
+    expect(bounded.sessions).toHaveLength(2);
+    expect(bounded.sessions[0]!.samples).toHaveLength(16 * 6000);
+    // The second session heard from 5 s on: the lead-in, then all of w2.
+    expect(bounded.sessions[1]!.samples).toHaveLength(16 * 4000);
+    expect(bounded.sessions[1]!.samples.slice(0, 16 * 500).every((v) => v === 0)).toBe(true);
+    expect(bounded.sessions[1]!.samples[16 * 500]).toBe(2);
+  });
+
   it('unsubscribing closes the session and leaves no timer', async () => {
     const scheduler = new VirtualTimeScheduler();
     const { transport, sessions } = scriptedTransport({ scheduler });
