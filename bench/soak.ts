@@ -8,15 +8,15 @@
  * - **near-realtime**: `nearRealtime()` windows through `transcribeBatch(qwen3-asr-flash)` (4 requests in flight),
  *   with a 500 injected for every 25th window (retried).
  *
- * The audio is three spoken sentences with pauses, looped for the hours asked, on an accelerated clock: the realtime
- * pipeline is paced at `--speed` times real time (default 30; the emulator takes audio faster than real time, but a
- * client far ahead of the server's finals outruns `transcribeRealtime`'s replay window, whose quiet-audio trim is in
- * wall time — see the README), the near-realtime one is not paced at all. The scripted emulator answers every utterance
+ * The audio is three spoken sentences with pauses, looped for the hours asked, sent as fast as the emulator takes it
+ * (the realtime pipeline may be paced at `--speed` times real time instead; its replay keeps all audio the server has
+ * not reported on however far ahead the client is, so unpaced is the harder case), the near-realtime one is not paced
+ * at all. The scripted emulator answers every utterance
  * alike; a final is its text with its start and end on the input's time line, and the faulty run's finals must
  * equal the fault-free run's, none twice. RSS and heap are sampled at every minute of
  * audio and printed, with the first vs last quarter of each run.
  *
- * `node dist/bench/soak.js --hours H [--speed 30] [--kill-min 4] [--session-min 6] [--only realtime|near-realtime]`.
+ * `node dist/bench/soak.js --hours H [--speed N (default: unpaced)] [--kill-min 4] [--session-min 6] [--only realtime|near-realtime]`.
  */
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -74,7 +74,7 @@ function sampler(samples: Sample[]): (chunk: AudioChunk) => void {
   };
 }
 
-async function runRealtime(pcm: Int16Array, loops: number, script: string[], faulty: boolean, killMin: number, sessionMin: number, speed: number): Promise<Run> {
+async function runRealtime(pcm: Int16Array, loops: number, script: string[], faulty: boolean, killMin: number, sessionMin: number, speed: number | undefined): Promise<Run> {
   const emu = await startEmulator({ apiKeys: [KEY], script: script.map((text) => ({ text })) });
   // Every other connection is cut once this many bytes of it came from the client (base64 audio in JSON: ×4/3).
   const killBytes = Math.round(killMin * 60 * RATE * 2 * (4 / 3));
@@ -86,7 +86,7 @@ async function runRealtime(pcm: Int16Array, loops: number, script: string[], fau
     const finals = await lastValueFrom(
       looped(pcm, loops).pipe(
         tap(sampler(samples)),
-        pace({ speed, frameMs: 100 }),
+        speed === undefined ? (audio: Observable<AudioChunk>) => audio : pace({ speed, frameMs: 100 }),
         transcribeRealtime(t, { pace: false, reconnect: { attempts: 5, baseMs: 50, maxMs: 500 } }),
         tapFinals(),
       ),
@@ -176,12 +176,12 @@ function printSamples(name: string, run: Run): void {
 
 const entry = process.argv[1] ?? '';
 if (entry.endsWith('/soak.js')) {
-  const { values } = parseArgs({ options: { hours: { type: 'string', default: '2' }, speed: { type: 'string', default: '30' }, 'kill-min': { type: 'string', default: '4' }, 'session-min': { type: 'string', default: '6' }, only: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { hours: { type: 'string', default: '2' }, speed: { type: 'string' }, 'kill-min': { type: 'string', default: '4' }, 'session-min': { type: 'string', default: '6' }, only: { type: 'string' } }, strict: true });
   const hours = Number(values.hours);
   const killMin = Number(values['kill-min']);
   const sessionMin = Number(values['session-min']);
-  const speed = Number(values.speed);
-  if (!(hours > 0) || !(killMin > 0) || !(sessionMin > killMin) || !(speed > 0)) {
+  const speed = values.speed === undefined ? undefined : Number(values.speed);
+  if (!(hours > 0) || !(killMin > 0) || !(sessionMin > killMin) || (speed !== undefined && !(speed > 0))) {
     console.error('EARSHOT_INVALID_ARGUMENT: --hours, --speed, --kill-min and --session-min take positive numbers, the session longer than the kill interval');
     process.exit(2);
   }
@@ -191,7 +191,7 @@ if (entry.endsWith('/soak.js')) {
   // One answer for every utterance: the scripted emulator moves its cursor when it sends a final, so a final lost with
   // a cut connection would shift numbered answers; a final's identity is its text and its times on the input.
   const script = ['hello world'];
-  console.log(`soak: ${hours} h of audio (${loops} loops of ${(pcm.length / RATE).toFixed(1)} s), realtime at ${speed}× real time, sessions capped at ${sessionMin} min, every other connection cut after ${killMin} min of audio`);
+  console.log(`soak: ${hours} h of audio (${loops} loops of ${(pcm.length / RATE).toFixed(1)} s), realtime ${speed === undefined ? 'unpaced' : `at ${speed}× real time`}, sessions capped at ${sessionMin} min, every other connection cut after ${killMin} min of audio`);
   const results: Array<{ ok: boolean; line: string }> = [];
   if (values.only !== 'near-realtime') {
     const clean = await runRealtime(pcm, loops, script, false, killMin, sessionMin, speed);
