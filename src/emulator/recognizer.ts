@@ -7,8 +7,9 @@
  *   (`silenceMs`) has followed its last word, counted in audio time, and the utterance is then delivered at once;
  * - **scripted mode** (`ctx.script`): an energy detector finds where speech starts and stops, and each stretch of
  *   speech is "recognised" as the next scripted utterance (text, emotion, language, delay). The cursor into the
- *   script is shared by every session of one emulator, and only a final moves it, so a client that reconnects and
- *   replays the unfinished utterance gets the same text.
+ *   script is shared by every session of one emulator, and only a final delivered to the client moves it (one lost
+ *   with its connection, a slowed result then a cut, does not), so a client that reconnects and replays the
+ *   unfinished utterance gets the same text.
  *
  * Results can be slowed by `faults.resultDelayMs` (every result) and a scripted utterance's `delayMs` (its final);
  * delivery keeps their order.

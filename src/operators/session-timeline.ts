@@ -39,7 +39,7 @@ export interface SessionTimelineOptions {
  * been cut by that end: speech still going on is finalised at once, at most a silence-that-ends-an-utterance before
  * the end (6 s is the longest the services allow: fun-asr's `max_sentence_silence`, qwen's `silence_duration_ms`).
  */
-export const CUT_FINAL_MS = 6000;
+const CUT_FINAL_MS = 6000;
 /** Audio kept before a cut final's start for the session that hears it again (its VAD needs a lead-in). */
 const CUT_LEAD_MS = 500;
 
