@@ -103,7 +103,10 @@ describe('transcribeRealtime', () => {
       openStream: async (o) => {
         faulty.context.faults.dropAfterAudioMs = opened++ % 2 === 0 ? 5000 : undefined;
         const session = await inner.openStream!(o);
-        return { write: (samples) => session.write(samples), end: async () => (await session.end(), ended++), close: () => session.close() };
+        return { write: (samples) => session.write(samples), end: async () => {
+          await session.end();
+          ended++;
+        }, close: () => session.close() };
       },
     };
     const settings = { pace: false, quietReplayMs: 100, maxReplayMs: 6000, reconnect: { attempts: 4, baseMs: 10 } };
