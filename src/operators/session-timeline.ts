@@ -164,11 +164,13 @@ export class SessionTimeline {
   }
 
   /**
-   * The session ended on request has delivered its last results (its `end()` resolved): it reported on all it heard.
-   * A held final ending within {@link CUT_FINAL_MS} of the end of that audio may be speech the end cut: it is dropped,
-   * with every event held after the final before it, and the replay keeps its audio (from {@link CUT_LEAD_MS}
-   * before it) for the next session, which hears it whole — unless it starts where the replay does (speech longer
-   * than the whole replay: the cut stands). All other audio leaves the replay (the warm-up keeps its share).
+   * The session ended on request has delivered its last results (its `end()` resolved): it reported on all it heard,
+   * except speech the end cut or left open. That is speech begun after its last final (a speech start or partial with
+   * no final after it), or else a last final ending within {@link CUT_FINAL_MS} of the end of the audio (finalised
+   * at once by the end). Its events are dropped (with every event held after the final before it) and the replay
+   * keeps its audio, from {@link CUT_LEAD_MS} before it, for the next session, which hears it whole — unless it starts
+   * where the replay does (speech longer than the whole replay: the cut stands). All other audio leaves the replay
+   * (the warm-up keeps its share).
    *
    * @returns the held events let through, on the input's time line, in order.
    */
@@ -180,11 +182,13 @@ export class SessionTimeline {
     let keep = held.length;
     let trimTo = last ? last.offset + last.samples.length : 0;
     const k = lastFinal(held, held.length);
-    if (k >= 0 && first) {
-      const startMs = this.#map.toInputMs(held[k]!.startMs);
+    const open = held.slice(k + 1).find((e) => e.type === 'speech-start' || e.type === 'partial');
+    const cut = open ?? (k >= 0 && this.#map.toInputMs(held[k]!.endMs) >= (trimTo * 1000) / this.#rate - CUT_FINAL_MS ? held[k] : undefined);
+    if (cut && first) {
+      const startMs = this.#map.toInputMs(cut.startMs);
       const from = Math.max(((startMs - CUT_LEAD_MS) * this.#rate) / 1000, first.offset, (this.#lastFinalEndMs * this.#rate) / 1000);
-      if (this.#map.toInputMs(held[k]!.endMs) >= (trimTo * 1000) / this.#rate - CUT_FINAL_MS && from > first.offset) {
-        keep = lastFinal(held, k) + 1;
+      if (from > first.offset) {
+        keep = open ? k + 1 : lastFinal(held, k) + 1;
         trimTo = from;
       }
     }

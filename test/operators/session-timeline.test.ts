@@ -132,6 +132,14 @@ describe('SessionTimeline', () => {
     long.accept(final(0, 5000, 'long'));
     expect(long.sessionEnded()).toEqual([final(0, 5000, 'long')]);
     expect(long.replayMs).toBe(0);
+    // Speech begun and left without a final by the end (a service that drops it): kept the same way.
+    const open = new SessionTimeline({ sampleRate: RATE, maxReplayMs: 10_000 });
+    open.newSession(false);
+    for (let t = 0; t < 10_000; t += 100) open.push(piece(t, 100));
+    open.endingSession();
+    for (const e of [edge('speech-start', 1000), edge('speech-end', 2000), final(1000, 2000, 'a'), edge('speech-start', 3000), partial(3000, 3500)]) open.accept(e);
+    expect(open.sessionEnded()).toEqual([edge('speech-start', 1000), edge('speech-end', 2000), final(1000, 2000, 'a')]);
+    expect(span(open.newSession(true))[0]).toEqual([2500, 100]);
     // A drop while ending: the held results are forgotten, the replay is whole for the next session.
     const dropped = new SessionTimeline({ sampleRate: RATE, maxReplayMs: 5000 });
     dropped.newSession(false);
