@@ -16,6 +16,23 @@ export function rng(seed: number): () => number {
   };
 }
 
+/**
+ * The generator of case `n` of a run seeded `seed`: its own stream (a hash of both), so a case draws the same input
+ * whatever ran before or beside it — cases can run concurrently and one case reproduces alone.
+ *
+ * @param seed - The run's seed.
+ * @param n - The case number.
+ * @returns the case's generator.
+ * @example
+ * const rand = caseRng(1, 4711); // case 4711 of seed 1, alone
+ */
+export function caseRng(seed: number, n: number): () => number {
+  let h = Math.imul((seed >>> 0) ^ 0x85ebca6b, 0xc2b2ae35) ^ (n >>> 0);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return rng((h ^ (h >>> 16)) >>> 0);
+}
+
 /** An integer in `[0, n)`. */
 export function pick(rand: () => number, n: number): number {
   return Math.floor(rand() * n);

@@ -5,7 +5,7 @@
  * case was uncaught or hung, printing the first few with their case numbers (rerun with the same seed).
  */
 import { parseArgs } from 'node:util';
-import { rng } from './mutate.js';
+import { caseRng } from './mutate.js';
 import { DEFAULT_TARGETS, TARGETS, type FuzzTarget } from './targets.js';
 
 /** One target's tally. */
@@ -42,7 +42,9 @@ export async function runFuzz(options: { seed: number; count: number; targets?: 
 }
 
 /**
- * Run `count` cases of one target from `seed`.
+ * Run `count` cases of one target from `seed`, `target.concurrency` of them at a time (each case draws from its own
+ * generator, `caseRng(seed, n)`, so the inputs do not depend on the interleaving). A case over `target.boundMs` is a
+ * hang: counted, and its slot goes to the next case.
  *
  * @example
  * const row = await runTarget(await callsTarget(['twilio']), 1, 500);
@@ -50,35 +52,46 @@ export async function runFuzz(options: { seed: number; count: number; targets?: 
 export async function runTarget(target: FuzzTarget, seed: number, count: number): Promise<FuzzRow> {
   const row: FuzzRow = { target: target.name, cases: 0, coded: 0, results: 0, uncaught: 0, hangs: 0, peakRssMb: 0, seconds: 0, failures: [] };
   const started = performance.now();
-  let current = -1;
+  const fail = (what: string): void => {
+    if (row.failures.length < 5) row.failures.push(what);
+  };
+  let latest = -1;
   const stray = (err: unknown) => {
     row.uncaught++;
-    if (row.failures.length < 5) row.failures.push(`case ${current} (unhandled): ${describe(err)}`);
+    fail(`case ${latest}${(target.concurrency ?? 1) > 1 ? ' or one running beside it' : ''} (unhandled): ${describe(err)}`);
   };
   process.on('uncaughtException', stray);
   process.on('unhandledRejection', stray);
-  const rand = rng(seed);
-  try {
-    for (let n = 0; n < count; n++) {
-      current = n;
-      row.cases++;
-      let timer: NodeJS.Timeout | undefined;
-      const hang = new Promise<'hang'>((resolve) => (timer = setTimeout(() => resolve('hang'), target.boundMs)));
-      try {
-        const outcome = await Promise.race([Promise.resolve().then(() => target.run(n, rand)), hang]);
-        if (outcome === 'hang') {
-          row.hangs++;
-          if (row.failures.length < 5) row.failures.push(`case ${n}: no end within ${target.boundMs} ms`);
-        } else if (outcome === 'coded') row.coded++;
-        else row.results++;
-      } catch (err) {
-        row.uncaught++;
-        if (row.failures.length < 5) row.failures.push(`case ${n}: ${describe(err)}`);
-      } finally {
-        clearTimeout(timer);
-      }
-      if (n % 256 === 0) row.peakRssMb = Math.max(row.peakRssMb, process.memoryUsage.rss() / 1048576);
+  let next = 0;
+  let done = 0;
+  const one = async (n: number): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const hang = new Promise<'hang'>((resolve) => (timer = setTimeout(() => resolve('hang'), target.boundMs)));
+    try {
+      const outcome = await Promise.race([Promise.resolve().then(() => target.run(n, caseRng(seed, n))), hang]);
+      if (outcome === 'hang') {
+        row.hangs++;
+        fail(`case ${n}: no end within ${target.boundMs} ms`);
+      } else if (outcome === 'coded') row.coded++;
+      else row.results++;
+    } catch (err) {
+      row.uncaught++;
+      fail(`case ${n}: ${describe(err)}`);
+    } finally {
+      clearTimeout(timer);
     }
+    if (++done % 256 === 0) row.peakRssMb = Math.max(row.peakRssMb, process.memoryUsage.rss() / 1048576);
+  };
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const n = next++;
+      latest = n;
+      row.cases++;
+      await one(n);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(count, target.concurrency ?? 1)) }, worker));
   } finally {
     await target.close?.();
     // Let late failures of the last cases land on this target.

@@ -33,6 +33,8 @@ export interface FuzzTarget {
   name: string;
   /** Longest a case may take before it counts as a hang, ms. */
   boundMs: number;
+  /** How many cases may run at once (default 1): the network targets wait on sockets more than they compute. */
+  concurrency?: number;
   /** Run case `n`. */
   run(n: number, rand: () => number): Promise<Outcome> | Outcome;
   close?(): Promise<void>;
@@ -163,10 +165,13 @@ const HTTP_SEEDS: Array<{ path: string; headers?: Record<string, string>; body: 
 
 async function emulatorHttpTarget(): Promise<FuzzTarget> {
   const emu = await startEmulator({ apiKeys: [KEY], script: [{ text: 'fuzz' }] });
-  const agent = new Agent({ connections: 8, keepAliveTimeout: 10_000 });
+  // One emulator and one keep-alive agent for every case; a connection per concurrent case.
+  const concurrency = 8;
+  const agent = new Agent({ connections: concurrency, keepAliveTimeout: 10_000 });
   return {
     name: 'emulator-http',
     boundMs: 10_000,
+    concurrency,
     async run(_n, rand) {
       const seed = HTTP_SEEDS[pick(rand, HTTP_SEEDS.length)]!;
       const body = mutateJsonText(seed.body, rand);
@@ -202,6 +207,7 @@ async function emulatorWsTarget(): Promise<FuzzTarget> {
   return {
     name: 'emulator-ws',
     boundMs: 10_000,
+    concurrency: 8,
     async run(_n, rand) {
       const inference = rand() < 0.5;
       const url = inference ? `${wsBase}/api-ws/v1/inference` : `${wsBase}/api-ws/v1/realtime?model=${rand() < 0.5 ? 'qwen3-asr-flash-realtime' : 'qwen3.5-omni-flash-realtime'}`;
@@ -257,26 +263,55 @@ function sseBody(rand: () => number): string {
   return rand() < 0.3 ? all.slice(0, pick(rand, all.length)) : all;
 }
 
+/**
+ * One lane of the misbehaving server: a path prefix (`/lane<k>/…`, which the clients keep in their `baseUrl`) with
+ * its own reply script and its own clients, so that cases run side by side. A case takes a free lane (or makes one)
+ * and gives it back when it ends; a connection keeps the script of the case that opened it.
+ */
+interface Lane {
+  next: (req: IncomingMessage) => Misbehaviour;
+  wsScript: (ws: WebSocket) => void;
+  compat: Transport;
+  realtimeAsr: Transport;
+  funRealtime: Transport;
+}
+
 /** The DashScope client against a server that answers each request with a mutated reply. */
 async function clientTarget(realtime: boolean): Promise<FuzzTarget> {
-  let next: (req: IncomingMessage) => Misbehaviour = () => ({ status: 500, contentType: 'text/plain', body: '' });
+  const lanes: Lane[] = [];
+  const free: Lane[] = [];
+  const laneOf = (req: IncomingMessage): Lane | undefined => lanes[Number(/^\/lane(\d+)\//.exec(req.url ?? '')?.[1] ?? -1)];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume();
-    const m = next(req);
+    const m = laneOf(req)?.next(req) ?? { status: 404, contentType: 'text/plain', body: '' };
     res.writeHead(m.status, { 'content-type': m.contentType }).end(m.body);
   });
   const wss = new WebSocketServer({ noServer: true });
-  let wsScript: (ws: WebSocket, req: IncomingMessage) => void = (ws) => ws.close();
-  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wsScript(ws, req)));
+  server.on('upgrade', (req, socket, head) =>
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const lane = laneOf(req);
+      if (lane) lane.wsScript(ws);
+      else ws.close();
+    }),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  // Short deadlines: a mutated `task-started` / `session.created` leaves the session opening until openTimeoutMs
-  // (before it existed such a case never ended: the hangs this target used to report), an unanswered finish waits
-  // finishTimeoutMs.
-  const options = { apiKey: KEY, baseUrl: base, retry: { attempts: 1 }, realtime: { openTimeoutMs: 1000, finishTimeoutMs: 2000 } } as Parameters<typeof createTransport>[1];
-  const compat = createTransport('qwen3-asr-flash', options);
-  const realtimeAsr = createTransport('qwen3-asr-flash-realtime', options);
-  const funRealtime = createTransport('fun-asr-realtime', options);
+  const lane = (): Lane => {
+    // Short deadlines, through the clients' own options: a mutated `task-started` / `session.created` leaves the
+    // session opening until openTimeoutMs (before it existed such a case never ended: the hangs this target used
+    // to report), an unanswered finish waits finishTimeoutMs. Each is still a coded EARSHOT_TIMEOUT, only sooner
+    // than the defaults (15 s, 20 s).
+    const options = { apiKey: KEY, baseUrl: `${base}/lane${lanes.length}`, retry: { attempts: 1 }, realtime: { openTimeoutMs: 500, finishTimeoutMs: 2000 } } as Parameters<typeof createTransport>[1];
+    const made: Lane = {
+      next: () => ({ status: 500, contentType: 'text/plain', body: '' }),
+      wsScript: (ws) => ws.close(),
+      compat: createTransport('qwen3-asr-flash', options),
+      realtimeAsr: createTransport('qwen3-asr-flash-realtime', options),
+      funRealtime: createTransport('fun-asr-realtime', options),
+    };
+    lanes.push(made);
+    return made;
+  };
   const clip = { samples: new Int16Array(1600), sampleRate: 16000, startMs: 0 };
 
   const stream = async (t: Transport): Promise<void> => {
@@ -287,58 +322,69 @@ async function clientTarget(realtime: boolean): Promise<FuzzTarget> {
     if (failure) throw failure;
   };
 
+  const one = async (rand: () => number, lane: Lane): Promise<Outcome> => {
+    const kind = realtime ? 3 + pick(rand, 2) : pick(rand, 3);
+    try {
+      if (kind === 0) {
+        // Error replies: any status, a mutated native or compatible error body, a lying Retry-After.
+        const status = [400, 401, 403, 404, 408, 413, 429, 500, 502, 503][pick(rand, 10)]!;
+        const body = rand() < 0.5 ? mutateJsonText({ request_id: 'r', code: 'Throttling.RateQuota', message: 'slow down' }, rand) : mutateJsonText({ error: { code: 'limit_requests', message: 'x', type: 'requests', param: null } }, rand);
+        const retry = [undefined, '1', '-1', 'soon', '1e309', 'Wed, 21 Oct 2015 07:28:00 GMT'][pick(rand, 6)];
+        throw rand() < 0.5 ? errorFromResponse(status, body, retry ? { 'retry-after': retry } : {}) : protocolError(body.slice(0, 64), body);
+      }
+      if (kind === 1 || kind === 2) {
+        // Compatible-mode chat: a mutated JSON reply or a cut/mutated SSE stream.
+        lane.next = () => (rand() < 0.5 ? { status: 200, contentType: 'text/event-stream', body: sseBody(rand) } : { status: 200, contentType: 'application/json', body: mutateJsonText({ id: 'chatcmpl-1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hello world', annotations: [{ type: 'audio_info', language: 'en', emotion: 'neutral' }] }, finish_reason: 'stop' }], usage: { seconds: 1 } }, rand) });
+        await lane.compat.transcribeClip!(clip);
+        return 'result';
+      }
+      // Realtime: the server answers each client message with mutated events.
+      const inference = kind === 3;
+      lane.wsScript = (ws) => {
+        if (!inference) ws.send(mutateJsonText({ event_id: 'e0', type: 'session.created', session: { id: 'sess_1', model: 'qwen3-asr-flash-realtime' } }, rand));
+        ws.on('message', (data: Buffer, binary: boolean) => {
+          if (binary) return;
+          const m = JSON.parse(data.toString('utf8')) as { type?: string; header?: { action?: string; task_id?: string } };
+          const reply = inference
+            ? m.header?.action === 'run-task'
+              ? [{ header: { event: 'task-started', task_id: m.header.task_id, attributes: {} }, payload: {} }]
+              : [{ header: { event: 'result-generated', task_id: m.header?.task_id, attributes: {} }, payload: { output: { sentence: { begin_time: 0, end_time: 100, text: 'hello', sentence_end: true, words: [{ begin_time: 0, end_time: 100, text: 'hello', punctuation: '' }] } }, usage: { duration: 1 } } }, { header: { event: 'task-finished', task_id: m.header?.task_id, attributes: {} }, payload: {} }]
+            : m.type === 'session.update'
+              ? [{ event_id: 'e1', type: 'session.updated', session: { id: 'sess_1' } }]
+              : m.type === 'session.finish'
+                ? [{ event_id: 'e2', type: 'conversation.item.input_audio_transcription.completed', item_id: 'i1', content_index: 0, transcript: 'hello', language: 'en', emotion: 'neutral' }, { event_id: 'e3', type: 'session.finished' }]
+                : [];
+          // The terminal event goes intact: without it the client rightly waits out its 20 s finish timer
+          // (the fault matrix's "server silent" row), which would make 10⁵ cases take days.
+          for (const r of reply) {
+            const terminal = (r as { type?: string }).type === 'session.finished' || (r as { header?: { event?: string } }).header?.event === 'task-finished';
+            ws.send(!terminal && rand() < 0.5 ? mutateJsonText(r, rand) : JSON.stringify(r));
+          }
+          if (rand() < 0.1) ws.terminate();
+        });
+      };
+      await stream(inference ? lane.funRealtime : lane.realtimeAsr);
+      return 'result';
+    } catch (err) {
+      return coded(err);
+    }
+  };
+
   return {
     name: realtime ? 'client-realtime' : 'client',
     boundMs: 10_000,
+    // The realtime cases mostly wait (a socket, a deadline): 32 side by side. The others compute: one at a time.
+    concurrency: realtime ? 32 : 1,
     async run(_n, rand) {
-      const kind = realtime ? 3 + pick(rand, 2) : pick(rand, 3);
+      const taken = free.pop() ?? lane();
       try {
-        if (kind === 0) {
-          // Error replies: any status, a mutated native or compatible error body, a lying Retry-After.
-          const status = [400, 401, 403, 404, 408, 413, 429, 500, 502, 503][pick(rand, 10)]!;
-          const body = rand() < 0.5 ? mutateJsonText({ request_id: 'r', code: 'Throttling.RateQuota', message: 'slow down' }, rand) : mutateJsonText({ error: { code: 'limit_requests', message: 'x', type: 'requests', param: null } }, rand);
-          const retry = [undefined, '1', '-1', 'soon', '1e309', 'Wed, 21 Oct 2015 07:28:00 GMT'][pick(rand, 6)];
-          throw rand() < 0.5 ? errorFromResponse(status, body, retry ? { 'retry-after': retry } : {}) : protocolError(body.slice(0, 64), body);
-        }
-        if (kind === 1 || kind === 2) {
-          // Compatible-mode chat: a mutated JSON reply or a cut/mutated SSE stream.
-          next = () => (rand() < 0.5 ? { status: 200, contentType: 'text/event-stream', body: sseBody(rand) } : { status: 200, contentType: 'application/json', body: mutateJsonText({ id: 'chatcmpl-1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hello world', annotations: [{ type: 'audio_info', language: 'en', emotion: 'neutral' }] }, finish_reason: 'stop' }], usage: { seconds: 1 } }, rand) });
-          await compat.transcribeClip!(clip);
-          return 'result';
-        }
-        // Realtime: the server answers each client message with mutated events.
-        const inference = kind === 3;
-        wsScript = (ws) => {
-          if (!inference) ws.send(mutateJsonText({ event_id: 'e0', type: 'session.created', session: { id: 'sess_1', model: 'qwen3-asr-flash-realtime' } }, rand));
-          ws.on('message', (data: Buffer, binary: boolean) => {
-            if (binary) return;
-            const m = JSON.parse(data.toString('utf8')) as { type?: string; header?: { action?: string; task_id?: string } };
-            const reply = inference
-              ? m.header?.action === 'run-task'
-                ? [{ header: { event: 'task-started', task_id: m.header.task_id, attributes: {} }, payload: {} }]
-                : [{ header: { event: 'result-generated', task_id: m.header?.task_id, attributes: {} }, payload: { output: { sentence: { begin_time: 0, end_time: 100, text: 'hello', sentence_end: true, words: [{ begin_time: 0, end_time: 100, text: 'hello', punctuation: '' }] } }, usage: { duration: 1 } } }, { header: { event: 'task-finished', task_id: m.header?.task_id, attributes: {} }, payload: {} }]
-              : m.type === 'session.update'
-                ? [{ event_id: 'e1', type: 'session.updated', session: { id: 'sess_1' } }]
-                : m.type === 'session.finish'
-                  ? [{ event_id: 'e2', type: 'conversation.item.input_audio_transcription.completed', item_id: 'i1', content_index: 0, transcript: 'hello', language: 'en', emotion: 'neutral' }, { event_id: 'e3', type: 'session.finished' }]
-                  : [];
-            // The terminal event goes intact: without it the client rightly waits out its 20 s finish timer
-            // (the fault matrix's "server silent" row), which would make 10⁵ cases take days.
-            for (const r of reply) {
-              const terminal = (r as { type?: string }).type === 'session.finished' || (r as { header?: { event?: string } }).header?.event === 'task-finished';
-              ws.send(!terminal && rand() < 0.5 ? mutateJsonText(r, rand) : JSON.stringify(r));
-            }
-            if (rand() < 0.1) ws.terminate();
-          });
-        };
-        await stream(inference ? funRealtime : realtimeAsr);
-        return 'result';
-      } catch (err) {
-        return coded(err);
+        return await one(rand, taken);
+      } finally {
+        free.push(taken);
       }
     },
     async close() {
-      await Promise.all([compat.close?.(), realtimeAsr.close?.(), funRealtime.close?.()]);
+      await Promise.all(lanes.flatMap((l) => [l.compat.close?.(), l.realtimeAsr.close?.(), l.funRealtime.close?.()]));
       for (const c of wss.clients) c.terminate();
       wss.close();
       server.closeAllConnections();
