@@ -25,21 +25,24 @@ export interface FuzzRow {
 /**
  * Run `count` cases of each named target from `seed`.
  *
- * @param options - seed, count, target names (default all), and an optional progress callback.
+ * @param options - seed, count, target names (default all), and an optional progress callback (each tenth).
  * @returns one row per target.
  * @example
  * const rows = await runFuzz({ seed: 1, count: 200, targets: ['wav', 'rtp'] });
  */
-export async function runFuzz(options: { seed: number; count: number; targets?: readonly string[] }): Promise<FuzzRow[]> {
+export async function runFuzz(options: { seed: number; count: number; targets?: readonly string[]; progress?: Progress }): Promise<FuzzRow[]> {
   const names = options.targets?.length ? options.targets : DEFAULT_TARGETS;
   const rows: FuzzRow[] = [];
   for (const name of names) {
     const make = TARGETS[name];
     if (!make) throw new Error(`unknown fuzz target ${name}; known: ${Object.keys(TARGETS).join(', ')}`);
-    rows.push(await runTarget(await make(), options.seed, options.count));
+    rows.push(await runTarget(await make(), options.seed, options.count, options.progress));
   }
   return rows;
 }
+
+/** Told after each tenth of a target's cases: how many ended, the RSS then (MB), seconds so far. */
+export type Progress = (target: string, done: number, rssMb: number, seconds: number) => void;
 
 /**
  * Run `count` cases of one target from `seed`, `target.concurrency` of them at a time (each case draws from its own
@@ -49,7 +52,7 @@ export async function runFuzz(options: { seed: number; count: number; targets?: 
  * @example
  * const row = await runTarget(await callsTarget(['twilio']), 1, 500);
  */
-export async function runTarget(target: FuzzTarget, seed: number, count: number): Promise<FuzzRow> {
+export async function runTarget(target: FuzzTarget, seed: number, count: number, progress?: Progress): Promise<FuzzRow> {
   const row: FuzzRow = { target: target.name, cases: 0, coded: 0, results: 0, uncaught: 0, hangs: 0, peakRssMb: 0, seconds: 0, failures: [] };
   const started = performance.now();
   const fail = (what: string): void => {
@@ -64,6 +67,7 @@ export async function runTarget(target: FuzzTarget, seed: number, count: number)
   process.on('unhandledRejection', stray);
   let next = 0;
   let done = 0;
+  const tenth = Math.max(1, Math.ceil(count / 10));
   const one = async (n: number): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
     const hang = new Promise<'hang'>((resolve) => (timer = setTimeout(() => resolve('hang'), target.boundMs)));
@@ -80,7 +84,9 @@ export async function runTarget(target: FuzzTarget, seed: number, count: number)
     } finally {
       clearTimeout(timer);
     }
-    if (++done % 256 === 0) row.peakRssMb = Math.max(row.peakRssMb, process.memoryUsage.rss() / 1048576);
+    const rss = ++done % 256 === 0 || done % tenth === 0 ? process.memoryUsage.rss() / 1048576 : 0;
+    row.peakRssMb = Math.max(row.peakRssMb, rss);
+    if (done % tenth === 0) progress?.(target.name, done, Math.round(rss), Math.round((performance.now() - started) / 1000));
   };
   const worker = async (): Promise<void> => {
     while (next < count) {
@@ -124,7 +130,9 @@ if (entry.endsWith('/fuzz/run.js')) {
     console.error('EARSHOT_INVALID_ARGUMENT: --seed and --count take integers (count ≥ 1)');
     process.exit(2);
   }
-  const rows = await runFuzz({ seed, count, ...(values.target ? { targets: values.target } : {}) });
+  // Progress on stderr (RSS along the way shows whether memory grows); the table on stdout.
+  const progress: Progress = (target, done, rssMb, seconds) => console.error(`${target}: ${done}/${count} cases, RSS ${rssMb} MB, ${seconds} s`);
+  const rows = await runFuzz({ seed, count, progress, ...(values.target ? { targets: values.target } : {}) });
   console.log(`fuzz: seed ${seed}, ${count} cases per target\n`);
   console.log(fuzzTable(rows));
   const bad = rows.filter((r) => r.uncaught > 0 || r.hangs > 0);
