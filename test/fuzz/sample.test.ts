@@ -9,6 +9,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { runFuzz } from '../../bench/fuzz/run.js';
 import { fromAsteriskWebSocket } from '../../src/sources/asterisk.js';
 
+// client-realtime runs 32 cases at a time, each deadline 500 ms: 160 cases take ~1.5 s.
 const SAMPLE: Array<[string, number]> = [
   ['wav', 3000],
   ['rtp', 3000],
@@ -17,6 +18,7 @@ const SAMPLE: Array<[string, number]> = [
   ['emulator-http', 120],
   ['emulator-ws', 120],
   ['calls', 180],
+  ['client-realtime', 160],
 ];
 
 describe('fuzz sample (seed 7)', () => {
