@@ -2,7 +2,9 @@
  * `npm run fuzz -- --seed S --count N [--target T]…`: N mutated inputs per target, each ending in a result or a
  * coded `EarshotError` within the target's time bound; prints one row per target: cases, coded errors, results,
  * uncaught (anything else thrown, or an unhandled rejection), hangs (over the bound), peak RSS. Exits 1 when any
- * case was uncaught or hung, printing the first few with their case numbers (rerun with the same seed).
+ * case was uncaught or hung, printing the first few with their case numbers (case n of seed S draws from
+ * `caseRng(S, n)`: rerun with the same seed, or that case alone). Progress (cases, RSS, seconds) goes to stderr after
+ * each tenth of a target.
  */
 import { parseArgs } from 'node:util';
 import { caseRng } from './mutate.js';
