@@ -152,15 +152,25 @@ function rtpTarget(): FuzzTarget {
 
 const KEY = 'sk-fuzz-key-0000';
 
-/** Valid bodies of the emulator's HTTP routes, to mutate. */
-const HTTP_SEEDS: Array<{ path: string; headers?: Record<string, string>; body: unknown }> = [
-  { path: '/api/v1/services/audio/asr/transcription', headers: { 'x-dashscope-async': 'enable' }, body: { model: 'fun-asr', input: { file_urls: ['http://127.0.0.1:1/a.wav'] }, parameters: { diarization_enabled: true, speaker_count: 2, language_hints: ['en'] } } },
-  { path: '/api/v1/services/audio/asr/transcription', headers: { 'x-dashscope-async': 'enable' }, body: { model: 'qwen3-asr-flash-filetrans', input: { file_url: 'data:audio/wav;base64,UklGRg==' }, parameters: { channel_id: [0] } } },
-  { path: '/api/v1/services/audio/asr/customization', body: { model: 'speech-biasing', input: { action: 'create_vocabulary', target_model: 'fun-asr', prefix: 'fz', vocabulary: [{ text: 'earshot', weight: 4, lang: 'en' }] } } },
-  { path: '/compatible-mode/v1/chat/completions', body: { model: 'qwen3-asr-flash', stream: false, messages: [{ role: 'system', content: [{ text: 'ctx' }] }, { role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'data:audio/wav;base64,UklGRg==' } }] }], asr_options: { language: 'en' } } },
-  { path: '/api/v1/services/aigc/multimodal-generation/generation', body: { model: 'qwen3-asr-flash', input: { messages: [{ role: 'user', content: [{ audio: 'data:audio/wav;base64,UklGRg==' }] }] }, parameters: { asr_options: { enable_itn: true } } } },
-  { path: '/api/v1/tokens?expire_in_seconds=60', body: {} },
-  { path: '/api/v1/tasks/00000000-0000-0000-0000-000000000000', body: {} },
+/** A valid clip for the audio-bearing routes (0.1 s, 16 kHz mono WAV) as a data URI. */
+const CLIP_URI = `data:audio/wav;base64,${wav(16000, 1, 16, 1, 1600).toString('base64')}`;
+/** A loopback URL that refuses the connection: the emulator answers its coded download error without decoding. */
+const REFUSED_URL = 'http://127.0.0.1:1/a.wav';
+
+/**
+ * Valid bodies of the emulator's HTTP routes, to mutate, given where their audio is: the valid clip in one case of
+ * 20 (decoded by ffmpeg — ffprobe and ffmpeg, two processes — and recognised, so mutated recognition parameters
+ * reach the reply), else the refused URL (the route's parsing and checks, without two processes per case: the
+ * emulator spent most of this target's time in ffmpeg refusing the same few bytes).
+ */
+const HTTP_SEEDS: Array<{ path: string; headers?: Record<string, string>; body: (audio: string) => unknown }> = [
+  { path: '/api/v1/services/audio/asr/transcription', headers: { 'x-dashscope-async': 'enable' }, body: (audio) => ({ model: 'fun-asr', input: { file_urls: [audio] }, parameters: { diarization_enabled: true, speaker_count: 2, language_hints: ['en'] } }) },
+  { path: '/api/v1/services/audio/asr/transcription', headers: { 'x-dashscope-async': 'enable' }, body: (audio) => ({ model: 'qwen3-asr-flash-filetrans', input: { file_url: audio }, parameters: { channel_id: [0] } }) },
+  { path: '/api/v1/services/audio/asr/customization', body: () => ({ model: 'speech-biasing', input: { action: 'create_vocabulary', target_model: 'fun-asr', prefix: 'fz', vocabulary: [{ text: 'earshot', weight: 4, lang: 'en' }] } }) },
+  { path: '/compatible-mode/v1/chat/completions', body: (audio) => ({ model: 'qwen3-asr-flash', stream: false, messages: [{ role: 'system', content: [{ text: 'ctx' }] }, { role: 'user', content: [{ type: 'input_audio', input_audio: { data: audio } }] }], asr_options: { language: 'en' } }) },
+  { path: '/api/v1/services/aigc/multimodal-generation/generation', body: (audio) => ({ model: 'qwen3-asr-flash', input: { messages: [{ role: 'user', content: [{ audio }] }] }, parameters: { asr_options: { enable_itn: true } } }) },
+  { path: '/api/v1/tokens?expire_in_seconds=60', body: () => ({}) },
+  { path: '/api/v1/tasks/00000000-0000-0000-0000-000000000000', body: () => ({}) },
 ];
 
 async function emulatorHttpTarget(): Promise<FuzzTarget> {
@@ -174,7 +184,7 @@ async function emulatorHttpTarget(): Promise<FuzzTarget> {
     concurrency,
     async run(_n, rand) {
       const seed = HTTP_SEEDS[pick(rand, HTTP_SEEDS.length)]!;
-      const body = mutateJsonText(seed.body, rand);
+      const body = mutateJsonText(seed.body(rand() < 0.05 ? CLIP_URI : REFUSED_URL), rand);
       const res = await request(`${emu.url}${seed.path}`, { method: 'POST', dispatcher: agent, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...(seed.headers ?? {}) }, body });
       const text = await res.body.text();
       if (res.statusCode >= 200 && res.statusCode < 300) return 'result';
