@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
-import { cleanWord, Decoder } from '../../src/engine/pocketsphinx.js';
+import { cleanWord, Decoder, DEFAULT_MODEL_DIR, trimDictionary } from '../../src/engine/pocketsphinx.js';
 import { recognizeClip } from '../../src/engine/recognizer.js';
 import { CELL_EMPTY, CELL_LOADING, CELL_OFF, CELL_READY, releaseSharedModelCell, sharedModelCell } from '../../src/engine/shared-cell.js';
 import { SENTENCES, synthRaw } from '../helpers/speech.js';
@@ -69,6 +71,33 @@ describe('pocketsphinx binding', () => {
     expect(recognizeClip(later, clip)).toEqual(expected);
     later.free();
     own.free();
+  });
+
+  it('trims a dictionary to the words kept, variants with their word, blank and comment lines kept', () => {
+    const dict = Buffer.from('## comment\na AH\nb B IY\nb(2) B AH\n\nc(x) S IY\ncafé K AE F EY\nd\tD IY');
+    expect(trimDictionary(dict, (w) => w === 'b' || w === 'c').toString()).toBe('## comment\nb B IY\nb(2) B AH\n\nc(x) S IY\ncafé K AE F EY\n');
+    expect(trimDictionary(dict, (w) => w === 'd').toString()).toBe('## comment\n\ncafé K AE F EY\nd\tD IY');
+  });
+
+  it('the shared dictionary holds every dictionary word the language model knows, and none it does not', () => {
+    const shared = sharedModelCell();
+    const loader = new Decoder({ shared });
+    const [lm, , dict] = new BigInt64Array(shared, 8, 4);
+    const sb = koffi.load('libsphinxbase.so.3');
+    const ps = koffi.load('libpocketsphinx.so.3');
+    const counts = sb.func('uint32_t *ngram_model_get_counts(void *model)');
+    const ngramWord = sb.func('const char *ngram_word(void *model, int32_t wid)');
+    const ngramWid = sb.func('int32_t ngram_wid(void *model, const char *word)');
+    const dictWordid = ps.func('int32_t dict_wordid(void *dict, const char *word)');
+    const full = new Set(readFileSync(`${DEFAULT_MODEL_DIR}/cmudict-en-us.dict`, 'latin1').split('\n').map((l) => l.split(' ')[0]!));
+    const unigrams = (koffi.decode(counts(lm), 'uint32_t', 1) as number[])[0]!;
+    const known = Array.from({ length: unigrams }, (_, wid) => ngramWord(lm, wid) as string).filter((w) => full.has(w));
+    expect(known.length).toBeGreaterThan(60_000);
+    expect(known.filter((w) => dictWordid(dict, w) < 0)).toEqual([]);
+    const outside = [...full].filter((w) => w && !w.includes('(') && ngramWid(lm, w) < 0);
+    expect(outside.length).toBeGreaterThan(40_000);
+    expect(outside.filter((w) => dictWordid(dict, w) >= 0)).toEqual([]);
+    loader.free();
   });
 
   it('a cell whose loading failed is off (the next decoder loads its own); one whose loading thread died reopens', () => {
