@@ -211,7 +211,10 @@ function load(): Api {
 /** A one-word grammar: searching it costs ~1 % of the n-gram search, for passes that only need features. */
 const CMN_SEARCH = '_earshot_cmn';
 const CMN_GRAMMAR = '#JSGF V1.0;\ngrammar earshot;\npublic <any> = the;\n';
-/** The main n-gram search without the flat-lexicon second pass (made on first use), for live sessions. */
+/**
+ * The main n-gram search without the flat-lexicon second pass, for live sessions: made on first use, only where the
+ * main search's pass flags cannot be switched instead (see {@link passFlags}).
+ */
 const ONE_PASS_SEARCH = '_earshot_one_pass';
 
 /** Values of sphinxbase's `cmn_type_t`. */
@@ -246,6 +249,7 @@ export function cleanWord(word: string): string | undefined {
  * pointers to the n-gram arrays and, last, the history/backoff caches `lm_trie_score` writes: the only part of the
  * model written while decoding. `dict_t` and `dict2pid_t` start with their refcount; `dict2pid_t.dict` is at 16.
  */
+const PS_ACMOD = 16;
 const PS_DICT = 24;
 const PS_D2P = 32;
 const PS_LMATH = 40;
@@ -267,6 +271,24 @@ const NGRAM_SEARCH = '_default';
 const OWN_MODEL_ARGS = new Set(['-hmm', '-lm', '-dict', '-lmctl', '-fsg', '-jsgf', '-kws', '-keyphrase', '-allphone', '-fdict']);
 /** How long a decoder waits for another thread to finish loading the shared parts before loading its own (ms). */
 const SHARED_WAIT_MS = 60_000;
+
+/**
+ * `ps_decoder_t.search` (the current search) at 56. `ps_search_t` (112 bytes): `type` at 8, `name` at 16, `acmod`,
+ * `dict`, `d2p` at 40, 48, 56; an `ngram_search_t` is that base, `lmset`, `hmmctx`, then its pass flags `fwdtree`,
+ * `fwdflat`, `bestpath` (one byte each) at 128. `acmod_t`: `lmath` at 8, `fcb` (the feature module) at 32.
+ */
+const PS_SEARCH = 56;
+const SEARCH_TYPE = 8;
+const SEARCH_NAME = 16;
+const SEARCH_ACMOD = 40;
+const SEARCH_DICT = 48;
+const SEARCH_D2P = 56;
+const NGRAM_LMSET = 112;
+const NGRAM_FWDTREE = 128;
+const NGRAM_FWDFLAT = 129;
+const NGRAM_BESTPATH = 130;
+const ACMOD_LMATH = 8;
+const ACMOD_FCB = 32;
 
 /** The shared read-only parts: a pinned trie language model, dictionary and dictionary-to-senone map. */
 interface SharedParts {
@@ -362,6 +384,8 @@ export class Decoder {
   #onePass = false;
   /** The feature buffer must be made growable again once an utterance has started (see {@link #makeOnePass}). */
   #regrow = false;
+  /** The main search's `fwdflat` flag and its value as configured (see {@link passFlags}); null: not switchable. */
+  #flatFlag: { at: bigint; twoPass: number } | null = null;
   /** This decoder's copy of the shared language model's header (freed with the decoder). */
   #lmCopy: { lm: bigint; trie: bigint } | undefined;
 
@@ -426,6 +450,7 @@ export class Decoder {
     this.#mainSearch = a.ps_get_search(this.#ps) ?? NGRAM_SEARCH;
     this.#check(a.ps_set_jsgf_string(this.#ps, CMN_SEARCH, CMN_GRAMMAR), 'ps_set_jsgf_string');
     this.#check(a.ps_set_search(this.#ps, this.#mainSearch), 'ps_set_search');
+    this.#flatFlag = this.#passFlags();
     this.#cmnInit = Float32Array.from(koffi.decode(this.#meanPtr, 'float', this.#veclen) as ArrayLike<number>);
   }
 
@@ -584,15 +609,54 @@ export class Decoder {
    * reset to `cmnMean` (default: the initial mean) counted as `weightFrames` frames (see {@link resetCmn}).
    *
    * @param flatPass - end each utterance with pocketsphinx's second, flat-lexicon search pass (default true). Without
-   *   it the end of an utterance costs about half (the tree search's lattice and its best path only); the search
-   *   without it is made on first use (~0.3 s on an idle core; ~33 MB, kept with the decoder).
+   *   it the end of an utterance costs about half (the tree search's lattice and its best path only). The main
+   *   search serves both; only where its flags cannot be switched (another library build) is a second search made
+   *   on first use (~0.3 s on an idle core; ~30 MB, kept with the decoder).
    */
   startStream(cmnMean?: readonly number[], weightFrames = 0, flatPass = true): void {
     this.#abandon();
-    this.#useSearch(flatPass ? this.#mainSearch : this.#makeOnePass());
+    this.#useMain(flatPass);
     this.resetCmn(cmnMean, weightFrames);
     this.#check(this.#api.ps_start_stream(this.#handle()), 'ps_start_stream');
     this.startUtt();
+  }
+
+  /**
+   * Where the main search keeps its pass flags, if this library's layouts check out (the current search is the main
+   * n-gram search of this decoder, with its acoustic model, dictionary, language model set and the configured
+   * flags): a live session then runs one pass by switching the main search's second pass off for its utterances,
+   * instead of a second search with its own lexicon tree (~30 MB per decoder). Both run the same tree search; the
+   * flag is only read when an utterance ends, to decide whether to run the flat pass and with which language
+   * weight to read the result.
+   */
+  #passFlags(): { at: bigint; twoPass: number } | null {
+    const a = this.#api;
+    const ps = this.#handle();
+    const search = ptrAt(ps, PS_SEARCH);
+    const acmod = ptrAt(ps, PS_ACMOD);
+    if (!search || !acmod) return null;
+    const flags = koffi.decode(search, NGRAM_FWDTREE, 'uint8_t', 3) as number[];
+    const expected = ['-fwdtree', '-fwdflat', '-bestpath'].map((name) => (a.cmd_ln_int_r(this.#config, name) ? 1 : 0));
+    const fits =
+      koffi.decode(search, SEARCH_TYPE, 'const char *') === 'ngram' &&
+      koffi.decode(search, SEARCH_NAME, 'const char *') === this.#mainSearch &&
+      ptrAt(search, SEARCH_ACMOD) === acmod &&
+      ptrAt(search, SEARCH_DICT) === ptrAt(ps, PS_DICT) &&
+      ptrAt(search, SEARCH_D2P) === ptrAt(ps, PS_D2P) &&
+      ptrAt(search, NGRAM_LMSET) === a.ps_get_lm(ps, this.#mainSearch) &&
+      ptrAt(acmod, ACMOD_LMATH) === a.ps_get_logmath(ps) &&
+      ptrAt(acmod, ACMOD_FCB) === this.#featPtr &&
+      expected[0] === 1 &&
+      flags.every((f, i) => f === expected[i]);
+    return fits ? { at: search + BigInt(NGRAM_FWDFLAT), twoPass: expected[1]! } : null;
+  }
+
+  /** Search with the main search, with (`flatPass`, as configured) or without its flat-lexicon second pass. */
+  #useMain(flatPass: boolean): void {
+    if (this.#flatFlag) {
+      this.#useSearch(this.#mainSearch);
+      koffi.encode(this.#flatFlag.at, 0, 'uint8_t', flatPass ? this.#flatFlag.twoPass : 0);
+    } else this.#useSearch(flatPass ? this.#mainSearch : this.#makeOnePass());
   }
 
   #useSearch(name: string): void {
@@ -636,6 +700,8 @@ export class Decoder {
   /** Start a whole-clip utterance with batch CMN (the clip's own mean); feed it with one `processRaw(x, true)`. */
   startClip(): void {
     this.#abandon();
+    // Clips get the configured passes, also after a one-pass stream (the current search stays: learnCmn's or main).
+    if (this.#flatFlag) koffi.encode(this.#flatFlag.at, 0, 'uint8_t', this.#flatFlag.twoPass);
     this.#check(this.#api.ps_start_stream(this.#handle()), 'ps_start_stream');
     koffi.encode(this.#featPtr, this.#cmnOffset, 'int', CMN_BATCH);
     this.startUtt();

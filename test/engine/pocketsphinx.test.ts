@@ -42,6 +42,31 @@ describe('pocketsphinx binding', () => {
     d.free();
   });
 
+  it('runs a one-pass stream on its main search like a decoder configured without the second pass; clips after it keep both passes', () => {
+    const voice = synthRaw(SENTENCES[4]!, 'slt');
+    const samples = new Int16Array(voice.buffer, voice.byteOffset, voice.length / 2);
+    // The words and their frames; not the end of the closing `</s>`, which a decoder configured without the second
+    // pass places differently (its feature buffer does not grow; the main search's does, in either mode).
+    const stream = (d: Decoder, flatPass: boolean): { hyp: string; segments: unknown } => {
+      d.startStream(undefined, 0, flatPass);
+      d.processRaw(samples.subarray(0, 8000));
+      d.processRaw(samples.subarray(8000));
+      d.endUtt();
+      return { hyp: d.hyp(), segments: d.segments().filter((s) => s.word !== '</s>') };
+    };
+    const reference = new Decoder({ args: ['-fwdflat', 'no'] });
+    const d = new Decoder();
+    const clip = recognizeClip(d, samples);
+    const twoPass = stream(d, true);
+    const onePass = stream(d, false);
+    expect(onePass.hyp.split(' ').length).toBeGreaterThan(3);
+    expect(onePass).toEqual(stream(reference, true));
+    expect(recognizeClip(d, samples)).toEqual(clip);
+    expect(stream(d, true)).toEqual(twoPass);
+    reference.free();
+    d.free();
+  });
+
   it('cleans words: strips variants, drops fillers', () => {
     expect(cleanWord('to(2)')).toBe('to');
     expect(cleanWord("what's")).toBe("what's");
