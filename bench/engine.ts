@@ -7,8 +7,9 @@
  *   processes, one alone and two at once (the scaling this shared machine allows at that moment);
  * - main-thread event-loop delay p99 while the pool is busy (goal < 5 ms), with and without niced workers;
  * - RSS per worker and in total for the default pool; RSS and PSS of pools of 1, 2 and 3 in fresh child processes
- *   (the RSS each added worker costs), workers sharing the dictionary and language model or not; the peak RSS of a
- *   process transcribing a file (`benchPoolMemory`, also alone as `npm run bench -- pool-memory`);
+ *   (the RSS each added worker costs), workers sharing the dictionary and language model or not; what a live session
+ *   adds to a worker; the peak RSS of a process transcribing a file (`benchPoolMemory`, also alone as
+ *   `npm run bench -- pool-memory`);
  * - the warm-up fix: WER of the first sentence after a 3 s silent lead-in, without and with the second pass,
  *   at nominal level and at −30 dB.
  *
@@ -115,6 +116,23 @@ async function childPoolMemory(size: number, share: boolean): Promise<void> {
   await engine.close();
 }
 
+/**
+ * In a child: the memory a live session adds to a pool of one worker that has decoded a clip (the one-pass search
+ * it needs, if any), after the session ended; and its text, to compare between builds.
+ */
+async function childLiveMemory(): Promise<void> {
+  const engine = local({ size: 1 });
+  await engine.pool.warmUp();
+  const noise = new Int16Array(32_000).map(() => (Math.random() - 0.5) * 2000);
+  await engine.transcribeClip({ samples: noise, sampleRate: 16000, startMs: 0 });
+  const before = selfMemory();
+  const voice = synthRaw(SENTENCES[4]!, 'slt');
+  const events = await streamThrough(engine, new Int16Array(voice.buffer, voice.byteOffset, voice.length / 2));
+  const after = selfMemory();
+  console.log(JSON.stringify({ rss: after.rss - before.rss, text: text(events) }));
+  await engine.close();
+}
+
 /** In a child: transcribe the long recording as the CLI does (file → decode → batch with the default pool); peak RSS. */
 async function childTranscribePeak(): Promise<void> {
   const file = longRecording();
@@ -153,6 +171,8 @@ export async function benchPoolMemory(): Promise<Row[]> {
       goal: '2 workers ≤ 150 MB, each added ≤ 40 MB',
     });
   }
+  const live = await child<{ rss: number; text: string }>(['--live-memory']);
+  rows.push({ case: 'memory a live session adds to a worker that has decoded clips (its one-pass search), fresh process', value: `RSS +${fmt(live.rss, 0)} MB`, goal: '' });
   const run = await child<{ peak: number; wer: number }>(['--transcribe-peak']);
   rows.push({ case: 'peak RSS of a process transcribing a 2.3-minute file (decode → batch, default pool); its WER', value: `${fmt(run.peak, 0)} MB; ${fmt(run.wer * 100, 1)} %`, goal: '≤ 250 MB' });
   return rows;
@@ -255,6 +275,7 @@ if (isMain) {
   const at = process.argv.indexOf('--pool-memory');
   if (at >= 0) await childPoolMemory(Number(process.argv[at + 1]), process.argv[at + 2] === 'shared');
   else if (process.argv.includes('--transcribe-peak')) await childTranscribePeak();
+  else if (process.argv.includes('--live-memory')) await childLiveMemory();
   else if (process.argv.includes('--child')) childDecode();
   else console.table(await benchEngine());
 }

@@ -213,7 +213,7 @@ const CMN_SEARCH = '_earshot_cmn';
 const CMN_GRAMMAR = '#JSGF V1.0;\ngrammar earshot;\npublic <any> = the;\n';
 /**
  * The main n-gram search without the flat-lexicon second pass, for live sessions: made on first use, only where the
- * main search's pass flags cannot be switched instead (see {@link passFlags}).
+ * main search's pass flags cannot be switched instead (see {@link #passFlags}).
  */
 const ONE_PASS_SEARCH = '_earshot_one_pass';
 
@@ -286,7 +286,6 @@ const SEARCH_D2P = 56;
 const NGRAM_LMSET = 112;
 const NGRAM_FWDTREE = 128;
 const NGRAM_FWDFLAT = 129;
-const NGRAM_BESTPATH = 130;
 const ACMOD_LMATH = 8;
 const ACMOD_FCB = 32;
 
@@ -353,7 +352,7 @@ function modelPaths(config: DecoderConfig): ModelPaths {
 }
 
 /**
- * One pocketsphinx decoder (one loaded model, ~90 MB; ~36 MB more when it shares a dictionary and language model
+ * One pocketsphinx decoder (one loaded model, ~90 MB; ~33 MB more when it shares a dictionary and language model
  * through `DecoderConfig.shared`). Not thread-safe; use it from one thread.
  *
  * @throws {EngineError} `EARSHOT_ENGINE_UNAVAILABLE` when the libraries are missing,
@@ -384,7 +383,7 @@ export class Decoder {
   #onePass = false;
   /** The feature buffer must be made growable again once an utterance has started (see {@link #makeOnePass}). */
   #regrow = false;
-  /** The main search's `fwdflat` flag and its value as configured (see {@link passFlags}); null: not switchable. */
+  /** The main search's `fwdflat` flag and its value as configured (see {@link #passFlags}); null: not switchable. */
   #flatFlag: { at: bigint; twoPass: number } | null = null;
   /** This decoder's copy of the shared language model's header (freed with the decoder). */
   #lmCopy: { lm: bigint; trie: bigint } | undefined;
@@ -666,8 +665,9 @@ export class Decoder {
 
   /**
    * The one-pass search: the main search's language model in a second n-gram search made with `-fwdflat no` (the
-   * model, dictionary and acoustic model are shared; the search's own tables, its lexicon tree above all, are ~33 MB). Making it turns the
-   * acoustic module's growing feature buffer off, which the two-pass search needs; `startUtt` turns it back on.
+   * model, dictionary and acoustic model are shared; the search's own tables, its lexicon tree above all, are ~30 MB).
+   * Only where {@link #passFlags} does not check out. Making it turns the acoustic module's growing feature buffer
+   * off, which the two-pass search needs; `startUtt` turns it back on.
    */
   #makeOnePass(): string {
     if (this.#onePass) return ONE_PASS_SEARCH;

@@ -115,7 +115,7 @@ export interface StreamRecognizerOptions {
   /**
    * End each utterance with pocketsphinx's second (flat-lexicon) search pass. It doubles the CPU a final costs at
    * the end of speech (median ~90 against ~45 ms on the bench's speech) for no WER gain there. Default false; clips
-   * keep it. Without it a decoder makes a second search on its first live session (~33 MB, kept).
+   * keep it. Without it the decoder's one search skips that pass for the session's utterances (no second search).
    */
   flatPass?: boolean;
 }

@@ -69,7 +69,7 @@ export function serve(port: EnginePort, init: WorkerInit): void {
 
   const acquire = (): Decoder => idle.pop() ?? new Decoder(init.decoder);
   const release = (decoder: Decoder): void => {
-    // Keep one spare decoder; free the others (each holds ~36 MB of its own, ~100 MB without a shared model).
+    // Keep one spare decoder; free the others (each holds ~33 MB of its own, ~100 MB without a shared model).
     if (idle.length === 0) idle.push(decoder);
     else decoder.free();
   };
