@@ -97,11 +97,14 @@ async function bareProcesses(n: number): Promise<number[]> {
   return runs.map((r) => r.seconds);
 }
 
-/** RSS and PSS of this process now, and its peak RSS (VmHWM), in MB. */
-function selfMemory(): { rss: number; pss: number; peak: number } {
+/**
+ * RSS, PSS and USS (private pages: what this process alone holds) of this process now, and its peak RSS (VmHWM), in
+ * MB. RSS counts a file page once per mapping of it: every decoder maps the acoustic model's `mdef` and `sendump`.
+ */
+function selfMemory(): { rss: number; pss: number; uss: number; peak: number } {
   const s = readFileSync('/proc/self/smaps_rollup', 'utf8');
   const kb = (text: string, k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
-  return { rss: kb(s, 'Rss') / 1024, pss: kb(s, 'Pss') / 1024, peak: kb(readFileSync('/proc/self/status', 'utf8'), 'VmHWM') / 1024 };
+  return { rss: kb(s, 'Rss') / 1024, pss: kb(s, 'Pss') / 1024, uss: (kb(s, 'Private_Clean') + kb(s, 'Private_Dirty')) / 1024, peak: kb(readFileSync('/proc/self/status', 'utf8'), 'VmHWM') / 1024 };
 }
 
 /** In a child: the memory a pool of `size` workers adds (warmed up, one clip each). */
@@ -112,7 +115,7 @@ async function childPoolMemory(size: number, share: boolean): Promise<void> {
   const noise = new Int16Array(32_000).map(() => (Math.random() - 0.5) * 2000);
   await Promise.all(Array.from({ length: size }, () => engine.transcribeClip({ samples: noise, sampleRate: 16000, startMs: 0 })));
   const after = selfMemory();
-  console.log(JSON.stringify({ rss: after.rss - before.rss, pss: after.pss - before.pss }));
+  console.log(JSON.stringify({ rss: after.rss - before.rss, pss: after.pss - before.pss, uss: after.uss - before.uss }));
   await engine.close();
 }
 
@@ -160,14 +163,15 @@ function child<T>(args: string[]): Promise<T> {
  * `npm run bench -- pool-memory`.
  */
 export async function benchPoolMemory(): Promise<Row[]> {
+  type Memory = { rss: number; pss: number; uss: number };
   const rows: Row[] = [];
   for (const share of [true, false]) {
     const pools = [];
-    for (const size of [1, 2, 3]) pools.push(await child<{ rss: number; pss: number }>(['--pool-memory', String(size), share ? 'shared' : 'own']));
-    const [one, two, three] = pools as [{ rss: number; pss: number }, { rss: number; pss: number }, { rss: number; pss: number }];
+    for (const size of [1, 2, 3]) pools.push(await child<Memory>(['--pool-memory', String(size), share ? 'shared' : 'own']));
+    const [one, two, three] = pools as [Memory, Memory, Memory];
     rows.push({
       case: `memory a pool adds, fresh process, ${share ? 'workers share dictionary + LM (default)' : "shareModel: false (each worker loads all)"}: 1 / 2 / 3 workers; per added worker`,
-      value: `RSS ${fmt(one.rss, 0)} / ${fmt(two.rss, 0)} / ${fmt(three.rss, 0)} MB; +${fmt(two.rss - one.rss, 0)}, +${fmt(three.rss - two.rss, 0)} MB (PSS ${fmt(one.pss, 0)} / ${fmt(two.pss, 0)} / ${fmt(three.pss, 0)})`,
+      value: `RSS ${fmt(one.rss, 0)} / ${fmt(two.rss, 0)} / ${fmt(three.rss, 0)} MB; +${fmt(two.rss - one.rss, 0)}, +${fmt(three.rss - two.rss, 0)} MB (PSS ${fmt(one.pss, 0)} / ${fmt(two.pss, 0)} / ${fmt(three.pss, 0)}; USS +${fmt(two.uss - one.uss, 0)}, +${fmt(three.uss - two.uss, 0)})`,
       goal: '2 workers ≤ 150 MB, each added ≤ 40 MB',
     });
   }
