@@ -13,7 +13,8 @@ const CELL_BYTES = 48;
 
 /**
  * A cell through which decoders in any thread of this process share the read-only parts of one model: the first
- * decoder given the cell loads the dictionary and the n-gram language model and publishes them; the others load
+ * decoder given the cell loads the n-gram language model and the dictionary (only the words that model knows: the
+ * others can never be recognised) and publishes them; the others load
  * only the acoustic model and their own search structures (a decoder then costs ~33 MB instead of ~90 MB) and get
  * a private copy of the language model's small header with its own scoring caches, the only part the library writes
  * while decoding. Results are the same as with fully separate decoders. Pass the cell as `DecoderConfig.shared`
