@@ -1,12 +1,24 @@
 import { readFileSync } from 'node:fs';
 import koffi from 'koffi';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { cleanWord, Decoder, DEFAULT_MODEL_DIR, trimDictionary } from '../../src/engine/pocketsphinx.js';
 import { recognizeClip } from '../../src/engine/recognizer.js';
 import { CELL_EMPTY, CELL_LOADING, CELL_OFF, CELL_READY, releaseSharedModelCell, sharedModelCell } from '../../src/engine/shared-cell.js';
 import { SENTENCES, synthRaw } from '../helpers/speech.js';
 
+/** One cell for the tests below that only need some decoder sharing the model: loaded once for the file. */
+let cell: { shared: SharedArrayBuffer; loader: Decoder } | undefined;
+function modelCell(): { shared: SharedArrayBuffer; loader: Decoder } {
+  if (!cell) {
+    const shared = sharedModelCell();
+    cell = { shared, loader: new Decoder({ shared }) };
+  }
+  return cell;
+}
+
 describe('pocketsphinx binding', () => {
+  afterAll(() => cell?.loader.free());
+
   it('loads the model, decodes a whole utterance and frees twice safely', () => {
     const d = new Decoder();
     const b = synthRaw(SENTENCES[7]!, 'rms');
@@ -54,8 +66,9 @@ describe('pocketsphinx binding', () => {
       d.endUtt();
       return { hyp: d.hyp(), segments: d.segments().filter((s) => s.word !== '</s>') };
     };
-    const reference = new Decoder({ args: ['-fwdflat', 'no'] });
-    const d = new Decoder();
+    // `-fwdflat` is a search option: the reference may share the dictionary and language model all the same.
+    const reference = new Decoder({ shared: modelCell().shared, args: ['-fwdflat', 'no'] });
+    const d = new Decoder({ shared: modelCell().shared });
     const clip = recognizeClip(d, samples);
     const twoPass = stream(d, true);
     const onePass = stream(d, false);
@@ -105,9 +118,7 @@ describe('pocketsphinx binding', () => {
   });
 
   it('the shared dictionary holds every dictionary word the language model knows, and none it does not', () => {
-    const shared = sharedModelCell();
-    const loader = new Decoder({ shared });
-    const [lm, , dict] = new BigInt64Array(shared, 8, 4);
+    const [lm, , dict] = new BigInt64Array(modelCell().shared, 8, 4);
     const sb = koffi.load('libsphinxbase.so.3');
     const ps = koffi.load('libpocketsphinx.so.3');
     const counts = sb.func('uint32_t *ngram_model_get_counts(void *model)');
@@ -122,7 +133,6 @@ describe('pocketsphinx binding', () => {
     const outside = [...full].filter((w) => w && !w.includes('(') && ngramWid(lm, w) < 0);
     expect(outside.length).toBeGreaterThan(40_000);
     expect(outside.filter((w) => dictWordid(dict, w) >= 0)).toEqual([]);
-    loader.free();
   });
 
   it('a cell whose loading failed is off (the next decoder loads its own); one whose loading thread died reopens', () => {
