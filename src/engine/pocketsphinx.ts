@@ -581,6 +581,13 @@ export class Decoder {
    * Path score of the best hypothesis so far (or of the ended utterance): the model's acoustic and language scores
    * along it, log base 1.0001, higher is better. Two decodes of the same frames compare by it (e.g. two cepstral
    * means: a mean shift moves features without stretching them).
+   *
+   * @throws {EngineError} `EARSHOT_ENGINE_FAILED` when the decoder was freed.
+   * @example
+   * ```ts
+   * d.endUtt();
+   * console.log(d.hyp(), d.score()); // 'go forward ten meters' -8123
+   * ```
    */
   score(): number {
     const out = [0];
