@@ -736,6 +736,24 @@ export class Decoder {
     return this.#api.ps_get_in_speech(this.#handle()) !== 0;
   }
 
+  /**
+   * Path score of the best hypothesis so far (or of the ended utterance): the model's acoustic and language scores
+   * along it, log base 1.0001, higher is better. Two decodes of the same frames compare by it (e.g. two cepstral
+   * means: a mean shift moves features without stretching them).
+   *
+   * @throws {EngineError} `EARSHOT_ENGINE_FAILED` when the decoder was freed.
+   * @example
+   * ```ts
+   * d.endUtt();
+   * console.log(d.hyp(), d.score()); // 'go forward ten meters' -8123
+   * ```
+   */
+  score(): number {
+    const out = [0];
+    this.#api.ps_get_hyp(this.#handle(), out);
+    return out[0]!;
+  }
+
   /** Best hypothesis so far (or of the ended utterance); '' when none. */
   hyp(): string {
     return this.#api.ps_get_hyp(this.#handle(), [0]) ?? '';
