@@ -30,7 +30,7 @@ import { nearRealtimeLive } from '../src/operators/near-realtime-live.js';
 import { pace } from '../src/operators/pace.js';
 import { transcribeBatch, type SpeculationStats } from '../src/operators/transcribe-batch.js';
 import { vadChunk } from '../src/operators/vad-chunk.js';
-import type { CancelCost, ChunkJob, Transport } from '../src/transports/transport.js';
+import type { CancelCost, ChunkJob, StreamOptions, Transport } from '../src/transports/transport.js';
 import { makeSpeech, SENTENCES, wer, type SpeechFile, type Voice } from '../test/helpers/speech.js';
 
 type Row = Record<string, string | number>;
@@ -609,13 +609,145 @@ function latencyRow(label: string, run: LatencyRun): Row {
   };
 }
 
+/**
+ * An engine in this thread, for a load-independent latency breakdown: clips and live sessions decoded at once when
+ * called (the main thread waits), each call's CPU time recorded with the audio fed so far when it was made.
+ */
+async function inlineEngine(fedTo: () => number, before = false): Promise<{ transport: Transport; calls: Array<{ atMs: number; cpuMs: number }>; free(): void }> {
+  const { Decoder } = await import('../src/engine/pocketsphinx.js');
+  const { recognizeClip, StreamRecognizer } = await import('../src/engine/recognizer.js');
+  const { withCapabilities } = await import('../src/transports/transport.js');
+  const { localDescriptor, primedSessionOptions } = await import('../src/transports/local.js');
+  const decoders: InstanceType<typeof Decoder>[] = [];
+  const idle: InstanceType<typeof Decoder>[] = [];
+  const take = (): InstanceType<typeof Decoder> => idle.pop() ?? (decoders.push(new Decoder()), decoders[decoders.length - 1]!);
+  const calls: Array<{ atMs: number; cpuMs: number }> = [];
+  const timed = <T>(run: () => T): T => {
+    const c0 = process.cpuUsage();
+    const out = run();
+    const c = process.cpuUsage(c0);
+    calls.push({ atMs: fedTo(), cpuMs: (c.user + c.system) / 1000 });
+    return out;
+  };
+  const transport = withCapabilities(localDescriptor.models.local!.capabilities, {
+    model: 'inline',
+    sampleRate: 16000,
+    async transcribeClip(job: ChunkJob) {
+      const d = take();
+      try {
+        return timed(() => recognizeClip(d, job.samples));
+      } finally {
+        idle.push(d);
+      }
+    },
+    async openStream(o: StreamOptions) {
+      const d = take();
+      let open = true;
+      // Before: a primed session decoded as other live sessions (150 ms endpoint, one search pass).
+      const settings = before ? (o.prime?.length ? { cmnPrime: o.prime } : {}) : primedSessionOptions({}, o.prime);
+      const rec = new StreamRecognizer(d, (e) => o.onEvent(e), settings);
+      const release = (): void => {
+        if (open) idle.push(d);
+        open = false;
+      };
+      return {
+        async write(samples: Int16Array) {
+          if (open) rec.write(samples);
+        },
+        async end() {
+          if (open) timed(() => rec.end());
+          release();
+        },
+        close: release,
+      };
+    },
+  });
+  return { transport, calls, free: () => decoders.forEach((d) => d.free()) };
+}
+
+/**
+ * End of speech → final without the machine's load: the recording fed in 20 ms pieces (one per macrotask) to the
+ * near-realtime path, decoded in this thread. Per sentence, the audio fed between its audible end and the engine
+ * call that produced its final (the cut: deterministic), that call's CPU time, and their sum — on an idle core the
+ * final is out then, or when the window is confirmed if later (whole windows wait for it). Windows sent whole,
+ * windows decoded live, and live as before (primed sessions decoded as other live sessions: one search pass);
+ * `repeats` runs each, run r on voice rotation r % 3; min–max of runs, WER pooled over them.
+ */
+async function latencyBreakdown(repeats: number): Promise<Row[]> {
+  const policies = ['near-realtime', 'near-realtime-live', 'near-realtime-live-before'] as const;
+  const figures = new Map<string, Array<{ audio: number[]; cpu: number[]; total: number[]; ref: string; hyp: string }>>();
+  const rotations = [['slt', 'rms', 'awb'], ['rms', 'awb', 'slt'], ['awb', 'slt', 'rms']] as const;
+  for (let r = 0; r < repeats; r++) {
+    const speech = benchSpeech('wav', 16000, rotations[r % 3]);
+    const pcm = readPcm(speech.path);
+    const ends = audibleEnds(pcm, speech);
+    for (const policy of policies) {
+      let fed = 0;
+      const engine = await inlineEngine(() => fed / 16, policy === 'near-realtime-live-before');
+      const finals: Array<{ e: TranscriptEvent; atMs: number; call: number }> = [];
+      try {
+        const source = new Observable<AudioChunk>((sub) => {
+          let i = 0;
+          const step = (): void => {
+            if (sub.closed) return;
+            if (i >= pcm.length) return sub.complete();
+            const samples = pcm.subarray(i, i + 320);
+            sub.next({ kind: 'audio', samples, sampleRate: 16000, channels: 1, offset: i });
+            i += samples.length;
+            fed = i;
+            setImmediate(step);
+          };
+          setImmediate(step);
+        });
+        await new Promise<void>((resolve, reject) =>
+          // Before: 10 s of earlier windows primed a session (now 60 s).
+          source.pipe(policy === 'near-realtime-live-before' ? nearRealtimeLive(engine.transport, { primeMs: 10_000 }) : engineOp(engine.transport, policy)).subscribe({
+            next: (e) => e.type === 'final' && finals.push({ e, atMs: fed / 16, call: engine.calls.length - 1 }),
+            error: reject,
+            complete: resolve,
+          }),
+        );
+      } finally {
+        engine.free();
+      }
+      const run = { audio: [] as number[], cpu: [] as number[], total: [] as number[], ref: speech.text, hyp: finals.map((x) => x.e.text).join(' ') };
+      for (const end of ends) {
+        const hit = finals.find((x) => x.e.startMs <= end && x.e.endMs >= end - 300);
+        const call = hit ? engine.calls[hit.call] : undefined;
+        if (!hit || !call) continue;
+        run.audio.push(call.atMs - end);
+        run.cpu.push(call.cpuMs);
+        run.total.push(Math.max(call.atMs + call.cpuMs, hit.atMs) - end);
+      }
+      figures.set(policy, [...(figures.get(policy) ?? []), run]);
+    }
+  }
+  const span = (xs: number[]): string => (Math.round(Math.min(...xs)) === Math.round(Math.max(...xs)) ? `${Math.round(xs[0]!)}` : `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`);
+  const pooled = (policy: string): number => {
+    const all = figures.get(policy)!;
+    return wer(all.map((x) => x.ref).join(' '), all.map((x) => x.hyp).join(' '));
+  };
+  const label = { 'near-realtime': 'windows sent whole', 'near-realtime-live': 'windows decoded live', 'near-realtime-live-before': 'windows decoded live, before (one search pass, 10 s prime)' };
+  return policies.map((policy) => {
+    const all = figures.get(policy)!;
+    const q = (key: 'audio' | 'cpu' | 'total'): string => [0.5, 0.99].map((p) => span(all.map((x) => quantile(x[key], p)))).join(' / ');
+    return {
+      measure: `end-of-speech → final on an idle core, ${label[policy]} (audio to the cut + CPU of the final, or the confirmation if later), ${repeats} runs`,
+      value: q('total'),
+      unit: 'ms median / p99, min–max of runs',
+      ...(policy === 'near-realtime' ? { baseline: 'baseline' } : { goal: 'median ≤ 300, p99 ≤ 600' }),
+      note: `audio to the cut ${q('audio')} ms, CPU of the final ${q('cpu')} ms; ${all.map((x) => x.total.length).join('+')} ends; WER pooled over the runs ${r1(100 * pooled(policy))} %${policy === 'near-realtime' ? '' : ` (${r1(100 * (pooled(policy) - pooled('near-realtime')))} points from whole windows)`}`,
+    };
+  });
+}
+
 /** Every figure of this area, in one table. */
 export async function benchNearRealtime(): Promise<Row[]> {
   const quick = process.env.EARSHOT_BENCH_QUICK === '1';
   await loadVad();
-  // EARSHOT_BENCH_PARTS=vad,throughput,latency,engine,wer,wer3,memory picks parts (default all but wer3, ~6 min more;
-  // wer: the WER rows of one rotation, with `engine`).
-  const parts = new Set((process.env.EARSHOT_BENCH_PARTS ?? 'vad,throughput,latency,engine,wer,memory').split(','));
+  // EARSHOT_BENCH_PARTS=vad,throughput,latency,engine,wer,wer3,breakdown,memory picks parts (default all but wer3, ~6 min
+  // more; wer: the WER rows of one rotation, with `engine`; breakdown: the load-independent latency, no pool).
+  const parts = new Set((process.env.EARSHOT_BENCH_PARTS ?? 'vad,throughput,latency,engine,wer,breakdown,memory').split(','));
   const speech = benchSpeech();
   const pcm = readPcm(speech.path);
   const ends = audibleEnds(pcm, speech);
@@ -685,6 +817,7 @@ export async function benchNearRealtime(): Promise<Row[]> {
       await engine.close();
     }
   }
+  if (parts.has('breakdown')) rows.push(...(await latencyBreakdown(Number(process.env.EARSHOT_BENCH_REPEATS ?? 3))));
   if (parts.has('memory')) rows.push(...(await benchMemory()));
   return rows;
 }

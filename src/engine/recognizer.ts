@@ -52,6 +52,13 @@ export function finalFromWords(words: readonly Word[]): TranscriptEvent | undefi
 }
 
 /**
+ * How a clip is decoded once its mean is known: utterances end where pocketsphinx's detector ends them, each with the
+ * full two-pass search (a clip has no latency to save), no partials. A live session with these settings and the
+ * clip's mean decodes as {@link recognizeClip} does.
+ */
+export const CLIP_DECODE: Readonly<StreamRecognizerOptions> = Object.freeze({ partialIntervalMs: Infinity, endSilenceMs: 0, flatPass: true });
+
+/**
  * Decode one clip with its own cepstral mean (batch CMN), so the result depends neither on what the decoder heard
  * before nor on the recording level. Returns its final events (one per utterance), times from the clip's first
  * sample.
@@ -75,9 +82,7 @@ export function recognizeClip(decoder: Decoder, samples: Int16Array): Transcript
   const finals: TranscriptEvent[] = [];
   // Weighted as the whole clip, so utterances after the first keep (nearly) the clip's mean.
   const cmnWeightFrames = Math.ceil(samples.length / SAMPLES_PER_FRAME);
-  // Utterances end where pocketsphinx's detector ends them, each with the full two-pass search: a clip has no
-  // latency to save.
-  const stream = new StreamRecognizer(decoder, (e) => e.type === 'final' && finals.push(e), { cmnMean, cmnWeightFrames, partialIntervalMs: Infinity, endSilenceMs: 0, flatPass: true });
+  const stream = new StreamRecognizer(decoder, (e) => e.type === 'final' && finals.push(e), { ...CLIP_DECODE, cmnMean, cmnWeightFrames });
   stream.write(samples);
   stream.end();
   return finals;

@@ -19,7 +19,7 @@ export interface NearRealtimeLiveOptions extends NearRealtimeOptions {
   options?: RecognitionOptions;
   /** The clock `pace()` anchored: finals then carry `latency.endOfSpeechMs`. */
   clock?: PaceClock;
-  /** Audio (ms) of earlier windows a session is primed with (default 10 000; see `StreamOptions.prime`). */
+  /** Audio (ms) of earlier windows a session is primed with (default 60 000; see `StreamOptions.prime`). */
   primeMs?: number;
   /** An operator that watches the windows as they are cut (`earshot report`); it must pass them on unchanged. */
   windows?: MonoTypeOperatorFunction<WindowSegment>;
@@ -84,7 +84,7 @@ export function nearRealtimeLive(transport: Transport, options: NearRealtimeLive
   const recognition = options.options ?? {};
   assertCapabilities(transport, recognition);
   const rules = nearRealtimeRules(options);
-  const primeMs = options.primeMs ?? 10_000;
+  const primeMs = options.primeMs ?? 60_000;
   if (!(primeMs >= 0) || !Number.isFinite(primeMs)) throw new InvalidArgumentError(`primeMs must be a finite number ≥ 0, got ${primeMs}`);
   // Audio written and not yet taken by the sessions: a cold source is held at once, a hot one fails past a minute.
   const limits = queueLimits({}, { highWaterMs: 0, maxQueuedMs: 60_000 }, 'nearRealtimeLive()');
@@ -137,10 +137,8 @@ export function nearRealtimeLive(transport: Transport, options: NearRealtimeLive
         return out;
       };
 
-      const prime = (extra?: Int16Array): Int16Array | undefined => {
-        const parts = extra ? [...primes, extra] : primes;
-        return parts.some((p) => p.length > 0) ? concatSamples(parts) : undefined;
-      };
+      /** The earlier windows' audio (and `extra`): empty before the first window, which starts from the model's mean. */
+      const prime = (extra?: Int16Array): Int16Array => concatSamples(extra ? [...primes, extra] : primes);
 
       const remember = (samples: Int16Array): void => {
         primes.push(samples);
@@ -187,7 +185,7 @@ export function nearRealtimeLive(transport: Transport, options: NearRealtimeLive
           ...recognition,
           sampleRate: rate,
           signal: abort.signal,
-          ...(primed ? { prime: primed } : {}),
+          prime: primed,
           onEvent: (event) => {
             if (event.type === 'final') finals.push(event);
           },

@@ -8,7 +8,7 @@
 import { AbortError, EarshotError, InvalidArgumentError } from '../core/errors.js';
 import type { TranscriptEvent } from '../core/types.js';
 import { EnginePool, type EnginePoolOptions } from '../engine/pool.js';
-import { ENGINE_SAMPLE_RATE, type StreamRecognizerOptions } from '../engine/recognizer.js';
+import { CLIP_DECODE, ENGINE_SAMPLE_RATE, type StreamRecognizerOptions } from '../engine/recognizer.js';
 import { assertCapabilities, withCapabilities, type ChunkJob, type ModelSpec, type StreamOptions, type StreamSession, type Transport, type TransportDescriptor, type TransportOptions } from './transport.js';
 
 /** Options of {@link local}. */
@@ -50,6 +50,23 @@ function checkRate(rate: number): void {
 }
 
 /**
+ * The recognizer settings of a live session of {@link local}: the transport's own, or, for a session opened with
+ * `prime`, a clip's (pocketsphinx's detector alone ends utterances, each with both search passes, no partials) with
+ * the prime's cepstral mean (the model's initial mean for an empty prime) — so such a session decodes its audio as
+ * `transcribeClip` decodes the same audio as one clip when the prime is that clip (`capabilities.liveClips`).
+ *
+ * @param recognizer - the transport's settings for live sessions.
+ * @param prime - `StreamOptions.prime`, if any.
+ * @example
+ * primedSessionOptions({}, earlier); // { ...CLIP_DECODE, redecodeFirst: false, cmnPrime: earlier }
+ */
+export function primedSessionOptions(recognizer: StreamRecognizerOptions, prime: Int16Array | undefined): StreamRecognizerOptions {
+  if (!prime) return recognizer;
+  // An empty prime (nothing heard before): the model's initial mean, as it is, with no second decode of the first utterance.
+  return { ...recognizer, ...CLIP_DECODE, redecodeFirst: false, ...(prime.length > 0 ? { cmnPrime: prime } : {}) };
+}
+
+/**
  * The embedded offline engine as a transport (model id `local`): realtime and batch, word times, English.
  *
  * Live sessions (`openStream`) emit a partial event every ~300 ms of audio in speech and a final event with word
@@ -57,8 +74,8 @@ function checkRate(rate: number): void {
  * its final costs one search pass (`flatPass: true` adds pocketsphinx's second pass, as clips have it).
  * The first utterance of a session is decoded a second time once the engine has learnt the session's cepstral
  * mean, which fixes the warm-up errors after a silent lead-in (see `redecodeFirst`). `transcribeClip` decodes a
- * clip as one utterance with the clip's own mean; a session opened with `prime` (audio heard before it) starts with
- * that audio's mean instead and decodes like a clip (`liveClips`). Finals never have empty text.
+ * clip with the clip's own mean; a session opened with `prime` starts with that audio's mean instead and decodes as a
+ * clip is decoded (`liveClips`; see {@link primedSessionOptions}). Finals never have empty text.
  *
  * Threads: `size` workers (default `os.availableParallelism()`), shared by everything this instance does. The first
  * worker loads the whole model (~100 MB); the others share its dictionary and language model and load only the
@@ -114,8 +131,7 @@ export function local(options: LocalOptions = {}): LocalTransport {
       if (signal?.aborted) throw new AbortError(signal.reason);
       let closed = false;
       let ending: Promise<void> | undefined;
-      const prime = streamOptions.prime;
-      const session = pool.openSession(prime && prime.length > 0 ? { ...recognizer, cmnPrime: prime } : recognizer, {
+      const session = pool.openSession(primedSessionOptions(recognizer, streamOptions.prime), {
         onEvent: (event) => {
           if (!closed) streamOptions.onEvent(event);
         },

@@ -141,7 +141,8 @@ export interface StreamOptions extends RecognitionOptions {
   signal?: AbortSignal;
   /**
    * Audio heard on this input before the session (mono, at `sampleRate`), not to be transcribed: a model that adapts
-   * to its input (the embedded engine's cepstral mean) starts adapted to it. Others ignore it.
+   * to its input (the embedded engine's cepstral mean) starts adapted to it, and a `liveClips` transport decodes the
+   * session as it decodes a clip (an empty prime: nothing heard yet, the model's own starting point). Others ignore it.
    */
   prime?: Int16Array;
   /** Where the session's own timers run (keepalive); default the real clock, a `VirtualTimeScheduler` in tests. */

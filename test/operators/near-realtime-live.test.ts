@@ -194,6 +194,17 @@ describe('nearRealtimeLive with the embedded engine', () => {
   const engine = local({ size: 1 });
   afterAll(() => engine.close());
 
+  it('decodes a session primed with a clip as the clip is decoded (liveClips): same words, same times', { timeout: 120_000 }, async () => {
+    const pcm = speech([SENTENCES[1]!, SENTENCES[5]!], [300], 300);
+    const clip = await engine.transcribeClip({ samples: pcm, sampleRate: 16000, startMs: 0 });
+    const finals: TranscriptEvent[] = [];
+    const session = await engine.openStream({ sampleRate: 16000, prime: pcm, onEvent: (e) => e.type === 'final' && finals.push(e), onError: (err) => finals.push({ type: 'final', text: String(err), startMs: 0, endMs: 0 }) });
+    for (let i = 0; i < pcm.length; i += 1600) await session.write(pcm.subarray(i, i + 1600));
+    await session.end();
+    expect(clip.length).toBeGreaterThan(0);
+    expect(finals).toEqual(clip);
+  });
+
   it('gives the words whole windows give', { timeout: 120_000 }, async () => {
     const recording = makeSpeech({ sentences: SENTENCES.slice(0, 4), voices: ['slt', 'rms'], gapsMs: [800, 200, 1200], leadMs: 400 });
     const pcm = readWav(recording.path);
