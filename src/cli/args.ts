@@ -21,8 +21,11 @@ export interface TranscribeCommand {
   vtt?: string;
   jsonl?: string;
   windowMs: number;
-  /** --live-windows: near-realtime windows decoded live as they are spoken (embedded engine). */
-  liveWindows: boolean;
+  /**
+   * --live-windows / --whole-windows: near-realtime windows decoded live as they are spoken (embedded engine), or sent
+   * whole; unset: live for live or paced audio (see `transcribeMode`).
+   */
+  liveWindows?: boolean;
   pace: boolean;
   hotwords?: Hotword[];
   context?: string;
@@ -106,8 +109,10 @@ Transcribe options:
   --srt FILE           also write SubRip captions      --vtt FILE   also write WebVTT captions
   --jsonl FILE         also write every event as one JSON line
   --window 5s          near-realtime window length (e.g. 5s, 3000ms)
-  --live-windows       near-realtime on the embedded engine: decode each window while it is spoken (finals ~4x
-                       sooner after a pause; WER +1.1 points on the bench's speech, so off by default)
+  --live-windows       near-realtime on the embedded engine: decode each window while it is spoken (finals ~3x
+                       sooner after a pause; WER +0.5 points on the bench's speech); the default for live or
+                       --pace'd audio
+  --whole-windows      near-realtime: send each window whole once its pause is heard (a file's default)
   --pace               replay the input at real time, as a live source would send it, and measure each final's
                        end-of-speech latency (wall ms from feeding the audio at its endMs to the final): a summary
                        line on stderr at the end (median, p95, max), "latency":{"endOfSpeechMs"} on --jsonl finals
@@ -150,6 +155,7 @@ const TRANSCRIBE_OPTIONS = {
   jsonl: { type: 'string' },
   window: { type: 'string' },
   'live-windows': { type: 'boolean' },
+  'whole-windows': { type: 'boolean' },
   pace: { type: 'boolean' },
   language: { type: 'string' },
   hotwords: { type: 'string' },
@@ -228,7 +234,7 @@ export function parseCommand(argv: readonly string[]): Command {
         ...(values.vtt ? { vtt: values.vtt } : {}),
         ...(values.jsonl ? { jsonl: values.jsonl } : {}),
         windowMs: values.window ? parseDuration(values.window) : 5000,
-        liveWindows: values['live-windows'] ?? false,
+        ...(values['live-windows'] ? { liveWindows: true } : values['whole-windows'] ? { liveWindows: false } : {}),
         pace: values.pace ?? false,
         ...(values.hotwords ? { hotwords: parseHotwords(values.hotwords) } : {}),
         ...(values.context ? { context: values.context } : {}),

@@ -231,7 +231,7 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
         live,
         recognition,
         windowMs: cmd.windowMs,
-        liveWindows: cmd.liveWindows,
+        ...(cmd.liveWindows === undefined ? {} : { liveWindows: cmd.liveWindows }),
         ...(concurrency ? { concurrency } : {}),
         ...(feed ? { clock } : {}),
         taps: { ...(taps.vad ? { vad: taps.vad } : {}), ...(taps.windows ? { windows: taps.windows } : {}) },

@@ -27,7 +27,11 @@ export interface TranscribeModeOptions {
   recognition?: RecognitionOptions;
   /** Near-realtime window length, ms (default 5000). */
   windowMs?: number;
-  /** Near-realtime windows decoded live as they are spoken where the transport can (see `transcribeNearRealtime`'s `live`; default false). */
+  /**
+   * Near-realtime windows decoded live as they are spoken where the transport can (see `transcribeNearRealtime`'s
+   * `live`). Default: when the audio is `live` or paced (`clock`) — where the final's latency counts; a file read at
+   * full speed sends whole windows, spread over the engine's workers.
+   */
   liveWindows?: boolean;
   /** Requests in flight in batch and near-realtime modes (default: as many as the engine has workers offline, 4 on a network model). */
   concurrency?: number;
@@ -61,7 +65,8 @@ export function defaultMode(transport: Pick<Transport, 'capabilities'>, live: bo
  * - `batch`: `vadChunk()` clips of at most 20 s (or the model's limit), cut at pauses of the model's `minClipPauseMs`
  *   (default 300 ms) → `transcribeBatch()`;
  * - `near-realtime`: `transcribeNearRealtime()`: `nearRealtime({ windowMs })` windows → `transcribeBatch()`, or with
- *   `liveWindows` on an engine whose sessions decode like clips (`local()`), windows decoded live as they are spoken;
+ *   on an engine whose sessions decode like clips (`local()`) and live or paced audio (`liveWindows`), windows decoded
+ *   live as they are spoken;
  * - `realtime`: `transcribe()` on an offline engine (`capabilities.offline`), `transcribeRealtime()` on a network model (paced to real time
  *   unless the audio is `live` or already paced).
  *
@@ -93,7 +98,7 @@ export function transcribeMode(transport: Transport, options: TranscribeModeOpti
     return (audio) => audio.pipe(vadChunk(clips), options.taps?.vad ?? identity, transcribeBatch(transport, batchOptions));
   }
   if (mode === 'near-realtime') {
-    return transcribeNearRealtime(transport, { ...batchOptions, windowMs: options.windowMs ?? 5000, live: options.liveWindows ?? false, ...(options.taps?.windows ? { windows: options.taps.windows } : {}) });
+    return transcribeNearRealtime(transport, { ...batchOptions, windowMs: options.windowMs ?? 5000, live: options.liveWindows ?? (live || options.clock !== undefined), ...(options.taps?.windows ? { windows: options.taps.windows } : {}) });
   }
   if (transport.capabilities.offline === true) return transcribe(transport, { ...recognition, ...(options.partials === false ? { partials: false } : {}) });
   return transcribeRealtime(transport, { options: recognition, pace: !live && !options.clock });

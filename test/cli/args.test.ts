@@ -4,7 +4,7 @@ import { parseCommand, parseDuration } from '../../src/cli/args.js';
 describe('cli args', () => {
   it('parses a transcribe command with outputs and defaults', () => {
     const c = parseCommand(['transcribe', 'talk.mp3', '--srt', 'a.srt', '--jsonl', 'a.jsonl']);
-    expect(c).toMatchObject({ command: 'transcribe', input: 'talk.mp3', model: 'local', srt: 'a.srt', jsonl: 'a.jsonl', windowMs: 5000, liveWindows: false, diarize: false });
+    expect(c).toMatchObject({ command: 'transcribe', input: 'talk.mp3', model: 'local', srt: 'a.srt', jsonl: 'a.jsonl', windowMs: 5000, diarize: false });
   });
 
   it('parses durations, hotwords, emotions and modes', () => {
@@ -19,6 +19,8 @@ describe('cli args', () => {
     const c = parseCommand(['transcribe', 'x.wav', '--mode', 'near-realtime', '--window', '3s', '--emotion', 'Angry,sad']);
     expect(c).toMatchObject({ mode: 'near-realtime', windowMs: 3000, emotions: ['angry', 'sad'] });
     expect(parseCommand(['transcribe', 'x.wav', '--mode', 'near-realtime', '--live-windows'])).toMatchObject({ liveWindows: true });
+    expect(parseCommand(['transcribe', 'x.wav', '--mode', 'near-realtime', '--whole-windows'])).toMatchObject({ liveWindows: false });
+    expect(parseCommand(['transcribe', 'x.wav', '--mode', 'near-realtime'])).not.toHaveProperty('liveWindows');
   });
 
   it('refuses misuse with coded errors', () => {

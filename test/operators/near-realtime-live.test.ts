@@ -173,7 +173,7 @@ describe('nearRealtimeLive', () => {
     expect(source.observed).toBe(false);
   });
 
-  it('is picked by capability when asked for: transcribeNearRealtime({ live: true }) sends whole windows to a transport whose sessions do not decode like clips, and whole windows by default', async () => {
+  it('is picked by capability: transcribeNearRealtime() sends whole windows to a transport whose sessions do not decode like clips, and with { live: false }', async () => {
     const pcm = speech(SENTENCES.slice(0, 2), [1000]);
     const liveOne = recorder();
     const batchOnly = recorder();
@@ -181,11 +181,11 @@ describe('nearRealtimeLive', () => {
     expect(decodesWindowsLive(liveOne.transport)).toBe(true);
     expect(decodesWindowsLive(plain)).toBe(false);
     expect(() => nearRealtimeLive(plain)).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
-    await lastValueFrom(from(toChunks(pcm, 320)).pipe(transcribeNearRealtime(liveOne.transport, { live: true }), toArray()));
-    await lastValueFrom(from(toChunks(pcm, 320)).pipe(transcribeNearRealtime(plain, { live: true }), toArray()));
+    await lastValueFrom(from(toChunks(pcm, 320)).pipe(transcribeNearRealtime(liveOne.transport), toArray()));
+    await lastValueFrom(from(toChunks(pcm, 320)).pipe(transcribeNearRealtime(plain), toArray()));
     expect([liveOne.sessions.length, liveOne.clips.length]).toEqual([2, 0]);
     expect([batchOnly.sessions.length, batchOnly.clips.length]).toEqual([0, 2]);
-    await lastValueFrom(from(toChunks(pcm, 320)).pipe(transcribeNearRealtime(liveOne.transport), toArray()));
+    await lastValueFrom(from(toChunks(pcm, 320)).pipe(transcribeNearRealtime(liveOne.transport, { live: false }), toArray()));
     expect([liveOne.sessions.length, liveOne.clips.length]).toEqual([2, 2]);
   });
 });
