@@ -7,6 +7,9 @@
  * - End-of-speech latency median/p95/p99 on a real-time paced input with the embedded engine, per policy (windows
  *   sent whole, windows decoded live as they are spoken, fixed cuts), and the same on a virtual clock with a
  *   simulated engine (deterministic); added latency p99.
+ * - The same without the machine's load (part `breakdown`): the engine in this thread, audio fed from the end of
+ *   speech to the cut plus the CPU of the final, for windows sent whole, decoded live, and decoded live as before
+ *   (one search pass, 10 s prime), one run per voice rotation, with the WER pooled over them.
  * - Speculation per cancel-cost model, on and off, for 1 stream and for 20 streams sharing a service of limited
  *   capacity: latency saved beside the requests and audio wasted and billed.
  * - Peak RSS of a 12-hour input with a deliberately slow transport, in a child process under `/usr/bin/time -v`.
