@@ -58,8 +58,10 @@ interface Unit {
  * right after the pause instead of after a whole-window request.
  *
  * A session opens when a window opens (its pre-speech padding included), primed with up to `primeMs` of the earlier
- * windows' audio (the engine starts with their cepstral mean, as a clip starts with its own; the first window, with
- * nothing heard before it, is decoded as the engine's live sessions decode a first utterance). When the VAD first
+ * windows' audio: it decodes as the transport decodes a clip, but starts with their cepstral mean where a clip starts
+ * with its own (which is not known before the window ends; the first window, with nothing heard before it, starts
+ * from the model's mean). Learning the prime's mean costs the engine ~1 % of decoding it, at the session's open,
+ * before the window's speech. When the VAD first
  * hears the speech stop (`speculateMs`), audio past that point is held back and the session ends: its finals go out
  * at once. If speech resumes, a new session goes on from that point with the held audio — nothing is lost and
  * nothing decoded twice. A window cut in the middle of speech (`windowMs` reached) is cut in the past, behind audio
