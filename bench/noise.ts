@@ -2,8 +2,8 @@
  * How noisy the bench is: the rows of one area from several runs folded into one table, each figure of each cell
  * replaced by its min–max (or median) over the runs. Used by `npm run bench -- --repeat 3 decode engine`.
  *
- * Rows are matched across runs by their first column (`case`, `measure`, `what`, …; a value repeated within a run
- * is matched by its occurrence). Figures are the numbers inside a cell, in order: "604 / 1,046 / 1,063 ms" has
+ * Rows are matched across runs by their first column (`case`, `measure`, `what`, …), its figures aside; a value
+ * repeated within a run is matched by its occurrence. Figures are the numbers inside a cell, in order: "604 / 1,046 / 1,063 ms" has
  * three, and comes out as "590–620 / 1,001–1,090 / 1,040–1,100 ms". Words around the numbers stay as they are; a
  * number glued to a word (`p95`, `s16le`) is part of the word. A cell whose words differ between runs ("yes" in
  * one, "NO" in another) is shown as its distinct values joined by " | ".
@@ -98,11 +98,14 @@ export function summariseCell(cells: Array<string | number>, summary: Summary): 
   return allNumbers && summary === 'median' ? Number(out) : out;
 }
 
-/** The match key of each row of one run: its first column's value, then `#2`, `#3` for repeats within the run. */
+/**
+ * The match key of each row of one run: its first column's words (its figures may differ between runs, as in
+ * "load 8.1 on 2 cores"), then `#2`, `#3` for repeats within the run.
+ */
 function keys(rows: Row[]): string[] {
   const seen = new Map<string, number>();
   return rows.map((row) => {
-    const first = String(Object.values(row)[0] ?? '');
+    const first = String(Object.values(row)[0] ?? '').replace(NUMBER, '#');
     const n = (seen.get(first) ?? 0) + 1;
     seen.set(first, n);
     return n === 1 ? first : `${first} #${n}`;
@@ -114,7 +117,7 @@ function keys(rows: Row[]): string[] {
  *
  * @param runs - each run's rows, in run order.
  * @param summary - `range` (min–max of each figure, the default) or `median`.
- * @returns one row per first-column value, in the order first seen; each cell summarised by {@link summariseCell}
+ * @returns one row per first-column value (its figures aside), in the order first seen; each cell summarised by {@link summariseCell}
  *   over the runs that have it; a `runs` column ("2 of 3") on rows some run lacked.
  * @example
  * summariseRuns([[{ case: 'rtf', value: 0.11 }], [{ case: 'rtf', value: 0.13 }]]); // [{ case: 'rtf', value: '0.11–0.13' }]

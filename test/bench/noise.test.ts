@@ -36,7 +36,7 @@ describe('summariseCell', () => {
 });
 
 describe('summariseRuns', () => {
-  it('matches rows by their first column and its occurrence, whatever the order, and marks rows a run lacked', () => {
+  it('matches rows by their first column (figures aside) and its occurrence, whatever the order, and marks rows a run lacked', () => {
     const runs: Row[][] = [
       [
         { measure: 'decode', codec: 'pcmu', pps: 186_000 },
@@ -59,6 +59,8 @@ describe('summariseRuns', () => {
       { measure: 'live', codec: 'pcmu', pps: '-', runs: '2 of 3' },
     ]);
     expect(summariseRuns(runs, 'median')[0]).toEqual({ measure: 'decode', codec: 'pcmu', pps: 186_000 });
+    const loads: Row[][] = [[{ what: 'load 8.1 on 2 cores' }, { what: 'pool of 1', x: 1.4 }], [{ what: 'load 12.3 on 2 cores' }, { what: 'pool of 1', x: 2.5 }]];
+    expect(summariseRuns(loads)).toEqual([{ what: 'load 8.1–12.3 on 2 cores' }, { what: 'pool of 1', x: '1.4–2.5' }]);
     expect(summariseRuns([])).toEqual([]);
   });
 });
