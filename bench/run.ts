@@ -87,6 +87,7 @@ if (at >= 0) {
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error('--repeat takes a whole number ≥ 1');
   const names = argv.filter((_, i) => !(r >= 0 && (i === r || (i === r + 1 && !argv[r]!.includes('=')))));
   const areas = names.length === 0 ? AREAS : names.flatMap((n) => AREAS.filter((a) => a.name === n));
+  for (const n of names) if (!AREAS.some((a) => a.name === n)) console.log(`no area '${n}' (areas: ${AREAS.map((a) => a.name).join(', ')})`);
   let failed = 0;
   for (const area of areas) {
     if (repeat === 1) {
@@ -102,12 +103,12 @@ if (at >= 0) {
     const loads: string[] = [];
     const times: string[] = [];
     for (let i = 1; i <= repeat; i++) {
-      console.log(`\n# ${area.name}, run ${i} of ${repeat}: ${new Date().toISOString()}, load ${load()}`);
       loads.push(load());
+      console.log(`\n# ${area.name}, run ${i} of ${repeat}: ${new Date().toISOString()}, load ${loads.at(-1)}`);
       const started = performance.now();
       try {
         const rows = await runInChild(area.name);
-        if (rows) runs.push(rows);
+        if (rows?.length) runs.push(rows);
       } catch (err) {
         failed++;
         console.log(`${area.name} run ${i} failed: ${err instanceof Error ? err.message : String(err)}`);
