@@ -27,6 +27,7 @@ import { fromPcm } from '../../src/sources/pcm.js';
 import { createTransport, type CreateTransportOptions } from '../../src/transports/catalog.js';
 import { createTemporaryKey } from '../../src/transports/dashscope/temporary-key.js';
 import type { BatchTransport } from '../../src/transports/dashscope/fun-asr.js';
+import { omniDescriptor } from '../../src/transports/dashscope/omni.js';
 import { encodeWav } from '../../src/transports/dashscope/upload.js';
 import { local, type LocalTransport } from '../../src/transports/local.js';
 import { queued } from '../../src/transports/queued.js';
@@ -61,15 +62,18 @@ export const COLUMNS: Column[] = [
   { name: 'local (batch)', kind: 'local-batch', model: 'local', cli: ['--model', 'local'] },
   { name: 'fun-asr-realtime', kind: 'cloud-rt', model: 'fun-asr-realtime', cli: ['--model', 'fun-asr-realtime'] },
   { name: 'qwen3-asr-flash-realtime', kind: 'cloud-rt', model: 'qwen3-asr-flash-realtime', cli: ['--model', 'qwen3-asr-flash-realtime'] },
+  ...['qwen3.5-omni-plus-realtime', 'qwen3.5-omni-flash-realtime', 'qwen3-omni-flash-realtime'].map((model): Column => ({ name: model, kind: 'cloud-rt', model, cli: ['--model', model] })),
   { name: 'fun-asr', kind: 'cloud-batch', model: 'fun-asr', cli: ['--model', 'fun-asr'] },
   { name: 'qwen3-asr-flash-filetrans', kind: 'cloud-batch', model: 'qwen3-asr-flash-filetrans', cli: ['--model', 'qwen3-asr-flash-filetrans'] },
   { name: 'qwen3-asr-flash', kind: 'cloud-batch', model: 'qwen3-asr-flash', cli: ['--model', 'qwen3-asr-flash'] },
+  ...['qwen3.5-omni-plus', 'qwen3.5-omni-flash', 'qwen3-omni-flash'].map((model): Column => ({ name: model, kind: 'cloud-batch', model, cli: ['--model', model] })),
   { name: 'queue → local', kind: 'queue-local', model: 'local', cli: ['--model', 'local'] },
   { name: 'queue → qwen3-asr-flash', kind: 'queue-cloud', model: 'qwen3-asr-flash', cli: ['--model', 'qwen3-asr-flash'] },
 ];
 
 const cloud = (c: Column): boolean => c.kind === 'cloud-rt' || c.kind === 'cloud-batch' || c.kind === 'queue-cloud';
-const asyncTask = (c: Column): boolean => c.kind === 'cloud-batch' && c.model !== 'qwen3-asr-flash';
+/** Batch models with tasks and result URLs; the compatible-mode ones (qwen3-asr-flash, Omni) answer in one streamed HTTP call. */
+const asyncTask = (c: Column): boolean => c.kind === 'cloud-batch' && !Object.hasOwn(omniDescriptor.models, c.model);
 const engine = (c: Column): boolean => c.kind === 'local-rt' || c.kind === 'local-batch' || c.kind === 'queue-local';
 
 /** Why a row does not apply to a column: the footnotes under the table. */
@@ -121,7 +125,7 @@ export const FAULTS: Fault[] = [
   { name: 'none, through the CLI (speech file)', cli: 'baseline' },
   { name: 'process killed mid-file (SIGKILL; queue: the worker process)', cli: 'kill' },
   { name: 'disk full for a sink (--jsonl /dev/full)', cli: 'disk-full' },
-  { name: 'ffmpeg killed mid-decode (SIGKILL)', na: (c) => (c.kind === 'cloud-batch' && c.model !== 'qwen3-asr-flash' ? 'ffmpeg' : undefined), cli: 'ffmpeg' },
+  { name: 'ffmpeg killed mid-decode (SIGKILL)', na: (c) => (asyncTask(c) ? 'ffmpeg' : undefined), cli: 'ffmpeg' },
 ];
 
 /** What one cell observed, and everything it printed (for the key grep). */
