@@ -354,12 +354,15 @@ async function until(check: () => boolean, ms: number): Promise<boolean> {
   return check();
 }
 
-/** Pids of `ffmpeg` processes whose parent is `pid`. */
-function ffmpegChildren(pid: number): number[] {
+/**
+ * Pids of the `ffmpeg` decoders (reading stdin) whose parent is `pid`. Not the soxr probe that runs before a pipe is
+ * decoded: killed, it only makes the CLI decode with ffmpeg's own resampler (`ffmpegResampler()`), no fault at all.
+ */
+function ffmpegDecoders(pid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(pid)], { encoding: 'utf8' })
+    return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' })
       .split('\n')
-      .filter((l) => /ffmpeg/.test(l))
+      .filter((l) => /\bffmpeg\b.* -i pipe:0\b/.test(l))
       .map((l) => Number(l.trim().split(/\s+/)[0]));
   } catch {
     return [];
@@ -439,7 +442,7 @@ async function cliCell(b: Bench, col: Column, fault: Fault): Promise<Outcome> {
         if (sent < ogg.length) run.child.stdin!.write(ogg.subarray(sent, (sent += 1024)));
       }, 40);
       let pids: number[] = [];
-      await until(() => (pids = ffmpegChildren(run.child.pid!)).length > 0 || run.child.exitCode !== null, 15_000);
+      await until(() => (pids = ffmpegDecoders(run.child.pid!)).length > 0 || run.child.exitCode !== null, 15_000);
       if (pids.length > 0) {
         await until(() => sent >= ogg.length / 2, 5000);
         for (const pid of pids) {
@@ -555,7 +558,7 @@ if (entry.endsWith('/faults/run.js')) {
   const b = await setUp();
   const faults = select(FAULTS, arg('--rows'));
   // The baseline rows give the reference texts: always run them.
-  for (const base of FAULTS.filter((f) => f.name.startsWith('none'))) if (!faults.includes(base)) faults.unshift(base);
+  faults.unshift(...FAULTS.filter((f) => f.name.startsWith('none') && !faults.includes(f)));
   const m = await matrix(b, faults, select(COLUMNS, arg('--columns')), (l) => console.error(l));
   await tearDown(b);
   console.log(m.rows.join('\n'));
