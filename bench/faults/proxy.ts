@@ -22,6 +22,19 @@ export interface FaultProxy {
 
 const HEAD_END = '\r\n\r\n';
 
+/** Collect what `socket` sends until an HTTP head's end, then stop listening and give all of it and where the head ends. */
+function whenHead(socket: Socket, then: (data: Buffer, end: number) => void): void {
+  let data = Buffer.alloc(0);
+  const onData = (chunk: Buffer): void => {
+    data = Buffer.concat([data, chunk]);
+    const end = data.indexOf(HEAD_END);
+    if (end < 0) return;
+    socket.off('data', onData);
+    then(data, end);
+  };
+  socket.on('data', onData);
+}
+
 /** One unmasked WebSocket text frame (server to client), payload under 126 bytes. */
 function textFrame(text: string): Buffer {
   const payload = Buffer.from(text);
@@ -57,12 +70,7 @@ export async function startFaultProxy(targetPort: number, fault: ProxyFault, fir
     const inject = fault === 'silent' || (typeof first === 'number' ? index < first : first(index));
     if (inject) faulted++;
     if (fault === 'silent') client.on('data', () => {}); // Read everything; answer HTTP requests never.
-    let head = Buffer.alloc(0);
-    const onHead = (data: Buffer): void => {
-      head = Buffer.concat([head, data]);
-      const end = head.indexOf(HEAD_END);
-      if (end < 0) return;
-      client.off('data', onHead);
+    whenHead(client, (head, end) => {
       const text = head.subarray(0, end).toString('latin1');
       const upgrade = /^upgrade:\s*websocket/im.test(text);
       const compat = /^\S+ \/compatible-mode\//.test(text);
@@ -98,21 +106,14 @@ export async function startFaultProxy(targetPort: number, fault: ProxyFault, fir
         return;
       }
       // Malformed WebSocket message: after the 101 head, one text frame that is not JSON, then the server's frames.
-      let up = Buffer.alloc(0);
-      const onUp = (data: Buffer): void => {
-        up = Buffer.concat([up, data]);
-        const at = up.indexOf(HEAD_END);
-        if (at < 0) return;
-        upstream.off('data', onUp);
+      whenHead(upstream, (up, at) => {
         client.write(up.subarray(0, at + HEAD_END.length));
         if (fault === 'silent') return; // The handshake went through; nothing the server says arrives.
         if (up.subarray(0, 12).toString('latin1').includes(' 101')) client.write(textFrame('{"header": {"event": "task-start'));
         client.write(up.subarray(at + HEAD_END.length));
         upstream.pipe(client);
-      };
-      upstream.on('data', onUp);
-    };
-    client.on('data', onHead);
+      });
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
