@@ -507,6 +507,7 @@ export class Decoder {
   #loadDictionary(path: string, lm: Ptr): void {
     const a = this.#api;
     let fd = -1;
+    let trimmed: Buffer | undefined;
     if (lm) {
       let text: Buffer;
       try {
@@ -519,11 +520,12 @@ export class Decoder {
         const id = a.ngram_wid(lm, word);
         return id >= 0 && id !== unknown;
       };
-      const trimmed = trimDictionary(text, (word) => ALWAYS_KEPT.has(word) || known(word));
+      trimmed = trimDictionary(text, (word) => ALWAYS_KEPT.has(word) || known(word));
       fd = a.memfd_create('earshot-dict', MFD_CLOEXEC);
-      for (let at = 0; fd >= 0 && at < trimmed.length; ) at += writeSync(fd, trimmed, at);
     }
     try {
+      // Written inside the try: a failed write still closes the descriptor.
+      for (let at = 0; fd >= 0 && trimmed && at < trimmed.length; ) at += writeSync(fd, trimmed, at);
       this.#check(a.ps_load_dict(this.#ps!, fd >= 0 ? `/proc/self/fd/${fd}` : path, null, null), 'ps_load_dict');
     } finally {
       if (fd >= 0) a.close(fd);
