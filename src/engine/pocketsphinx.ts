@@ -1,7 +1,8 @@
 /**
  * The koffi binding of the system's libpocketsphinx (5prealpha, `libpocketsphinx.so.3`) and a small
- * {@link Decoder} class over it. One decoder belongs to one thread; decoders of several threads may share read-only
- * model parts through a cell (below), which is the only thread-aware part.
+ * {@link Decoder} class over it. One decoder belongs to one thread; its heavy calls (loading, decoding, ending an
+ * utterance, the best path) run on libuv's thread pool (koffi's asynchronous calls) one at a time, so the decoders of
+ * one thread decode in parallel. Decoders may share read-only model parts through a cell (below).
  *
  * Besides the public `ps_*` calls, decoders of one process can share the dictionary and the language model's n-grams
  * (`DecoderConfig.shared`), which takes a few fields of `ps_decoder_t`, `ngram_model_t` and `lm_trie_t` (layouts
@@ -56,6 +57,16 @@ export interface RawSegment {
 export const SAMPLES_PER_FRAME = 160;
 
 type Ptr = bigint | null;
+
+/**
+ * Call a bound function on libuv's thread pool (koffi's asynchronous call): the calling thread goes on running
+ * JavaScript while the call runs, and calls on several pool threads run in parallel.
+ */
+function onPool<T>(fn: unknown, ...args: unknown[]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    (fn as { async(...a: unknown[]): void }).async(...args, (err: unknown, value: T) => (err ? reject(err) : resolve(value)));
+  });
+}
 
 interface Api {
   cmd_ln_parse_r(inout: Ptr, defn: Ptr, argc: number, argv: readonly string[], strict: number): Ptr;
@@ -351,6 +362,54 @@ function modelPaths(config: DecoderConfig): ModelPaths {
   };
 }
 
+/** A decoder's load up to `ps_init`: its arguments parsed, its role towards a shared-model cell taken. */
+interface Begun {
+  api: Api;
+  paths: ModelPaths;
+  extra: readonly string[];
+  argv: string[];
+  config: Ptr;
+  role: 'alone' | 'load' | 'use';
+  cell: Int32Array | undefined;
+}
+
+function begin(config: DecoderConfig): Begun {
+  const a = load();
+  const paths = modelPaths(config);
+  const common = ['-hmm', paths.hmm];
+  if (config.cmnInit) {
+    if (config.cmnInit.length !== 13 || config.cmnInit.some((v) => !Number.isFinite(v))) throw new InvalidArgumentError('cmnInit needs 13 finite numbers');
+    common.push('-cmninit', config.cmnInit.map((v) => v.toFixed(2)).join(','));
+  }
+  const extra = config.args ?? [];
+  const cell = config.shared && !extra.some((x) => OWN_MODEL_ARGS.has(x)) ? new Int32Array(config.shared, 0, 2) : undefined;
+  let role: Begun['role'] = 'alone';
+  if (cell) {
+    const deadline = Date.now() + SHARED_WAIT_MS;
+    for (;;) {
+      const state = Atomics.compareExchange(cell, 0, CELL_EMPTY, CELL_LOADING);
+      if (state === CELL_EMPTY) {
+        Atomics.store(cell, 1, threadId);
+        role = 'load';
+      } else if (state === CELL_READY) role = 'use';
+      else if (state === CELL_LOADING && Date.now() < deadline) {
+        Atomics.wait(cell, 0, CELL_LOADING, 1000);
+        continue;
+      }
+      break;
+    }
+  }
+  // A decoder that loads or uses shared parts starts with neither dictionary nor language model (the loader reads
+  // them in #publish); the others load both.
+  const argv = role === 'alone' ? [...common, '-lm', paths.lm, '-dict', paths.dict, ...extra] : [...common, ...extra];
+  return { api: a, paths, extra, argv, config: a.cmd_ln_parse_r(null, a.ps_args(), argv.length, argv, 0), role, cell };
+}
+
+/** A begun load whose `ps_init` ran on the thread pool, for the constructor to finish ({@link Decoder.create}). */
+let handoff: { begun: Begun; ps: Ptr } | undefined;
+/** Decoder.create() of this thread, one at a time: a second one would wait for the first's shared parts. */
+let creating: Promise<unknown> = Promise.resolve();
+
 /**
  * One pocketsphinx decoder (one loaded model, ~90 MB; ~33 MB more when it shares a dictionary and language model
  * through `DecoderConfig.shared`). Not thread-safe; use it from one thread.
@@ -379,6 +438,8 @@ export class Decoder {
   readonly #meanPtr: bigint;
   readonly #sumPtr: bigint;
   #inUtt = false;
+  /** A call is running on the thread pool. */
+  #busy = false;
   readonly #mainSearch: string;
   #onePass = false;
   /** The feature buffer must be made growable again once an utterance has started (see {@link #makeOnePass}). */
@@ -389,45 +450,19 @@ export class Decoder {
   #lmCopy: { lm: bigint; trie: bigint } | undefined;
 
   constructor(config: DecoderConfig = {}) {
-    this.#api = load();
-    const paths = modelPaths(config);
-    const common = ['-hmm', paths.hmm];
-    if (config.cmnInit) {
-      if (config.cmnInit.length !== 13 || config.cmnInit.some((v) => !Number.isFinite(v))) throw new InvalidArgumentError('cmnInit needs 13 finite numbers');
-      common.push('-cmninit', config.cmnInit.map((v) => v.toFixed(2)).join(','));
-    }
-    const extra = config.args ?? [];
-    const a = this.#api;
-    const cell = config.shared && !extra.some((x) => OWN_MODEL_ARGS.has(x)) ? new Int32Array(config.shared, 0, 2) : undefined;
-    let role: 'alone' | 'load' | 'use' = 'alone';
-    if (cell) {
-      const deadline = Date.now() + SHARED_WAIT_MS;
-      for (;;) {
-        const state = Atomics.compareExchange(cell, 0, CELL_EMPTY, CELL_LOADING);
-        if (state === CELL_EMPTY) {
-          Atomics.store(cell, 1, threadId);
-          role = 'load';
-        } else if (state === CELL_READY) role = 'use';
-        else if (state === CELL_LOADING && Date.now() < deadline) {
-          Atomics.wait(cell, 0, CELL_LOADING, 1000);
-          continue;
-        }
-        break;
-      }
-    }
-    // A decoder that loads or uses shared parts starts with neither dictionary nor language model (the loader reads
-    // them in #publish); the others load both.
-    const argv = role === 'alone' ? [...common, '-lm', paths.lm, '-dict', paths.dict, ...extra] : [...common, ...extra];
+    // Decoder.create() hands over a begun load whose ps_init ran on the thread pool; otherwise it runs here.
+    const handed = handoff;
+    handoff = undefined;
+    const begun = handed?.begun ?? begin(config);
+    const { api: a, role, cell } = begun;
+    this.#api = a;
+    this.#config = begun.config;
+    this.#ps = null;
     try {
-      this.#config = a.cmd_ln_parse_r(null, a.ps_args(), argv.length, argv, 0);
-      if (!this.#config) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx rejected its arguments', { details: { args: argv } });
-      this.#ps = a.ps_init(this.#config);
-      if (!this.#ps) {
-        a.cmd_ln_free_r(this.#config);
-        this.#config = null;
-        throw new EngineError('EARSHOT_ENGINE_FAILED', `pocketsphinx could not load the model (${paths.hmm})`, { details: { ...paths } });
-      }
-      if (role === 'load') this.#publish(config.shared!, paths, !extra.includes('-dictcase'));
+      if (!this.#config) throw new EngineError('EARSHOT_ENGINE_FAILED', 'pocketsphinx rejected its arguments', { details: { args: begun.argv } });
+      this.#ps = handed ? handed.ps : a.ps_init(this.#config);
+      if (!this.#ps) throw new EngineError('EARSHOT_ENGINE_FAILED', `pocketsphinx could not load the model (${begun.paths.hmm})`, { details: { ...begun.paths } });
+      if (role === 'load') this.#publish(config.shared!, begun.paths, !begun.extra.includes('-dictcase'));
       else if (role === 'use') this.#adopt(config.shared!);
     } catch (err) {
       // Whoever was loading and failed lets the others load their own.
@@ -451,6 +486,27 @@ export class Decoder {
     this.#check(a.ps_set_search(this.#ps, this.#mainSearch), 'ps_set_search');
     this.#flatFlag = this.#passFlags();
     this.#cmnInit = Float32Array.from(koffi.decode(this.#meanPtr, 'float', this.#veclen) as ArrayLike<number>);
+  }
+
+  /**
+   * Load a decoder with its model load (`ps_init`, the heavy part) on libuv's thread pool, so this thread goes on
+   * serving other decoders meanwhile. Loads of one thread run one after another.
+   *
+   * @throws {EngineError} as the constructor.
+   * @example
+   * ```ts
+   * const d = await Decoder.create({ shared });
+   * ```
+   */
+  static create(config: DecoderConfig = {}): Promise<Decoder> {
+    const made = creating.then(async () => {
+      const begun = begin(config);
+      const ps = begun.config ? await onPool<Ptr>(begun.api.ps_init, begun.config).catch(() => null) : null;
+      handoff = { begun, ps };
+      return new Decoder(config);
+    });
+    creating = made.catch(() => undefined);
+    return made;
   }
 
   /**
@@ -566,7 +622,24 @@ export class Decoder {
 
   #handle(): bigint {
     if (this.#ps === null) throw new EngineError('EARSHOT_ENGINE_FAILED', 'decoder already freed');
+    if (this.#busy) throw new EngineError('EARSHOT_ENGINE_FAILED', 'decoder called while its previous call is still running');
     return this.#ps;
+  }
+
+  /** Whether a call of this decoder is running on the thread pool (the decoder takes no other call until it ends). */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /** Run `fn(ps, ...args)` on libuv's thread pool; the decoder takes no other call until it returns. */
+  async #onPool<T>(fn: unknown, ...args: unknown[]): Promise<T> {
+    const ps = this.#handle();
+    this.#busy = true;
+    try {
+      return await onPool<T>(fn, ps, ...args);
+    } finally {
+      this.#busy = false;
+    }
   }
 
   /** Current cepstral mean (13 values). */
@@ -592,13 +665,13 @@ export class Decoder {
    * The cepstral mean of a whole clip's speech (batch CMN), found with a one-word grammar instead of the language
    * model, so it costs about 1 % of a decode. Seed {@link startStream} with it to decode the clip with its own mean.
    */
-  learnCmn(samples: Int16Array): number[] {
+  async learnCmn(samples: Int16Array): Promise<number[]> {
     const a = this.#api;
     this.#check(a.ps_set_search(this.#handle(), CMN_SEARCH), 'ps_set_search');
     try {
-      this.startClip();
-      this.processRaw(samples, true);
-      this.endUtt();
+      await this.startClip();
+      await this.processRaw(samples, true);
+      await this.endUtt();
     } finally {
       this.#check(a.ps_set_search(this.#handle(), this.#mainSearch), 'ps_set_search');
     }
@@ -614,12 +687,12 @@ export class Decoder {
    *   search serves both; only where its flags cannot be switched (another library build) is a second search made
    *   on first use (~0.3 s on an idle core; ~30 MB, kept with the decoder).
    */
-  startStream(cmnMean?: readonly number[], weightFrames = 0, flatPass = true): void {
-    this.#abandon();
+  async startStream(cmnMean?: readonly number[], weightFrames = 0, flatPass = true): Promise<void> {
+    await this.#abandon();
     this.#useMain(flatPass);
     this.resetCmn(cmnMean, weightFrames);
     this.#check(this.#api.ps_start_stream(this.#handle()), 'ps_start_stream');
-    this.startUtt();
+    await this.startUtt();
   }
 
   /**
@@ -693,25 +766,25 @@ export class Decoder {
   }
 
   /** Restart frame numbering and voice-activity state without touching CMN, then start an utterance. */
-  restartStream(): void {
-    this.#abandon();
+  async restartStream(): Promise<void> {
+    await this.#abandon();
     this.#check(this.#api.ps_start_stream(this.#handle()), 'ps_start_stream');
-    this.startUtt();
+    await this.startUtt();
   }
 
   /** Start a whole-clip utterance with batch CMN (the clip's own mean); feed it with one `processRaw(x, true)`. */
-  startClip(): void {
-    this.#abandon();
+  async startClip(): Promise<void> {
+    await this.#abandon();
     // Clips get the configured passes, also after a one-pass stream (the current search stays: learnCmn's or main).
     if (this.#flatFlag) koffi.encode(this.#flatFlag.at, 0, 'uint8_t', this.#flatFlag.twoPass);
     this.#check(this.#api.ps_start_stream(this.#handle()), 'ps_start_stream');
     koffi.encode(this.#featPtr, this.#cmnOffset, 'int', CMN_BATCH);
-    this.startUtt();
+    await this.startUtt();
   }
 
   /** Start the next utterance on the same stream (frame numbers continue). */
-  startUtt(): void {
-    this.#abandon();
+  async startUtt(): Promise<void> {
+    await this.#abandon();
     this.#check(this.#api.ps_start_utt(this.#handle()), 'ps_start_utt');
     this.#inUtt = true;
     if (this.#regrow) {
@@ -722,14 +795,14 @@ export class Decoder {
   }
 
   /** End an utterance left open (a session closed mid-speech) so the decoder can start again. */
-  #abandon(): void {
-    if (this.#inUtt) this.endUtt();
+  async #abandon(): Promise<void> {
+    if (this.#inUtt) await this.endUtt();
   }
 
   /** Decode 16 kHz mono samples; `fullUtt` when they are a whole utterance (batch CMN). Returns frames searched. */
-  processRaw(samples: Int16Array, fullUtt = false): number {
+  async processRaw(samples: Int16Array, fullUtt = false): Promise<number> {
     if (samples.length === 0) return 0;
-    const n = this.#api.ps_process_raw(this.#handle(), samples, samples.length, 0, fullUtt ? 1 : 0);
+    const n = await this.#onPool<number>(this.#api.ps_process_raw, samples, samples.length, 0, fullUtt ? 1 : 0);
     return this.#check(n, 'ps_process_raw');
   }
 
@@ -762,16 +835,16 @@ export class Decoder {
   }
 
   /** End the utterance (final search pass). */
-  endUtt(): void {
+  async endUtt(): Promise<void> {
     this.#inUtt = false;
-    this.#check(this.#api.ps_end_utt(this.#handle()), 'ps_end_utt');
+    this.#check(await this.#onPool<number>(this.#api.ps_end_utt), 'ps_end_utt');
   }
 
-  /** The best path's words and fillers with their frames on the current stream. */
-  segments(): RawSegment[] {
+  /** The best path's words and fillers with their frames on the current stream (the best path is found on the thread pool). */
+  async segments(): Promise<RawSegment[]> {
     const a = this.#api;
     const out: RawSegment[] = [];
-    let seg = a.ps_seg_iter(this.#handle());
+    let seg = await this.#onPool<Ptr>(a.ps_seg_iter);
     const sf = [0];
     const ef = [0];
     while (seg) {
@@ -783,8 +856,9 @@ export class Decoder {
     return out;
   }
 
-  /** Release the model. Safe to call twice. */
+  /** Release the model. Safe to call twice. Not while a call is running ({@link busy}). */
   free(): void {
+    if (this.#busy) throw new EngineError('EARSHOT_ENGINE_FAILED', 'decoder freed while its call is still running');
     if (this.#ps !== null) {
       this.#api.ps_free(this.#ps);
       this.#ps = null;

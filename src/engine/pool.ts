@@ -1,19 +1,27 @@
 /**
- * A pool of engine worker threads, each with its own pocketsphinx decoder; by default they share one dictionary and
- * language model (loaded by the first worker, `shareModel`). The main thread only moves audio and
- * events: clip audio is copied once into a `SharedArrayBuffer` (a retry needs no second copy), stream audio is
+ * A pool of engine decoder slots ("workers"), each with its own pocketsphinx decoder; by default they share one
+ * dictionary and language model (loaded by the first, `shareModel`). All slots live on one engine worker thread,
+ * which runs the recognisers' JavaScript off the main thread; the decoders' heavy native calls (loading, decoding,
+ * ending an utterance, the best path) run on libuv's thread pool through koffi's asynchronous calls, so the slots
+ * decode in parallel without a thread of their own each (~10 MB of RSS per slot saved). libuv's thread pool has
+ * `UV_THREADPOOL_SIZE` threads (default 4), shared with `fs`, `dns` and `zlib`: a pool with more slots than that
+ * cannot decode on all of them at once (the pool warns once; the CLI sizes it). The main thread only moves audio
+ * and events: clip audio is copied once into a `SharedArrayBuffer` (a retry needs no second copy), stream audio is
  * transferred.
  *
- * Scheduling: a clip goes to a ready worker with no clip in flight and the fewest live sessions (least-busy);
- * otherwise it waits in a FIFO queue. A live session is pinned to the worker with the least load when it opens.
- * A worker that crashes or stops answering (`jobTimeoutMs`) is terminated and replaced; its clip fails with a
- * retryable `EARSHOT_WORKER_CRASHED` and its live sessions fail with that code. The pool is a lower layer: by default
- * it makes one attempt of a clip and the owner of the clip (`transcribeBatch`) retries it, so retries never
- * multiply; a caller that owns clips itself may give the pool a `retry` policy. A clip's events arrive in one
- * message, so an attempt that died delivered nothing and no audio is transcribed twice.
+ * Scheduling: a clip goes to a ready slot with no clip in flight and the fewest live sessions (least-busy);
+ * otherwise it waits in a FIFO queue. A live session is pinned to the slot with the least load when it opens.
+ * A slot that stops answering (`jobTimeoutMs`) is abandoned and replaced: a native call cannot be interrupted, so its
+ * decoder is left to finish its call (then freed; if the call never returns, its memory and one libuv thread stay
+ * taken) while a fresh decoder takes the slot; if the engine thread itself does not answer either, it is terminated.
+ * When the engine thread crashes, every slot is replaced. A replaced slot's clip fails with a retryable
+ * `EARSHOT_WORKER_CRASHED` and its live sessions fail with that code. The pool is a lower layer: by default it makes
+ * one attempt of a clip and the owner of the clip (`transcribeBatch`) retries it, so retries never multiply; a
+ * caller that owns clips itself may give the pool a `retry` policy. A clip's events arrive in one message, so an
+ * attempt that died delivered nothing and no audio is transcribed twice.
  *
- * Workers start on demand and are `unref()`ed while idle (once loaded), so an idle pool never keeps a process
- * alive.
+ * The thread and the slots start on demand; the thread is `unref()`ed while idle (once loaded), so an idle pool
+ * never keeps a process alive.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -40,17 +48,20 @@ function cellFor(decoder: DecoderConfig): SharedArrayBuffer {
 }
 
 /**
- * V8 limits of a worker thread. Its JavaScript only moves messages and events, so a young generation of 2 MB
- * (instead of growing to V8's default of up to 16 MB semi-spaces) is plenty; this keeps ~1 MB per worker off the RSS.
+ * V8 limits of the engine thread. Its JavaScript only moves messages and events, so a young generation of 2 MB
+ * (instead of growing to V8's default of up to 16 MB semi-spaces) is plenty; this keeps ~1 MB off the RSS.
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2 };
 
-/** How long a closing pool waits for a worker to end itself before terminating it (ms). */
+/** How long a closing pool waits for the engine thread to end itself before terminating it (ms). */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Settings of an {@link EnginePool}. */
 export interface EnginePoolOptions {
-  /** Number of worker threads. Default `os.availableParallelism()`. */
+  /**
+   * Number of decoder slots (parallel decodes). Default `os.availableParallelism()`. More than libuv's thread pool
+   * (`UV_THREADPOOL_SIZE`, default 4) cannot all decode at once.
+   */
   size?: number;
   /** Model and decoder settings for every worker. */
   decoder?: DecoderConfig;
@@ -62,13 +73,14 @@ export interface EnginePoolOptions {
    */
   shareModel?: boolean;
   /**
-   * A worker that has work and sends nothing for this long is considered hung and replaced (ms). A clip gets
-   * its own duration on top. Default 30000.
+   * A slot that has work and sends nothing for this long is considered hung and replaced (ms); an engine thread that
+   * then does not answer for as long is terminated. A clip gets its own duration on top. Default 30000.
    */
   jobTimeoutMs?: number;
   /**
-   * Niceness added to each worker thread (Linux), so the main thread, which paces audio and delivers events, keeps
-   * its latency while the workers use every core. 0 leaves the default priority. Default 10.
+   * Niceness added to the engine thread (Linux), so the main thread, which paces audio and delivers events, keeps
+   * its latency. The decoding itself runs on libuv's thread pool at the process's priority. 0 leaves the default
+   * priority. Default 10.
    */
   niceness?: number;
   /**
@@ -76,7 +88,7 @@ export interface EnginePoolOptions {
    * the clip fails with a retryable `EARSHOT_WORKER_CRASHED` for its owner, e.g. `transcribeBatch`, to retry).
    */
   retry?: Partial<RetryPolicy>;
-  /** Worker entry to run instead of the built-in one (custom engines, fault injection in tests). */
+  /** Engine thread entry to run instead of the built-in one (custom engines, fault injection in tests). */
   workerUrl?: URL;
   /** Passed to a custom worker entry as `workerData.extra`. */
   workerExtra?: unknown;
@@ -88,7 +100,7 @@ export interface PoolSessionHandlers {
   onError(error: EarshotError): void;
 }
 
-/** A live session pinned to one worker. */
+/** A live session pinned to one decoder slot. */
 export interface PoolSession {
   /** Send audio; the array's buffer is copied once and transferred. Returns the samples not yet acknowledged. */
   write(samples: Int16Array): number;
@@ -121,15 +133,36 @@ interface SessionState {
   endWaiter?: { resolve(): void; reject(err: EarshotError): void };
 }
 
+/** A decoder slot (its decoders live on the engine thread). */
 interface Slot {
-  worker: Worker;
+  index: number;
+  engine: Engine;
   ready: boolean;
   rss: number;
   clip?: ClipJob;
   sessions: Map<number, SessionState>;
   timer?: NodeJS.Timeout;
   dead: boolean;
+  /** warmUp() calls waiting for the slot to load. */
+  loading: Array<{ resolve(): void; reject(err: EarshotError): void }>;
 }
+
+/** The engine thread. */
+interface Engine {
+  worker: Worker;
+  /** A slot has loaded on it. */
+  loaded: boolean;
+  /** Set while an `abandon` is unanswered: terminates the thread when it fires. */
+  unanswered?: NodeJS.Timeout;
+  dead: boolean;
+}
+
+/** Threads in libuv's pool (`UV_THREADPOOL_SIZE`, read when the pool first starts; default 4, at most 1024). */
+function libuvThreads(): number {
+  const n = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10);
+  return n > 0 ? Math.min(n, 1024) : 4;
+}
+let warnedThreads = false;
 
 /** The worker entry next to this module: `worker.js` in dist/, `worker.ts` when run from sources (tests). */
 function defaultWorkerUrl(): URL {
@@ -153,7 +186,7 @@ function fromWire(error: WireError, fallback: 'EARSHOT_ENGINE_FAILED' | 'EARSHOT
 }
 
 /**
- * Worker threads running the embedded engine.
+ * Decoder slots running the embedded engine on one engine thread (see the module's notes).
  *
  * @throws {InvalidArgumentError} `EARSHOT_INVALID_ARGUMENT` for a bad `size` or timeout.
  * @example
@@ -175,12 +208,15 @@ export class EnginePool {
   readonly #niceness: number;
   readonly #slots: Array<Slot | undefined>;
   readonly #queue: ClipJob[] = [];
+  /** Live sessions by id. */
+  readonly #sessions = new Map<number, SessionState>();
+  #engine: Engine | undefined;
   #nextId = 1;
   #closed = false;
   #fatal: EarshotError | undefined;
-  /** Workers in a row that died before loading their model. */
+  /** Engine threads in a row that died before loading a model. */
   #startFailures = 0;
-  /** Workers replaced after a crash or hang (for tests and monitoring). */
+  /** Slots replaced after a crash or hang (for tests and monitoring). */
   replaced = 0;
 
   constructor(options: EnginePoolOptions = {}) {
@@ -200,54 +236,38 @@ export class EnginePool {
     if (!Number.isInteger(niceness) || niceness < 0 || niceness > 19) throw new InvalidArgumentError(`niceness must be an integer 0..19, got ${niceness}`);
     this.#niceness = niceness;
     this.#slots = new Array<Slot | undefined>(size).fill(undefined);
+    if (size > libuvThreads() && !warnedThreads) {
+      warnedThreads = true;
+      process.emitWarning(
+        `an engine pool of ${size} decoders decodes at most ${libuvThreads()} at once: libuv's thread pool (shared with fs, dns and zlib) has ${libuvThreads()} threads; set UV_THREADPOOL_SIZE (e.g. ${size + 4}) before the process starts`,
+        { code: 'EARSHOT_THREADPOOL' },
+      );
+    }
   }
 
-  /** Live worker threads (started on demand). */
+  /** Decoder slots started (on demand), all on one engine thread. */
   get threads(): number {
     return this.#slots.filter((s) => s && !s.dead).length;
   }
 
-  /** Resident memory each worker reported when its model was loaded (bytes, whole process at that moment). */
+  /** Resident memory when each slot's decoder was loaded (bytes, whole process at that moment). */
   get workerRss(): number[] {
     return this.#slots.flatMap((s) => (s && s.ready ? [s.rss] : []));
   }
 
-  /** Start every worker now and wait until each has loaded its model (otherwise they start on demand). */
+  /** Start every slot now and wait until each has loaded its decoder (otherwise they start on demand). */
   async warmUp(): Promise<void> {
     this.#assertOpen();
     const waits: Array<Promise<void>> = [];
     for (let i = 0; i < this.size; i++) {
       const slot = this.#slots[i] ?? this.#spawn(i);
-      if (slot.ready) continue;
-      waits.push(
-        new Promise<void>((resolve, reject) => {
-          const done = (): void => {
-            slot.worker.off('message', onMessage);
-            slot.worker.off('exit', onExit);
-          };
-          const onMessage = (msg: FromWorker): void => {
-            if (msg.type === 'ready') {
-              done();
-              resolve();
-            } else if (msg.type === 'fatal') {
-              done();
-              reject(fromWire(msg.error, 'EARSHOT_ENGINE_UNAVAILABLE'));
-            }
-          };
-          const onExit = (): void => {
-            done();
-            reject(new EngineError('EARSHOT_WORKER_CRASHED', 'engine worker exited while loading'));
-          };
-          slot.worker.on('message', onMessage);
-          slot.worker.once('exit', onExit);
-        }),
-      );
+      if (!slot.ready) waits.push(new Promise<void>((resolve, reject) => slot.loading.push({ resolve, reject })));
     }
     await Promise.all(waits);
   }
 
   /**
-   * Transcribe one clip (16 kHz mono) on the least-busy worker.
+   * Transcribe one clip (16 kHz mono) on the least-busy slot.
    *
    * @throws {EngineError} `EARSHOT_WORKER_CRASHED` (retryable) after the last attempt died, `EARSHOT_ENGINE_UNAVAILABLE`
    *   when the engine cannot load, `EARSHOT_ENGINE_FAILED` when pocketsphinx fails.
@@ -277,7 +297,7 @@ export class EnginePool {
   }
 
   /**
-   * Open a live session on the worker with the least load.
+   * Open a live session on the slot with the least load.
    *
    * @throws {EngineError} `EARSHOT_ENGINE_UNAVAILABLE` when the engine could not load before.
    * @throws {AbortError} `EARSHOT_ABORTED` when the pool is closed.
@@ -288,8 +308,9 @@ export class EnginePool {
     const slot = this.#pickForSession();
     const state: SessionState = { id: this.#nextId++, slot, handlers, unacked: 0, done: false, drainWaiters: [] };
     slot.sessions.set(state.id, state);
-    this.#refresh(slot);
-    this.#post(slot, { type: 'open', session: state.id, options });
+    this.#sessions.set(state.id, state);
+    this.#refresh();
+    this.#post(slot, { type: 'open', slot: slot.index, session: state.id, options });
     return {
       write: (samples) => {
         if (state.done) return state.unacked;
@@ -324,14 +345,17 @@ export class EnginePool {
     };
   }
 
-  /** Terminate every worker; pending clips and session ends reject with `EARSHOT_ABORTED`. Safe to call twice. */
+  /**
+   * Stop the engine thread; pending clips and session ends reject with `EARSHOT_ABORTED`. Native calls running then
+   * are let return (a clip in progress runs to its end) before the thread frees its decoders and ends, for up to
+   * 10 s; after that it is terminated. Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const err = new AbortError(new Error('engine pool closed'));
     for (const job of this.#queue.splice(0)) this.#settle(job, err);
     for (const job of [...this.#waiting.keys()]) this.#settle(job, err);
-    const exits: Array<Promise<void>> = [];
     for (let i = 0; i < this.#slots.length; i++) {
       const slot = this.#slots[i];
       if (!slot) continue;
@@ -339,19 +363,24 @@ export class EnginePool {
       slot.dead = true;
       if (slot.timer) clearTimeout(slot.timer);
       if (slot.clip) this.#settle(slot.clip, err);
+      for (const w of slot.loading.splice(0)) w.reject(err);
       for (const s of slot.sessions.values()) {
         this.#finishSession(s);
         s.endWaiter?.reject(err);
       }
-      exits.push(this.#shutdown(slot.worker));
     }
-    await Promise.all(exits);
+    const engine = this.#engine;
+    if (!engine) return;
+    if (engine.unanswered) clearTimeout(engine.unanswered);
+    await this.#shutdown(engine.worker);
+    engine.dead = true;
+    if (this.#engine === engine) this.#engine = undefined;
   }
 
   /**
-   * End a worker from inside: it frees its decoders and exits once its current native call (a model load, a decode)
-   * has returned. `terminate()` from outside during such a call aborts the whole process (koffi cannot throw into
-   * a terminating thread), so it is only the fallback for a worker that has not exited after {@link SHUTDOWN_GRACE_MS}.
+   * End the engine thread from inside: it lets running native calls return, frees its decoders and exits.
+   * `terminate()` from outside during a call may abort the whole process, so it is only the fallback for a thread
+   * that has not exited after {@link SHUTDOWN_GRACE_MS}.
    */
   #shutdown(worker: Worker): Promise<void> {
     if (worker.threadId < 0) return Promise.resolve(); // already exited
@@ -373,23 +402,34 @@ export class EnginePool {
     if (this.#closed) throw new AbortError(new Error('engine pool closed'));
   }
 
-  #spawn(index: number): Slot {
+  /** The engine thread, started on first use. */
+  #thread(): Engine {
+    if (this.#engine && !this.#engine.dead) return this.#engine;
     const init: WorkerInit = { earshotEngine: true, decoder: this.#decoder, niceness: this.#niceness, ...(this.#extra === undefined ? {} : { extra: this.#extra }) };
     const worker = new Worker(this.#worker.script, { workerData: init, eval: this.#worker.eval, resourceLimits: WORKER_LIMITS });
-    const slot: Slot = { worker, ready: false, rss: 0, sessions: new Map(), dead: false };
-    this.#slots[index] = slot;
-    // A worker that dies while loading the shared model parts hands the loading on to the next one.
+    const engine: Engine = { worker, loaded: false, dead: false };
+    this.#engine = engine;
+    // A thread that dies while loading the shared model parts hands the loading on to the next one.
     const { threadId } = worker;
     const shared = this.#decoder.shared;
     if (shared) worker.once('exit', () => releaseSharedModelCell(shared, threadId));
+    worker.on('message', (msg: FromWorker) => this.#onMessage(engine, msg));
+    worker.on('error', (err) => this.#onDeath(engine, err));
+    worker.on('exit', (code) => this.#onDeath(engine, new Error(`engine thread exited with code ${code}`)));
+    return engine;
+  }
+
+  #spawn(index: number): Slot {
+    const engine = this.#thread();
+    const slot: Slot = { index, engine, ready: false, rss: 0, sessions: new Map(), dead: false, loading: [] };
+    this.#slots[index] = slot;
+    this.#post(slot, { type: 'load', slot: index });
     // Referenced while it loads (someone is waiting for it); unref()ed once idle.
-    worker.on('message', (msg: FromWorker) => this.#onMessage(slot, msg));
-    worker.on('error', (err) => this.#onDeath(slot, err));
-    worker.on('exit', (code) => this.#onDeath(slot, new Error(`engine worker exited with code ${code}`)));
+    this.#refresh();
     return slot;
   }
 
-  /** Least load among live workers; start another while there is room and every live one is busy. */
+  /** Least load among live slots; start another while there is room and every live one is busy. */
   #pickForSession(): Slot {
     let best: Slot | undefined;
     let bestLoad = Infinity;
@@ -425,7 +465,7 @@ export class EnginePool {
         if (!best || s.sessions.size < best.sessions.size) best = s;
       }
       if (!best) {
-        // Start workers for the waiting clips, if there is room.
+        // Start slots for the waiting clips, if there is room.
         let need = this.#queue.length - starting;
         for (let i = 0; i < this.#slots.length && need > 0; i++) {
           if (!this.#slots[i]) {
@@ -438,90 +478,115 @@ export class EnginePool {
       const job = this.#queue.shift()!;
       job.attempts++;
       best.clip = job;
-      this.#refresh(best);
-      this.#post(best, { type: 'clip', job: job.id, samples: job.samples });
+      this.#refresh();
+      this.#post(best, { type: 'clip', slot: best.index, job: job.id, samples: job.samples });
       this.#arm(best);
     }
   }
 
   #post(slot: Slot, msg: ToWorker, transfer?: ArrayBuffer[]): void {
-    if (slot.dead) return;
-    slot.worker.postMessage(msg, transfer);
+    if (slot.dead || slot.engine.dead) return;
+    slot.engine.worker.postMessage(msg, transfer);
   }
 
-  /** (Re)start the hang watchdog while the worker has work. */
+  /** (Re)start the hang watchdog while the slot has work. */
   #arm(slot: Slot): void {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = undefined;
     const busy = slot.clip !== undefined || [...slot.sessions.values()].some((s) => s.unacked > 0 || s.endWaiter);
-    // A worker still loading its model is not hung (a load that fails says so); the watchdog starts at 'ready'.
+    // A slot still loading its decoder is not hung (a load that fails says so); the watchdog starts at 'ready'.
     if (!busy || slot.dead || !slot.ready) return;
     const clipMs = slot.clip ? (slot.clip.samples.length * 1000) / ENGINE_SAMPLE_RATE : 0;
-    slot.timer = setTimeout(() => {
-      slot.worker.terminate().catch(() => undefined);
-      this.#onDeath(slot, new Error(`engine worker sent nothing for ${this.#timeoutMs + clipMs} ms`), true);
-    }, this.#timeoutMs + clipMs);
+    slot.timer = setTimeout(() => this.#abandon(slot, new Error(`engine slot sent nothing for ${this.#timeoutMs + clipMs} ms`)), this.#timeoutMs + clipMs);
     slot.timer.unref();
   }
 
-  /** ref() a worker that has work, unref() an idle one. */
-  #refresh(slot: Slot): void {
-    if (slot.dead) return;
-    if (slot.clip || slot.sessions.size > 0) slot.worker.ref();
-    else slot.worker.unref();
+  /**
+   * A hung slot: its native call cannot be interrupted, so the engine thread drops the slot (freeing its decoder if
+   * the call ever returns) and the slot starts afresh on demand. An engine thread that does not answer that either
+   * is stuck itself and is terminated.
+   */
+  #abandon(slot: Slot, cause: Error): void {
+    const engine = slot.engine;
+    this.#post(slot, { type: 'abandon', slot: slot.index });
+    if (!engine.unanswered) {
+      engine.unanswered = setTimeout(() => {
+        engine.worker.terminate().catch(() => undefined);
+        this.#onDeath(engine, new Error(`engine thread did not answer for ${this.#timeoutMs} ms`), true);
+      }, this.#timeoutMs);
+      engine.unanswered.unref();
+    }
+    this.replaced++;
+    this.#retire(slot, new EngineError('EARSHOT_WORKER_CRASHED', 'engine worker hung and was replaced', { cause, retryable: true }), true);
   }
 
-  #onMessage(slot: Slot, msg: FromWorker): void {
-    if (slot.dead) return;
+  /** ref() the engine thread while a slot has work or is loading, unref() it when idle. */
+  #refresh(): void {
+    const engine = this.#engine;
+    if (!engine || engine.dead) return;
+    if (this.#slots.some((s) => s && !s.dead && (!s.ready || s.clip || s.sessions.size > 0))) engine.worker.ref();
+    else engine.worker.unref();
+  }
+
+  #onMessage(engine: Engine, msg: FromWorker): void {
+    if (engine.dead) return;
+    if (msg.type === 'abandoned') {
+      if (engine.unanswered) clearTimeout(engine.unanswered);
+      engine.unanswered = undefined;
+      return;
+    }
+    if ('slot' in msg) {
+      const slot = this.#slots[msg.slot];
+      if (!slot || slot.dead || slot.engine !== engine) return;
+      switch (msg.type) {
+        case 'ready':
+          slot.ready = true;
+          slot.rss = msg.rss;
+          engine.loaded = true;
+          this.#startFailures = 0;
+          for (const w of slot.loading.splice(0)) w.resolve();
+          this.#pump();
+          break;
+        case 'fatal': {
+          const err = fromWire(msg.error, 'EARSHOT_ENGINE_UNAVAILABLE');
+          this.#fatal = err;
+          for (const job of this.#queue.splice(0)) this.#settle(job, err);
+          this.#retire(slot, err, false);
+          break;
+        }
+        case 'clip-done':
+        case 'clip-failed': {
+          const job = slot.clip;
+          if (!job || job.id !== msg.job) break;
+          slot.clip = undefined;
+          if (msg.type === 'clip-done') this.#settle(job, undefined, msg.events);
+          else this.#settle(job, fromWire(msg.error));
+          this.#pump();
+          break;
+        }
+      }
+      this.#refresh();
+      this.#arm(slot);
+      return;
+    }
+    const s = this.#sessions.get(msg.session);
+    if (!s || s.slot.engine !== engine) return;
     switch (msg.type) {
-      case 'ready':
-        slot.ready = true;
-        slot.rss = msg.rss;
-        this.#startFailures = 0;
-        this.#pump();
-        this.#refresh(slot);
-        this.#arm(slot);
-        break;
-      case 'fatal': {
-        const err = fromWire(msg.error, 'EARSHOT_ENGINE_UNAVAILABLE');
-        this.#fatal = err;
-        for (const job of this.#queue.splice(0)) this.#settle(job, err);
-        this.#retire(slot, err, false);
-        slot.worker.terminate().catch(() => undefined);
-        break;
-      }
-      case 'clip-done':
-      case 'clip-failed': {
-        const job = slot.clip;
-        if (!job || job.id !== msg.job) break;
-        slot.clip = undefined;
-        if (msg.type === 'clip-done') this.#settle(job, undefined, msg.events);
-        else this.#settle(job, fromWire(msg.error));
-        this.#refresh(slot);
-        this.#pump();
-        break;
-      }
       case 'event':
-        slot.sessions.get(msg.session)?.handlers.onEvent(msg.event);
+        s.handlers.onEvent(msg.event);
         break;
       case 'ack': {
-        const s = slot.sessions.get(msg.session);
-        if (!s) break;
         s.unacked -= msg.samples;
         s.drainWaiters = s.drainWaiters.filter((w) => (s.unacked <= w.below ? (w.resolve(), false) : true));
         break;
       }
       case 'ended': {
-        const s = slot.sessions.get(msg.session);
-        if (!s) break;
         const waiter = s.endWaiter;
         this.#finishSession(s);
         waiter?.resolve();
         break;
       }
       case 'session-failed': {
-        const s = slot.sessions.get(msg.session);
-        if (!s) break;
         const err = fromWire(msg.error);
         const waiter = s.endWaiter;
         this.#finishSession(s);
@@ -530,38 +595,47 @@ export class EnginePool {
         break;
       }
     }
-    this.#arm(slot);
+    this.#arm(s.slot);
   }
 
   #finishSession(s: SessionState): void {
     if (s.done) return;
     s.done = true;
     s.slot.sessions.delete(s.id);
+    this.#sessions.delete(s.id);
     for (const w of s.drainWaiters) w.resolve();
     s.drainWaiters = [];
     s.endWaiter = undefined;
-    this.#refresh(s.slot);
+    this.#refresh();
   }
 
-  /** A worker died (crash, exit, hang): retry its clip elsewhere, fail its sessions, free its slot. */
-  #onDeath(slot: Slot, cause: unknown, hung = false): void {
-    if (slot.dead) return;
-    if (!slot.ready && ++this.#startFailures >= 2) {
+  /** The engine thread died (crash, exit, stuck): every slot on it is replaced (its clip retried, its sessions failed). */
+  #onDeath(engine: Engine, cause: unknown, hung = false): void {
+    if (engine.dead) return;
+    engine.dead = true;
+    if (engine.unanswered) clearTimeout(engine.unanswered);
+    if (this.#engine === engine) this.#engine = undefined;
+    const slots = this.#slots.filter((s): s is Slot => s !== undefined && s.engine === engine && !s.dead);
+    if (!engine.loaded && ++this.#startFailures >= 2) {
       // The entry itself cannot start (missing file, broken install): stop respawning.
       const err = new EngineError('EARSHOT_ENGINE_UNAVAILABLE', `engine worker cannot start: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
       this.#fatal = err;
       for (const job of this.#queue.splice(0)) this.#settle(job, err);
-      this.#retire(slot, err, false);
+      for (const slot of slots) this.#retire(slot, err, false);
       return;
     }
     const err = new EngineError('EARSHOT_WORKER_CRASHED', hung ? 'engine worker hung and was replaced' : 'engine worker crashed and was replaced', { cause, retryable: true });
-    this.replaced++;
-    this.#retire(slot, err, true);
+    for (const slot of slots) {
+      // A slot that was still loading is started again, not counted as replaced.
+      if (slot.ready || !engine.loaded) this.replaced++;
+      this.#retire(slot, err, true);
+    }
   }
 
   #retire(slot: Slot, err: EarshotError, retry: boolean): void {
     slot.dead = true;
     if (slot.timer) clearTimeout(slot.timer);
+    for (const w of slot.loading.splice(0)) w.reject(err.code === 'EARSHOT_WORKER_CRASHED' ? new EngineError('EARSHOT_WORKER_CRASHED', 'engine worker exited while loading', { cause: err }) : err);
     const index = this.#slots.indexOf(slot);
     if (index >= 0) this.#slots[index] = undefined;
     const job = slot.clip;
@@ -586,12 +660,13 @@ export class EnginePool {
       waiter?.reject(err);
     }
     this.#pump();
+    this.#refresh();
   }
 
   #abortJob(job: ClipJob, err: EarshotError): void {
     const i = this.#queue.indexOf(job);
     if (i >= 0) this.#queue.splice(i, 1);
-    // A job already on a worker finishes there; its result is dropped.
+    // A job already on a slot finishes there; its result is dropped.
     this.#settle(job, err);
   }
 

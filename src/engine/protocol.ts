@@ -1,45 +1,54 @@
 /**
- * Messages between the main thread and an engine worker. Audio travels as `Int16Array`s whose buffers are
- * transferred (streams) or shared (`SharedArrayBuffer`, clips, so a retry needs no second copy).
+ * Messages between the main thread and the pool's engine thread, which hosts every decoder slot of the pool. Audio
+ * travels as `Int16Array`s whose buffers are transferred (streams) or shared (`SharedArrayBuffer`, clips, so a retry
+ * needs no second copy). Session ids are unique in the pool, so session messages name no slot.
  */
 import type { TranscriptEvent } from '../core/types.js';
 import type { DecoderConfig } from './pocketsphinx.js';
 import type { StreamRecognizerOptions } from './recognizer.js';
 
-/** `workerData` of an engine worker. */
+/** `workerData` of an engine thread. */
 export interface WorkerInit {
-  /** Marks a worker started by the pool (the entry serves only then). */
+  /** Marks a thread started by the pool (the entry serves only then). */
   earshotEngine: true;
   decoder: DecoderConfig;
-  /** Scheduling niceness for the worker thread (Linux; 0 leaves it alone). */
+  /** Scheduling niceness for the engine thread (Linux; 0 leaves it alone). */
   niceness?: number;
   /** Anything a custom worker entry needs (fault injection in tests). */
   extra?: unknown;
 }
 
-/** Main thread → worker. */
+/** Main thread → engine thread. */
 export type ToWorker =
-  | { type: 'clip'; job: number; samples: Int16Array }
-  | { type: 'open'; session: number; options: StreamRecognizerOptions }
+  /** Load the slot's decoder; answered by `ready` or `fatal`. */
+  | { type: 'load'; slot: number }
+  | { type: 'clip'; slot: number; job: number; samples: Int16Array }
+  | { type: 'open'; slot: number; session: number; options: StreamRecognizerOptions }
   | { type: 'audio'; session: number; samples: Int16Array }
   | { type: 'end'; session: number }
   | { type: 'close'; session: number }
-  /** Free every decoder and end the thread from JavaScript (the pool closing): a thread terminated from outside
-   * while it is inside a native call (loading a model, decoding) aborts the process when the call returns. */
+  /**
+   * Drop the slot (its call hung): its sessions and clip are forgotten, its decoders freed once their running call
+   * returns (never, if it never does); a later `load` starts the slot afresh. Answered by `abandoned`.
+   */
+  | { type: 'abandon'; slot: number }
+  /** Let running calls return, free every decoder and end the thread from JavaScript (the pool closing): a thread
+   * terminated from outside while a native call runs may abort the process when the call returns. */
   | { type: 'shutdown' };
 
-/** A serialisable error from a worker. */
+/** A serialisable error from the engine thread. */
 export interface WireError {
   message: string;
   code?: string;
 }
 
-/** Worker → main thread. */
+/** Engine thread → main thread. */
 export type FromWorker =
-  | { type: 'ready'; rss: number; niceness: number }
-  | { type: 'fatal'; error: WireError }
-  | { type: 'clip-done'; job: number; events: TranscriptEvent[] }
-  | { type: 'clip-failed'; job: number; error: WireError }
+  | { type: 'ready'; slot: number; rss: number; niceness: number }
+  | { type: 'fatal'; slot: number; error: WireError }
+  | { type: 'abandoned'; slot: number }
+  | { type: 'clip-done'; slot: number; job: number; events: TranscriptEvent[] }
+  | { type: 'clip-failed'; slot: number; job: number; error: WireError }
   | { type: 'event'; session: number; event: TranscriptEvent }
   | { type: 'ack'; session: number; samples: number }
   | { type: 'ended'; session: number }

@@ -1,6 +1,7 @@
 /**
  * What one engine worker does with a {@link Decoder}: decode a whole clip, or follow a live stream and cut it into
- * utterances with partial and final events. Runs on whatever thread owns the decoder (a worker thread in the pool).
+ * utterances with partial and final events. Runs on whatever thread owns the decoder (the pool's engine thread); the
+ * decoder's heavy calls run on libuv's thread pool, so the work of several decoders overlaps.
  *
  * Times are milliseconds of audio from the first sample of the clip or session.
  */
@@ -73,18 +74,18 @@ export const CLIP_DECODE: Readonly<StreamRecognizerOptions> = Object.freeze({ pa
  * @throws {EngineError} `EARSHOT_ENGINE_FAILED` when pocketsphinx fails.
  * @example
  * ```ts
- * const finals = recognizeClip(new Decoder(), samples);
+ * const finals = await recognizeClip(new Decoder(), samples);
  * ```
  */
-export function recognizeClip(decoder: Decoder, samples: Int16Array): TranscriptEvent[] {
+export async function recognizeClip(decoder: Decoder, samples: Int16Array): Promise<TranscriptEvent[]> {
   if (samples.length === 0) return [];
-  const cmnMean = decoder.learnCmn(samples);
+  const cmnMean = await decoder.learnCmn(samples);
   const finals: TranscriptEvent[] = [];
   // Weighted as the whole clip, so utterances after the first keep (nearly) the clip's mean.
   const cmnWeightFrames = Math.ceil(samples.length / SAMPLES_PER_FRAME);
   const stream = new StreamRecognizer(decoder, (e) => e.type === 'final' && finals.push(e), { ...CLIP_DECODE, cmnMean, cmnWeightFrames });
-  stream.write(samples);
-  stream.end();
+  await stream.write(samples);
+  await stream.end();
   return finals;
 }
 
@@ -210,13 +211,16 @@ export class Endpointer {
  * pocketsphinx's voice-activity detector leaves speech. Partial events carry the current hypothesis every
  * `partialIntervalMs` of audio in speech; each utterance gives one final event with word times from the first
  * sample written. Starting one resets the decoder's CMN, so a session does not depend on earlier ones.
+ * Calls are queued and run one after another on the decoder (which belongs to this recognizer until {@link end}
+ * or {@link cancel} settles); each returns a promise of its own completion.
  *
- * @throws {EngineError} `EARSHOT_ENGINE_FAILED` (from the constructor, `write` or `end`) when pocketsphinx fails.
+ * @throws {EngineError} `EARSHOT_ENGINE_FAILED` (rejected by `write` or `end`; a failed start by the first of them)
+ *   when pocketsphinx fails; every later call rejects with the first failure.
  * @example
  * ```ts
  * const r = new StreamRecognizer(decoder, (event) => console.log(event.type, event.text));
- * r.write(samples); // 16 kHz mono, any chunking
- * r.end();
+ * void r.write(samples); // 16 kHz mono, any chunking
+ * await r.end();
  * ```
  */
 export class StreamRecognizer {
@@ -239,7 +243,13 @@ export class StreamRecognizer {
   #keptStart = 0;
   #keptLength = 0;
   #ended = false;
+  /** Stopped by {@link cancel}: queued audio is dropped. */
+  #cancelled = false;
   readonly #endpointer: Endpointer | undefined;
+  /** The queue of calls on the decoder (never rejects). */
+  #chain: Promise<void>;
+  /** The first failure; every later call rejects with it. */
+  #failure: { error: unknown } | undefined;
 
   constructor(decoder: Decoder, emit: (event: TranscriptEvent) => void, options: StreamRecognizerOptions = {}) {
     this.#decoder = decoder;
@@ -249,12 +259,29 @@ export class StreamRecognizer {
     this.#redecode = options.redecodeFirst ?? true;
     this.#maxKeep = Math.round(((options.maxRedecodeMs ?? 30_000) * ENGINE_SAMPLE_RATE) / 1000);
     const prime = !options.cmnMean && options.cmnPrime && options.cmnPrime.length > 0 ? options.cmnPrime : undefined;
-    const cmnMean = options.cmnMean ?? (prime ? decoder.learnCmn(prime) : undefined);
-    if (cmnMean) this.#redecode = false;
+    if (options.cmnMean || prime) this.#redecode = false;
     this.#firstDone = !this.#redecode;
     const endSilenceMs = options.endSilenceMs ?? 150;
     if (endSilenceMs > 0) this.#endpointer = new Endpointer(endSilenceMs);
-    decoder.startStream(cmnMean, options.cmnWeightFrames ?? (prime ? Math.ceil(prime.length / SAMPLES_PER_FRAME) : 0), options.flatPass ?? false);
+    const start = async (): Promise<void> => {
+      const cmnMean = options.cmnMean ?? (prime ? await decoder.learnCmn(prime) : undefined);
+      await decoder.startStream(cmnMean, options.cmnWeightFrames ?? (prime ? Math.ceil(prime.length / SAMPLES_PER_FRAME) : 0), options.flatPass ?? false);
+    };
+    this.#chain = start().catch((error: unknown) => {
+      this.#failure = { error };
+    });
+  }
+
+  /** Queue `task` after the calls before it; rejects with the first failure of this recognizer. */
+  #queue(task: () => Promise<void>): Promise<void> {
+    const run = this.#chain.then(() => {
+      if (this.#failure) throw this.#failure.error;
+      return task();
+    });
+    this.#chain = run.catch((error: unknown) => {
+      this.#failure ??= { error };
+    });
+    return run;
   }
 
   /** Samples consumed so far. */
@@ -262,12 +289,16 @@ export class StreamRecognizer {
     return this.#consumed;
   }
 
-  /** Feed audio (16 kHz mono). The array is kept by reference until the first utterance is final. */
-  write(samples: Int16Array): void {
+  /** Feed audio (16 kHz mono); resolves once it is decoded. The array is kept by reference until the first utterance is final. */
+  write(samples: Int16Array): Promise<void> {
+    return this.#queue(() => this.#write(samples));
+  }
+
+  async #write(samples: Int16Array): Promise<void> {
     if (this.#ended) return;
     if (!this.#firstDone) this.#keep(samples);
     let i = 0;
-    while (i < samples.length) {
+    while (i < samples.length && !this.#cancelled) {
       let to = Math.min(samples.length, i + this.#stepSamples);
       // In an utterance, stop the piece where the endpointer hears the trailing silence complete: the utterance ends
       // there and what follows goes to the next one (pocketsphinx drops what it buffered at the end of an utterance).
@@ -276,10 +307,10 @@ export class StreamRecognizer {
       if (at >= 0) to = at;
       const piece = samples.subarray(i, to);
       i = to;
-      this.#decoder.processRaw(piece);
+      await this.#decoder.processRaw(piece);
       this.#consumed += piece.length;
       if (early) {
-        this.#endUtterance(true);
+        await this.#endUtterance(true);
         continue;
       }
       const speech = this.#decoder.inSpeech();
@@ -292,20 +323,33 @@ export class StreamRecognizer {
         this.#sincePartial += piece.length;
         if (this.#sincePartial >= this.#partialSamples) {
           this.#sincePartial = 0;
-          this.#partial();
+          await this.#partial();
         }
       } else if (this.#inUtt) {
-        this.#endUtterance(true);
+        await this.#endUtterance(true);
       }
     }
   }
 
-  /** No more audio: finish the current utterance (if any words) and stop. */
-  end(): void {
-    if (this.#ended) return;
-    this.#endUtterance(false);
+  /** No more audio: finish the current utterance (if any words) and stop; resolves after its final event. */
+  end(): Promise<void> {
+    return this.#queue(async () => {
+      if (this.#ended) return;
+      this.#ended = true;
+      await this.#endUtterance(false);
+      this.#kept = [];
+    });
+  }
+
+  /**
+   * Abandon the recognition: audio still queued is dropped, no more events. Resolves once the decoder's running
+   * call has returned (the decoder is then free for another recognizer); never rejects.
+   */
+  cancel(): Promise<void> {
+    this.#cancelled = true;
     this.#ended = true;
     this.#kept = [];
+    return this.#chain;
   }
 
   #keep(samples: Int16Array): void {
@@ -319,50 +363,51 @@ export class StreamRecognizer {
     }
   }
 
-  #partial(): void {
-    const segs = this.#decoder.segments();
+  async #partial(): Promise<void> {
+    const segs = await this.#decoder.segments();
     const words = toWords(segs, this.#frameBase / SAMPLES_PER_FRAME);
     if (words.length === 0) return;
     const text = words.map((w) => w.text).join(' ');
-    if (text === this.#lastPartial) return;
+    if (text === this.#lastPartial || this.#cancelled) return;
     this.#lastPartial = text;
     this.#emit({ type: 'partial', text, startMs: words[0]!.startMs, endMs: (this.#consumed * 1000) / ENGINE_SAMPLE_RATE, language: 'en' });
   }
 
-  #endUtterance(more: boolean): void {
+  async #endUtterance(more: boolean): Promise<void> {
     this.#inUtt = false;
     this.#endpointer?.reset();
-    this.#decoder.endUtt();
-    const segs = this.#decoder.segments();
+    await this.#decoder.endUtt();
+    const segs = await this.#decoder.segments();
     let words = toWords(segs, this.#frameBase / SAMPLES_PER_FRAME);
     if (!this.#firstDone && words.length > 0) {
       this.#firstDone = true;
-      words = this.#secondPass(segs) ?? words;
+      words = (await this.#secondPass(segs)) ?? words;
       this.#kept = [];
       if (more) {
         // The second pass restarted the stream; frame 0 is now the current position.
         this.#frameBase = this.#consumed;
-        this.#decoder.restartStream();
+        await this.#decoder.restartStream();
       }
     } else if (more) {
-      this.#decoder.startUtt();
+      await this.#decoder.startUtt();
     }
+    if (this.#cancelled) return;
     const final = finalFromWords(words);
     if (final) this.#emit(final);
   }
 
   /** Decode the kept audio of the first utterance again with the mean CMN has just learnt from it. */
-  #secondPass(segs: readonly RawSegment[]): Word[] | undefined {
+  async #secondPass(segs: readonly RawSegment[]): Promise<Word[] | undefined> {
     const first = segs.find((s) => cleanWord(s.word) !== undefined) ?? segs[0];
     if (!first) return undefined;
     // From 300 ms before the first word (the detector's pre-speech pad) to what has been consumed.
     const from = Math.max(this.#keptStart, this.#frameBase + first.startFrame * SAMPLES_PER_FRAME - 4800);
     if (from < this.#keptStart || this.#frameBase + first.startFrame * SAMPLES_PER_FRAME < this.#keptStart) return undefined;
     const audio = this.#slice(from, this.#consumed);
-    this.#decoder.restartStream();
-    for (let i = 0; i < audio.length; i += this.#stepSamples) this.#decoder.processRaw(audio.subarray(i, Math.min(audio.length, i + this.#stepSamples)));
-    this.#decoder.endUtt();
-    const words = toWords(this.#decoder.segments(), from / SAMPLES_PER_FRAME);
+    await this.#decoder.restartStream();
+    for (let i = 0; i < audio.length; i += this.#stepSamples) await this.#decoder.processRaw(audio.subarray(i, Math.min(audio.length, i + this.#stepSamples)));
+    await this.#decoder.endUtt();
+    const words = toWords(await this.#decoder.segments(), from / SAMPLES_PER_FRAME);
     return words.length > 0 ? words : undefined;
   }
 

@@ -1,7 +1,9 @@
 /**
- * Entry point of an engine worker thread. Loads one decoder at start (the model, once), serves clip jobs and
- * live sessions pinned to it; a second decoder is loaded only while two sessions are open on this worker at once.
- * The main thread only moves audio and events.
+ * Entry point of the pool's engine thread, which hosts every decoder slot of the pool: each slot loads one decoder
+ * when the pool first needs it and serves clip jobs and live sessions pinned to it; a second decoder is loaded only
+ * while two sessions are open on one slot at once. The recognisers' JavaScript runs here, off the main thread; the
+ * decoders' heavy calls run on libuv's thread pool, so the slots decode in parallel (one thread per slot would cost
+ * ~10 MB more each). The main thread only moves audio and events.
  */
 import { getPriority, setPriority } from 'node:os';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -40,7 +42,7 @@ export interface EnginePort {
 }
 
 /**
- * Serve engine messages on `port` (the worker's parent port): load the model, then answer clip jobs and sessions.
+ * Serve engine messages on `port` (the thread's parent port): load slots' decoders, answer clip jobs and sessions.
  * Exported so a custom worker entry can wrap the port (fault injection in tests). A model that cannot load is
  * reported as a `fatal` message (`EARSHOT_ENGINE_UNAVAILABLE` / `EARSHOT_ENGINE_FAILED`), never thrown.
  *
@@ -55,94 +57,166 @@ import koffi from 'koffi';
  */
 export function serve(port: EnginePort, init: WorkerInit): void {
   const post = (msg: FromWorker): void => port.postMessage(msg);
-  const idle: Decoder[] = [];
-  const sessions = new Map<number, { decoder: Decoder; recognizer: StreamRecognizer }>();
+  const slots = new Map<number, EngineSlot>();
+  const sessions = new Map<number, EngineSession>();
+  /** Work in progress (loads, clips, sessions winding down): a shutdown waits for it. */
+  const work = new Set<Promise<unknown>>();
+  let closing = false;
+  const track = (p: Promise<unknown>): void => {
+    const settled: Promise<boolean> = p.then(
+      () => work.delete(settled),
+      () => work.delete(settled),
+    );
+    work.add(settled);
+  };
 
   const niceness = niceThisThread(init.niceness ?? 0);
-  try {
-    idle.push(new Decoder(init.decoder));
-  } catch (err) {
-    post({ type: 'fatal', error: wire(err) });
-    return;
-  }
-  post({ type: 'ready', rss: process.memoryUsage().rss, niceness });
-
-  const acquire = (): Decoder => idle.pop() ?? new Decoder(init.decoder);
-  const release = (decoder: Decoder): void => {
-    // Keep one spare decoder; free the others (each holds ~33 MB of its own, ~100 MB without a shared model).
-    if (idle.length === 0) idle.push(decoder);
-    else decoder.free();
+  const slotOf = (index: number): EngineSlot => {
+    let slot = slots.get(index);
+    if (!slot) slots.set(index, (slot = { idle: [], gone: false }));
+    return slot;
+  };
+  const acquire = (slot: EngineSlot): Promise<Decoder> => {
+    const spare = slot.idle.pop();
+    return spare ? Promise.resolve(spare) : Decoder.create(init.decoder);
+  };
+  const release = (slot: EngineSlot, decoder: Decoder): void => {
+    // Keep one spare decoder per slot; free the others (each holds ~33 MB of its own, ~100 MB without a shared model).
+    if (slot.gone || closing || slot.idle.length > 0) decoder.free();
+    else slot.idle.push(decoder);
+  };
+  /** Stop a session's recognizer, then give its decoder back. */
+  const wind = (s: EngineSession): void => {
+    s.done = true;
+    sessions.delete(s.id);
+    track(s.recognizer.then((r) => r.cancel()).then(() => s.decoder && release(s.slot, s.decoder), () => undefined));
+  };
+  const fail = (s: EngineSession, err: unknown): void => {
+    if (s.done) return;
+    wind(s);
+    post({ type: 'session-failed', session: s.id, error: wire(err) });
   };
 
   port.on('message', (msg) => {
     switch (msg.type) {
+      case 'load': {
+        const slot = slotOf(msg.slot);
+        const loading = Decoder.create(init.decoder).then(
+          (decoder) => {
+            release(slot, decoder);
+            if (!slot.gone) post({ type: 'ready', slot: msg.slot, rss: process.memoryUsage().rss, niceness });
+          },
+          (err: unknown) => post({ type: 'fatal', slot: msg.slot, error: wire(err) }),
+        );
+        track(loading);
+        break;
+      }
       case 'clip': {
-        let decoder: Decoder | undefined;
-        try {
-          decoder = acquire();
-          const events = recognizeClip(decoder, msg.samples);
-          post({ type: 'clip-done', job: msg.job, events });
-        } catch (err) {
-          post({ type: 'clip-failed', job: msg.job, error: wire(err) });
-        } finally {
-          if (decoder) release(decoder);
-        }
+        const slot = slotOf(msg.slot);
+        const job = acquire(slot).then(async (decoder) => {
+          try {
+            return await recognizeClip(decoder, msg.samples);
+          } finally {
+            release(slot, decoder);
+          }
+        });
+        track(
+          job.then(
+            (events) => post({ type: 'clip-done', slot: msg.slot, job: msg.job, events }),
+            (err: unknown) => post({ type: 'clip-failed', slot: msg.slot, job: msg.job, error: wire(err) }),
+          ),
+        );
         break;
       }
       case 'open': {
-        try {
-          const decoder = acquire();
-          const session = msg.session;
-          const recognizer = new StreamRecognizer(decoder, (event) => post({ type: 'event', session, event }), msg.options);
-          sessions.set(session, { decoder, recognizer });
-        } catch (err) {
-          post({ type: 'session-failed', session: msg.session, error: wire(err) });
-        }
+        const slot = slotOf(msg.slot);
+        const id = msg.session;
+        const s: EngineSession = {
+          id,
+          slot,
+          done: false,
+          recognizer: acquire(slot).then((decoder) => {
+            s.decoder = decoder;
+            return new StreamRecognizer(decoder, (event) => s.done || post({ type: 'event', session: id, event }), msg.options);
+          }),
+        };
+        s.recognizer.catch((err: unknown) => fail(s, err));
+        sessions.set(id, s);
         break;
       }
       case 'audio': {
         const s = sessions.get(msg.session);
         if (!s) break;
-        try {
-          s.recognizer.write(msg.samples);
-          post({ type: 'ack', session: msg.session, samples: msg.samples.length });
-        } catch (err) {
-          sessions.delete(msg.session);
-          release(s.decoder);
-          post({ type: 'session-failed', session: msg.session, error: wire(err) });
-        }
+        const samples = msg.samples;
+        s.recognizer
+          .then((r) => r.write(samples))
+          .then(
+            () => s.done || post({ type: 'ack', session: s.id, samples: samples.length }),
+            (err: unknown) => fail(s, err),
+          );
         break;
       }
       case 'end': {
         const s = sessions.get(msg.session);
         if (!s) break;
-        sessions.delete(msg.session);
-        try {
-          s.recognizer.end();
-          post({ type: 'ended', session: msg.session });
-        } catch (err) {
-          post({ type: 'session-failed', session: msg.session, error: wire(err) });
-        } finally {
-          release(s.decoder);
-        }
+        s.recognizer
+          .then((r) => r.end())
+          .then(
+            () => {
+              if (s.done) return;
+              wind(s);
+              post({ type: 'ended', session: s.id });
+            },
+            (err: unknown) => fail(s, err),
+          );
         break;
       }
       case 'close': {
         const s = sessions.get(msg.session);
-        if (!s) break;
-        sessions.delete(msg.session);
-        release(s.decoder);
+        if (s) wind(s);
+        break;
+      }
+      case 'abandon': {
+        const slot = slots.get(msg.slot);
+        slots.delete(msg.slot);
+        if (slot) {
+          slot.gone = true;
+          for (const decoder of slot.idle.splice(0)) decoder.free();
+          for (const s of [...sessions.values()]) if (s.slot === slot) wind(s);
+        }
+        post({ type: 'abandoned', slot: msg.slot });
         break;
       }
       case 'shutdown': {
-        for (const s of sessions.values()) s.decoder.free();
-        sessions.clear();
-        for (const decoder of idle.splice(0)) decoder.free();
-        if (!isMainThread) process.exit(0);
+        closing = true;
+        for (const s of [...sessions.values()]) wind(s);
+        // Decoders in use are freed as their calls return; then the spares, then the thread ends.
+        void Promise.allSettled([...work]).then(() => {
+          for (const slot of slots.values()) for (const decoder of slot.idle.splice(0)) decoder.free();
+          if (!isMainThread) process.exit(0);
+        });
         break;
       }
     }
   });
+}
+
+/** A decoder slot on this thread. */
+interface EngineSlot {
+  /** Loaded decoders not in use (one kept). */
+  idle: Decoder[];
+  /** Abandoned: decoders coming back are freed. */
+  gone: boolean;
+}
+
+/** A live session on this thread. */
+interface EngineSession {
+  id: number;
+  slot: EngineSlot;
+  decoder?: Decoder;
+  recognizer: Promise<StreamRecognizer>;
+  /** Ended, failed or closed: sends nothing more. */
+  done: boolean;
 }
 
 if (parentPort && (workerData as { earshotEngine?: boolean } | undefined)?.earshotEngine) {

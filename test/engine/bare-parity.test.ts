@@ -21,36 +21,36 @@ const BARE_READ = 2048;
  * Decode as `pocketsphinx_continuous -infile` does: live CMN from the model's `cmninit`, counted as no frames; an
  * utterance ends where the detector leaves speech after a read. Returns the text and the summed path score.
  */
-function decodeLikeBare(decoder: Decoder, samples: Int16Array, cmnMean?: readonly number[], weightFrames = 0): { text: string; score: number } {
-  decoder.startStream(cmnMean, weightFrames, true);
+async function decodeLikeBare(decoder: Decoder, samples: Int16Array, cmnMean?: readonly number[], weightFrames = 0): Promise<{ text: string; score: number }> {
+  await decoder.startStream(cmnMean, weightFrames, true);
   const texts: string[] = [];
   let score = 0;
   let inUtt = false;
-  const finish = (): void => {
-    decoder.endUtt();
+  const finish = async (): Promise<void> => {
+    await decoder.endUtt();
     texts.push(decoder.hyp());
     score += decoder.score();
   };
   for (let i = 0; i < samples.length; i += BARE_READ) {
-    decoder.processRaw(samples.subarray(i, i + BARE_READ));
+    await decoder.processRaw(samples.subarray(i, i + BARE_READ));
     const speech = decoder.inSpeech();
     if (speech) inUtt = true;
     else if (inUtt) {
-      finish();
-      decoder.startUtt();
+      await finish();
+      await decoder.startUtt();
       inUtt = false;
     }
   }
-  if (inUtt) finish();
-  else decoder.endUtt();
+  if (inUtt) await finish();
+  else await decoder.endUtt();
   return { text: texts.filter(Boolean).join(' '), score };
 }
 
 let decoder: Decoder;
 let samples: Int16Array;
-let genericDecode: { text: string; score: number } | undefined;
+let genericDecode: Promise<{ text: string; score: number }> | undefined;
 /** The decode from the model's generic mean (both tests need it; made once). */
-const generic = (): { text: string; score: number } => (genericDecode ??= decodeLikeBare(decoder, samples));
+const generic = (): Promise<{ text: string; score: number }> => (genericDecode ??= decodeLikeBare(decoder, samples));
 beforeAll(() => {
   decoder = new Decoder();
   const raw = execFileSync('ffmpeg', ['-loglevel', 'error', '-i', FILE, '-ac', '1', '-ar', '16000', '-f', 's16le', '-']);
@@ -59,7 +59,7 @@ beforeAll(() => {
 afterAll(() => decoder.free());
 
 describe('earshot beside the bare engine (real read speech)', () => {
-  it('the binding fed as pocketsphinx_continuous reads gives its words exactly', () => {
+  it('the binding fed as pocketsphinx_continuous reads gives its words exactly', async () => {
     const m = DEFAULT_MODEL_DIR;
     // Headerless s16le: the bare engine skips 44 bytes of a .wav whatever its header's length.
     const dir = mkdtempSync(join(tmpdir(), 'earshot-bare-'));
@@ -73,13 +73,13 @@ describe('earshot beside the bare engine (real read speech)', () => {
     }
     const expected = bare.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
     expect(expected.split(' ').length).toBeGreaterThan(5);
-    expect(generic().text).toBe(expected);
+    expect((await generic()).text).toBe(expected);
   });
 
-  it('a clip decoded with its own mean scores higher under the model than with the generic start, and recognizeClip gives that decode', () => {
-    const own = decoder.learnCmn(samples);
-    const clip = decodeLikeBare(decoder, samples, own, Math.ceil(samples.length / 160));
-    expect(clip.score).toBeGreaterThan(generic().score);
-    expect(recognizeClip(decoder, samples).map((e) => e.text).join(' ')).toBe(clip.text);
+  it('a clip decoded with its own mean scores higher under the model than with the generic start, and recognizeClip gives that decode', async () => {
+    const own = await decoder.learnCmn(samples);
+    const clip = await decodeLikeBare(decoder, samples, own, Math.ceil(samples.length / 160));
+    expect(clip.score).toBeGreaterThan((await generic()).score);
+    expect((await recognizeClip(decoder, samples)).map((e) => e.text).join(' ')).toBe(clip.text);
   });
 });

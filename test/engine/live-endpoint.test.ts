@@ -85,40 +85,40 @@ describe('StreamRecognizer end of speech (engine)', () => {
   };
 
   /** Each final with the audio written (ms) when it was emitted: latency in audio time. */
-  function run(samples: Int16Array, options: StreamRecognizerOptions, chunk = 320): Array<{ e: TranscriptEvent; atMs: number }> {
+  async function run(samples: Int16Array, options: StreamRecognizerOptions, chunk = 320): Promise<Array<{ e: TranscriptEvent; atMs: number }>> {
     const out: Array<{ e: TranscriptEvent; atMs: number }> = [];
     let written = 0;
     const r = new StreamRecognizer(decoder, (e) => e.type === 'final' && out.push({ e, atMs: written / 16 }), options);
     for (let i = 0; i < samples.length; i += chunk) {
       const piece = samples.slice(i, i + chunk);
       written += piece.length;
-      r.write(piece);
+      await r.write(piece);
     }
-    r.end();
+    await r.end();
     return out;
   }
 
-  it('ends each utterance ~150 ms after the voice stops (pocketsphinx alone: ~500 ms), the next one whole', () => {
+  it('ends each utterance ~150 ms after the voice stops (pocketsphinx alone: ~500 ms), the next one whole', async () => {
     const a = sentence(6, 'rms');
     const b = sentence(1, 'rms');
     // flite pads each clip with ~200 ms of silence; 100 ms more between them: pauses of ~0.5 s.
     const samples = concat(new Int16Array(16 * 300), a, new Int16Array(16 * 100), b, new Int16Array(16 * 800));
     const endA = (16 * 300 + audibleEnd(a)) / 16;
     const endB = (16 * 400 + a.length + audibleEnd(b)) / 16;
-    const now = run(samples, {});
+    const now = await run(samples, {});
     expect(now.map((x) => x.e.text)).toEqual([SENTENCES[6], SENTENCES[1]]);
     expect(now[0]!.atMs - endA).toBeGreaterThanOrEqual(140);
     expect(now[0]!.atMs - endA).toBeLessThanOrEqual(260);
     expect(now[1]!.atMs - endB).toBeLessThanOrEqual(260);
-    const before = run(samples, { endSilenceMs: 0, flatPass: true });
+    const before = await run(samples, { endSilenceMs: 0, flatPass: true });
     expect(before[0]!.atMs - endA).toBeGreaterThan(400);
   });
 
-  it('keeps the last word of a stream that ends in speech (no trailing silence at all)', () => {
+  it('keeps the last word of a stream that ends in speech (no trailing silence at all)', async () => {
     for (const voice of ['rms', 'awb'] as const) {
       const s = sentence(6, voice);
       const cut = s.subarray(0, audibleEnd(s));
-      const text = run(cut, {}, 333).map((x) => x.e.text).join(' ');
+      const text = (await run(cut, {}, 333)).map((x) => x.e.text).join(' ');
       expect(text.split(' ').at(-1)).toBe('sugar');
     }
   });

@@ -19,14 +19,14 @@ function modelCell(): { shared: SharedArrayBuffer; loader: Decoder } {
 describe('pocketsphinx binding', () => {
   afterAll(() => cell?.loader.free());
 
-  it('loads the model, decodes a whole utterance and frees twice safely', () => {
+  it('loads the model, decodes a whole utterance and frees twice safely', async () => {
     const d = new Decoder();
     const b = synthRaw(SENTENCES[7]!, 'rms');
-    d.startClip();
-    d.processRaw(new Int16Array(b.buffer, b.byteOffset, b.length / 2), true);
-    d.endUtt();
+    await d.startClip();
+    await d.processRaw(new Int16Array(b.buffer, b.byteOffset, b.length / 2), true);
+    await d.endUtt();
     expect(d.hyp()).toBe(SENTENCES[7]);
-    const segs = d.segments();
+    const segs = await d.segments();
     expect(segs.some((s) => s.word === '<s>' || s.word === '<sil>')).toBe(true);
     for (const s of segs) expect(s.endFrame).toBeGreaterThanOrEqual(s.startFrame);
     expect(d.cmnMean()).toHaveLength(13);
@@ -36,46 +36,46 @@ describe('pocketsphinx binding', () => {
     expect(() => d.hyp()).toThrow(expect.objectContaining({ code: 'EARSHOT_ENGINE_FAILED' }));
   });
 
-  it('resets CMN to a given mean and starts streams with frame numbers from 0', () => {
+  it('resets CMN to a given mean and starts streams with frame numbers from 0', async () => {
     const d = new Decoder();
     const mean = [50, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
     d.resetCmn(mean);
     expect(d.cmnMean().map((v) => Math.round(v))).toEqual(mean);
     const b = synthRaw(SENTENCES[7]!, 'rms');
     const samples = new Int16Array(b.buffer, b.byteOffset, b.length / 2);
-    d.startStream();
-    d.processRaw(samples);
-    d.endUtt();
-    const first = d.segments()[0]!.startFrame;
-    d.restartStream();
-    d.processRaw(samples);
-    d.endUtt();
-    expect(Math.abs(d.segments()[0]!.startFrame - first)).toBeLessThanOrEqual(5);
+    await d.startStream();
+    await d.processRaw(samples);
+    await d.endUtt();
+    const first = (await d.segments())[0]!.startFrame;
+    await d.restartStream();
+    await d.processRaw(samples);
+    await d.endUtt();
+    expect(Math.abs((await d.segments())[0]!.startFrame - first)).toBeLessThanOrEqual(5);
     d.free();
   });
 
-  it('runs a one-pass stream on its main search like a decoder configured without the second pass; clips after it keep both passes', () => {
+  it('runs a one-pass stream on its main search like a decoder configured without the second pass; clips after it keep both passes', async () => {
     const voice = synthRaw(SENTENCES[4]!, 'slt');
     const samples = new Int16Array(voice.buffer, voice.byteOffset, voice.length / 2);
     // The words and their frames; not the end of the closing `</s>`, which a decoder configured without the second
     // pass places differently (its feature buffer does not grow; the main search's does, in either mode).
-    const stream = (d: Decoder, flatPass: boolean): { hyp: string; segments: unknown } => {
-      d.startStream(undefined, 0, flatPass);
-      d.processRaw(samples.subarray(0, 8000));
-      d.processRaw(samples.subarray(8000));
-      d.endUtt();
-      return { hyp: d.hyp(), segments: d.segments().filter((s) => s.word !== '</s>') };
+    const stream = async (d: Decoder, flatPass: boolean): Promise<{ hyp: string; segments: unknown }> => {
+      await d.startStream(undefined, 0, flatPass);
+      await d.processRaw(samples.subarray(0, 8000));
+      await d.processRaw(samples.subarray(8000));
+      await d.endUtt();
+      return { hyp: d.hyp(), segments: (await d.segments()).filter((s) => s.word !== '</s>') };
     };
     // `-fwdflat` is a search option: the reference may share the dictionary and language model all the same.
     const reference = new Decoder({ shared: modelCell().shared, args: ['-fwdflat', 'no'] });
     const d = new Decoder({ shared: modelCell().shared });
-    const clip = recognizeClip(d, samples);
-    const twoPass = stream(d, true);
-    const onePass = stream(d, false);
+    const clip = await recognizeClip(d, samples);
+    const twoPass = await stream(d, true);
+    const onePass = await stream(d, false);
     expect(onePass.hyp.split(' ').length).toBeGreaterThan(3);
-    expect(onePass).toEqual(stream(reference, true));
-    expect(recognizeClip(d, samples)).toEqual(clip);
-    expect(stream(d, true)).toEqual(twoPass);
+    expect(onePass).toEqual(await stream(reference, true));
+    expect(await recognizeClip(d, samples)).toEqual(clip);
+    expect(await stream(d, true)).toEqual(twoPass);
     reference.free();
     d.free();
   });
@@ -91,22 +91,22 @@ describe('pocketsphinx binding', () => {
     expect(() => new Decoder({ model: { hmm: '/nonexistent/model' } })).toThrow(expect.objectContaining({ code: 'EARSHOT_ENGINE_FAILED' }));
   });
 
-  it('decoders sharing a cell decode exactly like one with its own model, also after the loading one is freed', () => {
+  it('decoders sharing a cell decode exactly like one with its own model, also after the loading one is freed', async () => {
     const b = synthRaw(SENTENCES[2]!, 'slt');
     const clip = new Int16Array(b.buffer, b.byteOffset, b.length / 2);
     const own = new Decoder();
-    const expected = recognizeClip(own, clip);
+    const expected = await recognizeClip(own, clip);
     expect(expected.flatMap((e) => e.words ?? []).length).toBeGreaterThan(3);
     const shared = sharedModelCell();
     const loader = new Decoder({ shared });
     expect(new Int32Array(shared)[0]).toBe(CELL_READY);
     const user = new Decoder({ shared });
-    expect(recognizeClip(loader, clip)).toEqual(expected);
-    expect(recognizeClip(user, clip)).toEqual(expected);
+    expect(await recognizeClip(loader, clip)).toEqual(expected);
+    expect(await recognizeClip(user, clip)).toEqual(expected);
     loader.free();
     user.free();
     const later = new Decoder({ shared });
-    expect(recognizeClip(later, clip)).toEqual(expected);
+    expect(await recognizeClip(later, clip)).toEqual(expected);
     later.free();
     own.free();
   });

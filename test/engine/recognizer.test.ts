@@ -22,16 +22,14 @@ function recording(parts: Array<[number, 'slt' | 'rms']>, leadMs: number, gain =
   return out;
 }
 
-/** Feed a recognizer in `chunk`-sample writes, yielding to the event loop now and then (the decoder blocks). */
+/** Feed a recognizer in `chunk`-sample writes, each queued while the one before decodes. */
 async function run(decoder: Decoder, samples: Int16Array, options: ConstructorParameters<typeof StreamRecognizer>[2] = {}, chunk = 1600): Promise<TranscriptEvent[]> {
   const events: TranscriptEvent[] = [];
   const r = new StreamRecognizer(decoder, (e) => events.push(e), options);
   for (let i = 0; i < samples.length; i += chunk) {
-    r.write(samples.slice(i, i + chunk));
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    void r.write(samples.slice(i, i + chunk));
   }
-  r.end();
-  r.end();
+  await Promise.all([r.end(), r.end()]);
   return events;
 }
 
@@ -45,8 +43,8 @@ afterAll(() => {
 });
 
 describe('recognizeClip', () => {
-  it('decodes a clip with word frames on the stream', () => {
-    const events = recognizeClip(decoder, sentence(1, 'rms'));
+  it('decodes a clip with word frames on the stream', async () => {
+    const events = await recognizeClip(decoder, sentence(1, 'rms'));
     expect(events).toHaveLength(1);
     expect(events[0]!.text).toBe(SENTENCES[1]);
     const words = events[0]!.words!;
@@ -57,9 +55,9 @@ describe('recognizeClip', () => {
     expect(words[0]!.startMs).toBeLessThan(400);
   });
 
-  it('gives no event for silence or nothing', () => {
-    expect(recognizeClip(decoder, new Int16Array(16000))).toEqual([]);
-    expect(recognizeClip(decoder, new Int16Array(0))).toEqual([]);
+  it('gives no event for silence or nothing', async () => {
+    expect(await recognizeClip(decoder, new Int16Array(16000))).toEqual([]);
+    expect(await recognizeClip(decoder, new Int16Array(0))).toEqual([]);
     expect(finalFromWords([])).toBeUndefined();
     expect(toWords([{ word: '<sil>', startFrame: 0, endFrame: 9 }])).toEqual([]);
     expect(toWords([{ word: 'to(2)', startFrame: 10, endFrame: 19 }], 100)).toEqual([{ text: 'to', startMs: 1100, endMs: 1200 }]);
@@ -67,12 +65,12 @@ describe('recognizeClip', () => {
 });
 
 describe('recognizeClip level independence', () => {
-  it('decodes a quiet (−30 dB) clip like the original: the clip’s own mean, learnt in a cheap first pass', () => {
+  it('decodes a quiet (−30 dB) clip like the original: the clip’s own mean, learnt in a cheap first pass', async () => {
     const loud = recording([[1, 'rms'], [7, 'rms']], 500);
     const quiet = loud.map((v) => Math.round(v * 0.03));
-    const texts = (s: Int16Array) => recognizeClip(decoder, s).map((e) => e.text);
-    expect(texts(loud)).toEqual([SENTENCES[1], SENTENCES[7]]);
-    expect(texts(quiet)).toEqual(texts(loud));
+    const texts = async (s: Int16Array) => (await recognizeClip(decoder, s)).map((e) => e.text);
+    expect(await texts(loud)).toEqual([SENTENCES[1], SENTENCES[7]]);
+    expect(await texts(quiet)).toEqual(await texts(loud));
   });
 });
 
@@ -128,7 +126,7 @@ describe('StreamRecognizer', () => {
 });
 
 describe('recognizeClip word times', () => {
-  it('keeps the pauses of a clip on its time line (a 2 s lead-in and a 1.5 s gap stay where they are)', () => {
+  it('keeps the pauses of a clip on its time line (a 2 s lead-in and a 1.5 s gap stay where they are)', async () => {
     const first = sentence(0, 'rms');
     const second = sentence(1, 'rms');
     const lead = new Int16Array(32000);
@@ -136,7 +134,7 @@ describe('recognizeClip word times', () => {
     const clip = new Int16Array(lead.length + first.length + gap.length + second.length);
     clip.set(first, lead.length);
     clip.set(second, lead.length + first.length + gap.length);
-    const events = recognizeClip(decoder, clip);
+    const events = await recognizeClip(decoder, clip);
     expect(events.length).toBeGreaterThanOrEqual(1);
     const words = events.flatMap((e) => e.words ?? []);
     // flite pads each sentence with ~150–250 ms of its own silence.
