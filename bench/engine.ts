@@ -82,11 +82,11 @@ async function runPool(size: number, jobs: ReturnType<typeof clips>, niceness: n
 }
 
 /** Child mode: decode every clip of the long recording in this process, no pool; print the seconds taken. */
-function childDecode(): void {
+async function childDecode(): Promise<void> {
   const file = longRecording();
   const decoder = new Decoder();
   const t0 = performance.now();
-  for (const job of clips(file, pcm(file))) recognizeClip(decoder, job.samples);
+  for (const job of clips(file, pcm(file))) await recognizeClip(decoder, job.samples);
   console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000 }));
   decoder.free();
 }
@@ -280,6 +280,6 @@ if (isMain) {
   if (at >= 0) await childPoolMemory(Number(process.argv[at + 1]), process.argv[at + 2] === 'shared');
   else if (process.argv.includes('--transcribe-peak')) await childTranscribePeak();
   else if (process.argv.includes('--live-memory')) await childLiveMemory();
-  else if (process.argv.includes('--child')) childDecode();
+  else if (process.argv.includes('--child')) await childDecode();
   else console.table(await benchEngine());
 }

@@ -625,9 +625,9 @@ async function inlineEngine(fedTo: () => number, before = false): Promise<{ tran
   const idle: InstanceType<typeof Decoder>[] = [];
   const take = (): InstanceType<typeof Decoder> => idle.pop() ?? (decoders.push(new Decoder()), decoders[decoders.length - 1]!);
   const calls: Array<{ atMs: number; cpuMs: number }> = [];
-  const timed = <T>(run: () => T): T => {
+  const timed = async <T>(run: () => Promise<T>): Promise<T> => {
     const c0 = process.cpuUsage();
-    const out = run();
+    const out = await run();
     const c = process.cpuUsage(c0);
     calls.push({ atMs: fedTo(), cpuMs: (c.user + c.system) / 1000 });
     return out;
@@ -638,7 +638,7 @@ async function inlineEngine(fedTo: () => number, before = false): Promise<{ tran
     async transcribeClip(job: ChunkJob) {
       const d = take();
       try {
-        return timed(() => recognizeClip(d, job.samples));
+        return await timed(() => recognizeClip(d, job.samples));
       } finally {
         idle.push(d);
       }
@@ -655,13 +655,16 @@ async function inlineEngine(fedTo: () => number, before = false): Promise<{ tran
       };
       return {
         async write(samples: Int16Array) {
-          if (open) rec.write(samples);
+          if (open) await rec.write(samples);
         },
         async end() {
-          if (open) timed(() => rec.end());
+          if (open) await timed(() => rec.end());
           release();
         },
-        close: release,
+        close: () => {
+          // The decoder goes back once its running call has returned.
+          if (open) void rec.cancel().then(release);
+        },
       };
     },
   });

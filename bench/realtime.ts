@@ -472,11 +472,11 @@ async function endOfSpeechBreakdown(rows: Row[]): Promise<void> {
           const n = finals.length;
           const cpu0 = process.cpuUsage();
           writtenMs = (i + piece.length) / 16;
-          rec.write(piece);
+          await rec.write(piece);
           const cpu = process.cpuUsage(cpu0);
           for (let k = n; k < finals.length; k++) finals[k]!.cpuMs = (cpu.user + cpu.system) / 1000;
         }
-        rec.end();
+        await rec.end();
         const run = { audio: [] as number[], cpu: [] as number[], total: [] as number[], wer: wer(recording.text, finalText(finals.map((x) => x.e))) };
         for (const end of ends) {
           const hit = finals.find((x) => x.e.startMs <= end && x.e.endMs >= end - 300);
