@@ -79,7 +79,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 const entry = process.argv[1] ? new URL(`file://${process.argv[1]}`).pathname : '';
-if (entry.endsWith('/cli/main.js') || entry.endsWith('/bin/earshot') || entry.endsWith('/earshot')) {
+if (entry.endsWith('/cli/main.js') || entry.endsWith('/cli/bin.cjs') || entry.endsWith('/bin/earshot') || entry.endsWith('/earshot')) {
   // `earshot models | head -1`: a reader that has gone away is no failure (commands that keep working stop on it).
   process.stdout.on('error', (err) => {
     if (!isClosedPipe(err)) throw err;
