@@ -412,17 +412,19 @@ let creating: Promise<unknown> = Promise.resolve();
 
 /**
  * One pocketsphinx decoder (one loaded model, ~90 MB; ~33 MB more when it shares a dictionary and language model
- * through `DecoderConfig.shared`). Not thread-safe; use it from one thread.
+ * through `DecoderConfig.shared`). Not thread-safe; use it from one thread. The heavy calls (`processRaw`, `endUtt`,
+ * `segments` and what calls them) run on libuv's thread pool and return promises; the decoder takes one call at a
+ * time (another call while one runs throws `EARSHOT_ENGINE_FAILED`), so await each before the next.
  *
  * @throws {EngineError} `EARSHOT_ENGINE_UNAVAILABLE` when the libraries are missing,
  *   `EARSHOT_ENGINE_FAILED` when the model cannot be loaded or a call fails.
  * @example
  * ```ts
- * const d = new Decoder();
- * d.startClip();
- * d.processRaw(samples, true);
- * d.endUtt();
- * console.log(d.segments());
+ * const d = await Decoder.create(); // or new Decoder(), loading on this thread
+ * await d.startClip();
+ * await d.processRaw(samples, true);
+ * await d.endUtt();
+ * console.log(await d.segments());
  * d.free();
  * ```
  */
