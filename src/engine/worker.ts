@@ -73,12 +73,13 @@ export function serve(port: EnginePort, init: WorkerInit): void {
   const niceness = niceThisThread(init.niceness ?? 0);
   const slotOf = (index: number): EngineSlot => {
     let slot = slots.get(index);
-    if (!slot) slots.set(index, (slot = { idle: [], gone: false }));
+    if (!slot) slots.set(index, (slot = { idle: [], gone: false, loading: Promise.resolve() }));
     return slot;
   };
-  const acquire = (slot: EngineSlot): Promise<Decoder> => {
-    const spare = slot.idle.pop();
-    return spare ? Promise.resolve(spare) : Decoder.create(init.decoder);
+  const acquire = async (slot: EngineSlot): Promise<Decoder> => {
+    // A session opened on a slot still loading takes that decoder rather than loading a second one.
+    await slot.loading;
+    return slot.idle.pop() ?? (await Decoder.create(init.decoder));
   };
   const release = (slot: EngineSlot, decoder: Decoder): void => {
     // Keep one spare decoder per slot; free the others (each holds ~33 MB of its own, ~100 MB without a shared model).
@@ -101,14 +102,14 @@ export function serve(port: EnginePort, init: WorkerInit): void {
     switch (msg.type) {
       case 'load': {
         const slot = slotOf(msg.slot);
-        const loading = Decoder.create(init.decoder).then(
+        slot.loading = Decoder.create(init.decoder).then(
           (decoder) => {
             release(slot, decoder);
             if (!slot.gone) post({ type: 'ready', slot: msg.slot, rss: process.memoryUsage().rss, niceness });
           },
           (err: unknown) => post({ type: 'fatal', slot: msg.slot, error: wire(err) }),
         );
-        track(loading);
+        track(slot.loading);
         break;
       }
       case 'clip': {
@@ -207,6 +208,8 @@ interface EngineSlot {
   idle: Decoder[];
   /** Abandoned: decoders coming back are freed. */
   gone: boolean;
+  /** Its first decoder's load (never rejects). */
+  loading: Promise<void>;
 }
 
 /** A live session on this thread. */
