@@ -33,6 +33,7 @@ import type { TranscriptEvent } from '../core/types.js';
 import type { DecoderConfig } from './pocketsphinx.js';
 import type { FromWorker, ToWorker, WireError, WorkerInit } from './protocol.js';
 import { releaseSharedModelCell, sharedModelCell } from './shared-cell.js';
+import { libuvThreads } from './thread-pool.js';
 import { ENGINE_SAMPLE_RATE, type StreamRecognizerOptions } from './recognizer.js';
 
 /**
@@ -78,9 +79,10 @@ export interface EnginePoolOptions {
    */
   jobTimeoutMs?: number;
   /**
-   * Niceness added to the engine thread (Linux), so the main thread, which paces audio and delivers events, keeps
-   * its latency. The decoding itself runs on libuv's thread pool at the process's priority. 0 leaves the default
-   * priority. Default 10.
+   * Niceness added to the engine thread and given to libuv's thread pool, where the decoding runs (Linux), so the
+   * main thread, which paces audio and delivers events, keeps its latency while the decoders use every core. The
+   * thread pool is the process's: its `fs`, `dns` and `zlib` work runs niced too. 0 leaves the default priority.
+   * Default 10.
    */
   niceness?: number;
   /**
@@ -157,11 +159,6 @@ interface Engine {
   dead: boolean;
 }
 
-/** Threads in libuv's pool (`UV_THREADPOOL_SIZE`, read when the pool first starts; default 4, at most 1024). */
-function libuvThreads(): number {
-  const n = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10);
-  return n > 0 ? Math.min(n, 1024) : 4;
-}
 let warnedThreads = false;
 
 /** The worker entry next to this module: `worker.js` in dist/, `worker.ts` when run from sources (tests). */

@@ -5,6 +5,7 @@
  * decoders' heavy calls run on libuv's thread pool, so the slots decode in parallel (one thread per slot would cost
  * ~10 MB more each). The main thread only moves audio and events.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
@@ -12,6 +13,7 @@ import { EarshotError } from '../core/errors.js';
 import { Decoder } from './pocketsphinx.js';
 import type { FromWorker, ToWorker, WireError, WorkerInit } from './protocol.js';
 import { recognizeClip, StreamRecognizer } from './recognizer.js';
+import { libuvThreads } from './thread-pool.js';
 
 function wire(err: unknown): WireError {
   if (err instanceof EarshotError) return { message: err.message, code: err.code };
@@ -35,6 +37,63 @@ function niceThisThread(niceness: number): number {
   }
 }
 
+/** How long {@link niceThreadPool} waits for libuv's threads to take its waits (ms). */
+const CATCH_MS = 200;
+
+/**
+ * Give libuv's thread pool, where the decoders' calls run, the engine thread's niceness (Linux), so decoding leaves
+ * the main thread its latency. A thread's niceness can only be set by its id, and libuv does not name its threads:
+ * each of the pool's threads is made to wait on one semaphore (`sem_wait`, one asynchronous call per thread), the
+ * threads found waiting on it (`/proc/self/task/<tid>/syscall`) are reniced, then all are released. Threads busy
+ * with other work for longer than {@link CATCH_MS} keep their priority. Best effort; runs before any decoder loads.
+ * The pool is the process's: its `fs`, `dns` and `zlib` work runs niced too.
+ */
+async function niceThreadPool(niceness: number): Promise<void> {
+  if (niceness === 0 || process.platform !== 'linux') return;
+  const threads = libuvThreads();
+  try {
+    const c = koffi.load('libc.so.6');
+    const malloc = c.func('void *malloc(size_t size)') as (n: number) => bigint | null;
+    const free = c.func('void free(void *p)') as (p: bigint) => void;
+    const semInit = c.func('int sem_init(void *sem, int pshared, unsigned int value)') as (p: bigint, s: number, v: number) => number;
+    const semWait = c.func('int sem_wait(void *sem)');
+    const semPost = c.func('int sem_post(void *sem)') as (p: bigint) => number;
+    const sem = malloc(64);
+    if (!sem || semInit(sem, 0, 0) !== 0) {
+      if (sem) free(sem);
+      return;
+    }
+    const waits = Array.from({ length: threads }, () => new Promise<void>((resolve) => semWait.async(sem, () => resolve())));
+    const found = new Set<number>();
+    const deadline = Date.now() + CATCH_MS;
+    while (found.size < threads && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+      for (const tid of readdirSync('/proc/self/task')) {
+        try {
+          // "<syscall number> <first argument> …": a thread in futex(&sem, …).
+          const arg = readFileSync(`/proc/self/task/${tid}/syscall`, 'latin1').split(' ')[1];
+          const at = arg?.startsWith('0x') ? BigInt(arg) : -1n;
+          if (at >= sem && at < sem + 64n) found.add(Number(tid));
+        } catch {
+          // the thread ended, or this kernel does not show it
+        }
+      }
+    }
+    for (const tid of found) {
+      try {
+        setPriority(tid, Math.max(getPriority(tid), niceness));
+      } catch {
+        // not permitted: that thread keeps its priority
+      }
+    }
+    for (let i = 0; i < threads; i++) semPost(sem);
+    await Promise.all(waits);
+    free(sem);
+  } catch {
+    // no semaphores or no /proc: the thread pool keeps the default priority, which is only slower for others
+  }
+}
+
 /** The part of a worker's parent port that {@link serve} uses. */
 export interface EnginePort {
   postMessage(message: FromWorker): void;
@@ -49,7 +108,8 @@ export interface EnginePort {
  * @example
  * ```ts
  * // a custom entry, started with new EnginePool({ workerUrl: new URL('./my-worker.js', import.meta.url) })
- * import { getPriority, setPriority } from 'node:os';
+ * import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
  * serve(parentPort!, workerData);
@@ -71,6 +131,7 @@ export function serve(port: EnginePort, init: WorkerInit): void {
   };
 
   const niceness = niceThisThread(init.niceness ?? 0);
+  const niced = niceThreadPool(niceness);
   const slotOf = (index: number): EngineSlot => {
     let slot = slots.get(index);
     if (!slot) slots.set(index, (slot = { idle: [], gone: false, loading: Promise.resolve() }));
@@ -102,7 +163,7 @@ export function serve(port: EnginePort, init: WorkerInit): void {
     switch (msg.type) {
       case 'load': {
         const slot = slotOf(msg.slot);
-        slot.loading = Decoder.create(init.decoder).then(
+        slot.loading = niced.then(() => Decoder.create(init.decoder)).then(
           (decoder) => {
             release(slot, decoder);
             if (!slot.gone) post({ type: 'ready', slot: msg.slot, rss: process.memoryUsage().rss, niceness });
