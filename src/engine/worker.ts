@@ -37,6 +37,9 @@ function niceThisThread(niceness: number): number {
   }
 }
 
+/** Stack of koffi's asynchronous calls on the engine thread (bytes). */
+const ASYNC_STACK = 1 << 20;
+
 /** How long {@link niceThreadPool} waits for libuv's threads to take its waits (ms). */
 const CATCH_MS = 200;
 
@@ -63,10 +66,21 @@ async function niceThreadPool(niceness: number): Promise<void> {
       if (sem) free(sem);
       return;
     }
-    const waits = Array.from({ length: threads }, () => new Promise<void>((resolve) => semWait.async(sem, () => resolve())));
+    // One wait per thread, within koffi's queue of asynchronous calls (256).
+    const waits: Array<Promise<void>> = [];
+    try {
+      while (waits.length < Math.min(threads, 128)) {
+        let done!: () => void;
+        const wait = new Promise<void>((resolve) => (done = resolve));
+        semWait.async(sem, () => done());
+        waits.push(wait);
+      }
+    } catch {
+      // koffi's queue is full: the waits made are released below
+    }
     const found = new Set<number>();
     const deadline = Date.now() + CATCH_MS;
-    while (found.size < threads && Date.now() < deadline) {
+    while (found.size < waits.length && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5));
       for (const tid of readdirSync('/proc/self/task')) {
         try {
@@ -86,7 +100,7 @@ async function niceThreadPool(niceness: number): Promise<void> {
         // not permitted: that thread keeps its priority
       }
     }
-    for (let i = 0; i < threads; i++) semPost(sem);
+    for (let i = 0; i < waits.length; i++) semPost(sem);
     await Promise.all(waits);
     free(sem);
   } catch {
@@ -117,6 +131,14 @@ import koffi from 'koffi';
  */
 export function serve(port: EnginePort, init: WorkerInit): void {
   const post = (msg: FromWorker): void => port.postMessage(msg);
+  try {
+    // koffi runs an asynchronous call on a stack of its own, 128 KiB by default: the decoders' calls need less than
+    // 64 KiB on the bench's speech (the least koffi allows), 1 MiB leaves room for what they did not meet. Settable
+    // only before this thread's first library load.
+    koffi.config({ ...koffi.config(), async_stack_size: ASYNC_STACK });
+  } catch {
+    // a library was loaded on this thread already (a custom entry): koffi's default stays
+  }
   const slots = new Map<number, EngineSlot>();
   const sessions = new Map<number, EngineSession>();
   /** Work in progress (loads, clips, sessions winding down): a shutdown waits for it. */
