@@ -78,30 +78,34 @@ async function niceThreadPool(niceness: number): Promise<void> {
     } catch {
       // koffi's queue is full: the waits made are released below
     }
-    const found = new Set<number>();
-    const deadline = Date.now() + CATCH_MS;
-    while (found.size < waits.length && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
-      for (const tid of readdirSync('/proc/self/task')) {
-        try {
-          // "<syscall number> <first argument> …": a thread in futex(&sem, …).
-          const arg = readFileSync(`/proc/self/task/${tid}/syscall`, 'latin1').split(' ')[1];
-          const at = arg?.startsWith('0x') ? BigInt(arg) : -1n;
-          if (at >= sem && at < sem + 64n) found.add(Number(tid));
-        } catch {
-          // the thread ended, or this kernel does not show it
+    try {
+      const found = new Set<number>();
+      const deadline = Date.now() + CATCH_MS;
+      while (found.size < waits.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+        for (const tid of readdirSync('/proc/self/task')) {
+          try {
+            // "<syscall number> <first argument> …": a thread in futex(&sem, …).
+            const arg = readFileSync(`/proc/self/task/${tid}/syscall`, 'latin1').split(' ')[1];
+            const at = arg?.startsWith('0x') ? BigInt(arg) : -1n;
+            if (at >= sem && at < sem + 64n) found.add(Number(tid));
+          } catch {
+            // the thread ended, or this kernel does not show it
+          }
         }
       }
-    }
-    for (const tid of found) {
-      try {
-        setPriority(tid, Math.max(getPriority(tid), niceness));
-      } catch {
-        // not permitted: that thread keeps its priority
+      for (const tid of found) {
+        try {
+          setPriority(tid, Math.max(getPriority(tid), niceness));
+        } catch {
+          // not permitted: that thread keeps its priority
+        }
       }
+    } finally {
+      // Whatever happened, every wait is released.
+      for (let i = 0; i < waits.length; i++) semPost(sem);
+      await Promise.all(waits);
     }
-    for (let i = 0; i < waits.length; i++) semPost(sem);
-    await Promise.all(waits);
     free(sem);
   } catch {
     // no semaphores or no /proc: the thread pool keeps the default priority, which is only slower for others
