@@ -221,7 +221,7 @@ export async function benchEngine(): Promise<Row[]> {
     const loadMs = performance.now() - t0;
     const total = process.memoryUsage().rss - before;
     rows.push({ case: `RSS of the default pool (${engine.pool.size} workers sharing dictionary + LM), this process`, value: `${fmt(total / 1e6, 0)} MB total, ${fmt(total / engine.pool.size / 1e6, 0)} MB per worker`, goal: '' });
-    rows.push({ case: 'pool start (threads + model load, in parallel)', value: `${fmt(loadMs, 0)} ms`, goal: '' });
+    rows.push({ case: 'pool start (engine thread + model loads, one after another)', value: `${fmt(loadMs, 0)} ms`, goal: '' });
     rows.push(...(await benchPoolMemory()));
     // One live session on one worker.
     const t1 = performance.now();

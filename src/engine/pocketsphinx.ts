@@ -373,6 +373,7 @@ interface Begun {
   cell: Int32Array | undefined;
 }
 
+/** Check and parse a decoder's arguments and take its role towards its cell (waiting while another thread loads it). */
 function begin(config: DecoderConfig): Begun {
   const a = load();
   const paths = modelPaths(config);

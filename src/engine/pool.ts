@@ -382,7 +382,12 @@ export class EnginePool {
   #shutdown(worker: Worker): Promise<void> {
     if (worker.threadId < 0) return Promise.resolve(); // already exited
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => void worker.terminate().then(() => resolve(), () => resolve()), SHUTDOWN_GRACE_MS);
+      const timer = setTimeout(() => {
+        // A thread ends only once its native calls have returned: one that never returns must not hold the process.
+        worker.unref();
+        worker.terminate().catch(() => undefined);
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
       worker.once('exit', () => {
         clearTimeout(timer);
         resolve();

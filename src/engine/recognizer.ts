@@ -219,7 +219,7 @@ export class Endpointer {
  * @example
  * ```ts
  * const r = new StreamRecognizer(decoder, (event) => console.log(event.type, event.text));
- * void r.write(samples); // 16 kHz mono, any chunking
+ * await r.write(samples); // 16 kHz mono, any chunking
  * await r.end();
  * ```
  */

@@ -46,7 +46,7 @@ const CATCH_MS = 200;
 /**
  * Give libuv's thread pool, where the decoders' calls run, the engine thread's niceness (Linux), so decoding leaves
  * the main thread its latency. A thread's niceness can only be set by its id, and libuv does not name its threads:
- * each of the pool's threads is made to wait on one semaphore (`sem_wait`, one asynchronous call per thread), the
+ * each of the pool's threads is made to wait on one semaphore (`sem_timedwait`, one asynchronous call per thread), the
  * threads found waiting on it (`/proc/self/task/<tid>/syscall`) are reniced, then all are released. Threads busy
  * with other work for longer than {@link CATCH_MS} keep their priority. Best effort; runs before any decoder loads.
  * The pool is the process's: its `fs`, `dns` and `zlib` work runs niced too.
@@ -59,20 +59,25 @@ async function niceThreadPool(niceness: number): Promise<void> {
     const malloc = c.func('void *malloc(size_t size)') as (n: number) => bigint | null;
     const free = c.func('void free(void *p)') as (p: bigint) => void;
     const semInit = c.func('int sem_init(void *sem, int pshared, unsigned int value)') as (p: bigint, s: number, v: number) => number;
-    const semWait = c.func('int sem_wait(void *sem)');
+    const semWait = c.func('int sem_timedwait(void *sem, const void *abstime)');
     const semPost = c.func('int sem_post(void *sem)') as (p: bigint) => number;
-    const sem = malloc(64);
+    // The semaphore, then the waits' deadline (a timespec): were this thread to end before releasing them, the
+    // waits end by themselves (a thread pool left blocked would stall the process, and this thread's exit with it).
+    const sem = malloc(64 + 16);
     if (!sem || semInit(sem, 0, 0) !== 0) {
       if (sem) free(sem);
       return;
     }
+    const until = Date.now() + 2 * CATCH_MS;
+    koffi.encode(sem, 64, 'int64_t', Math.floor(until / 1000));
+    koffi.encode(sem, 72, 'int64_t', (until % 1000) * 1e6);
     // One wait per thread, within koffi's queue of asynchronous calls (256).
     const waits: Array<Promise<void>> = [];
     try {
       while (waits.length < Math.min(threads, 128)) {
         let done!: () => void;
         const wait = new Promise<void>((resolve) => (done = resolve));
-        semWait.async(sem, () => done());
+        semWait.async(sem, sem + 64n, () => done());
         waits.push(wait);
       }
     } catch {
