@@ -131,10 +131,7 @@ export interface EnginePort {
  * @example
  * ```ts
  * // a custom entry, started with new EnginePool({ workerUrl: new URL('./my-worker.js', import.meta.url) })
- * import { readdirSync, readFileSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
-import { parentPort, workerData } from 'node:worker_threads';
-import koffi from 'koffi';
+ * import { parentPort, workerData } from 'node:worker_threads';
  * serve(parentPort!, workerData);
  * ```
  */
