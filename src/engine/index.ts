@@ -1,6 +1,7 @@
 /**
- * `earshot/engine`: the engines behind `local()` and `vadChunk()` — the pool of worker threads running the embedded
- * recogniser (for monitoring or sharing it), its model paths and decoder settings, and the voice-activity detector.
+ * `earshot/engine`: the engines behind `local()` and `vadChunk()` — the pool of decoders running the embedded
+ * recogniser off the main thread (for monitoring or sharing it), its model paths and decoder settings, and the
+ * voice-activity detector.
  *
  * @example
  * ```ts

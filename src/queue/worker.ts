@@ -1,6 +1,6 @@
 /**
  * `startWorker()`: a process's share of the queue. It takes chunk jobs of one model, runs them on its own transport
- * (the engine pool in worker threads, or a cloud model with its own key), and stitches whole files whose chunks are
+ * (the engine pool off the main thread, or a cloud model with its own key), and stitches whole files whose chunks are
  * all done. BullMQ renews each job's lock while the engine works (the main thread stays free for it).
  */
 import { availableParallelism } from 'node:os';

@@ -1,6 +1,6 @@
 /**
  * `local()`: the embedded offline engine (pocketsphinx, US English) as a {@link Transport}, running in a pool of
- * worker threads so the main thread never decodes.
+ * decoders off the main thread (one engine thread; decoding on libuv's thread pool), so the main thread never decodes.
  *
  * One `local()` instance owns one pool, shared by all its clips and live sessions: create it once, use it in many
  * pipelines, and `close()` it at the end. Workers start on demand and do not keep an idle process alive.
