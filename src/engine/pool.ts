@@ -161,6 +161,11 @@ interface Engine {
 
 let warnedThreads = false;
 
+/** The retryable error of work on a slot that was replaced after its engine hung or crashed. */
+function replacedError(hung: boolean, cause: unknown): EngineError {
+  return new EngineError('EARSHOT_WORKER_CRASHED', `engine worker ${hung ? 'hung' : 'crashed'} and was replaced`, { cause, retryable: true });
+}
+
 /** The worker entry next to this module: `worker.js` in dist/, `worker.ts` when run from sources (tests). */
 function defaultWorkerUrl(): URL {
   const here = import.meta.url;
@@ -519,7 +524,7 @@ export class EnginePool {
       engine.unanswered.unref();
     }
     this.replaced++;
-    this.#retire(slot, new EngineError('EARSHOT_WORKER_CRASHED', 'engine worker hung and was replaced', { cause, retryable: true }), true);
+    this.#retire(slot, replacedError(true, cause), true);
   }
 
   /** ref() the engine thread while a slot has work or is loading, unref() it when idle. */
@@ -626,7 +631,7 @@ export class EnginePool {
       for (const slot of slots) this.#retire(slot, err, false);
       return;
     }
-    const err = new EngineError('EARSHOT_WORKER_CRASHED', hung ? 'engine worker hung and was replaced' : 'engine worker crashed and was replaced', { cause, retryable: true });
+    const err = replacedError(hung, cause);
     for (const slot of slots) {
       // A slot that was still loading is started again, not counted as replaced.
       if (slot.ready || !engine.loaded) this.replaced++;
