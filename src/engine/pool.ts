@@ -75,7 +75,8 @@ export interface EnginePoolOptions {
   shareModel?: boolean;
   /**
    * A slot that has work and sends nothing for this long is considered hung and replaced (ms); an engine thread that
-   * then does not answer for as long is terminated. A clip gets its own duration on top. Default 30000.
+   * then does not answer for as long is terminated. The audio given to the slot and not yet answered (a clip, a
+   * session's unacknowledged writes) adds its duration; a clip reports progress each second. Default 30000.
    */
   jobTimeoutMs?: number;
   /**
@@ -320,7 +321,7 @@ export class EnginePool {
         const copy = samples.slice();
         state.unacked += copy.length;
         this.#post(state.slot, { type: 'audio', session: state.id, samples: copy }, [copy.buffer]);
-        this.#arm(state.slot);
+        this.#arm(state.slot, false);
         return state.unacked;
       },
       drained: (below) => {
@@ -336,7 +337,7 @@ export class EnginePool {
         return new Promise<void>((resolve, reject) => {
           state.endWaiter = { resolve, reject };
           this.#post(state.slot, { type: 'end', session: state.id });
-          this.#arm(state.slot);
+          this.#arm(state.slot, false);
         });
       },
       close: () => {
@@ -487,7 +488,7 @@ export class EnginePool {
       best.clip = job;
       this.#refresh();
       this.#post(best, { type: 'clip', slot: best.index, job: job.id, samples: job.samples });
-      this.#arm(best);
+      this.#arm(best, false);
     }
   }
 
@@ -496,15 +497,25 @@ export class EnginePool {
     slot.engine.worker.postMessage(msg, transfer);
   }
 
-  /** (Re)start the hang watchdog while the slot has work. */
-  #arm(slot: Slot): void {
+  /**
+   * The hang watchdog of a slot with work: it fires when the engine thread has said nothing about the slot for
+   * `jobTimeoutMs` plus the audio given to it and not yet answered (a clip, unacknowledged session audio), so a long
+   * write or clip gets its duration on top. Work sent to the slot starts it when it is not running; only the engine's
+   * messages (acks, events, a clip's progress) restart it, so a steady stream of audio cannot hide a hung engine.
+   *
+   * @param answered - the engine just sent a message about the slot (restart); otherwise work was sent (start).
+   */
+  #arm(slot: Slot, answered: boolean): void {
+    if (slot.timer && !answered) return;
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = undefined;
     const busy = slot.clip !== undefined || [...slot.sessions.values()].some((s) => s.unacked > 0 || s.endWaiter);
     // A slot still loading its decoder is not hung (a load that fails says so); the watchdog starts at 'ready'.
     if (!busy || slot.dead || !slot.ready) return;
-    const clipMs = slot.clip ? (slot.clip.samples.length * 1000) / ENGINE_SAMPLE_RATE : 0;
-    slot.timer = setTimeout(() => this.#abandon(slot, new Error(`engine slot sent nothing for ${this.#timeoutMs + clipMs} ms`)), this.#timeoutMs + clipMs);
+    let pending = slot.clip ? slot.clip.samples.length : 0;
+    for (const s of slot.sessions.values()) pending += s.unacked;
+    const budget = this.#timeoutMs + Math.round((pending * 1000) / ENGINE_SAMPLE_RATE);
+    slot.timer = setTimeout(() => this.#abandon(slot, new Error(`engine slot sent nothing for ${budget} ms`)), budget);
     slot.timer.unref();
   }
 
@@ -573,7 +584,7 @@ export class EnginePool {
         }
       }
       this.#refresh();
-      this.#arm(slot);
+      this.#arm(slot, true);
       return;
     }
     const s = this.#sessions.get(msg.session);
@@ -602,7 +613,7 @@ export class EnginePool {
         break;
       }
     }
-    this.#arm(s.slot);
+    this.#arm(s.slot, true);
   }
 
   #finishSession(s: SessionState): void {

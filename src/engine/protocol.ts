@@ -47,6 +47,8 @@ export type FromWorker =
   | { type: 'ready'; slot: number; rss: number; niceness: number }
   | { type: 'fatal'; slot: number; error: WireError }
   | { type: 'abandoned'; slot: number }
+  /** A clip's decoding moved on (each second of its audio, `recognizeClip`'s progress): the slot is alive. */
+  | { type: 'progress'; slot: number; job: number }
   | { type: 'clip-done'; slot: number; job: number; events: TranscriptEvent[] }
   | { type: 'clip-failed'; slot: number; job: number; error: WireError }
   | { type: 'event'; session: number; event: TranscriptEvent }

@@ -71,23 +71,31 @@ export const CLIP_DECODE: Readonly<StreamRecognizerOptions> = Object.freeze({ pa
  *
  * @param decoder - a decoder owned by this thread.
  * @param samples - 16 kHz mono.
+ * @param onProgress - called after each {@link CLIP_PROGRESS_SAMPLES} decoded (a sign of life for a watchdog).
  * @throws {EngineError} `EARSHOT_ENGINE_FAILED` when pocketsphinx fails.
  * @example
  * ```ts
  * const finals = await recognizeClip(new Decoder(), samples);
  * ```
  */
-export async function recognizeClip(decoder: Decoder, samples: Int16Array): Promise<TranscriptEvent[]> {
+export async function recognizeClip(decoder: Decoder, samples: Int16Array, onProgress?: () => void): Promise<TranscriptEvent[]> {
   if (samples.length === 0) return [];
   const cmnMean = await decoder.learnCmn(samples);
   const finals: TranscriptEvent[] = [];
   // Weighted as the whole clip, so utterances after the first keep (nearly) the clip's mean.
   const cmnWeightFrames = Math.ceil(samples.length / SAMPLES_PER_FRAME);
   const stream = new StreamRecognizer(decoder, (e) => e.type === 'final' && finals.push(e), { ...CLIP_DECODE, cmnMean, cmnWeightFrames });
-  await stream.write(samples);
+  // Written in whole steps (a clip has no endpointer), so the decoder gets the very pieces one write would give it.
+  for (let at = 0; at < samples.length; at += CLIP_PROGRESS_SAMPLES) {
+    await stream.write(samples.subarray(at, at + CLIP_PROGRESS_SAMPLES));
+    onProgress?.();
+  }
   await stream.end();
   return finals;
 }
+
+/** How much of a clip {@link recognizeClip} decodes between two progress calls: 1 s, ten 100 ms steps. */
+export const CLIP_PROGRESS_SAMPLES = ENGINE_SAMPLE_RATE;
 
 /** Settings of a live recognition. */
 export interface StreamRecognizerOptions {

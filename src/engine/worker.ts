@@ -205,7 +205,7 @@ export function serve(port: EnginePort, init: WorkerInit): void {
         const slot = slotOf(msg.slot);
         const job = acquire(slot).then(async (decoder) => {
           try {
-            return await recognizeClip(decoder, msg.samples);
+            return await recognizeClip(decoder, msg.samples, () => post({ type: 'progress', slot: msg.slot, job: msg.job }));
           } finally {
             release(slot, decoder);
           }

@@ -15,10 +15,10 @@ function sentence(i: number, voice: 'slt' | 'rms' = 'rms'): Int16Array {
   return new Int16Array(b.buffer, b.byteOffset, b.length / 2);
 }
 
-function faults(count: number, mode: 'exit' | 'hang' | 'throw', on: 'clip' | 'audio' = 'clip') {
+function faults(count: number, mode: 'exit' | 'hang' | 'throw' | 'slow', on: 'clip' | 'audio' = 'clip', stallMs?: number) {
   const remaining = new Int32Array(new SharedArrayBuffer(4));
   remaining[0] = count;
-  return { remaining, mode, on };
+  return { remaining, mode, on, stallMs };
 }
 
 const pools: EnginePool[] = [];
@@ -95,6 +95,19 @@ describe('EnginePool', () => {
     const events = await p.transcribe(sentence(1));
     expect(events[0]!.text).toBe(SENTENCES[1]);
     expect(p.replaced).toBe(1);
+  });
+
+  it('lets a clip that decodes slower than real time but keeps reporting progress finish (a starved machine is not a hang)', async () => {
+    // 2.79 s of speech, three reports; the engine thread stalls 1.2 s after each: over 3.6 s in all, past a budget of
+    // jobTimeoutMs + the clip's length (3.39 s) counted from the start, while a gap between two reports is 1.2 s plus
+    // the decoding of 1 s of audio. Not niced, so a loaded machine slows it less.
+    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: faults(0, 'slow', 'clip', 1200), jobTimeoutMs: 600, niceness: 0 });
+    await p.warmUp();
+    const started = performance.now();
+    const events = await p.transcribe(sentence(7));
+    expect(performance.now() - started).toBeGreaterThan(3390);
+    expect(events.map((e) => e.text)).toEqual([SENTENCES[7]]);
+    expect(p.replaced).toBe(0);
   });
 
   it('rejects an aborted job with EARSHOT_ABORTED and close() rejects queued ones', async () => {
@@ -188,6 +201,26 @@ describe('EnginePool', () => {
     s2.write(sentence(7));
     await s2.end();
     expect(events.at(-1)).toBe(SENTENCES[7]);
+  });
+
+  it('finds a hung engine while a live session keeps writing audio: writes never postpone the watchdog', async () => {
+    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: faults(1, 'hang', 'audio'), jobTimeoutMs: 500 });
+    await p.warmUp();
+    let failure: EarshotError | undefined;
+    const s = p.openSession({}, { onEvent: () => undefined, onError: (e) => (failure = e) });
+    // 100 ms of audio every 50 ms for up to 5 s: the engine is stuck on the first and answers nothing. Its budget is
+    // jobTimeoutMs + the 100 ms it was given, counted from that first write.
+    const started = performance.now();
+    for (let i = 0; i < 100 && !failure; i++) {
+      s.write(new Int16Array(1600));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(failure?.code).toBe('EARSHOT_WORKER_CRASHED');
+    expect(performance.now() - started).toBeLessThan(4000);
+    expect(p.replaced).toBe(1);
+    // The stuck thread, which does not answer the abandonment either, is terminated jobTimeoutMs later (a timer that
+    // fires before this one), so close() has no thread to wait for. A new session on a fresh thread: see the crash test.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   });
 
   it('under transcribeBatch, the operator alone retries a crashed clip: sent at most `attempts` times, never attempts × pool attempts', async () => {
