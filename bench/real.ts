@@ -1,10 +1,10 @@
 /**
  * Real recordings (`samples/real`, see its README): how earshot does on speech that flite does not make.
  *
- * - WER on the real read-speech set (LibriSpeech test-clean utterances, a JFK clip): `earshot transcribe` (the
- *   embedded engine through earshot's default pipeline) beside the bare engine (`pocketsphinx_continuous`, same model,
- *   same samples, same run), per file and pooled, at four 10 ms-frame phases (see `PHASES`). Goal: earshot never
- *   worse than the bare engine on a file.
+ * - WER on the real read-speech set (15 files: LibriSpeech utterances of 8 speakers and a JFK clip, 330 words):
+ *   `earshot transcribe` (the embedded engine through earshot's default pipeline) beside the bare engine
+ *   (`pocketsphinx_continuous`, same model, same samples, same run), per file and pooled, at eight 10 ms-frame phases
+ *   (see `PHASES`). Goal: earshot never worse than the bare engine on a file.
  * - Diarization on the real conversations (RTTM references): DER (missed + false alarm + confusion over the reference
  *   speech, 250 ms collar, md-eval style) and the speaker count found, with and without the count given.
  *   Goal: DER ≤ 20 % and the right count on two-speaker conversations.
