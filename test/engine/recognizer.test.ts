@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { Decoder } from '../../src/engine/pocketsphinx.js';
-import { finalFromWords, recognizeClip, StreamRecognizer, toWords } from '../../src/engine/recognizer.js';
+import { CLIP_DECODE, finalFromWords, recognizeClip, StreamRecognizer, toWords } from '../../src/engine/recognizer.js';
 import { SENTENCES, synthRaw, wer } from '../helpers/speech.js';
 
 function sentence(i: number, voice: 'slt' | 'rms'): Int16Array {
@@ -53,6 +53,18 @@ describe('recognizeClip', () => {
     // flite starts the voice ~200 ms into the file.
     expect(words[0]!.startMs).toBeGreaterThan(100);
     expect(words[0]!.startMs).toBeLessThan(400);
+  });
+
+  it('reports progress each second of a clip and decodes exactly as one write would (same pieces, same mean)', async () => {
+    const clip = recording([[1, 'rms'], [3, 'slt']], 300);
+    let reports = 0;
+    const events = await recognizeClip(decoder, clip, () => reports++);
+    expect(reports).toBe(Math.ceil(clip.length / 16000));
+    // The clip in one write, with the mean recognizeClip learns and the same settings.
+    const cmnMean = await decoder.learnCmn(clip);
+    const whole = await run(decoder, clip, { ...CLIP_DECODE, cmnMean, cmnWeightFrames: Math.ceil(clip.length / 160) }, clip.length);
+    expect(events).toEqual(whole.filter((e) => e.type === 'final'));
+    expect(events.map((e) => e.text).join(' ')).toBe(`${SENTENCES[1]} ${SENTENCES[3]}`);
   });
 
   it('gives no event for silence or nothing', async () => {
