@@ -510,8 +510,9 @@ export class EnginePool {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = undefined;
     const busy = slot.clip !== undefined || [...slot.sessions.values()].some((s) => s.unacked > 0 || s.endWaiter);
-    // A slot still loading its decoder is not hung (a load that fails says so); the watchdog starts at 'ready'.
-    if (!busy || slot.dead || !slot.ready) return;
+    // A slot still loading its decoder is watched too once a session gave it audio: the engine thread handles that
+    // audio while the load runs on the thread pool, and a thread stuck there would never say 'ready'.
+    if (!busy || slot.dead) return;
     let pending = slot.clip ? slot.clip.samples.length : 0;
     for (const s of slot.sessions.values()) pending += s.unacked;
     const budget = this.#timeoutMs + Math.round((pending * 1000) / ENGINE_SAMPLE_RATE);

@@ -203,24 +203,29 @@ describe('EnginePool', () => {
     expect(events.at(-1)).toBe(SENTENCES[7]);
   });
 
-  it('finds a hung engine while a live session keeps writing audio: writes never postpone the watchdog', async () => {
-    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: faults(1, 'hang', 'audio'), jobTimeoutMs: 500 });
-    await p.warmUp();
-    let failure: EarshotError | undefined;
-    const s = p.openSession({}, { onEvent: () => undefined, onError: (e) => (failure = e) });
-    // 100 ms of audio every 50 ms for up to 5 s: the engine is stuck on the first and answers nothing. Its budget is
-    // jobTimeoutMs + the 100 ms it was given, counted from that first write.
-    const started = performance.now();
-    for (let i = 0; i < 100 && !failure; i++) {
-      s.write(new Int16Array(1600));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+  it('finds a hung engine while a live session keeps writing audio (writes never postpone the watchdog), its slot loaded or still loading', async () => {
+    for (const warm of [true, false]) {
+      const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: faults(1, 'hang', 'audio'), jobTimeoutMs: 500 });
+      // Cold, the engine thread takes the session's audio while its decoder loads on the thread pool, and is stuck
+      // before it can say 'ready'.
+      if (warm) await p.warmUp();
+      let failure: EarshotError | undefined;
+      const s = p.openSession({}, { onEvent: () => undefined, onError: (e) => (failure = e) });
+      // 100 ms of audio every 50 ms for up to 5 s: the engine is stuck on the first and answers nothing. Its budget
+      // is jobTimeoutMs + the 100 ms it was given, counted from that first write.
+      const started = performance.now();
+      for (let i = 0; i < 100 && !failure; i++) {
+        s.write(new Int16Array(1600));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(failure?.code).toBe('EARSHOT_WORKER_CRASHED');
+      expect(performance.now() - started).toBeLessThan(4000);
+      expect(p.replaced).toBe(1);
+      // The stuck thread, which does not answer the abandonment either, is terminated jobTimeoutMs later (a timer
+      // that fires before this one), so close() has no thread to wait for. A new session on a fresh thread: see the
+      // crash test.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
-    expect(failure?.code).toBe('EARSHOT_WORKER_CRASHED');
-    expect(performance.now() - started).toBeLessThan(4000);
-    expect(p.replaced).toBe(1);
-    // The stuck thread, which does not answer the abandonment either, is terminated jobTimeoutMs later (a timer that
-    // fires before this one), so close() has no thread to wait for. A new session on a fresh thread: see the crash test.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
   });
 
   it('under transcribeBatch, the operator alone retries a crashed clip: sent at most `attempts` times, never attempts × pool attempts', async () => {
