@@ -395,7 +395,10 @@ async function cliCell(b: Bench, col: Column, fault: Fault): Promise<Outcome> {
   const jsonl = join(b.dir, `out-${Date.now()}-${Math.random().toString(36).slice(2)}.jsonl`);
   try {
     const slow = fault.cli === 'kill' || fault.cli === 'ffmpeg';
-    const emu = await startEmulator({ apiKeys: [KEY], script: [{ text: WORD }], faults: slow && !col.kind.startsWith('local') ? { resultDelayMs: 1500 } : {} });
+    // An async task (fun-asr, filetrans) answers the whole file at once: its result comes after the kill at 3 s, so the
+    // kill lands mid-task on any machine (on an idle one a 1.5 s result let the CLI finish first).
+    const delay = fault.cli === 'kill' && asyncTask(col) ? 6000 : 1500;
+    const emu = await startEmulator({ apiKeys: [KEY], script: [{ text: WORD }], faults: slow && !col.kind.startsWith('local') ? { resultDelayMs: delay } : {} });
     closers.push(() => emu.close());
     const env = { DASHSCOPE_API_KEY: KEY, DASHSCOPE_BASE_URL: emu.url };
     // ffmpeg killed: the file comes on stdin, slowly, so ffmpeg is still decoding when it is killed.
