@@ -111,13 +111,14 @@ export async function benchReal(): Promise<Row[]> {
       total.bare += b[0]!;
       total.earshotPhases += em;
       total.barePhases += bm;
-      if (judge(em, bm) === 'yes') total.filesMet += 1;
+      const met = judge(em, bm);
+      if (met === 'yes') total.filesMet += 1;
       rows.push({
         case: `WER ${id} (${n} words): phase 0; mean of ${PHASES.length} frame phases [errors per phase]`,
         earshot: `${pct(e[0]! / n)}; ${pct(em / n)} [${e.join(' ')}]; phases better/same/worse ${paired.join('/')}`,
         'bare engine': `${pct(b[0]! / n)}; ${pct(bm / n)} [${b.join(' ')}]`,
         goal: '≤ bare engine (mean of phases)',
-        met: judge(em, bm),
+        met,
       });
     }
     rows.push({

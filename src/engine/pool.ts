@@ -509,12 +509,17 @@ export class EnginePool {
     if (slot.timer && !answered) return;
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = undefined;
-    const busy = slot.clip !== undefined || [...slot.sessions.values()].some((s) => s.unacked > 0 || s.endWaiter);
+    // Audio given and not answered; a session waiting for its end counts as work too.
+    let pending = slot.clip ? slot.clip.samples.length : 0;
+    let ending = false;
+    for (const s of slot.sessions.values()) {
+      pending += s.unacked;
+      ending ||= s.endWaiter !== undefined;
+    }
+    const busy = slot.clip !== undefined || pending > 0 || ending;
     // A slot still loading its decoder is watched too once a session gave it audio: the engine thread handles that
     // audio while the load runs on the thread pool, and a thread stuck there would never say 'ready'.
     if (!busy || slot.dead) return;
-    let pending = slot.clip ? slot.clip.samples.length : 0;
-    for (const s of slot.sessions.values()) pending += s.unacked;
     const budget = this.#timeoutMs + Math.round((pending * 1000) / ENGINE_SAMPLE_RATE);
     slot.timer = setTimeout(() => this.#abandon(slot, new Error(`engine slot sent nothing for ${budget} ms`)), budget);
     slot.timer.unref();
