@@ -76,7 +76,8 @@ export interface EnginePoolOptions {
   /**
    * A slot that has work and sends nothing for this long is considered hung and replaced (ms); an engine thread that
    * then does not answer for as long is terminated. The audio given to the slot and not yet answered (a clip, a
-   * session's unacknowledged writes) adds its duration; a clip reports progress each second. Default 30000.
+   * session's unacknowledged writes, what is left of a session's second pass over its first utterance) adds its
+   * duration; a clip and a second pass report progress each second. Default 30000.
    */
   jobTimeoutMs?: number;
   /**
@@ -131,6 +132,8 @@ interface SessionState {
   slot: Slot;
   handlers: PoolSessionHandlers;
   unacked: number;
+  /** Samples of the first utterance's second pass still to decode, as last reported (0 when none runs). */
+  redecoding: number;
   done: boolean;
   drainWaiters: Array<{ below: number; resolve(): void }>;
   endWaiter?: { resolve(): void; reject(err: EarshotError): void };
@@ -309,7 +312,7 @@ export class EnginePool {
     this.#assertOpen();
     if (this.#fatal) throw this.#fatal;
     const slot = this.#pickForSession();
-    const state: SessionState = { id: this.#nextId++, slot, handlers, unacked: 0, done: false, drainWaiters: [] };
+    const state: SessionState = { id: this.#nextId++, slot, handlers, unacked: 0, redecoding: 0, done: false, drainWaiters: [] };
     slot.sessions.set(state.id, state);
     this.#sessions.set(state.id, state);
     this.#refresh();
@@ -499,9 +502,10 @@ export class EnginePool {
 
   /**
    * The hang watchdog of a slot with work: it fires when the engine thread has said nothing about the slot for
-   * `jobTimeoutMs` plus the audio given to it and not yet answered (a clip, unacknowledged session audio), so a long
-   * write or clip gets its duration on top. Work sent to the slot starts it when it is not running; only the engine's
-   * messages (acks, events, a clip's progress) restart it, so a steady stream of audio cannot hide a hung engine.
+   * `jobTimeoutMs` plus the audio given to it and not yet answered (a clip, unacknowledged session audio, what is left
+   * of a second pass), so a long write, clip or pass gets its duration on top. Work sent to the slot starts it when it is not running; only the engine's
+   * messages (acks, events, progress of a clip or of a session's second pass) restart it, so a steady stream of audio
+   * cannot hide a hung engine.
    *
    * @param answered - the engine just sent a message about the slot (restart); otherwise work was sent (start).
    */
@@ -509,11 +513,11 @@ export class EnginePool {
     if (slot.timer && !answered) return;
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = undefined;
-    // Audio given and not answered; a session waiting for its end counts as work too.
+    // Audio given and not answered, or being decoded again; a session waiting for its end counts as work too.
     let pending = slot.clip ? slot.clip.samples.length : 0;
     let ending = false;
     for (const s of slot.sessions.values()) {
-      pending += s.unacked;
+      pending += s.unacked + s.redecoding;
       ending ||= s.endWaiter !== undefined;
     }
     const busy = slot.clip !== undefined || pending > 0 || ending;
@@ -595,6 +599,7 @@ export class EnginePool {
     }
     const s = this.#sessions.get(msg.session);
     if (!s || s.slot.engine !== engine) return;
+    s.redecoding = msg.type === 'progress' ? msg.samples : 0;
     switch (msg.type) {
       case 'event':
         s.handlers.onEvent(msg.event);

@@ -51,6 +51,8 @@ export type FromWorker =
   | { type: 'progress'; slot: number; job: number }
   | { type: 'clip-done'; slot: number; job: number; events: TranscriptEvent[] }
   | { type: 'clip-failed'; slot: number; job: number; error: WireError }
+  /** A session's second pass over its first utterance moved on (each second of it): `samples` are left to decode. */
+  | { type: 'progress'; session: number; samples: number }
   | { type: 'event'; session: number; event: TranscriptEvent }
   | { type: 'ack'; session: number; samples: number }
   | { type: 'ended'; session: number }

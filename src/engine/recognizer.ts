@@ -258,10 +258,17 @@ export class StreamRecognizer {
   #chain: Promise<void>;
   /** The first failure; every later call rejects with it. */
   #failure: { error: unknown } | undefined;
+  readonly #onProgress: ((remainingSamples: number) => void) | undefined;
 
-  constructor(decoder: Decoder, emit: (event: TranscriptEvent) => void, options: StreamRecognizerOptions = {}) {
+  /**
+   * @param onProgress - called as the first utterance's second pass starts and after each
+   *   {@link CLIP_PROGRESS_SAMPLES} it decodes, with the samples of it still to decode (a sign of life for a watchdog:
+   *   the pass re-reads up to `maxRedecodeMs` of audio inside one `write` or `end`).
+   */
+  constructor(decoder: Decoder, emit: (event: TranscriptEvent) => void, options: StreamRecognizerOptions = {}, onProgress?: (remainingSamples: number) => void) {
     this.#decoder = decoder;
     this.#emit = emit;
+    this.#onProgress = onProgress;
     this.#partialSamples = Math.round(((options.partialIntervalMs ?? 300) * ENGINE_SAMPLE_RATE) / 1000);
     this.#stepSamples = Math.max(SAMPLES_PER_FRAME, Math.round(((options.stepMs ?? 100) * ENGINE_SAMPLE_RATE) / 1000));
     this.#redecode = options.redecodeFirst ?? true;
@@ -413,7 +420,17 @@ export class StreamRecognizer {
     if (from < this.#keptStart || this.#frameBase + first.startFrame * SAMPLES_PER_FRAME < this.#keptStart) return undefined;
     const audio = this.#slice(from, this.#consumed);
     await this.#decoder.restartStream();
-    for (let i = 0; i < audio.length; i += this.#stepSamples) await this.#decoder.processRaw(audio.subarray(i, Math.min(audio.length, i + this.#stepSamples)));
+    this.#onProgress?.(audio.length);
+    let sinceReport = 0;
+    for (let i = 0; i < audio.length; i += this.#stepSamples) {
+      const piece = audio.subarray(i, Math.min(audio.length, i + this.#stepSamples));
+      await this.#decoder.processRaw(piece);
+      sinceReport += piece.length;
+      if (sinceReport >= CLIP_PROGRESS_SAMPLES && i + piece.length < audio.length) {
+        sinceReport = 0;
+        this.#onProgress?.(audio.length - i - piece.length);
+      }
+    }
     await this.#decoder.endUtt();
     const words = toWords(await this.#decoder.segments(), from / SAMPLES_PER_FRAME);
     return words.length > 0 ? words : undefined;

@@ -227,7 +227,12 @@ export function serve(port: EnginePort, init: WorkerInit): void {
           done: false,
           recognizer: acquire(slot).then((decoder) => {
             s.decoder = decoder;
-            return new StreamRecognizer(decoder, (event) => s.done || post({ type: 'event', session: id, event }), msg.options);
+            return new StreamRecognizer(
+              decoder,
+              (event) => s.done || post({ type: 'event', session: id, event }),
+              msg.options,
+              (samples) => s.done || post({ type: 'progress', session: id, samples }),
+            );
           }),
         };
         s.recognizer.catch((err: unknown) => fail(s, err));

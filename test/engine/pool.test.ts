@@ -110,6 +110,26 @@ describe('EnginePool', () => {
     expect(p.replaced).toBe(0);
   });
 
+  it('lets a session’s second pass over its first utterance outlast jobTimeoutMs while it reports progress', async () => {
+    // The sentence without its trailing silence, so its utterance (and the second pass over its 2.6 s) ends at end(),
+    // when no audio is unanswered: the pass alone keeps the slot busy. The engine thread stalls 1.2 s after each
+    // report: past jobTimeoutMs, within it plus what is left of the pass.
+    const audio = sentence(7);
+    let last = audio.length - 1;
+    while (last > 0 && Math.abs(audio[last]!) < 500) last--;
+    const p = pool({ size: 1, workerUrl: FAULTY, workerExtra: faults(0, 'slow', 'clip', 1200), jobTimeoutMs: 1000, niceness: 0 });
+    await p.warmUp();
+    const finals: string[] = [];
+    const s = p.openSession({ endSilenceMs: 0 }, { onEvent: (e) => e.type === 'final' && finals.push(e.text), onError: (e) => { throw e; } });
+    s.write(audio.subarray(0, last + 1));
+    await s.drained(0);
+    const started = performance.now();
+    await s.end();
+    expect(performance.now() - started).toBeGreaterThan(2400); // at least two stalls: the pass reported progress
+    expect(finals).toEqual([SENTENCES[7]]);
+    expect(p.replaced).toBe(0);
+  });
+
   it('rejects an aborted job with EARSHOT_ABORTED and close() rejects queued ones', async () => {
     const p = pool({ size: 1 });
     const ac = new AbortController();

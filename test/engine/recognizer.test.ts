@@ -122,6 +122,21 @@ describe('StreamRecognizer', () => {
     expect(after).toBeLessThanOrEqual(0.12);
   });
 
+  it('reports the second pass’s progress with what is left of it, and decodes the same with or without a listener', async () => {
+    // 1 s lead-in + one sentence: the pass re-reads from 300 ms before the first word to the end of the utterance.
+    const samples = recording([[7, 'rms']], 1000);
+    const left: number[] = [];
+    const events: TranscriptEvent[] = [];
+    const r = new StreamRecognizer(decoder, (e) => events.push(e), { endSilenceMs: 0 }, (n) => left.push(n));
+    await r.write(samples);
+    await r.end();
+    expect(left.length).toBeGreaterThanOrEqual(3); // ≥ 2.8 s of audio: at the start and after each second
+    expect(left[0]).toBeGreaterThan(2.5 * 16000);
+    for (let i = 1; i < left.length; i++) expect(left[0]! - left[i]!).toBeGreaterThanOrEqual(i * 16000);
+    expect(left.at(-1)).toBeGreaterThan(0);
+    expect(events).toEqual(await run(decoder, samples, { endSilenceMs: 0 }, samples.length));
+  });
+
   it('does not depend on what the decoder heard before (CMN reset per session)', async () => {
     const samples = recording([[7, 'rms']], 1000);
     const first = await run(decoder, samples);
