@@ -331,7 +331,11 @@ class EngineRecognition implements Recognition {
         text: [...held.map((h) => h.text), event.text.trim()].join(' '),
         startMs: Math.min(held[0]?.startMs ?? Infinity, Math.round(event.startMs + d), endMs),
         endMs,
-        words: held.flatMap((h) => h.words),
+        // The service's interim sentences time every word they have so far, the unsettled ones too.
+        words: [
+          ...held.flatMap((h) => h.words),
+          ...(event.words ?? []).map((w) => ({ text: w.text, startMs: Math.min(endMs, Math.round(w.startMs + d)), endMs: Math.min(endMs, Math.round(w.endMs + d)) })),
+        ],
         ...(held[0]?.emotion ?? event.emotion ? { emotion: (held[0]?.emotion ?? event.emotion)! } : {}),
         ...(event.language ? { language: event.language } : {}),
       };

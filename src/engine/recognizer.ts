@@ -385,7 +385,7 @@ export class StreamRecognizer {
     const text = words.map((w) => w.text).join(' ');
     if (text === this.#lastPartial || this.#cancelled) return;
     this.#lastPartial = text;
-    this.#emit({ type: 'partial', text, startMs: words[0]!.startMs, endMs: (this.#consumed * 1000) / ENGINE_SAMPLE_RATE, language: 'en' });
+    this.#emit({ type: 'partial', text, startMs: words[0]!.startMs, endMs: (this.#consumed * 1000) / ENGINE_SAMPLE_RATE, words, language: 'en' });
   }
 
   async #endUtterance(more: boolean): Promise<void> {

@@ -98,6 +98,12 @@ describe('StreamRecognizer', () => {
     expect(finals[1]!.startMs).toBeGreaterThan(second);
     expect(finals[1]!.startMs).toBeLessThan(second + 400);
     for (const e of events) expect(e.text.trim()).not.toBe('');
+    // Partials carry their word times too, on the session's time line.
+    for (const p of events.filter((e) => e.type === 'partial')) {
+      expect(p.words?.map((w) => w.text).join(' ')).toBe(p.text);
+      expect(p.words![0]!.startMs).toBe(p.startMs);
+      expect(p.words!.at(-1)!.endMs).toBeLessThanOrEqual(p.endMs);
+    }
   });
 
   it('emits nothing at all for silence, for nothing, and never an empty final', async () => {

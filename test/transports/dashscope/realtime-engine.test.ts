@@ -64,8 +64,16 @@ describe('realtime models through the emulator, engine mode', () => {
       // qwen3-omni-flash-realtime has no partial transcription event in its protocol (§8.3).
       if (model !== 'qwen3-omni-flash-realtime') expect(transcripts(events)[0]!.type).toBe('partial');
       // The realtime protocol's server VAD reports speech edges on the input's time line; the inference protocol has none.
-      if (model === 'fun-asr-realtime') expect(transcripts(events)).toHaveLength(events.length);
-      else expectSpeechEdges(events);
+      if (model === 'fun-asr-realtime') {
+        expect(transcripts(events)).toHaveLength(events.length);
+        // Interim sentences time every word they have so far, as the service's do (end_time null, words timed): a
+        // partial spans its words, not just its first instant.
+        for (const p of events.filter((e) => e.type === 'partial')) {
+          expect(p.words?.map((w) => w.text).join(' ')).toBe(p.text);
+          expect(p.endMs).toBeGreaterThanOrEqual(p.words!.at(-1)!.endMs);
+          expect(p.endMs).toBeGreaterThan(p.startMs);
+        }
+      } else expectSpeechEdges(events);
       expectOneTimeline(events);
     }, 180_000);
   }
