@@ -503,9 +503,9 @@ export class EnginePool {
   /**
    * The hang watchdog of a slot with work: it fires when the engine thread has said nothing about the slot for
    * `jobTimeoutMs` plus the audio given to it and not yet answered (a clip, unacknowledged session audio, what is left
-   * of a second pass), so a long write, clip or pass gets its duration on top. Work sent to the slot starts it when it is not running; only the engine's
-   * messages (acks, events, progress of a clip or of a session's second pass) restart it, so a steady stream of audio
-   * cannot hide a hung engine.
+   * of a second pass), so a long write, clip or pass gets its duration on top. Work sent to the slot starts it when it
+   * is not running; only the engine's messages (acks, events, progress of a clip or of a session's second pass)
+   * restart it, so a steady stream of audio cannot hide a hung engine.
    *
    * @param answered - the engine just sent a message about the slot (restart); otherwise work was sent (start).
    */
