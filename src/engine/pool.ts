@@ -462,6 +462,9 @@ export class EnginePool {
   }
 
   #pump(): void {
+    // An engine thread that has not answered an abandonment may be stuck itself: a clip sent there would only fail
+    // with it. Clips wait for its answer or its replacement.
+    if (this.#engine?.unanswered) return;
     while (this.#queue.length > 0 && !this.#closed) {
       let best: Slot | undefined;
       let starting = 0;
@@ -561,6 +564,7 @@ export class EnginePool {
     if (msg.type === 'abandoned') {
       if (engine.unanswered) clearTimeout(engine.unanswered);
       engine.unanswered = undefined;
+      this.#pump();
       return;
     }
     if ('slot' in msg) {
@@ -659,6 +663,8 @@ export class EnginePool {
       if (slot.ready || !engine.loaded) this.replaced++;
       this.#retire(slot, err, true);
     }
+    // Clips held back while the thread was suspect go to a fresh one.
+    this.#pump();
   }
 
   #retire(slot: Slot, err: EarshotError, retry: boolean): void {

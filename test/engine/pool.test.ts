@@ -97,6 +97,15 @@ describe('EnginePool', () => {
     expect(p.replaced).toBe(1);
   });
 
+  it('holds clips back from an engine thread that has not answered an abandonment (stuck itself), so the retry runs on a fresh one', async () => {
+    // Two warm slots on one engine thread, which hangs on the first clip: its retry must not go to the other slot of
+    // that stuck thread (where it would fail again when the thread is terminated) but wait for a fresh thread.
+    const p = pool({ size: 2, workerUrl: FAULTY, workerExtra: faults(1, 'hang'), jobTimeoutMs: 1500, retry: { attempts: 2 } });
+    await p.warmUp();
+    const events = await p.transcribe(sentence(1));
+    expect(events.map((e) => e.text)).toEqual([SENTENCES[1]]);
+  });
+
   it('lets a clip that decodes slower than real time but keeps reporting progress finish (a starved machine is not a hang)', async () => {
     // 2.79 s of speech, three reports; the engine thread stalls 1.2 s after each: over 3.6 s in all, past a budget of
     // jobTimeoutMs + the clip's length (3.39 s) counted from the start, while a gap between two reports is 1.2 s plus
