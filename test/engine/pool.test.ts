@@ -100,7 +100,7 @@ describe('EnginePool', () => {
   it('holds clips back from an engine thread that has not answered an abandonment (stuck itself), so the retry runs on a fresh one', async () => {
     // Two warm slots on one engine thread, which hangs on the first clip: its retry must not go to the other slot of
     // that stuck thread (where it would fail again when the thread is terminated) but wait for a fresh thread.
-    const p = pool({ size: 2, workerUrl: FAULTY, workerExtra: faults(1, 'hang'), jobTimeoutMs: 1500, retry: { attempts: 2 } });
+    const p = pool({ size: 2, workerUrl: FAULTY, workerExtra: faults(1, 'hang'), jobTimeoutMs: 800, retry: { attempts: 2 } });
     await p.warmUp();
     const events = await p.transcribe(sentence(1));
     expect(events.map((e) => e.text)).toEqual([SENTENCES[1]]);
