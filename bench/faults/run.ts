@@ -557,6 +557,13 @@ if (entry.endsWith('/faults/run.js')) {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log('usage: npm run faults [-- --rows NAMES] [--columns NAMES]');
+    console.log('  NAMES: comma-separated row or column names, or prefixes of them (all when absent); the baseline rows always run.');
+    console.log(`  rows: ${FAULTS.map((f) => f.name).join('; ')}`);
+    console.log(`  columns: ${COLUMNS.map((c) => c.name).join('; ')}`);
+    process.exit(0);
+  }
   const started = performance.now();
   const b = await setUp();
   const faults = select(FAULTS, arg('--rows'));
