@@ -242,8 +242,10 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     const batch = transport as Partial<BatchTransport>;
     // A URL goes to a network model's transcribeFile as it is (an async-task model passes it on, nothing uploaded).
     const whole = path ?? (transport.capabilities.offline === true ? undefined : url);
+    // The whole file in one call; with --channels separate only where the service transcribes each channel on its own
+    // (async tasks: channel_id). The others hear one mixed channel, so the tracks go to them as clips.
     const events =
-      mode === 'batch' && whole && batch.transcribeFile && !cmd.pace && !speakersByOperator
+      mode === 'batch' && whole && batch.transcribeFile && !cmd.pace && !speakersByOperator && (!cmd.channels || modelInfo(cmd.model).api === 'async-task')
         ? wholeFile(batch.transcribeFile.bind(transport), whole, recognition, display).pipe(
             // The service answers each channel of the file as its own transcript; name them as the tracks are named.
             map((e) => (cmd.channels && e.channel !== undefined ? { ...e, speaker: e.speaker ?? channelLabel(cmd, e.channel) } : e)),

@@ -72,4 +72,19 @@ describe('earshot transcribe --channels separate', () => {
       await emulator.close();
     }
   }, 320_000);
+
+  it('batch models that hear one mixed channel (compatible mode: qwen3-asr-flash, Omni) get each channel as its own clips, not the file mixed', async () => {
+    const call = stereoCall();
+    const { startEmulator } = await import('../../src/emulator/server.js');
+    // Scripted: what is checked is which channel each event comes from, not the words (the test above checks those).
+    const emulator = await startEmulator({ apiKeys: ['sk-channels-test'], script: [{ text: 'one side' }, { text: 'the other side' }] });
+    try {
+      const env = { DASHSCOPE_API_KEY: 'sk-channels-test', DASHSCOPE_BASE_URL: emulator.url };
+      const events = await transcribe([call.path, '--model', 'qwen3-asr-flash', '--channels', 'separate', '--channel-names', 'caller,agent'], env);
+      expect(new Set(events.map((e) => e.channel))).toEqual(new Set([0, 1]));
+      for (const e of events) expect(e.speaker).toBe(e.channel === 0 ? 'caller' : 'agent');
+    } finally {
+      await emulator.close();
+    }
+  });
 });
