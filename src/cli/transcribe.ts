@@ -197,12 +197,16 @@ function withChannels(source: Observable<ByteChunk>): Observable<{ channels: num
  * @throws the pipeline's EarshotError (the CLI prints its code and message).
  */
 export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliIo, taps: PipelineTaps = {}): Promise<number> {
-  // --diarize on a model whose service does not label speakers: the diarize() operator labels them from the audio.
-  const speakersByOperator = cmd.diarize && !modelInfo(cmd.model).diarization && cmd.command !== 'live';
+  const info = modelInfo(cmd.model);
   const { diarize: _diarize, speakers: _speakers, ...withoutSpeakers } = recognitionOf(cmd);
-  const recognition = speakersByOperator ? withoutSpeakers : recognitionOf(cmd);
-  const onQueue = cmd.command !== 'live' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: recognition }) : undefined;
-  const transport = onQueue ?? createTransport(cmd.model, { env: io.env, ...recognition });
+  // --diarize: the diarize() operator labels speakers from the audio, unless the service labels them. A service
+  // numbers them per request: one timeline only when it hears the whole file at once (decided below); elsewhere
+  // (clips, windows, a queue) the operator labels them too. So the transport is made without diarization and the
+  // whole-file call asks for it itself. A live input cannot wait for the operator: the service's labels or none.
+  const serviceLabels = cmd.diarize && info.diarization;
+  const made = cmd.diarize && cmd.command !== 'live' ? withoutSpeakers : recognitionOf(cmd);
+  const onQueue = cmd.command !== 'live' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: made }) : undefined;
+  const transport = onQueue ?? createTransport(cmd.model, { env: io.env, ...made });
   const stop = new EarlyStop(io);
   let display: ProgressDisplay | undefined;
   try {
@@ -219,6 +223,16 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     // On a queue, enough clips in flight to keep many workers busy (otherwise transcribeMode's default).
     const concurrency = cmd.concurrency ?? (onQueue ? 16 : undefined);
     transcribeMode(transport, { mode }); // a mode the model cannot run fails here, before any input is read
+
+    const batch = transport as Partial<BatchTransport>;
+    // A URL goes to a network model's transcribeFile as it is (an async-task model passes it on, nothing uploaded).
+    const whole = path ?? (transport.capabilities.offline === true ? undefined : url);
+    // The whole file to the service in one call. With --channels separate only where the service transcribes each
+    // channel on its own (async tasks: channel_id); the others hear one mixed channel, so their tracks go as clips.
+    const fileCall = mode === 'batch' && whole && !cmd.pace && (!cmd.channels || info.api === 'async-task') ? batch.transcribeFile : undefined;
+    // --diarize where the service's labels would not make one timeline (see above): the diarize() operator.
+    const speakersByOperator = cmd.diarize && cmd.command !== 'live' && !(serviceLabels && fileCall);
+    const recognition = speakersByOperator ? withoutSpeakers : recognitionOf(cmd);
 
     // --pace: each final's end-of-speech latency (from when its last audio was fed), and a summary line at the end.
     const paced = cmd.pace ? new PacedLatency() : undefined;
@@ -239,14 +253,9 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
       return audio.pipe(speakersByOperator ? diarize(transcription, cmd.speakers ? { speakers: cmd.speakers } : {}) : transcription, feed ? feed.finals() : identity);
     };
 
-    const batch = transport as Partial<BatchTransport>;
-    // A URL goes to a network model's transcribeFile as it is (an async-task model passes it on, nothing uploaded).
-    const whole = path ?? (transport.capabilities.offline === true ? undefined : url);
-    // The whole file in one call; with --channels separate only where the service transcribes each channel on its own
-    // (async tasks: channel_id). The others hear one mixed channel, so the tracks go to them as clips.
     const events =
-      mode === 'batch' && whole && batch.transcribeFile && !cmd.pace && !speakersByOperator && (!cmd.channels || modelInfo(cmd.model).api === 'async-task')
-        ? wholeFile(batch.transcribeFile.bind(transport), whole, recognition, display).pipe(
+      fileCall && whole && !speakersByOperator
+        ? wholeFile(fileCall.bind(transport), whole, recognition, display).pipe(
             // The service answers each channel of the file as its own transcript; name them as the tracks are named.
             map((e) => (cmd.channels && e.channel !== undefined ? { ...e, speaker: e.speaker ?? channelLabel(cmd, e.channel) } : e)),
           )
