@@ -670,6 +670,8 @@ export class Decoder {
    */
   async learnCmn(samples: Int16Array): Promise<number[]> {
     const a = this.#api;
+    // A decoder given back mid-utterance (its session closed mid-speech) cannot switch searches until that ends.
+    await this.#abandon();
     this.#check(a.ps_set_search(this.#handle(), CMN_SEARCH), 'ps_set_search');
     try {
       await this.startClip();

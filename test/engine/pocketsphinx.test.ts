@@ -80,6 +80,25 @@ describe('pocketsphinx binding', () => {
     d.free();
   });
 
+  it('learns a mean on a decoder a session left mid-utterance (closed mid-speech), as the next primed session does', async () => {
+    const b = synthRaw(SENTENCES[4]!, 'rms');
+    const clip = new Int16Array(b.buffer, b.byteOffset, b.length / 2);
+    const d = new Decoder({ shared: modelCell().shared });
+    try {
+      await d.startStream();
+      await d.processRaw(clip.subarray(0, clip.length >> 1)); // the session is closed here, its utterance open
+      const mean = await d.learnCmn(clip);
+      expect(mean).toHaveLength(13);
+      // and the decoder goes on: a stream seeded with that mean decodes the sentence
+      await d.startStream(mean, Math.ceil(clip.length / 160));
+      await d.processRaw(clip);
+      await d.endUtt();
+      expect(d.hyp()).toBe(SENTENCES[4]);
+    } finally {
+      d.free();
+    }
+  });
+
   it('cleans words: strips variants, drops fillers', () => {
     expect(cleanWord('to(2)')).toBe('to');
     expect(cleanWord("what's")).toBe("what's");
