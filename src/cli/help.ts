@@ -63,6 +63,8 @@ Options:
   --api-key KEY        accept only this key (default: any non-empty key)
   --script FILE        a JSON array of {"text", "emotion"?, "language"?, "delayMs"?}: each stretch of speech is
                        "recognized" as the next of these instead of by the engine (for tests and demos)
+  --allow-host H       also download file_urls from this host or host:port (repeatable; by default only from
+                       loopback: any other host's URL fails the task, before any connection)
 
 Example:
   earshot emulator --port 8080 --api-key sk-test

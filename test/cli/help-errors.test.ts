@@ -42,7 +42,7 @@ describe('each command prints its own help', () => {
   it.each([
     ['transcribe', ['Usage: earshot transcribe <input>', '--model', '--mode', '--srt', '--vtt', '--jsonl', '--pace', '--codec', 'rtp://', 'DASHSCOPE_API_KEY', 'DASHSCOPE_BASE_URL', 'EARSHOT_DEBUG', 'exits 130']],
     ['live', ['Usage: earshot live --mic', '--mic-command', 's16le', '--mode', '--srt', 'EARSHOT_DEBUG']],
-    ['emulator', ['Usage: earshot emulator', '--port', '--host', '--api-key', '--script', 'DASHSCOPE_BASE_URL']],
+    ['emulator', ['Usage: earshot emulator', '--port', '--host', '--api-key', '--script', '--allow-host', 'DASHSCOPE_BASE_URL']],
     ['models', ['Usage: earshot models', '--json']],
   ])('earshot %s --help', async (command, words) => {
     const r = await runCli([command, '--help']);
