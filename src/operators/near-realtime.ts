@@ -4,6 +4,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import type { AudioChunk, AudioSegment } from '../core/types.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { segmenterOperator, segmenterRules, type SegmenterRules, type VadChunkOptions } from './vad-chunk.js';
 
 /** Whether a tentative window stands. */
@@ -130,6 +131,9 @@ export function nearRealtime(options: NearRealtimeOptions = {}): OperatorFunctio
 export function nearRealtimeRules(options: NearRealtimeOptions): SegmenterRules {
   const windowMs = options.windowMs ?? 5000;
   const speculate = options.speculateMs ?? 60;
+  // A window holds its padding both sides (vadChunk's rule for maxChunkMs: at least 200 ms and 4 × padMs).
+  const shortest = Math.max(200, 4 * Math.min(options.padMs ?? 200, options.minSilenceMs ?? 250));
+  if (windowMs < shortest) throw new InvalidArgumentError(`a near-realtime window must be at least ${shortest} ms long, got ${windowMs} ms`);
   return segmenterRules(
     {
       ...options,

@@ -119,6 +119,9 @@ describe('nearRealtime', () => {
   it('rejects impossible options when built', () => {
     expect(() => nearRealtime({ speculateMs: 400, minSilenceMs: 300 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
     expect(() => nearRealtime({ windowMs: 50 })).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
+    // A short window is named as the window it is (not as vadChunk's maxChunkMs), with the shortest one allowed.
+    expect(() => nearRealtime({ windowMs: 500 })).toThrow('a near-realtime window must be at least 800 ms long, got 500 ms');
+    expect(() => nearRealtime({ windowMs: 800 })).not.toThrow();
   });
 
   it('replays deterministically on a virtual clock: paced input, windows, a slow transport, ordered finals with latency', async () => {
