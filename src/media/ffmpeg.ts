@@ -164,6 +164,8 @@ export class StderrTail {
 }
 
 const CORRUPT = /Invalid data found|Failed to read frame|Decoder requires|Invalid argument|could not find codec parameters|moov atom not found|Header missing|invalid frame|Error while decoding|no frame|End of file|Truncating|incomplete|corrupt/i;
+/** What ffmpeg says when its input has streams, none of them audio (a silent video, an image). */
+const NO_AUDIO = /does not contain any stream|matches no streams/i;
 const UNSUPPORTED = /not supported|Unsupported|unknown codec|Decoder \S+ not found|Decoder \(codec [^)]*\) not found|Unknown input format|does not contain any stream|matches no streams|no decoder/i;
 
 /**
@@ -195,7 +197,14 @@ export function ffmpegFailure(code: number | null, signal: NodeJS.Signals | null
   const errorCode: ErrorCode = (signal === null ? classifyStderr(stderr) : undefined) ?? 'EARSHOT_DECODE_FAILED';
   const last = lastLine(stderr);
   const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-  const what = errorCode === 'EARSHOT_CORRUPT_INPUT' ? 'not audio, or damaged: ' : errorCode === 'EARSHOT_UNSUPPORTED_FORMAT' ? 'a format it cannot decode: ' : '';
+  const what =
+    errorCode === 'EARSHOT_CORRUPT_INPUT'
+      ? 'not audio, or damaged: '
+      : errorCode === 'EARSHOT_UNSUPPORTED_FORMAT'
+        ? NO_AUDIO.test(stderr)
+          ? 'it has no audio stream (a video or image only?): '
+          : 'a format it cannot decode: '
+        : '';
   return new InputError(errorCode, `${program} could not ${action} ${name}: ${what}${why}${last ? ` (${last.slice(0, 200)})` : ''}`, {
     details: { file: name, exitCode: code, signal, stderr },
   });

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { lastValueFrom } from 'rxjs';
 import { probeDurationMs, runFfmpegTool, transcodeFile } from '../../src/media/ffmpeg.js';
+import { decode } from '../../src/operators/decode.js';
+import { fromFile } from '../../src/sources/file.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
 
 const DIR = resolve(process.cwd(), '.tmp/test-ffmpeg/hidden-dir');
@@ -31,6 +35,15 @@ describe('media/ffmpeg tools', () => {
       expect(err?.code).toBe('EARSHOT_CORRUPT_INPUT');
       expect(err!.message).toContain(`could not ${err!.message.includes('re-encode') ? 're-encode' : 'read'} ${junk}: not audio, or damaged: `);
     }
+  });
+
+  it('a video without sound is said to have no audio stream, not to be in a format ffmpeg cannot decode', async () => {
+    const video = join(DIR, 'silent-video.mp4');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=32x32:rate=5', '-t', '1', video]);
+    await expect(lastValueFrom(fromFile(video).pipe(decode()))).rejects.toMatchObject({
+      code: 'EARSHOT_UNSUPPORTED_FORMAT',
+      message: expect.stringMatching(/^ffmpeg could not decode .*silent-video\.mp4: it has no audio stream/),
+    });
   });
 
   it('kills the tool and rejects with EARSHOT_ABORTED on abort', async () => {
