@@ -226,6 +226,7 @@ export function parseCommand(argv: readonly string[]): Command {
       const codec = values.codec?.toLowerCase();
       if (codec !== undefined && !['pcmu', 'pcma', 'l16', 'opus'].includes(codec)) throw new InvalidArgumentError(`--codec must be pcmu, pcma, l16 or opus, got ${codec}`);
       const speakers = positiveInt('speakers', values.speakers);
+      if (speakers && !values.diarize) throw new InvalidArgumentError('--speakers needs --diarize');
       const concurrency = positiveInt('concurrency', values.concurrency);
       const common = {
         model: values.model ?? 'local',
