@@ -178,6 +178,8 @@ const REPORT_OPTIONS = { ...TRANSCRIBE_OPTIONS, out: { type: 'string' }, events:
 
 function reportCommand(input: string, common: Omit<ReportCommand, 'command' | 'input' | 'out' | 'events'>, values: Record<string, unknown>): ReportCommand {
   if (input === '-' || input.startsWith('rtp://')) throw new InvalidArgumentError('earshot report needs an audio file (its waveform and audio go into the page)');
+  // The page draws one audio stream; the channels of --channels separate would each need their own time line.
+  if (values.channels !== undefined) throw new InvalidArgumentError('earshot report draws one audio stream: --channels separate is for earshot transcribe');
   const out = typeof values.out === 'string' ? values.out : `${basename(input, extname(input))}.report.html`;
   return { command: 'report', input, ...common, out, ...(typeof values.events === 'string' ? { events: values.events } : {}) };
 }

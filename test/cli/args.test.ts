@@ -47,6 +47,8 @@ describe('cli args', () => {
     expect(parseCommand(['report', 'a.wav', '--out', 'r.html', '--events', 'a.jsonl', '--jsonl', 'b.jsonl'])).toMatchObject({ out: 'r.html', events: 'a.jsonl', jsonl: 'b.jsonl' });
     expect(() => parseCommand(['report', '-'])).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
     expect(() => parseCommand(['report', 'rtp://127.0.0.1:5004'])).toThrow(/audio file/);
+    // not silently dropped (the page would show the channels mixed, as one speaker)
+    expect(() => parseCommand(['report', 'call.wav', '--channels', 'separate'])).toThrow('earshot report draws one audio stream');
     expect(() => parseCommand(['transcribe', 'a.wav', '--out', 'r.html'])).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
   });
 });
