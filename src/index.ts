@@ -46,6 +46,7 @@ export { resample, type ResampleOptions } from './operators/resample.js';
 export { vadChunk, type VadChunkOptions } from './operators/vad-chunk.js';
 export { nearRealtime, Provisional, type NearRealtimeOptions, type WindowSegment, type ProvisionalState } from './operators/near-realtime.js';
 export { decodesWindowsLive, nearRealtimeLive, transcribeNearRealtime, type NearRealtimeLiveOptions, type TranscribeNearRealtimeOptions } from './operators/near-realtime-live.js';
+export { transcribeMode, type Mode, type TranscribeModeOptions } from './operators/transcribe-mode.js';
 export { fixedChunk, type FixedChunkOptions } from './operators/fixed-chunk.js';
 export { pace, type PaceOptions } from './operators/pace.js';
 export { transcribe, type TranscribeOptions } from './operators/transcribe.js';

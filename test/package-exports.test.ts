@@ -28,7 +28,7 @@ describe('package exports', () => {
 
   it('keeps the root to what pipelines are built from, internals in their subpaths', () => {
     const root = exportsOf('earshot');
-    for (const name of ['fromFile', 'fromRtp', 'decode', 'vadChunk', 'transcribe', 'transcribeBatch', 'transcribeRealtime', 'toSrt', 'toJsonl', 'textSink', 'local', 'funAsr', 'omni', 'createTransport', 'registerTransport', 'listModels', 'chooseModel', 'withCapabilities', 'EarshotError', 'TransportError']) {
+    for (const name of ['fromFile', 'fromRtp', 'decode', 'vadChunk', 'transcribe', 'transcribeBatch', 'transcribeRealtime', 'transcribeMode', 'toSrt', 'toJsonl', 'textSink', 'local', 'funAsr', 'omni', 'createTransport', 'registerTransport', 'listModels', 'chooseModel', 'withCapabilities', 'EarshotError', 'TransportError']) {
       expect(root, name).toContain(name);
     }
     for (const name of ['EnginePool', 'DashScopeHttp', 'parseRtp', 'codecPayloads', 'RtpDepacketizer', 'redactSecrets', 'formatModelTable', 'modelsJson', 'decodeStream', 'runVirtual', 'Vocabularies', 'openVad']) {
