@@ -141,12 +141,13 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
   const ownTransport = options.transport === undefined;
   const transport = options.transport ?? createTransport(options.model ?? 'local', { env: options.env ?? process.env, ...recognition });
   const mode = options.mode ?? defaultMode(transport, true);
+  const windowMs = options.windowMs ?? 5000;
   const tokens = options.token ? new TokenCheck(options.token) : undefined;
   const metrics = new ServerMetrics();
   const events = new CallEvents({ onClientDropped: () => metrics.sseDropped.inc() });
   let webhook: Webhook | undefined;
   try {
-    transcribeMode(transport, { mode, live: true, recognition }); // a mode the model cannot run fails now
+    transcribeMode(transport, { mode, live: true, recognition, windowMs }); // a mode (or window) the model cannot run fails now
     if (options.outDir) mkdirSync(options.outDir, { recursive: true });
     if (options.webhook) {
       const settings: WebhookOptions = typeof options.webhook === 'string' ? { url: options.webhook } : options.webhook;
@@ -170,7 +171,7 @@ export async function serve(options: ServeOptions = {}): Promise<EarshotServer> 
     transport,
     mode,
     recognition,
-    windowMs: options.windowMs ?? 5000,
+    windowMs,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.outDir ? { outDir: options.outDir } : {}),
     formats: options.formats ?? ['jsonl', 'srt', 'vtt'],

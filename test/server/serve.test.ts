@@ -97,6 +97,8 @@ describe('serve(): safety', () => {
 
   it('refuses to listen beyond loopback without a token; with one, every route wants it (bearer or basic)', async () => {
     await expect(serve({ transport: fake, host: '0.0.0.0' })).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT' });
+    // a window too short for near-realtime is refused at start, not by failing every call with close 1011
+    await expect(serve({ transport: fake, mode: 'near-realtime', windowMs: 300 })).rejects.toMatchObject({ code: 'EARSHOT_INVALID_ARGUMENT', message: expect.stringContaining('window') });
     const token = 'correct-horse-battery';
     let server;
     try {
