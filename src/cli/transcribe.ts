@@ -202,9 +202,11 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
   // --diarize: the diarize() operator labels speakers from the audio, unless the service labels them. A service
   // numbers them per request: one timeline only when it hears the whole file at once (decided below); elsewhere
   // (clips, windows, a queue) the operator labels them too. So the transport is made without diarization and the
-  // whole-file call asks for it itself. A live input cannot wait for the operator: the service's labels or none.
+  // whole-file call asks for it itself. Live audio has neither: the operator labels at the end of the input, and a
+  // service would number each window's speakers afresh.
+  if (cmd.diarize && cmd.command === 'live') throw new CapabilityError(cmd.model, 'diarization of live audio (speakers are found over a whole recording: earshot transcribe it)');
   const serviceLabels = cmd.diarize && info.diarization;
-  const made = cmd.diarize && cmd.command !== 'live' ? withoutSpeakers : recognitionOf(cmd);
+  const made = cmd.diarize ? withoutSpeakers : recognitionOf(cmd);
   const onQueue = cmd.command !== 'live' && cmd.queue ? queued({ connection: cmd.queue, model: cmd.model, options: made }) : undefined;
   const transport = onQueue ?? createTransport(cmd.model, { env: io.env, ...made });
   const stop = new EarlyStop(io);
@@ -231,7 +233,7 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     // channel on its own (async tasks: channel_id); the others hear one mixed channel, so their tracks go as clips.
     const fileCall = mode === 'batch' && whole && !cmd.pace && (!cmd.channels || info.api === 'async-task') ? batch.transcribeFile : undefined;
     // --diarize where the service's labels would not make one timeline (see above): the diarize() operator.
-    const speakersByOperator = cmd.diarize && cmd.command !== 'live' && !(serviceLabels && fileCall);
+    const speakersByOperator = cmd.diarize && !(serviceLabels && fileCall);
     const recognition = speakersByOperator ? withoutSpeakers : recognitionOf(cmd);
 
     // --pace: each final's end-of-speech latency (from when its last audio was fed), and a summary line at the end.

@@ -6,10 +6,11 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { TranscriptEvent } from '../../src/core/types.js';
 import { startEmulator } from '../../src/emulator/server.js';
+import { runCli } from '../helpers/cli.js';
 import { built, ROOT } from '../helpers/dist.js';
 import { makeSpeech, SENTENCES } from '../helpers/speech.js';
 
-describe('earshot transcribe --diarize through the emulator', () => {
+describe('earshot --diarize', () => {
   it('one speaker timeline over the whole input: fun-asr in near-realtime (not a "Speaker 1" per window), and a model without labels of its own', async () => {
     // Two voices taking turns, a sentence each, with pauses long enough for each sentence to be its own window: the
     // service, asked per window, hears one voice in each and calls it Speaker 1 every time.
@@ -42,4 +43,10 @@ describe('earshot transcribe --diarize through the emulator', () => {
       expect(new Set([...byVoice.values()].map((s) => [...s][0])).size, model).toBe(2);
     }
   }, 90_000);
+
+  it('earshot live refuses --diarize on fun-asr too, as on the models without labels (it would label each window on its own)', async () => {
+    const r = await runCli(['live', '--mic', '--model', 'fun-asr', '--diarize']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^EARSHOT_CAPABILITY_MISSING: model fun-asr does not support diarization of live audio/);
+  });
 });
