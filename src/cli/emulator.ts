@@ -30,8 +30,9 @@ export async function runEmulator(cmd: EmulatorCommand, io: CliIo): Promise<void
     ...(cmd.allowHosts ? { allowHosts: cmd.allowHosts } : {}),
   });
   io.stdout.write(`earshot emulator listening on ${emulator.url}\n`);
+  // Lines to paste into a shell: what follows a setting is a shell comment.
   io.stdout.write(`  export DASHSCOPE_BASE_URL=${emulator.url}\n`);
-  io.stdout.write(cmd.apiKey ? '  (only the key given with --api-key is accepted)\n' : '  export DASHSCOPE_API_KEY=sk-anything   (any non-empty key is accepted)\n');
+  io.stdout.write(cmd.apiKey ? '  # and DASHSCOPE_API_KEY set to the key given with --api-key (only it is accepted)\n' : '  export DASHSCOPE_API_KEY=sk-anything   # any non-empty key is accepted\n');
   await firstValueFrom(io.interrupt, { defaultValue: undefined });
   await emulator.close();
 }
