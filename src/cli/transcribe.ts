@@ -286,12 +286,15 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
 
 /**
  * Write events to the files asked for (SRT, VTT, JSONL; with `latency`, the JSONL carries the finals' latency
- * figures) and as text to stdout; resolves once every file is flushed and closed.
+ * figures; with `channels`, captions are laid out per channel) and as text to stdout; resolves once every file is
+ * flushed and closed.
  */
-export async function writeOutputs(events: Observable<TranscriptEvent>, outputs: { srt?: string; vtt?: string; jsonl?: string; latency?: boolean }, io: CliIo): Promise<void> {
+export async function writeOutputs(events: Observable<TranscriptEvent>, outputs: { srt?: string; vtt?: string; jsonl?: string; latency?: boolean; channels?: 'separate' }, io: CliIo): Promise<void> {
   let out = events;
-  if (outputs.srt) out = out.pipe(toSrt(outputs.srt));
-  if (outputs.vtt) out = out.pipe(toVtt(outputs.vtt));
+  // --channels separate: each channel's captions at their own times, the file in start order (see CaptionOptions.channels).
+  const captions = outputs.channels ? { channels: true } : {};
+  if (outputs.srt) out = out.pipe(toSrt(outputs.srt, captions));
+  if (outputs.vtt) out = out.pipe(toVtt(outputs.vtt, captions));
   if (outputs.jsonl) out = out.pipe(toJsonl(outputs.jsonl, { latency: outputs.latency ?? false }));
   await lastValueFrom(out.pipe(toConsole({ stream: io.stdout as never })), { defaultValue: undefined });
 }

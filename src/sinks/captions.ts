@@ -55,6 +55,13 @@ export interface CaptionOptions {
   minGapMs?: number;
   /** A pause between words of at least this many ms always starts a new cue. Default 1000. */
   pauseMs?: number;
+  /**
+   * The events come from several channels (`channel`: the sides of a call, `--channels separate`), whose speech may
+   * overlap and whose finals arrive out of time order (each channel is transcribed on its own). Each channel's cues
+   * are then laid out on their own, at their own times (cues of different channels may overlap), and written in start
+   * order when the input ends. Default false: one track, cues written as they settle.
+   */
+  channels?: boolean;
 }
 
 /** Caption limits with every default filled in. */
@@ -511,7 +518,7 @@ export class CueBuilder {
  * ```
  */
 export function buildCues(events: Iterable<TranscriptEvent>, options: CaptionOptions = {}): Cue[] {
-  const builder = new CueBuilder(options);
+  const builder = cueLayout(options);
   const out: Cue[] = [];
   for (const e of events) out.push(...builder.push(e));
   out.push(...builder.flush());
@@ -532,7 +539,7 @@ export function captions(options: CaptionOptions = {}): OperatorFunction<Transcr
   resolveCaptionLimits(options);
   return (source) =>
     new Observable<Cue>((subscriber) => {
-      const builder = new CueBuilder(options);
+      const builder = cueLayout(options);
       const sub = source.subscribe({
         next: (event) => {
           for (const cue of builder.push(event)) subscriber.next(cue);
@@ -548,4 +555,37 @@ export function captions(options: CaptionOptions = {}): OperatorFunction<Transcr
       });
       return () => sub.unsubscribe();
     });
+}
+
+/**
+ * The cue layout of a caption sink: one {@link CueBuilder}, or with `options.channels` one per channel, whose cues
+ * are held and given in start order by `flush()` (a stable sort: each channel's own cues keep their order).
+ *
+ * @param options - caption limits and `channels`.
+ * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) when the limits are invalid or contradictory.
+ * @example
+ * ```ts
+ * const layout = cueLayout({ channels: true });
+ * layout.push({ type: 'final', text: 'hello', startMs: 4000, endMs: 4500, channel: 1 }); // [] (held)
+ * layout.push({ type: 'final', text: 'hi', startMs: 100, endMs: 600, channel: 0 }); // []
+ * layout.flush().map((c) => c.startMs); // [100, 4000]
+ * ```
+ */
+export function cueLayout(options: CaptionOptions = {}): Pick<CueBuilder, 'push' | 'flush'> {
+  if (!options.channels) return new CueBuilder(options);
+  resolveCaptionLimits(options);
+  const builders = new Map<number | undefined, CueBuilder>();
+  const held: Cue[] = [];
+  return {
+    push(event: TranscriptEvent): Cue[] {
+      let builder = builders.get(event.channel);
+      if (!builder) builders.set(event.channel, (builder = new CueBuilder(options)));
+      held.push(...builder.push(event));
+      return [];
+    },
+    flush(): Cue[] {
+      for (const builder of builders.values()) held.push(...builder.flush());
+      return held.splice(0).sort((a, b) => a.startMs - b.startMs);
+    },
+  };
 }

@@ -4,7 +4,7 @@
  */
 import type { MonoTypeOperatorFunction, OperatorFunction } from 'rxjs';
 import type { TranscriptEvent } from '../core/types.js';
-import { CueBuilder, resolveCaptionLimits, type CaptionOptions, type Cue } from './captions.js';
+import { cueLayout, resolveCaptionLimits, type CaptionOptions, type Cue } from './captions.js';
 import { formatText, textSink, type SinkOptions, type SinkTarget, type TextFormat } from './text-sink.js';
 
 /** Caption limits plus whether cues name their speaker. */
@@ -70,7 +70,7 @@ export function formatSrtCue(cue: Cue, index: number, speakers = true): string {
  * ```
  */
 export function srtFormat(options: SrtCaptionOptions = {}): TextFormat {
-  const builder = new CueBuilder(options);
+  const builder = cueLayout(options);
   let index = 0;
   const render = (cues: Cue[]): string[] => cues.map((c) => formatSrtCue(c, ++index, options.speakers ?? true));
   return { header: '', event: (e: TranscriptEvent) => render(builder.push(e)), end: () => render(builder.flush()) };

@@ -5,7 +5,7 @@
  */
 import type { MonoTypeOperatorFunction, OperatorFunction } from 'rxjs';
 import type { TranscriptEvent } from '../core/types.js';
-import { CueBuilder, resolveCaptionLimits, type CaptionOptions, type Cue } from './captions.js';
+import { cueLayout, resolveCaptionLimits, type CaptionOptions, type Cue } from './captions.js';
 import { formatTimestamp } from './srt.js';
 import { formatText, textSink, type SinkOptions, type SinkTarget, type TextFormat } from './text-sink.js';
 
@@ -66,7 +66,7 @@ export function formatVttCue(cue: Cue, speakers = true): string {
  * ```
  */
 export function vttFormat(options: Omit<VttOptions, keyof SinkOptions> = {}): TextFormat {
-  const builder = new CueBuilder(options);
+  const builder = cueLayout(options);
   const speakers = options.speakers ?? true;
   const render = (cues: Cue[]): string[] => cues.map((c) => formatVttCue(c, speakers));
   return { header: VTT_HEADER, event: (e: TranscriptEvent) => render(builder.push(e)), end: () => render(builder.flush()) };

@@ -40,6 +40,26 @@ describe('toVtt', () => {
     expect(parseVtt(plain).map((c) => c.text)).toEqual(events.map((e) => e.text));
   });
 
+  it('channels: each channel at its own times though its finals come late, the file in start order (--channels separate)', async () => {
+    // A stereo call transcribed channel by channel: the agent's finals arrive first, the caller's (heard first) after.
+    const events = [
+      final('and so my fellow americans', 290, 2160, { channel: 1, speaker: 'agent' }),
+      final('ask not', 3290, 4310, { channel: 1, speaker: 'agent' }),
+      final('the weather will be cold', 150, 1900, { channel: 0, speaker: 'caller' }),
+      final('please send the report', 2500, 4000, { channel: 0, speaker: 'caller' }),
+    ];
+    const cues = (text: string): [number, string][] => parseVtt(text).map((c) => [c.startMs, c.text]);
+    const laidOut = cues((await lastValueFrom(from(events).pipe(vttText({ channels: true }), toArray()))).join(''));
+    expect(laidOut).toEqual([
+      [150, 'the weather will be cold'],
+      [290, 'and so my fellow americans'],
+      [2500, 'please send the report'],
+      [3290, 'ask not'],
+    ]);
+    // One track (the default) keeps cues apart by pushing the late ones after the others: seconds off here.
+    expect(cues((await lastValueFrom(from(events).pipe(vttText(), toArray()))).join('')).map(([ms]) => ms)[2]).toBeGreaterThan(4000);
+  });
+
   it('a speaker change starts a new cue', async () => {
     const path = tmp.path('speakers.vtt');
     await lastValueFrom(from([final('hi there', 0, 400, { speaker: 'Speaker 1' }), final('hello', 450, 800, { speaker: 'Speaker 2' })]).pipe(toVtt(path)));
