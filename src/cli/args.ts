@@ -229,6 +229,7 @@ export function parseCommand(argv: readonly string[]): Command {
       if (codec !== undefined && !['pcmu', 'pcma', 'l16', 'opus'].includes(codec)) throw new InvalidArgumentError(`--codec must be pcmu, pcma, l16 or opus, got ${codec}`);
       const speakers = positiveInt('speakers', values.speakers);
       if (speakers && !values.diarize) throw new InvalidArgumentError('--speakers needs --diarize');
+      if (values['live-windows'] && values['whole-windows']) throw new InvalidArgumentError('--live-windows and --whole-windows: give one of them');
       const concurrency = positiveInt('concurrency', values.concurrency);
       const common = {
         model: values.model ?? 'local',

@@ -30,6 +30,7 @@ describe('cli args', () => {
     expect(() => parseCommand(['transcribe', 'x.wav', '--hotwords', 'term:9'])).toThrow(expect.objectContaining({ code: 'EARSHOT_INVALID_ARGUMENT' }));
     // said in CLI terms, on every model (fun-asr's transport said 'speakers needs diarize: true'; local ignored it)
     expect(() => parseCommand(['transcribe', 'x.wav', '--speakers', '2'])).toThrow('--speakers needs --diarize');
+    expect(() => parseCommand(['transcribe', 'x.wav', '--live-windows', '--whole-windows'])).toThrow('give one of them'); // not: live wins
     expect(parseCommand(['transcribe', 'x.wav', '--speakers', '2', '--diarize'])).toMatchObject({ speakers: 2, diarize: true });
     expect(() => parseCommand(['frobnicate'])).toThrow(/unknown command/);
     expect(() => parseCommand(['emulator', '--port', '70000'])).toThrow(/port/);
