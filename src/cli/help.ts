@@ -3,6 +3,7 @@
  * general help ({@link HELP}); `transcribe --help` and `live --help` show that section.
  */
 import { HELP } from './args.js';
+import { QUEUE_HELP } from './queue-args.js';
 
 /** The block of the general help that starts with `title` and ends at the next blank line. */
 function section(title: string): string {
@@ -79,7 +80,33 @@ languages).
   EARSHOT_TRANSPORTS   a.js:b.js adds the models of transport modules
 `;
 
-const TOPICS: Record<string, string> = { transcribe: TRANSCRIBE, live: LIVE, emulator: EMULATOR, models: MODELS };
+/** The entry of `command` in `text`: its `  earshot <command> …` line and the indented lines that go on from it. */
+function entry(text: string, command: string): string {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  earshot ${command} `));
+  if (start < 0) return '';
+  let end = start + 1;
+  while (end < lines.length && /^ {3,}\S/.test(lines[end]!)) end++;
+  return lines.slice(start, end).join('\n');
+}
+
+const REPORT = `Usage:
+${entry(HELP, 'report')}
+
+Every transcribe option applies except --channels (the page draws one audio stream); see 'earshot transcribe --help'.
+`;
+
+/** A queue command's own entry of the general help. */
+const queueTopic = (command: string): string => `Usage:\n${entry(QUEUE_HELP, command)}\n\nThe queue: BullMQ on Redis (the optional packages bullmq and ioredis); see 'earshot --help'.\n`;
+
+const TOPICS: Record<string, string> = {
+  transcribe: TRANSCRIBE,
+  live: LIVE,
+  emulator: EMULATOR,
+  models: MODELS,
+  report: REPORT,
+  ...Object.fromEntries(['worker', 'submit', 'status', 'result'].map((c) => [c, queueTopic(c)])),
+};
 
 /**
  * The help of one command (`earshot transcribe --help`), or the general help for no topic or an unknown one.

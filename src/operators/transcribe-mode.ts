@@ -83,8 +83,8 @@ export function transcribeMode(transport: Transport, options: TranscribeModeOpti
   const live = options.live ?? false;
   const mode = options.mode ?? defaultMode(transport, live);
   const recognition = options.recognition ?? {};
-  if (mode !== 'realtime' && !transport.transcribeClip) throw new InvalidArgumentError(`model ${transport.model} is realtime only: use --mode realtime`);
-  if (mode === 'realtime' && !transport.openStream) throw new InvalidArgumentError(`model ${transport.model} cannot stream: use --mode batch or near-realtime`);
+  if (mode !== 'realtime' && !transport.transcribeClip) throw new InvalidArgumentError(`model ${transport.model} is realtime only: its mode is 'realtime'`);
+  if (mode === 'realtime' && !transport.openStream) throw new InvalidArgumentError(`model ${transport.model} cannot stream: its modes are 'batch' and 'near-realtime'`);
   // An offline engine takes clips as many at a time as it has workers; a network service 4 at a time.
   const concurrency = options.concurrency ?? (transport.capabilities.offline === true ? undefined : 4);
   const batchOptions = {

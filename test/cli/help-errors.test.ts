@@ -44,6 +44,11 @@ describe('each command prints its own help', () => {
     ['live', ['Usage: earshot live --mic', '--mic-command', 's16le', '--mode', '--srt', 'EARSHOT_DEBUG']],
     ['emulator', ['Usage: earshot emulator', '--port', '--host', '--api-key', '--script', '--allow-host', 'DASHSCOPE_BASE_URL']],
     ['models', ['Usage: earshot models', '--json']],
+    ['report', ['earshot report <input>', '--out', '--events', 'except --channels']],
+    ['worker', ['earshot worker --queue', '--concurrency', '--rate', 'bullmq']],
+    ['submit', ['earshot submit <file|url> --queue', '--id']],
+    ['status', ['earshot status <id> --queue', '--json']],
+    ['result', ['earshot result <id> --queue', '--srt', '--jsonl']],
   ])('earshot %s --help', async (command, words) => {
     const r = await runCli([command, '--help']);
     expect(r.code).toBe(0);
