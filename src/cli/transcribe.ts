@@ -89,6 +89,11 @@ function channelLabel(cmd: Pick<TranscribeCommand, 'channelNames'>, channel: num
   return cmd.channelNames?.[channel] ?? `Channel ${channel + 1}`;
 }
 
+/** An event of a track named `label` (a channel, an RTP participant): speakers found in it (--diarize) keep the name. */
+function onTrack(e: TranscriptEvent, label: string): TranscriptEvent {
+  return { ...e, speaker: e.speaker ? `${label} (${e.speaker})` : label };
+}
+
 /** The input as tracks: one for a file, stdin or the mic; one per participant (SSRC) for RTP. */
 function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliIo): { tracks: Observable<Track>; live: boolean; path?: string; url?: string } {
   if (cmd.command === 'live') {
@@ -259,11 +264,11 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
       fileCall && whole && !speakersByOperator
         ? wholeFile(fileCall.bind(transport), whole, recognition, display).pipe(
             // The service answers each channel of the file as its own transcript; name them as the tracks are named.
-            map((e) => (cmd.channels && e.channel !== undefined ? { ...e, speaker: e.speaker ?? channelLabel(cmd, e.channel) } : e)),
+            map((e) => (cmd.channels && e.channel !== undefined ? onTrack(e, channelLabel(cmd, e.channel)) : e)),
           )
         : tracks.pipe(
             mergeMap((t) =>
-              t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...e, speaker: e.speaker ?? t.label!, ...(t.channel !== undefined ? { channel: t.channel } : {}) }))) : eventsOf(t.audio),
+              t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...onTrack(e, t.label!), ...(t.channel !== undefined ? { channel: t.channel } : {}) }))) : eventsOf(t.audio),
             ),
           );
 
