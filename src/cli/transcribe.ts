@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defer, finalize, fromEvent, identity, lastValueFrom, map, mergeMap, Observable, of, share, take, takeUntil, tap, type MonoTypeOperatorFunction, type OperatorFunction, type Subscriber } from 'rxjs';
 import { CapabilityError, InputError, InvalidArgumentError } from '../core/errors.js';
-import type { AudioChunk, AudioSegment, ByteChunk, TranscriptEvent } from '../core/types.js';
+import { shiftEvent, type AudioChunk, type AudioSegment, type ByteChunk, type TranscriptEvent } from '../core/types.js';
 import { PaceClock } from '../core/clock.js';
 import { fromFile } from '../sources/file.js';
 import { fromReadable } from '../sources/readable.js';
@@ -82,12 +82,17 @@ interface Track {
   label?: string;
   /** The input channel, with `--channels separate` (events get it as `channel`). */
   channel?: number;
+  /** Where the track starts on the input's time line (ms): an RTP participant who joined later. */
+  offsetMs?: number;
 }
 
 /** The speaker label of a channel: its `--channel-names` entry, else `Channel N`. */
 function channelLabel(cmd: Pick<TranscribeCommand, 'channelNames'>, channel: number): string {
   return cmd.channelNames?.[channel] ?? `Channel ${channel + 1}`;
 }
+
+/** How far behind the audio the captions of live tracks (RTP participants) are written: room for a final to come. */
+const LIVE_CAPTION_HOLD_MS = 15_000;
 
 /** An event of a track named `label` (a channel, an RTP participant): speakers found in it (--diarize) keep the name. */
 function onTrack(e: TranscriptEvent, label: string): TranscriptEvent {
@@ -114,7 +119,16 @@ function tracksOf(cmd: TranscribeCommand | LiveCommand | ReportCommand, io: CliI
       io.stderr.write(`earshot: listening for RTP on ${a.address}:${a.port} (Ctrl-C to stop and flush the outputs)\n`);
     };
     const participants = fromRtp({ ...parseRtpUrl(input, cmd.codec ? { codec: cmd.codec } : {}), onListening }).pipe(takeUntil(io.interrupt));
-    const tracks = participants.pipe(map((p) => ({ audio: p.audio$.pipe(takeUntil(io.interrupt), resample(16000)), label: ssrcName(p.ssrc) })));
+    // A participant's audio time starts at its first packet; the input's at the first participant's. Their SSRCs'
+    // RTP clocks are unrelated, so a later one is placed by when it arrived.
+    let firstAt: number | undefined;
+    const tracks = participants.pipe(
+      map((p): Track => {
+        const now = Date.now();
+        firstAt ??= now;
+        return { audio: p.audio$.pipe(takeUntil(io.interrupt), resample(16000)), label: ssrcName(p.ssrc), offsetMs: now - firstAt };
+      }),
+    );
     return { tracks, live: true };
   }
   if (cmd.channels === 'separate') {
@@ -268,7 +282,9 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
           )
         : tracks.pipe(
             mergeMap((t) =>
-              t.label ? eventsOf(t.audio).pipe(map((e) => ({ ...onTrack(e, t.label!), ...(t.channel !== undefined ? { channel: t.channel } : {}) }))) : eventsOf(t.audio),
+              t.label
+                ? eventsOf(t.audio).pipe(map((e) => ({ ...onTrack(t.offsetMs ? shiftEvent(e, t.offsetMs) : e, t.label!), ...(t.channel !== undefined ? { channel: t.channel } : {}) })))
+                : eventsOf(t.audio),
             ),
           );
 
@@ -276,7 +292,8 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
     if (cmd.emotions?.length) out = out.pipe(filterEmotion(cmd.emotions as never));
     if (taps.events) out = out.pipe(taps.events);
     if (display) out = out.pipe(display.events());
-    await writeOutputs(out, { ...cmd, latency: paced !== undefined }, display ? { ...io, stdout: display.wrap(io.stdout) } : io).catch((err: unknown) => stop.failure(err));
+    const liveTracks = cmd.command !== 'live' && cmd.input.startsWith('rtp://');
+    await writeOutputs(out, { ...cmd, latency: paced !== undefined, liveTracks }, display ? { ...io, stdout: display.wrap(io.stdout) } : io).catch((err: unknown) => stop.failure(err));
     display?.stop();
     const code = await stop.finish(io, { ...(path ? { path } : {}), captions: Boolean(cmd.srt || cmd.vtt), files: Boolean(cmd.jsonl) });
     // The latency summary closes a run that went to its end (a stopped one ends with its one EARSHOT_ABORTED line).
@@ -294,10 +311,15 @@ export async function runTranscribe(cmd: TranscribeCommand | LiveCommand | Repor
  * figures; with `channels`, captions are laid out per channel) and as text to stdout; resolves once every file is
  * flushed and closed.
  */
-export async function writeOutputs(events: Observable<TranscriptEvent>, outputs: { srt?: string; vtt?: string; jsonl?: string; latency?: boolean; channels?: 'separate' }, io: CliIo): Promise<void> {
+export async function writeOutputs(
+  events: Observable<TranscriptEvent>,
+  outputs: { srt?: string; vtt?: string; jsonl?: string; latency?: boolean; channels?: 'separate'; liveTracks?: boolean },
+  io: CliIo,
+): Promise<void> {
   let out = events;
-  // --channels separate: each channel's captions at their own times, the file in start order (see CaptionOptions.channels).
-  const captions = outputs.channels ? { channels: true } : {};
+  // Several tracks (--channels separate; RTP participants, `liveTracks`): each track's captions at their own times,
+  // the file in start order (see CaptionOptions.channels); a live input's written 15 s of audio behind, not at the end.
+  const captions = outputs.liveTracks ? { channels: true, holdMs: LIVE_CAPTION_HOLD_MS } : outputs.channels ? { channels: true } : {};
   if (outputs.srt) out = out.pipe(toSrt(outputs.srt, captions));
   if (outputs.vtt) out = out.pipe(toVtt(outputs.vtt, captions));
   if (outputs.jsonl) out = out.pipe(toJsonl(outputs.jsonl, { latency: outputs.latency ?? false }));

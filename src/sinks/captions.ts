@@ -56,12 +56,21 @@ export interface CaptionOptions {
   /** A pause between words of at least this many ms always starts a new cue. Default 1000. */
   pauseMs?: number;
   /**
-   * The events come from several channels (`channel`: the sides of a call, `--channels separate`), whose speech may
-   * overlap and whose finals arrive out of time order (each channel is transcribed on its own). Each channel's cues
-   * are then laid out on their own, at their own times (cues of different channels may overlap), and written in start
-   * order when the input ends. Default false: one track, cues written as they settle.
+   * The events come from several tracks, whose speech may overlap and whose finals arrive out of time order (each is
+   * transcribed on its own): the channels of a call (`channel`, `--channels separate`) or, for events without a
+   * channel, the speakers (RTP participants). Each track's cues are then laid out on their own, at their own times
+   * (cues of different tracks may overlap), and written in start order when the input ends (see `holdMs`). Default
+   * false: one track, cues written as they settle.
    */
   channels?: boolean;
+  /**
+   * With `channels`: write a cue once the events have gone this far past its start (ms of audio time, the latest
+   * `endMs` of any track), in start order, instead of holding every cue to the end of the input; for live inputs
+   * whose tracks run together (RTP participants). A track's words that lie that far back are made cues even if its
+   * next words could have joined them; a cue that comes later than that is written when it comes. Default: hold to
+   * the end.
+   */
+  holdMs?: number;
 }
 
 /** Caption limits with every default filled in. */
@@ -416,6 +425,11 @@ export class CueBuilder {
     return out;
   }
 
+  /** End (ms) of the last word not yet handed out as a cue, or undefined when none is pending. */
+  get pendingEndMs(): number | undefined {
+    return this.#run[this.#run.length - 1]?.endMs;
+  }
+
   /** End of input: every pending word goes out as cues. */
   flush(): Cue[] {
     const out = this.#run.length ? this.#commit(Infinity) : [];
@@ -574,18 +588,30 @@ export function captions(options: CaptionOptions = {}): OperatorFunction<Transcr
 export function cueLayout(options: CaptionOptions = {}): Pick<CueBuilder, 'push' | 'flush'> {
   if (!options.channels) return new CueBuilder(options);
   resolveCaptionLimits(options);
-  const builders = new Map<number | undefined, CueBuilder>();
-  const held: Cue[] = [];
+  const holdMs = options.holdMs;
+  if (holdMs !== undefined && !(holdMs >= 0)) throw new InvalidArgumentError(`holdMs must be ≥ 0, got ${holdMs}`);
+  // A track is a channel, or where events carry none (RTP participants) a speaker.
+  const builders = new Map<number | string | undefined, CueBuilder>();
+  let held: Cue[] = [];
+  let reachedMs = -Infinity;
+  const inOrder = (cues: Cue[]): Cue[] => cues.sort((a, b) => a.startMs - b.startMs);
   return {
     push(event: TranscriptEvent): Cue[] {
-      let builder = builders.get(event.channel);
-      if (!builder) builders.set(event.channel, (builder = new CueBuilder(options)));
+      const track = event.channel ?? event.speaker;
+      let builder = builders.get(track);
+      if (!builder) builders.set(track, (builder = new CueBuilder(options)));
       held.push(...builder.push(event));
-      return [];
+      if (holdMs === undefined) return [];
+      reachedMs = Math.max(reachedMs, event.endMs);
+      // A track silent since its last words, while the others moved on past the hold, has its words out as cues.
+      for (const b of builders.values()) if ((b.pendingEndMs ?? Infinity) <= reachedMs - holdMs) held.push(...b.flush());
+      const due = held.filter((c) => c.startMs <= reachedMs - holdMs);
+      held = held.filter((c) => c.startMs > reachedMs - holdMs);
+      return inOrder(due);
     },
     flush(): Cue[] {
       for (const builder of builders.values()) held.push(...builder.flush());
-      return held.splice(0).sort((a, b) => a.startMs - b.startMs);
+      return inOrder(held.splice(0));
     },
   };
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { makeSpeech, SENTENCES, wer } from '../helpers/speech.js';
 import { ROOT } from '../helpers/dist.js';
 import { runCli as run, spawnCli } from '../helpers/cli.js';
+import { parseVtt } from '../sinks/parse-captions.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'earshot-cli-'));
 
@@ -191,10 +192,12 @@ describe('earshot transcribe https://… (an http(s) input)', () => {
 });
 
 describe('earshot transcribe rtp://', () => {
-  it('captions a live PCMU stream from ffmpeg until Ctrl-C, flushing its outputs', async () => {
+  it('captions a live PCMU stream from ffmpeg until Ctrl-C, flushing its outputs; a participant joining later is placed when it joined', async () => {
     const speech = makeSpeech({ sentences: SENTENCES.slice(7, 9), voices: ['rms'], leadMs: 300, gapsMs: [500] });
+    const late = makeSpeech({ sentences: SENTENCES.slice(1, 2), voices: ['slt'], leadMs: 300 });
     const vtt = join(dir, 'rtp.vtt');
-    const child = spawnCli(['transcribe', 'rtp://127.0.0.1:0', '--codec', 'pcmu', '--vtt', vtt]);
+    const jsonl = join(dir, 'rtp.jsonl');
+    const child = spawnCli(['transcribe', 'rtp://127.0.0.1:0', '--codec', 'pcmu', '--vtt', vtt, '--jsonl', jsonl]);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -206,18 +209,33 @@ describe('earshot transcribe rtp://', () => {
       });
       child.once('exit', () => reject(new Error(`earshot exited early: ${stderr}`)));
     });
-    const sender = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', speech.path, '-ar', '8000', '-ac', '1', '-c:a', 'pcm_mulaw', '-ssrc', '305419896', '-f', 'rtp', `rtp://127.0.0.1:${port}`], { stdio: 'ignore' });
-    await new Promise((r) => sender.once('exit', r));
+    const send = (path: string, ssrc: number) => {
+      const sender = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', path, '-ar', '8000', '-ac', '1', '-c:a', 'pcm_mulaw', '-ssrc', String(ssrc), '-f', 'rtp', `rtp://127.0.0.1:${port}`], { stdio: 'ignore' });
+      return new Promise((r) => sender.once('exit', r));
+    };
+    const first = send(speech.path, 0x12345678);
+    await new Promise((r) => setTimeout(r, 2000));
+    await Promise.all([first, send(late.path, 0xbeef)]);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGINT');
     const code = await exited;
     expect(code).toBe(0);
-    expect(stdout.trim().length).toBeGreaterThan(0);
-    expect(wer(speech.text, stdout.replace(/^\S+: /gm, ''))).toBeLessThanOrEqual(0.5);
-    expect(readFileSync(vtt, 'utf8')).toMatch(/^WEBVTT\n[\s\S]*-->/);
-    // The participant is named by its SSRC in hex, as RTP tools (Wireshark) show it and the README says.
-    expect(stdout.trim().split('\n').every((l) => l.startsWith('ssrc-0x12345678: '))).toBe(true);
-    expect(readFileSync(vtt, 'utf8')).toContain('<v ssrc-0x12345678>');
+    const lines = (name: string): string => stdout.split('\n').filter((l) => l.startsWith(`${name}: `)).map((l) => l.slice(name.length + 2)).join(' ');
+    expect(wer(speech.text, lines('ssrc-0x12345678'))).toBeLessThanOrEqual(0.5);
+    expect(wer(late.text, lines('ssrc-0x0000beef'))).toBeLessThanOrEqual(0.5);
+    const text = readFileSync(vtt, 'utf8');
+    expect(text).toMatch(/^WEBVTT\n[\s\S]*-->/);
+    // The participants are named by their SSRC in hex, as RTP tools (Wireshark) show them and the README says.
+    expect(stdout.trim().split('\n').every((l) => /^ssrc-0x(12345678|0000beef): /.test(l))).toBe(true);
+    expect(text).toContain('<v ssrc-0x12345678>');
+    // The late one's speech sits where it was heard (2 s in, at least), not at its own 0; the file in start order.
+    const finals = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; startMs: number; speaker: string }).filter((e) => e.type === 'final');
+    const lateStart = finals.find((e) => e.speaker === 'ssrc-0x0000beef')!.startMs;
+    expect(lateStart).toBeGreaterThan(1800);
+    expect(lateStart).toBeLessThan(5000); // 2 s, its 300 ms lead, and ffmpeg's start-up on a loaded machine
+    const cues = parseVtt(text);
+    expect(cues.find((c) => c.voice === 'ssrc-0x0000beef')!.startMs).toBe(lateStart); // its caption at its own time
+    expect(cues.map((c) => c.startMs)).toEqual([...cues.map((c) => c.startMs)].sort((a, b) => a - b));
     expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('`ssrc-0x3bd0e7c5: …`');
   });
 });

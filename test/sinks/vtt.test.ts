@@ -60,6 +60,26 @@ describe('toVtt', () => {
     expect(cues((await lastValueFrom(from(events).pipe(vttText(), toArray()))).join('')).map(([ms]) => ms)[2]).toBeGreaterThan(4000);
   });
 
+  it('channels with holdMs (RTP participants, live): each speaker at its own times, written in start order as the audio moves on, not at the end', async () => {
+    const input = new Subject<TranscriptEvent>();
+    const written: string[] = [];
+    const done = lastValueFrom(input.pipe(vttText({ channels: true, holdMs: 5000 }), toArray())).then((all) => all.join(''));
+    const sub = input.pipe(vttText({ channels: true, holdMs: 5000 })).subscribe((t) => written.push(t));
+    const send = (e: TranscriptEvent): number => (input.next(e), parseVtt(VTT_HEADER + written.join('').replace(VTT_HEADER, '')).length);
+    // Two participants talking over each other; B's final comes after A's, though B started first.
+    expect(send(final('the weather will be cold', 1200, 3400, { speaker: 'ssrc-0xa' }))).toBe(0);
+    expect(send(final('and so my fellow americans', 150, 3900, { speaker: 'ssrc-0xb' }))).toBe(0);
+    // 5 s of audio later both are out, at their own times and in start order, before the input ends.
+    expect(send(final('ask not', 9100, 9800, { speaker: 'ssrc-0xb' }))).toBe(2);
+    input.complete();
+    sub.unsubscribe();
+    expect(parseVtt(await done).map((c) => [c.startMs, c.text])).toEqual([
+      [150, 'and so my fellow americans'],
+      [1200, 'the weather will be cold'],
+      [9100, 'ask not'],
+    ]);
+  });
+
   it('a speaker change starts a new cue', async () => {
     const path = tmp.path('speakers.vtt');
     await lastValueFrom(from([final('hi there', 0, 400, { speaker: 'Speaker 1' }), final('hello', 450, 800, { speaker: 'Speaker 2' })]).pipe(toVtt(path)));
