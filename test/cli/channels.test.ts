@@ -73,32 +73,28 @@ describe('earshot transcribe --channels separate', () => {
     }
   }, 320_000);
 
-  it('with --diarize, the speakers found on a channel keep its name ("caller (Speaker 1)"), not a bare "Speaker 1" on both sides', async () => {
-    const call = stereoCall();
+  /**
+   * The stereo call through qwen3-asr-flash on a scripted emulator: what is checked is which channel each event comes
+   * from, not the words (the tests above check those).
+   */
+  async function scriptedChannels(extra: string[]): Promise<TranscriptEvent[]> {
     const { startEmulator } = await import('../../src/emulator/server.js');
     const emulator = await startEmulator({ apiKeys: ['sk-channels-test'], script: [{ text: 'one side' }, { text: 'the other side' }] });
     try {
       const env = { DASHSCOPE_API_KEY: 'sk-channels-test', DASHSCOPE_BASE_URL: emulator.url };
-      const events = await transcribe([call.path, '--model', 'qwen3-asr-flash', '--channels', 'separate', '--channel-names', 'caller,agent', '--diarize'], env);
+      const events = await transcribe([stereoCall().path, '--model', 'qwen3-asr-flash', '--channels', 'separate', '--channel-names', 'caller,agent', ...extra], env);
       expect(new Set(events.map((e) => e.channel))).toEqual(new Set([0, 1]));
-      for (const e of events) expect(e.speaker).toMatch(e.channel === 0 ? /^caller \(Speaker \d+\)$/ : /^agent \(Speaker \d+\)$/);
+      return events;
     } finally {
       await emulator.close();
     }
+  }
+
+  it('with --diarize, the speakers found on a channel keep its name ("caller (Speaker 1)"), not a bare "Speaker 1" on both sides', async () => {
+    for (const e of await scriptedChannels(['--diarize'])) expect(e.speaker).toMatch(e.channel === 0 ? /^caller \(Speaker \d+\)$/ : /^agent \(Speaker \d+\)$/);
   });
 
   it('batch models that hear one mixed channel (compatible mode: qwen3-asr-flash, Omni) get each channel as its own clips, not the file mixed', async () => {
-    const call = stereoCall();
-    const { startEmulator } = await import('../../src/emulator/server.js');
-    // Scripted: what is checked is which channel each event comes from, not the words (the test above checks those).
-    const emulator = await startEmulator({ apiKeys: ['sk-channels-test'], script: [{ text: 'one side' }, { text: 'the other side' }] });
-    try {
-      const env = { DASHSCOPE_API_KEY: 'sk-channels-test', DASHSCOPE_BASE_URL: emulator.url };
-      const events = await transcribe([call.path, '--model', 'qwen3-asr-flash', '--channels', 'separate', '--channel-names', 'caller,agent'], env);
-      expect(new Set(events.map((e) => e.channel))).toEqual(new Set([0, 1]));
-      for (const e of events) expect(e.speaker).toBe(e.channel === 0 ? 'caller' : 'agent');
-    } finally {
-      await emulator.close();
-    }
+    for (const e of await scriptedChannels([])) expect(e.speaker).toBe(e.channel === 0 ? 'caller' : 'agent');
   });
 });
