@@ -205,6 +205,14 @@ describe('nearRealtimeLive with the embedded engine', () => {
     expect(finals).toEqual(clip);
   });
 
+  it('goes on after a window cut in the middle of speech: the session closed mid-utterance leaves its decoder usable (one slot)', { timeout: 120_000 }, async () => {
+    // The one decoder goes from the closed session to the window's clip and the next primed session.
+    const pcm = speech([SENTENCES[9]!, SENTENCES[2]!], [0, 1000]);
+    const { events, windows } = await live(engine, pcm, { windowMs: 2000 });
+    expect(windows.some((w) => w.cut === 'max-length')).toBe(true);
+    expect(wer(`${SENTENCES[9]} ${SENTENCES[2]}`, events.map((e) => e.text).join(' '))).toBeLessThan(0.35);
+  });
+
   it('gives the words whole windows give', { timeout: 120_000 }, async () => {
     const recording = makeSpeech({ sentences: SENTENCES.slice(0, 4), voices: ['slt', 'rms'], gapsMs: [800, 200, 1200], leadMs: 400 });
     const pcm = readWav(recording.path);
