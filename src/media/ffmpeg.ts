@@ -166,7 +166,7 @@ export class StderrTail {
 const CORRUPT = /Invalid data found|Failed to read frame|Decoder requires|Invalid argument|could not find codec parameters|moov atom not found|Header missing|invalid frame|Error while decoding|no frame|End of file|Truncating|incomplete|corrupt/i;
 /** What ffmpeg says when its input has streams, none of them audio (a silent video, an image). */
 const NO_AUDIO = /does not contain any stream|matches no streams/i;
-const UNSUPPORTED = /not supported|Unsupported|unknown codec|Decoder \S+ not found|Decoder \(codec [^)]*\) not found|Unknown input format|does not contain any stream|matches no streams|no decoder/i;
+const UNSUPPORTED = new RegExp(`not supported|Unsupported|unknown codec|Decoder \\S+ not found|Decoder \\(codec [^)]*\\) not found|Unknown input format|${NO_AUDIO.source}|no decoder`, 'i');
 
 /**
  * What ffmpeg's stderr says went wrong: an unsupported or a corrupt input, or undefined when it says neither.

@@ -334,8 +334,17 @@ export class Segmenter {
   }
 }
 
-/** @internal Validate and fill in rules. */
-export function segmenterRules(o: VadChunkOptions & Partial<SegmenterRules>, defaults: Partial<SegmenterRules> = {}): SegmenterRules {
+/**
+ * @internal Validate and fill in rules.
+ *
+ * @param tooShort - the message for a `maxChunkMs` under its shortest (200 ms and 4 × padMs), for a caller whose users
+ *   know that length by another name (a near-realtime window).
+ */
+export function segmenterRules(
+  o: VadChunkOptions & Partial<SegmenterRules>,
+  defaults: Partial<SegmenterRules> = {},
+  tooShort: (shortestMs: number, maxChunkMs: number) => string = (_, ms) => `maxChunkMs (${ms}) must be at least 200 ms and 4 × padMs`,
+): SegmenterRules {
   const minSilenceMs = o.minSilenceMs ?? defaults.minSilenceMs ?? 300;
   const maxChunkMs = o.maxChunkMs ?? defaults.maxChunkMs ?? 5000;
   const padMs = Math.min(o.padMs ?? defaults.padMs ?? 200, minSilenceMs);
@@ -352,9 +361,8 @@ export function segmenterRules(o: VadChunkOptions & Partial<SegmenterRules>, def
   for (const [name, v] of Object.entries(rules)) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`${name} must be a finite number ≥ 0, got ${String(v)}`);
   }
-  if (rules.maxChunkMs < 200 || rules.maxChunkMs < 4 * rules.padMs) {
-    throw new InvalidArgumentError(`maxChunkMs (${maxChunkMs}) must be at least 200 ms and 4 × padMs`);
-  }
+  const shortest = Math.max(200, 4 * rules.padMs);
+  if (rules.maxChunkMs < shortest) throw new InvalidArgumentError(tooShort(shortest, maxChunkMs));
   if (rules.minSilenceMs < 10) throw new InvalidArgumentError(`minSilenceMs must be at least 10 ms, got ${minSilenceMs}`);
   if (rules.earlyMs !== undefined && rules.earlyMs >= rules.minSilenceMs) {
     throw new InvalidArgumentError(`earlyMs (${rules.earlyMs}) must be shorter than minSilenceMs (${minSilenceMs})`);

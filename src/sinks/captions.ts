@@ -572,10 +572,11 @@ export function captions(options: CaptionOptions = {}): OperatorFunction<Transcr
 }
 
 /**
- * The cue layout of a caption sink: one {@link CueBuilder}, or with `options.channels` one per channel, whose cues
- * are held and given in start order by `flush()` (a stable sort: each channel's own cues keep their order).
+ * The cue layout of a caption sink: one {@link CueBuilder}, or with `options.channels` one per track (channel, else
+ * speaker), whose cues are held and given in start order (a stable sort: each track's own cues keep their order) by
+ * `flush()`, or with `holdMs` by `push()` once the audio is that far past them.
  *
- * @param options - caption limits and `channels`.
+ * @param options - caption limits, `channels` and `holdMs`.
  * @throws InvalidArgumentError (`EARSHOT_INVALID_ARGUMENT`) when the limits are invalid or contradictory.
  * @example
  * ```ts
